@@ -1,0 +1,98 @@
+#include "diagnostics.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace moesim {
+
+std::string Problem::to_string() const {
+  std::string out;
+  if (severity == Severity::warning) out += "warning: ";
+  out += file.empty() ? std::string("<input>") : file;
+  out += ":";
+  out += pointer.empty() ? std::string("/") : pointer;
+  out += ": ";
+  out += message;
+  if (!hint.empty()) out += " (" + hint + ")";
+  return out;
+}
+
+void Diagnostics::error(std::string pointer, std::string message, std::string hint) {
+  problems_.push_back(
+      {Problem::Severity::error, file_, std::move(pointer), std::move(message), std::move(hint)});
+}
+
+void Diagnostics::warning(std::string pointer, std::string message, std::string hint) {
+  problems_.push_back(
+      {Problem::Severity::warning, file_, std::move(pointer), std::move(message), std::move(hint)});
+}
+
+void Diagnostics::merge(const Diagnostics& other) {
+  problems_.insert(problems_.end(), other.problems_.begin(), other.problems_.end());
+}
+
+bool Diagnostics::has_errors() const {
+  return std::any_of(problems_.begin(), problems_.end(),
+                     [](const Problem& p) { return p.severity == Problem::Severity::error; });
+}
+
+std::string Diagnostics::to_string() const {
+  std::string out;
+  for (const auto& p : problems_) out += p.to_string() + "\n";
+  return out;
+}
+
+std::string json_pointer_escape(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string join_names(const std::vector<std::string>& names, const char* sep) {
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += sep;
+    out += n;
+  }
+  return out;
+}
+
+namespace {
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+}  // namespace
+
+std::string closest_name(const std::string& typo, const std::vector<std::string>& choices) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, typo.size() / 3) + 1;
+  for (const auto& c : choices) {
+    const std::size_t d = edit_distance(typo, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace moesim

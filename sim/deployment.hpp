@@ -1,0 +1,42 @@
+#pragma once
+// Turns a validated scenario into what the evaluators need: the step graph (which kernels and
+// collectives run where, in which order) and the memory each device needs.
+
+#include "scenario.hpp"
+#include "step_graph.hpp"
+
+namespace moesim::sim {
+
+/// Bytes on the worst device, split by use.
+struct MemoryBreakdown {
+  double weights = 0;
+  double kv_cache = 0;
+  double activations = 0;
+  double buffers = 0;          ///< all-to-all buffers and the runtime's reserve
+  double total = 0;
+  double capacity = 0;
+};
+
+/// Everything about one step that does not depend on the evaluator.
+struct DeploymentStep {
+  StepGraph graph;
+  MemoryBreakdown memory;
+  double sequences = 0;        ///< sequences in flight across the cluster
+  double input_tokens = 0;     ///< prompt tokens processed per step, cluster-wide
+  double output_tokens = 0;    ///< tokens generated per step, cluster-wide
+  double expert_max_over_mean = 1;  ///< busiest device's expert tokens over the mean
+  hw::DType compute_dtype = hw::DType::bf16;
+  hw::DType dispatch_dtype = hw::DType::bf16;
+  hw::DType combine_dtype = hw::DType::bf16;
+};
+
+/// GPU runtime memory moesim reserves per device (CUDA context, library workspaces, collective
+/// buffers beyond the all-to-all): see docs/models.md.
+inline constexpr double kRuntimeReserveBytes = 2.0 * 1024 * 1024 * 1024;
+
+DeploymentStep build_deployment_step(const Scenario& scenario);
+
+/// Memory per device alone (cheap; used for feasibility before any simulation).
+MemoryBreakdown memory_per_device(const Scenario& scenario);
+
+}  // namespace moesim::sim

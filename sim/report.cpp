@@ -1,0 +1,154 @@
+#include "report.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+#include "units.hpp"
+
+namespace moesim::sim {
+namespace {
+
+void flatten(const nlohmann::json& j, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+  } else if (j.is_string()) {
+    out.emplace_back(prefix, j.get<std::string>());
+  } else {
+    out.emplace_back(prefix, j.dump());
+  }
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json Report::to_json() const {
+  using nlohmann::json;
+  json j = json::object();
+  j["report_version"] = 1;
+  j["scenario"] = scenario;
+  j["model"] = model;
+  j["workload"] = workload;
+  j["fidelity"] = fidelity;
+  j["cluster"] = {{"device", device}, {"devices", devices}, {"nodes", nodes}};
+  j["feasible"] = feasible;
+  if (!feasible) j["reason"] = reason;
+  j["memory"]["per_device_bytes"] = {{"weights", memory_weights},
+                                     {"kv_cache", memory_kv_cache},
+                                     {"activations", memory_activations},
+                                     {"buffers", memory_buffers},
+                                     {"total", memory_total},
+                                     {"capacity", memory_capacity}};
+  if (!simulated) return j;
+  j["step_time_s"] = step_time_s;
+  const double nodes_d = nodes > 0 ? nodes : 1, devices_d = devices > 0 ? devices : 1;
+  j["throughput"] = {{"input_tokens_per_s", input_tokens_per_s},
+                     {"output_tokens_per_s", output_tokens_per_s},
+                     {"input_tokens_per_s_per_node", input_tokens_per_s / nodes_d},
+                     {"output_tokens_per_s_per_node", output_tokens_per_s / nodes_d},
+                     {"input_tokens_per_s_per_device", input_tokens_per_s / devices_d},
+                     {"output_tokens_per_s_per_device", output_tokens_per_s / devices_d}};
+  for (const auto& [k, v] : latency_s) {
+    j["latency"][k + "_s"] = {{"p50", v}, {"p90", v}, {"p99", v}};
+  }
+  j["phases_s"] = phases_s;
+  auto comm = [](const CommStats& c) {
+    return json{{"bytes", c.bytes},
+                {"seconds", c.seconds},
+                {"bottleneck_bandwidth_Bps", c.bottleneck_bandwidth_Bps}};
+  };
+  j["comm"] = {{"dispatch", comm(dispatch)}, {"combine", comm(combine)}};
+  j["expert_load"] = {{"max_over_mean", expert_max_over_mean}, {"dropped_tokens", dropped_tokens}};
+  if (usd_per_million_output_tokens) {
+    j["cost"] = {{"usd_per_million_output_tokens", *usd_per_million_output_tokens},
+                 {"usd_per_device_hour", *price_per_device_hour}};
+  }
+  j["simulator"] = {{"events", events}, {"wall_s", wall_s}};
+  return j;
+}
+
+std::string report_to_csv(const nlohmann::json& report) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  flatten(report, "", rows);
+  std::string header, values;
+  for (const auto& [k, v] : rows) {
+    if (!header.empty()) {
+      header += ",";
+      values += ",";
+    }
+    header += csv_field(k);
+    values += csv_field(v);
+  }
+  return header + "\n" + values + "\n";
+}
+
+std::string report_to_table(const Report& r) {
+  std::ostringstream o;
+  o << "moesim report: " << r.scenario << "\n";
+  o << "  model " << r.model << " | " << r.workload << " | " << r.devices << " x " << r.device
+    << " (" << r.nodes << " node" << (r.nodes == 1 ? "" : "s") << ") | fidelity " << r.fidelity
+    << "\n\n";
+  o << "  feasible        " << (r.feasible ? "yes" : "NO: " + r.reason) << "\n";
+  const double gib = 1024.0 * 1024 * 1024;
+  o << "  memory/device   " << fmt("%.1f", r.memory_total / gib) << " of "
+    << fmt("%.1f", r.memory_capacity / gib) << " GiB (weights " << fmt("%.1f", r.memory_weights / gib)
+    << ", KV " << fmt("%.1f", r.memory_kv_cache / gib) << ", activations "
+    << fmt("%.2f", r.memory_activations / gib) << ", buffers " << fmt("%.2f", r.memory_buffers / gib)
+    << ")\n";
+  if (!r.simulated) return o.str();
+  if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
+  o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";
+  if (r.input_tokens_per_s > 0) {
+    o << "  input tokens/s  " << fmt("%.0f", r.input_tokens_per_s) << " ("
+      << fmt("%.0f", r.input_tokens_per_s / r.devices) << " per device)\n";
+  }
+  o << "  output tokens/s " << fmt("%.0f", r.output_tokens_per_s) << " ("
+    << fmt("%.0f", r.output_tokens_per_s / r.devices) << " per device)\n";
+  for (const auto& [k, v] : r.latency_s) {
+    o << "  " << k << (k.size() < 4 ? " " : "") << "            " << format_quantity(v, Dimension::time) << "\n";
+  }
+  if (r.usd_per_million_output_tokens) {
+    o << "  cost            $" << fmt("%.3f", *r.usd_per_million_output_tokens)
+      << " per million output tokens (at $" << fmt("%.2f", *r.price_per_device_hour)
+      << "/device-hour)\n";
+  }
+  o << "\n  phase (critical path per step)      time     share\n";
+  for (const auto& [k, v] : r.phases_s) {
+    if (v <= 0) continue;
+    char line[128];
+    std::snprintf(line, sizeof line, "  %-32s %10s  %5.1f%%\n", k.c_str(),
+                  format_quantity(v, Dimension::time).c_str(), 100.0 * v / r.step_time_s);
+    o << line;
+  }
+  if (r.dispatch.bytes > 0) {
+    o << "\n  all-to-all        bytes/step    time/step   bottleneck bandwidth\n";
+    for (const auto& [name, c] : {std::pair<const char*, const CommStats&>{"dispatch", r.dispatch},
+                                  std::pair<const char*, const CommStats&>{"combine", r.combine}}) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  %-12s %14s %12s   %s\n", name,
+                    format_quantity(c.bytes, Dimension::bytes).c_str(),
+                    format_quantity(c.seconds, Dimension::time).c_str(),
+                    format_quantity(c.bottleneck_bandwidth_Bps, Dimension::bandwidth).c_str());
+      o << line;
+    }
+  }
+  o << "\n  simulator: " << r.events << " events in " << fmt("%.3f", r.wall_s) << " s\n";
+  return o.str();
+}
+
+}  // namespace moesim::sim

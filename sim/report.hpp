@@ -1,0 +1,56 @@
+#pragma once
+// Report v1: what a run predicts, under stable key names (docs/report.md). Rendered as JSON,
+// CSV (flattened keys) or a table for terminals.
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace moesim::sim {
+
+struct CommStats {
+  double bytes = 0;                    ///< per step, all devices
+  double seconds = 0;                  ///< per step, summed over layers
+  double bottleneck_bandwidth_Bps = 0; ///< busiest port's bytes over the collective's time
+};
+
+struct Report {
+  std::string scenario;
+  std::string workload;                ///< "decode" | "prefill"
+  std::string fidelity;                ///< "analytic" | "flow"
+  std::string model;
+  std::string device;
+  int devices = 0;
+  int nodes = 0;
+  bool feasible = true;
+  std::string reason;                  ///< why not feasible
+  bool simulated = false;              ///< timing figures below are valid
+
+  double step_time_s = 0;
+  double input_tokens_per_s = 0;
+  double output_tokens_per_s = 0;
+  std::map<std::string, double> latency_s;   ///< "ttft"/"tpot" -> seconds (all percentiles equal)
+  std::map<std::string, double> phases_s;    ///< critical-path time per phase, per step
+  CommStats dispatch, combine;
+  double memory_weights = 0, memory_kv_cache = 0, memory_activations = 0, memory_buffers = 0,
+         memory_total = 0, memory_capacity = 0;
+  double expert_max_over_mean = 1;
+  double dropped_tokens = 0;
+  std::optional<double> usd_per_million_output_tokens;
+  std::optional<double> price_per_device_hour;
+  long long events = 0;
+  double wall_s = 0;
+
+  /// Nested JSON with the v1 keys.
+  nlohmann::json to_json() const;
+};
+
+/// Flattens a JSON report into "a.b.c" -> value rows (header line + one data line).
+std::string report_to_csv(const nlohmann::json& report);
+
+/// A readable multi-line summary for terminals.
+std::string report_to_table(const Report& report);
+
+}  // namespace moesim::sim

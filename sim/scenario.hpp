@@ -1,0 +1,98 @@
+#pragma once
+// Scenario v1: the public input contract (see docs/scenario.md). Parsed, then validated into
+// typed structs; every problem is collected with its file and JSON pointer.
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "catalog.hpp"
+#include "diagnostics.hpp"
+#include "model/model_config.hpp"
+
+namespace moesim::sim {
+
+struct ModelChoice {
+  std::string preset;          ///< built-in preset name, or empty
+  std::string hf_config;       ///< config.json path, resolved against the scenario's folder
+  hw::DType weights_dtype = hw::DType::bf16;  ///< dtype of the linear layers' weights
+  hw::DType kv_dtype = hw::DType::bf16;
+  ModelConfig config;
+};
+
+struct ScaleOut {
+  const hw::Link* link = nullptr;
+  int nics_per_node = 0;
+  std::string topology;        ///< "fat-tree" | "rail-optimized"
+};
+
+struct ClusterSpec {
+  int nodes = 1;
+  const hw::Device* device = nullptr;
+  int devices_per_node = 1;
+  const hw::Link* scale_up = nullptr;
+  std::optional<ScaleOut> scale_out;
+
+  int num_devices() const { return nodes * devices_per_node; }
+};
+
+struct ParallelismSpec {
+  int attention_tp = 1;
+  int attention_dp = 1;
+  int expert_ep = 1;
+  int expert_tp = 1;
+  int pp = 1;
+  int redundant_experts = 0;
+};
+
+struct RoutingSpec {
+  std::string distribution = "uniform";
+  std::uint64_t seed = 1;
+  std::optional<double> capacity_factor;
+  double skip_fraction = 0;
+};
+
+enum class WorkloadKind { decode, prefill };
+
+struct WorkloadSpec {
+  WorkloadKind kind = WorkloadKind::decode;
+  int batch_per_device = 1;    ///< sequences per attention data-parallel rank
+  int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
+  int input_tokens = 0;        ///< prefill: prompt tokens per sequence
+};
+
+enum class Fidelity { analytic, flow };
+
+struct Scenario {
+  std::string name;
+  std::string file;            ///< where it was read from ("<embedded default>" for the default)
+  ModelChoice model;
+  ClusterSpec cluster;
+  ParallelismSpec parallelism;
+  RoutingSpec routing;
+  WorkloadSpec workload;
+  std::string overlap = "none";
+  Fidelity fidelity = Fidelity::flow;
+  std::optional<double> power_cap_w;
+  std::optional<double> price_per_device_hour;  ///< overrides the catalog price
+};
+
+/// Validates a parsed scenario document. `base_dir` resolves relative paths; `diag` carries the
+/// file label. Returns nullopt when any error was found (all of them are in `diag`).
+std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std::string& base_dir,
+                                           Diagnostics& diag);
+
+/// Reads and validates a scenario file.
+std::optional<Scenario> load_scenario_file(const std::string& path, Diagnostics& diag);
+
+/// The scenario `moesim run` uses without a file: Mixtral-8x7B on one 8xH100 node.
+std::optional<Scenario> default_scenario(Diagnostics& diag);
+/// Its JSON text (also shipped as scenarios/default.json).
+std::string default_scenario_text();
+
+std::string workload_kind_name(WorkloadKind kind);
+std::string fidelity_name(Fidelity f);
+
+}  // namespace moesim::sim

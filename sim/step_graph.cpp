@@ -1,0 +1,101 @@
+#include "step_graph.hpp"
+
+#include <algorithm>
+
+namespace moesim::sim {
+
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::attention: return "attention";
+    case Phase::gate: return "gate";
+    case Phase::dispatch: return "dispatch";
+    case Phase::experts: return "experts";
+    case Phase::combine: return "combine";
+    case Phase::shared_expert: return "shared_expert";
+    case Phase::dense_mlp: return "dense_mlp";
+    case Phase::other: return "other";
+  }
+  return "other";
+}
+
+double TrafficMatrix::sent_by(int d) const {
+  double s = 0;
+  for (int j = 0; j < n; ++j) s += at(d, j);
+  return s;
+}
+
+double TrafficMatrix::received_by(int d) const {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += at(i, d);
+  return s;
+}
+
+double TrafficMatrix::total() const {
+  double s = 0;
+  for (double b : bytes) s += b;
+  return s;
+}
+
+double TrafficMatrix::busiest_port_bytes() const {
+  double worst = 0;
+  for (int d = 0; d < n; ++d) worst = std::max({worst, sent_by(d), received_by(d)});
+  return worst;
+}
+
+int StepGraph::add(Task t) {
+  tasks.push_back(std::move(t));
+  return static_cast<int>(tasks.size()) - 1;
+}
+
+double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
+  const double worst = traffic.busiest_port_bytes();
+  if (worst <= 0) return 0;
+  return worst / fabric.port_bandwidth + fabric.latency_s;
+}
+
+Timeline evaluate_analytic(const StepGraph& graph) {
+  Timeline t;
+  const std::size_t n = graph.tasks.size();
+  t.start.assign(n, 0.0);
+  t.finish.assign(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Task& task = graph.tasks[i];
+    double ready = 0;
+    for (int d : task.deps) ready = std::max(ready, t.finish[static_cast<std::size_t>(d)]);
+    const double dur = task.is_collective() ? collective_seconds(*task.traffic, graph.fabric)
+                                            : task.seconds;
+    t.start[i] = ready;
+    t.finish[i] = ready + dur;
+    t.makespan = std::max(t.makespan, t.finish[i]);
+  }
+  t.events = static_cast<long long>(n);
+  return t;
+}
+
+std::vector<double> critical_path_phases(const StepGraph& graph, const Timeline& timeline) {
+  std::vector<double> phases(kNumPhases, 0.0);
+  if (graph.tasks.empty()) return phases;
+  std::size_t cur = 0;
+  for (std::size_t i = 1; i < graph.tasks.size(); ++i) {
+    if (timeline.finish[i] > timeline.finish[cur]) cur = i;
+  }
+  while (true) {
+    const Task& task = graph.tasks[cur];
+    const double ready = timeline.start[cur];
+    phases[static_cast<std::size_t>(task.phase)] += timeline.finish[cur] - ready;
+    if (task.deps.empty()) {
+      phases[static_cast<std::size_t>(Phase::other)] += ready;  // idle before the first task
+      break;
+    }
+    std::size_t prev = static_cast<std::size_t>(task.deps.front());
+    for (int d : task.deps) {
+      if (timeline.finish[static_cast<std::size_t>(d)] > timeline.finish[prev]) prev = static_cast<std::size_t>(d);
+    }
+    // Any gap between the last dependency and the start (none in our evaluators) is "other".
+    phases[static_cast<std::size_t>(Phase::other)] += std::max(0.0, ready - timeline.finish[prev]);
+    cur = prev;
+  }
+  return phases;
+}
+
+}  // namespace moesim::sim

@@ -1,0 +1,199 @@
+// Runs the moesim binary as a user would and checks exit codes, streams and outputs.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+// ctest runs tests in parallel processes: each gets its own folder.
+const std::filesystem::path kTmp =
+    std::filesystem::temp_directory_path() / ("moesim_cli_test_" + std::to_string(getpid()));
+
+// Splits one CSV line, honouring quoted fields.
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+Result run(const std::string& args) {
+  std::filesystem::create_directories(kTmp);
+  const auto err_file = kTmp / "stderr.txt";
+  const std::string cmd = std::string(MOESIM_BINARY) + " " + args + " 2>" + err_file.string();
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  std::filesystem::create_directories(kTmp);
+  const auto path = kTmp / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+std::string scenario(const std::string& preset, int devices, int ep, const std::string& extra = "") {
+  return R"({"model": {"preset": ")" + preset + R"("}, "cluster": {"nodes": 1, "node": {"device": "h100-sxm",
+    "devices_per_node": )" + std::to_string(devices) + R"(, "scale_up": "nvlink4"}},
+    "parallelism": {"attention": {"tp": 1, "dp": )" + std::to_string(devices) +
+         R"(}, "experts": {"ep": )" + std::to_string(ep) + R"(, "tp": 1}},
+    "workload": {"kind": "decode", "batch_per_device": 8, "context_tokens": 512})" + extra + "}";
+}
+
+}  // namespace
+
+TEST(Cli, RunWithoutAFileRunsTheEmbeddedDefault) {
+  const Result r = run("run");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Mixtral-8x7B"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step time"), std::string::npos);
+  EXPECT_NE(r.out.find("experts"), std::string::npos);
+}
+
+TEST(Cli, JsonReportHasTheV1Keys) {
+  const Result r = run("run --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("feasible").get<bool>());
+  EXPECT_GT(j.at("step_time_s").get<double>(), 0);
+  EXPECT_GT(j.at("throughput").at("output_tokens_per_s").get<double>(), 0);
+  for (const char* p : {"attention", "gate", "dispatch", "experts", "combine", "shared_expert", "other"}) {
+    EXPECT_TRUE(j.at("phases_s").contains(p)) << p;
+  }
+  EXPECT_GT(j.at("comm").at("dispatch").at("bottleneck_bandwidth_Bps").get<double>(), 0);
+  const auto& mem = j.at("memory").at("per_device_bytes");
+  EXPECT_LT(mem.at("total").get<double>(), mem.at("capacity").get<double>());
+  EXPECT_DOUBLE_EQ(j.at("latency").at("tpot_s").at("p50").get<double>(), j.at("step_time_s").get<double>());
+}
+
+TEST(Cli, CsvAndOutFileAgreeWithJson) {
+  const std::string out = (kTmp / "report.csv").string();
+  const Result r = run("run --csv --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  std::ifstream f(out);
+  std::string header, values;
+  std::getline(f, header);
+  std::getline(f, values);
+  EXPECT_NE(header.find("step_time_s"), std::string::npos);
+  EXPECT_NE(header.find("memory.per_device_bytes.total"), std::string::npos);
+  const auto keys = csv_fields(header), cells = csv_fields(values);
+  ASSERT_EQ(keys.size(), cells.size());
+  const auto json = nlohmann::json::parse(run("run --json").out);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == "step_time_s") {
+      EXPECT_DOUBLE_EQ(std::stod(cells[i]), json.at("step_time_s").get<double>());
+    }
+    if (keys[i] == "scenario") {
+      EXPECT_EQ(cells[i], json.at("scenario").get<std::string>());
+    }
+  }
+}
+
+TEST(Cli, UnwritableOutIsAnErrorAndPrintsNoReport) {
+  const Result r = run("run --out /nonexistent-dir/report.txt");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/nonexistent-dir/report.txt: cannot write"), std::string::npos) << r.err;
+}
+
+TEST(Cli, InfeasibleDeploymentHasItsOwnExitCodeAndTheNumbers) {
+  const std::string f = write("dsv3.json", scenario("deepseek-v3", 8, 8));
+  const Result r = run("run --json " + f);
+  EXPECT_EQ(r.code, 3) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j.at("feasible").get<bool>());
+  EXPECT_NE(j.at("reason").get<std::string>().find("needs"), std::string::npos);
+  EXPECT_GT(j.at("memory").at("per_device_bytes").at("total").get<double>(),
+            j.at("memory").at("per_device_bytes").at("capacity").get<double>());
+  EXPECT_NE(r.err.find("infeasible"), std::string::npos);
+}
+
+TEST(Cli, ValidateListsEveryProblemWithFileAndPointer) {
+  const std::string f = write("bad.json", scenario("mixtral-8x7b", 6, 6, R"(, "fidelity": "exact")"));
+  const Result r = run("validate " + f);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(f + ":/fidelity: unknown value 'exact' (valid: analytic, flow)"), std::string::npos) << r.err;
+  const Result ok = run("validate " + std::string(MOESIM_SOURCE_DIR) + "/scenarios/default.json");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.out.find(": ok"), std::string::npos);
+}
+
+TEST(Cli, ExpertsNotDivisibleByEpIsAnInputError) {
+  const std::string f = write("ep6.json", scenario("mixtral-8x7b", 6, 6));
+  const Result r = run("run " + f);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(f + ":/parallelism/experts/ep: 8 experts do not divide evenly over EP 6"), std::string::npos)
+      << r.err;
+}
+
+TEST(Cli, MalformedJsonGivesLineAndColumn) {
+  const std::string f = write("broken.json", "{\n  \"model\": {\"preset\": \"mixtral-8x7b\"},,\n}");
+  const Result r = run("validate " + f);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(f + ":/: malformed JSON at line 2, column"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingFileIsAClearError) {
+  const Result v = run("validate /nonexistent/scenario.json");
+  EXPECT_EQ(v.code, 1);
+  EXPECT_NE(v.err.find("/nonexistent/scenario.json:/: cannot open file"), std::string::npos) << v.err;
+  const Result r = run("run /nonexistent/scenario.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/scenario.json"), std::string::npos) << r.err;
+}
+
+TEST(Cli, CatalogListings) {
+  const Result m = run("models");
+  ASSERT_EQ(m.code, 0) << m.err;
+  EXPECT_NE(m.out.find("mixtral-8x7b"), std::string::npos);
+  EXPECT_NE(m.out.find("deepseek-v3"), std::string::npos);
+  const Result d = run("devices");
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_NE(d.out.find("h100-sxm"), std::string::npos);
+  EXPECT_NE(d.out.find("phone"), std::string::npos);
+  const Result l = run("links");
+  ASSERT_EQ(l.code, 0) << l.err;
+  EXPECT_NE(l.out.find("ib-ndr400"), std::string::npos);
+  EXPECT_NE(l.out.find("wifi7"), std::string::npos);
+}
+
+TEST(Cli, UnknownSubcommandIsAUsageError) {
+  const Result r = run("simulate");
+  EXPECT_NE(r.code, 0);
+  EXPECT_FALSE(r.err.empty());
+}

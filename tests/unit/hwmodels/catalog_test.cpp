@@ -1,0 +1,66 @@
+#include <gtest/gtest.h>
+
+#include "catalog.hpp"
+
+using moesim::hw::Catalog;
+using moesim::hw::DType;
+
+TEST(Catalog, BuiltinHasTheRequiredDevicesAndLinks) {
+  const Catalog& cat = Catalog::builtin();
+  for (const char* d : {"h100-sxm", "h800-sxm", "h200-sxm", "b200", "a100-sxm-80g", "h20", "mi300x"}) {
+    EXPECT_NE(cat.find_device(d), nullptr) << d;
+  }
+  int phones = 0;
+  for (const auto& d : cat.devices()) phones += d.kind == "phone";
+  EXPECT_GE(phones, 2);
+  for (const char* l : {"nvlink4", "nvlink-h800", "nvlink5", "pcie-gen5", "ib-ndr400", "ib-hdr200",
+                        "roce-400g", "wifi6", "wifi7"}) {
+    EXPECT_NE(cat.find_link(l), nullptr) << l;
+  }
+}
+
+TEST(Catalog, EveryFigureHasASource) {
+  for (const auto& d : Catalog::builtin().devices()) {
+    for (const char* key : {"peak", "memory", "power", "kernel_launch"}) {
+      EXPECT_TRUE(d.sources.count(key)) << d.name << " lacks a source for " << key;
+    }
+    if (d.price_per_hour) {
+      EXPECT_TRUE(d.sources.count("price_per_hour")) << d.name;
+    }
+  }
+  for (const auto& l : Catalog::builtin().links()) {
+    for (const char* key : {"bandwidth", "efficiency", "latency"}) {
+      EXPECT_TRUE(l.sources.count(key)) << l.name << " lacks a source for " << key;
+    }
+  }
+}
+
+TEST(Catalog, H100FiguresMatchTheSpecSheet) {
+  const auto* h100 = Catalog::builtin().find_device("h100-sxm");
+  ASSERT_NE(h100, nullptr);
+  EXPECT_DOUBLE_EQ(*h100->peak(DType::bf16), 989e12);
+  EXPECT_NEAR(h100->memory_bandwidth, 3.35e12, 1e9);
+  EXPECT_NEAR(h100->memory_bytes, 80e9, 1e9);
+  EXPECT_DOUBLE_EQ(h100->tdp_w, 700);
+  // Achieved fractions are physical: below peak.
+  EXPECT_LT(h100->matmul_efficiency(DType::bf16), 1.0);
+  EXPECT_LT(h100->memory_efficiency, 1.0);
+}
+
+TEST(Catalog, RejectsAFigureWithoutASourceAndBadValues) {
+  const std::string devices = R"({"devices": [{"name": "x", "description": "d", "kind": "gpu",
+    "peak": {"bf16": "1TFLOP/s"}, "memory": {"capacity": "1GB", "bandwidth": "0GB/s", "efficiency": 0.9},
+    "power": {"tdp": "100W", "idle": "200W"}, "kernel_launch": "2us",
+    "sources": {"peak": "p", "memory": "m", "power": "w"}}]})";
+  const std::string links = R"({"links": [{"name": "l", "description": "d", "class": "warp",
+    "bandwidth": "-1GB/s", "efficiency": 0.5, "latency": "1us", "sources": {"bandwidth": "b"}}]})";
+  moesim::Diagnostics diag;
+  EXPECT_FALSE(Catalog::parse(devices, links, diag));
+  const std::string all = diag.to_string();
+  EXPECT_NE(all.find("devices.json:/devices/0/sources/kernel_launch: figure 'kernel_launch' has no source"), std::string::npos) << all;
+  EXPECT_NE(all.find("idle power must be below the TDP"), std::string::npos) << all;
+  EXPECT_NE(all.find("capacity and bandwidth must be positive"), std::string::npos) << all;
+  EXPECT_NE(all.find("links.json:/links/0/class: unknown value 'warp'"), std::string::npos) << all;
+  EXPECT_NE(all.find("links.json:/links/0/bandwidth"), std::string::npos) << all;
+  EXPECT_NE(all.find("links.json:/links/0/sources/latency"), std::string::npos) << all;
+}

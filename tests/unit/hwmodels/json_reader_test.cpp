@@ -1,0 +1,57 @@
+#include <gtest/gtest.h>
+
+#include "json_reader.hpp"
+
+using moesim::Diagnostics;
+using moesim::Dimension;
+using moesim::ObjectReader;
+
+namespace {
+bool mentions(const Diagnostics& d, const std::string& pointer, const std::string& text) {
+  for (const auto& p : d.problems()) {
+    if (p.pointer == pointer && (p.message + " " + p.hint).find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+}  // namespace
+
+TEST(JsonReader, CollectsEveryProblemWithItsPointer) {
+  auto doc = nlohmann::json::parse(R"({"bw": 50, "lat": "2 parsecs", "n": -1, "kind": "gpx", "typo": 1})");
+  Diagnostics diag("x.json");
+  ObjectReader r(doc, "/link", diag);
+  EXPECT_FALSE(r.quantity("bw", Dimension::bandwidth));
+  EXPECT_FALSE(r.quantity("lat", Dimension::time));
+  EXPECT_FALSE(r.integer("n", false, 1));
+  EXPECT_FALSE(r.choice("kind", {"gpu", "phone"}));
+  EXPECT_FALSE(r.string("name", true));
+  r.finish();
+  EXPECT_TRUE(mentions(diag, "/link/bw", "write \"50GB/s\""));
+  EXPECT_TRUE(mentions(diag, "/link/lat", "parsecs"));
+  EXPECT_TRUE(mentions(diag, "/link/n", ">= 1"));
+  EXPECT_TRUE(mentions(diag, "/link/kind", "valid: gpu, phone"));
+  EXPECT_TRUE(mentions(diag, "/link/kind", "did you mean 'gpu'"));
+  EXPECT_TRUE(mentions(diag, "/link/name", "missing required key"));
+  EXPECT_TRUE(mentions(diag, "/link/typo", "unknown key 'typo'"));
+  EXPECT_EQ(diag.problems().size(), 6u);
+  EXPECT_EQ(diag.problems()[0].to_string().rfind("x.json:/link/bw: ", 0), 0u);
+}
+
+TEST(JsonReader, MalformedJsonReportsLineAndColumn) {
+  Diagnostics diag("bad.json");
+  auto doc = moesim::parse_json_text("{\n  \"a\": 1,\n  \"b\": ,\n}", diag);
+  EXPECT_FALSE(doc);
+  ASSERT_EQ(diag.problems().size(), 1u);
+  EXPECT_NE(diag.problems()[0].message.find("line 3, column 8"), std::string::npos)
+      << diag.problems()[0].message;
+}
+
+TEST(JsonReader, MissingFileIsAProblemNotAnException) {
+  Diagnostics diag("/nonexistent/scenario.json");
+  EXPECT_FALSE(moesim::read_json_file("/nonexistent/scenario.json", diag));
+  ASSERT_EQ(diag.problems().size(), 1u);
+  EXPECT_NE(diag.problems()[0].message.find("cannot open"), std::string::npos);
+}
+
+TEST(JsonReader, PointerEscapesSpecialCharacters) {
+  EXPECT_EQ(moesim::json_pointer_escape("a/b~c"), "a~1b~0c");
+}

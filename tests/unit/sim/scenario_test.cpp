@@ -1,0 +1,158 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "json_reader.hpp"
+#include "scenario.hpp"
+
+using moesim::Diagnostics;
+using moesim::sim::Scenario;
+
+namespace {
+
+nlohmann::json base() {
+  return nlohmann::json::parse(R"({
+    "name": "t",
+    "model": {"preset": "mixtral-8x7b"},
+    "cluster": {"nodes": 1, "node": {"device": "h100-sxm", "devices_per_node": 8, "scale_up": "nvlink4"}},
+    "parallelism": {"attention": {"tp": 1, "dp": 8}, "experts": {"ep": 8, "tp": 1}},
+    "workload": {"kind": "decode", "batch_per_device": 16, "context_tokens": 1024}
+  })");
+}
+
+std::optional<Scenario> load(const nlohmann::json& doc, Diagnostics& diag, const std::string& dir = "") {
+  return moesim::sim::scenario_from_json(doc, dir, diag);
+}
+
+// True when some problem has this pointer and mentions `text` in its message or hint.
+bool has_problem(const Diagnostics& d, const std::string& pointer, const std::string& text) {
+  for (const auto& p : d.problems()) {
+    if (p.pointer == pointer && (p.message + " (" + p.hint + ")").find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(Scenario, TheBaseScenarioIsValid) {
+  Diagnostics diag("s.json");
+  auto s = load(base(), diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  EXPECT_EQ(s->cluster.num_devices(), 8);
+  EXPECT_EQ(s->model.config.moe.num_experts, 8);
+  EXPECT_EQ(s->fidelity, moesim::sim::Fidelity::flow);
+}
+
+TEST(Scenario, TheEmbeddedDefaultIsValidAndIsShippedInScenarios) {
+  Diagnostics diag;
+  ASSERT_TRUE(moesim::sim::default_scenario(diag)) << diag.to_string();
+  std::ifstream f(std::string(MOESIM_SOURCE_DIR) + "/scenarios/default.json");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_EQ(ss.str(), moesim::sim::default_scenario_text());
+}
+
+TEST(Scenario, CollectsAllProblemsAtOnce) {
+  auto doc = base();
+  doc["cluster"]["node"]["device"] = "h100";
+  doc["cluster"]["node"]["scale_up"] = "nvlink9";
+  doc["workload"]["batch_per_device"] = 0;
+  doc["fidelity"] = "exact";
+  doc["colour"] = "blue";
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/cluster/node/device", "unknown device 'h100'"));
+  EXPECT_TRUE(has_problem(diag, "/cluster/node/device", "h100-sxm"));
+  EXPECT_TRUE(has_problem(diag, "/cluster/node/scale_up", "unknown link 'nvlink9'"));
+  EXPECT_TRUE(has_problem(diag, "/cluster/node/scale_up", "nvlink4"));
+  EXPECT_TRUE(has_problem(diag, "/workload/batch_per_device", ">= 1"));
+  EXPECT_TRUE(has_problem(diag, "/fidelity", "valid: analytic, flow"));
+  EXPECT_TRUE(has_problem(diag, "/colour", "unknown key 'colour'"));
+  EXPECT_EQ(diag.problems().size(), 5u) << diag.to_string();
+}
+
+TEST(Scenario, ExpertsNotDivisibleByEp) {
+  auto doc = base();
+  doc["cluster"]["node"]["devices_per_node"] = 6;
+  doc["parallelism"] = {{"attention", {{"tp", 1}, {"dp", 6}}}, {"experts", {{"ep", 6}, {"tp", 1}}}};
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/parallelism/experts/ep", "8 experts do not divide evenly over EP 6"))
+      << diag.to_string();
+}
+
+TEST(Scenario, ParallelSplitMustCoverTheCluster) {
+  auto doc = base();
+  doc["parallelism"]["attention"]["dp"] = 4;
+  doc["parallelism"]["experts"]["ep"] = 16;
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/parallelism/attention", "the cluster has 8 devices"));
+  EXPECT_TRUE(has_problem(diag, "/parallelism/experts/ep", "above the device count 8"));
+}
+
+TEST(Scenario, UnknownPresetListsTheValidOnes) {
+  auto doc = base();
+  doc["model"] = {{"preset", "mixtral-8x8b"}};
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/model/preset", "mixtral-8x7b")) << diag.to_string();
+}
+
+TEST(Scenario, HfConfigPathResolvesAgainstTheScenarioFolder) {
+  const auto dir = std::filesystem::temp_directory_path() / ("moesim_scenario_test_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir / "models");
+  std::filesystem::copy_file(std::string(MOESIM_SHARED_MODELS_DIR) + "/mistralai--Mixtral-8x7B-v0.1.json",
+                             dir / "models" / "mixtral.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto doc = base();
+  doc["model"] = {{"hf_config", "models/mixtral.json"}};
+  Diagnostics diag("s.json");
+  auto s = load(doc, diag, dir.string());
+  ASSERT_TRUE(s) << diag.to_string();
+  EXPECT_EQ(s->model.config.hidden, 4096);
+}
+
+TEST(Scenario, UnknownModelTypeInAConfigIsNamed) {
+  const auto dir = std::filesystem::temp_directory_path() / ("moesim_scenario_test_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "weird.json") << R"({"model_type": "mamba", "hidden_size": 4096})";
+  auto doc = base();
+  doc["model"] = {{"hf_config", "weird.json"}};
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag, dir.string()));
+  const std::string all = diag.to_string();
+  EXPECT_NE(all.find("mamba"), std::string::npos) << all;
+  EXPECT_NE(all.find("mixtral"), std::string::npos) << all;  // lists the supported ones
+  EXPECT_TRUE(has_problem(diag, "/model/hf_config", "cannot use model config"));
+}
+
+TEST(Scenario, BareNumberInADimensionedFieldGetsAHint) {
+  auto doc = base();
+  doc["price"] = {{"per_device_hour", 2}};
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/price/per_device_hour", "write \"$2/h\"")) << diag.to_string();
+}
+
+TEST(Scenario, FeaturesOfLaterVersionsAreRefusedNotIgnored) {
+  auto doc = base();
+  doc["overlap"] = "two-microbatch";
+  doc["routing"] = {{"distribution", {{"zipf", 1.2}}}};
+  doc["cluster"]["nodes"] = 2;
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/overlap", "not simulated"));
+  EXPECT_TRUE(has_problem(diag, "/routing/distribution", "zipf"));
+  EXPECT_TRUE(has_problem(diag, "/cluster/nodes", "not simulated"));
+}
+
+TEST(Scenario, PowerCapAboveTheDeviceMaximumIsAnError) {
+  auto doc = base();
+  doc["power"] = {{"cap", "900W"}};
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/power/cap", "above the device maximum")) << diag.to_string();
+}
