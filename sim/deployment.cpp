@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "all_to_all.hpp"
 #include "cost_model.hpp"
 
 namespace moesim::sim {
@@ -10,18 +11,6 @@ namespace {
 
 constexpr double kHighPrecisionBytes = 2;  // embeddings, lm head, routers, norms stay in bf16
 constexpr double kActivationBytes = 2;     // activations are bf16
-
-// Probability that a token's top-k choice (without replacement among `experts`) includes at least
-// one of a device's `local` experts: 1 - C(E - local, k) / C(E, k).
-double prob_token_hits_device(int experts, int local, int k) {
-  if (local >= experts) return 1.0;
-  double miss = 1.0;
-  for (int i = 0; i < k; ++i) {
-    miss *= static_cast<double>(experts - local - i) / static_cast<double>(experts - i);
-    if (miss <= 0) return 1.0;
-  }
-  return 1.0 - miss;
-}
 
 // Expected number of a device's local experts that receive at least one of `pairs` token-expert
 // assignments spread uniformly over `experts`.
@@ -116,8 +105,9 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   DeploymentStep out;
   out.memory = memory_per_device(s);
   out.compute_dtype = cost.compute_dtype();
-  out.dispatch_dtype = cost.compute_dtype() == hw::DType::fp8 ? hw::DType::fp8 : hw::DType::bf16;
-  out.combine_dtype = hw::DType::bf16;
+  out.dispatch_dtype = s.communication.dispatch_dtype.value_or(
+      cost.compute_dtype() == hw::DType::fp8 ? hw::DType::fp8 : hw::DType::bf16);
+  out.combine_dtype = s.communication.combine_dtype.value_or(hw::DType::bf16);
   out.sequences = static_cast<double>(s.workload.batch_per_device) * par.attention_dp;
   if (s.workload.kind == WorkloadKind::decode) {
     out.output_tokens = out.sequences;
@@ -128,9 +118,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
 
   StepGraph& g = out.graph;
   g.num_devices = n;
-  g.fabric.num_devices = n;
-  g.fabric.port_bandwidth = s.cluster.scale_up->effective_bandwidth();
-  g.fabric.latency_s = s.cluster.scale_up->latency_s;
+  g.fabric.spec = fabric_of(s);
 
   const double T = sh.tokens_per_rank;   // tokens each device holds (TP ranks hold the same ones)
   const double act = kActivationBytes;
@@ -165,7 +153,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   // Ring all-reduce inside each attention TP group: each rank sends 2 (tp-1)/tp of the message.
   std::shared_ptr<const TrafficMatrix> tp_allreduce;
   if (tp > 1) {
-    auto mtx = std::make_shared<TrafficMatrix>(n);
+    auto mtx = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
     const double msg = T * m.hidden * act;
     for (int d = 0; d < n; ++d) {
       const int group = d / tp, rank = d % tp;
@@ -174,31 +162,25 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     tp_allreduce = mtx;
   }
 
-  // Expert-parallel traffic: devices d = ep_rank * expert_tp + etp_rank. A token of rank s is
-  // sent once to each device holding one of its experts (deduplicated, as DeepEP does); the
-  // tokens of an attention TP group are split among its ranks for dispatch.
+  // Expert-parallel all-to-all. The tokens of an attention TP group are split among its ranks
+  // for dispatch, so each device sends T / tp tokens.
   std::shared_ptr<const TrafficMatrix> dispatch, combine;
   double pairs_per_expert = 0;  // token-expert assignments each expert receives
   if (m.is_moe()) {
-    const int E = m.moe.num_experts, k = m.moe.top_k;
-    const int local = E / par.expert_ep;
-    const double p_hit = prob_token_hits_device(E, local, k);
-    const double tokens_sent = T / tp;
-    auto disp = std::make_shared<TrafficMatrix>(n);
-    auto comb = std::make_shared<TrafficMatrix>(n);
-    for (int src = 0; src < n; ++src) {
-      for (int dst = 0; dst < n; ++dst) {
-        if (src == dst) continue;
-        const double copies = tokens_sent * p_hit;
-        disp->at(src, dst) = copies * m.hidden * hw::dtype_bytes(out.dispatch_dtype);
-        comb->at(dst, src) = copies * m.hidden * hw::dtype_bytes(out.combine_dtype);
-      }
+    if (par.expert_ep > 1) {
+      AllToAllSpec a2a;
+      a2a.experts = m.moe.num_experts;
+      a2a.top_k = m.moe.top_k;
+      a2a.hidden = m.hidden;
+      a2a.tokens.assign(static_cast<std::size_t>(n), T / tp);
+      a2a.dispatch_dtype = out.dispatch_dtype;
+      a2a.combine_dtype = out.combine_dtype;
+      a2a.algorithm = s.communication.all_to_all;
+      AllToAllTraffic traffic = expert_all_to_all(g.fabric, a2a);
+      dispatch = traffic.dispatch;
+      combine = traffic.combine;
     }
-    if (par.expert_ep > 1 || par.expert_tp > 1) {
-      dispatch = disp;
-      combine = comb;
-    }
-    pairs_per_expert = T * par.attention_dp * k / E;
+    pairs_per_expert = T * par.attention_dp * m.moe.top_k / m.moe.num_experts;
   }
 
   for (int l = 0; l < m.num_layers; ++l) {

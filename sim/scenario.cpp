@@ -122,7 +122,10 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
     ScaleOut out;
     out.link = read_link(so, "link");
     out.nics_per_node = static_cast<int>(so.integer("nics_per_node", true, 1, 1024).value_or(1));
-    out.topology = so.choice("topology", kTopologies).value_or("fat-tree");
+    out.topology = so.choice("topology", kTopologies).value_or("fat-tree") == "rail-optimized"
+                       ? hw::ScaleOutTopology::rail_optimized
+                       : hw::ScaleOutTopology::fat_tree;
+    out.nodes_per_leaf = static_cast<int>(so.integer("nodes_per_leaf", false, 1, 1 << 20).value_or(0));
     so.finish();
     if (out.nics_per_node > s.cluster.devices_per_node) {
       diag.error(so.pointer_to("nics_per_node"),
@@ -133,9 +136,18 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
     s.cluster.scale_out = out;
   }
   c.finish();
-  if (s.cluster.nodes > 1) {
-    diag.error(c.pointer_to("nodes"), std::string("a cluster of several nodes ") + kNotYet,
-               "use \"nodes\": 1");
+  if (s.cluster.nodes > 1 && !s.cluster.scale_out) {
+    diag.error(c.pointer_to("scale_out"), "a cluster of " + std::to_string(s.cluster.nodes) +
+                                              " nodes needs a scale-out network",
+               "add \"scale_out\": {\"link\": \"ib-ndr400\", \"nics_per_node\": " +
+                   std::to_string(s.cluster.devices_per_node) + ", \"topology\": \"fat-tree\"}");
+  }
+  if (s.cluster.scale_out && s.cluster.scale_out->link &&
+      s.cluster.scale_out->link->link_class != "scale_out") {
+    diag.error(c.pointer_to("scale_out") + "/link",
+               "link '" + s.cluster.scale_out->link->name + "' is a " +
+                   s.cluster.scale_out->link->link_class + " link, not a scale-out link",
+               "use a scale_out link (moesim links lists them)");
   }
   // A node's devices talk over NVLink/xGMI, or over PCIe ("host") when they have nothing else.
   if (s.cluster.scale_up && s.cluster.scale_up->link_class != "scale_up" &&
@@ -281,7 +293,10 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
                      std::to_string(par.expert_ep),
                  "choose an EP degree that divides " + std::to_string(m.moe.num_experts));
     }
-    if (m.moe.expert_intermediate % par.expert_tp != 0) {
+    if (par.expert_tp > 1) {
+      diag.error("/parallelism/experts/tp", std::string("expert tensor parallelism ") + kNotYet,
+                 "use \"tp\": 1 and spread experts with ep");
+    } else if (m.moe.expert_intermediate % par.expert_tp != 0) {
       diag.error("/parallelism/experts/tp",
                  "expert intermediate size " + std::to_string(m.moe.expert_intermediate) +
                      " does not split over expert TP " + std::to_string(par.expert_tp));
@@ -289,6 +304,12 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
   } else if (par.expert_ep != 1 || par.expert_tp != 1) {
     diag.error("/parallelism/experts", "model '" + m.name + "' is dense: it has no experts to split",
                "remove /parallelism/experts");
+  }
+  if (s.cluster.devices_per_node % par.attention_tp != 0) {
+    diag.error("/parallelism/attention/tp",
+               "attention TP " + std::to_string(par.attention_tp) + " does not fit in a node of " +
+                   std::to_string(s.cluster.devices_per_node) + " devices",
+               "TP groups stay inside a node: choose a divisor of devices_per_node");
   }
   if (m.attention.num_heads % par.attention_tp != 0) {
     diag.error("/parallelism/attention/tp",
@@ -316,6 +337,21 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
 
 }  // namespace
 
+hw::FabricSpec fabric_of(const Scenario& s) {
+  hw::FabricSpec f;
+  f.nodes = s.cluster.nodes;
+  f.devices_per_node = s.cluster.devices_per_node;
+  f.scale_up = *s.cluster.scale_up;
+  if (s.cluster.scale_out) {
+    f.has_scale_out = true;
+    f.scale_out = *s.cluster.scale_out->link;
+    f.nics_per_node = s.cluster.scale_out->nics_per_node;
+    f.topology = s.cluster.scale_out->topology;
+    f.nodes_per_leaf = s.cluster.scale_out->nodes_per_leaf;
+  }
+  return f;
+}
+
 std::string workload_kind_name(WorkloadKind kind) {
   return kind == WorkloadKind::decode ? "decode" : "prefill";
 }
@@ -335,6 +371,17 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
   read_parallelism(top.object("parallelism"), s);
   read_routing(top.object("routing"), s, diag);
   read_workload(top.object("workload", true), s, diag);
+  if (ObjectReader c = top.object("communication"); c.valid()) {
+    if (auto a = c.choice("all_to_all", all_to_all_algorithm_names())) {
+      for (auto alg : {AllToAllAlgorithm::direct, AllToAllAlgorithm::deepep_normal,
+                       AllToAllAlgorithm::deepep_low_latency}) {
+        if (all_to_all_algorithm_name(alg) == *a) s.communication.all_to_all = alg;
+      }
+    }
+    if (c.has("dispatch_dtype")) s.communication.dispatch_dtype = read_dtype(c, "dispatch_dtype", hw::DType::bf16);
+    if (c.has("combine_dtype")) s.communication.combine_dtype = read_dtype(c, "combine_dtype", hw::DType::bf16);
+    c.finish();
+  }
   if (auto o = top.choice("overlap", kOverlaps)) {
     s.overlap = *o;
     if (*o != "none") {

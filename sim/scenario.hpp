@@ -10,6 +10,8 @@
 
 #include "catalog.hpp"
 #include "diagnostics.hpp"
+#include "fabric.hpp"
+#include "all_to_all.hpp"
 #include "model/model_config.hpp"
 
 namespace moesim::sim {
@@ -25,7 +27,8 @@ struct ModelChoice {
 struct ScaleOut {
   const hw::Link* link = nullptr;
   int nics_per_node = 0;
-  std::string topology;        ///< "fat-tree" | "rail-optimized"
+  hw::ScaleOutTopology topology = hw::ScaleOutTopology::fat_tree;
+  int nodes_per_leaf = 0;      ///< fat-tree: nodes under one leaf switch (0: one switch for all)
 };
 
 struct ClusterSpec {
@@ -63,6 +66,13 @@ struct WorkloadSpec {
   int input_tokens = 0;        ///< prefill: prompt tokens per sequence
 };
 
+/// How expert-parallel tokens travel (scenario key "communication").
+struct CommunicationSpec {
+  AllToAllAlgorithm all_to_all = AllToAllAlgorithm::deepep_normal;
+  std::optional<hw::DType> dispatch_dtype;  ///< default: fp8 with fp8 weights, else bf16
+  std::optional<hw::DType> combine_dtype;   ///< default: bf16
+};
+
 enum class Fidelity { analytic, flow };
 
 struct Scenario {
@@ -73,6 +83,7 @@ struct Scenario {
   ParallelismSpec parallelism;
   RoutingSpec routing;
   WorkloadSpec workload;
+  CommunicationSpec communication;
   std::string overlap = "none";
   Fidelity fidelity = Fidelity::flow;
   std::optional<double> power_cap_w;
@@ -91,6 +102,9 @@ std::optional<Scenario> load_scenario_file(const std::string& path, Diagnostics&
 std::optional<Scenario> default_scenario(Diagnostics& diag);
 /// Its JSON text (also shipped as scenarios/default.json).
 std::string default_scenario_text();
+
+/// The physical fabric of the scenario's cluster.
+hw::FabricSpec fabric_of(const Scenario& scenario);
 
 std::string workload_kind_name(WorkloadKind kind);
 std::string fidelity_name(Fidelity f);

@@ -48,9 +48,14 @@ int StepGraph::add(Task t) {
 }
 
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
-  const double worst = traffic.busiest_port_bytes();
-  if (worst <= 0) return 0;
-  return worst / fabric.port_bandwidth + fabric.latency_s;
+  double transfer = 0, latency = 0;
+  for (int p = 0; p < traffic.n; ++p) {
+    const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));
+    if (bytes <= 0) continue;
+    transfer = std::max(transfer, bytes / fabric.port_bandwidth(p));
+    latency = std::max(latency, fabric.port_latency(p));
+  }
+  return transfer + latency;
 }
 
 Timeline evaluate_analytic(const StepGraph& graph) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "fabric.hpp"
+
 namespace moesim::sim {
 
 /// Report phases; every task belongs to one.
@@ -14,18 +16,20 @@ enum class Phase { attention, gate, dispatch, experts, combine, shared_expert, d
 inline constexpr int kNumPhases = 8;
 const char* phase_name(Phase p);
 
-/// Bytes each device sends to each other device in one collective; row = source.
+/// Bytes moved between ports in one collective; row = source. Ports are the fabric's endpoints
+/// (see Fabric): each device's scale-up port, then each NIC. Bytes between two scale-up ports
+/// cross the node's switch; bytes between two NIC ports cross the scale-out network.
 struct TrafficMatrix {
   int n = 0;
   std::vector<double> bytes;  ///< n * n, bytes[src * n + dst]
 
-  explicit TrafficMatrix(int devices) : n(devices), bytes(static_cast<std::size_t>(devices) * devices, 0.0) {}
+  explicit TrafficMatrix(int ports) : n(ports), bytes(static_cast<std::size_t>(ports) * ports, 0.0) {}
   double& at(int src, int dst) { return bytes[static_cast<std::size_t>(src) * n + dst]; }
   double at(int src, int dst) const { return bytes[static_cast<std::size_t>(src) * n + dst]; }
   double sent_by(int d) const;
   double received_by(int d) const;
   double total() const;
-  /// max over devices of max(sent, received): what the busiest port must carry.
+  /// max over ports of max(sent, received): what the busiest port must carry.
   double busiest_port_bytes() const;
 };
 
@@ -45,12 +49,28 @@ struct Task {
   bool is_collective() const { return traffic != nullptr; }
 };
 
-/// The fabric a collective crosses. In this version: one node, every device with its own
-/// full-duplex port into a non-blocking switch (NVSwitch star or PCIe switch).
+/// The ports collectives use. Port p < num_devices() is device p's scale-up port into its node's
+/// switch; port num_devices() + node * nics_per_node + i is NIC i of that node, a port into the
+/// scale-out network. Both networks are non-blocking: contention happens at ports.
 struct Fabric {
-  int num_devices = 0;
-  double port_bandwidth = 0;   ///< achievable B/s per direction per device
-  double latency_s = 0;        ///< one message, end to end
+  hw::FabricSpec spec;
+
+  int num_devices() const { return spec.num_devices(); }
+  int num_nics() const { return spec.has_scale_out ? spec.nodes * spec.nics_per_node : 0; }
+  int num_ports() const { return num_devices() + num_nics(); }
+  bool is_nic(int port) const { return port >= num_devices(); }
+  /// The NIC port a device's scale-out traffic uses.
+  int nic_port(int device) const {
+    return num_devices() + spec.node_of(device) * spec.nics_per_node + spec.nic_of(device);
+  }
+  /// Achievable bytes per second through `port` in each direction.
+  double port_bandwidth(int port) const {
+    return is_nic(port) ? spec.scale_out.effective_bandwidth() : spec.scale_up.effective_bandwidth();
+  }
+  /// End-to-end latency of one message between two ports of this port's network.
+  double port_latency(int port) const {
+    return is_nic(port) ? spec.scale_out.latency_s : spec.scale_up.latency_s;
+  }
 };
 
 struct StepGraph {
@@ -69,8 +89,9 @@ struct Timeline {
   long long events = 0;        ///< simulation events (activities completed)
 };
 
-/// Closed-form duration of a collective on `fabric`: the busiest port's bytes over its bandwidth,
-/// plus one latency.
+/// Closed-form duration of a collective on `fabric`: the longest time any port needs for its
+/// bytes (the larger of sent and received, over its bandwidth), plus the latency of the slowest
+/// network the collective uses.
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric);
 
 /// Evaluates the graph in closed form: each task starts when its last dependency finishes.

@@ -19,27 +19,43 @@ namespace {
 constexpr double kHostSpeed = 1e12;
 
 struct Platform {
-  std::vector<sg4::Host*> hosts;
+  std::vector<sg4::Host*> ports;  ///< one host per fabric port: devices first, then NICs
 };
 
-// One node: a star zone in which every device owns a full-duplex port (split-duplex link) to
-// the switch. A transfer crosses the sender's up link and the receiver's down link, so each
-// carries half the end-to-end latency.
-Platform build_platform(const StepGraph& g) {
+// A star zone per node in which every device owns a full-duplex port (split-duplex link) to the
+// node's switch, and one star zone for the scale-out network in which every NIC is a host with
+// its own port. A transfer crosses the sender's up link and the receiver's down link, so each
+// carries half the end-to-end latency. Zones nest root -> zone, never deeper; no route crosses
+// zones (device-to-NIC hops are not modelled: GPUDirect RDMA reads device memory directly).
+Platform build_platform(const Fabric& fabric) {
   Platform p;
+  const hw::FabricSpec& spec = fabric.spec;
   auto* root = sg4::create_full_zone("cluster");
-  auto* node = sg4::create_star_zone("node0");
-  node->set_parent(root);
-  for (int d = 0; d < g.num_devices; ++d) {
-    const std::string id = std::to_string(d);
-    sg4::Host* h = node->create_host("dev" + id, kHostSpeed);
-    auto* port = node->create_split_duplex_link("port" + id, g.fabric.port_bandwidth)
-                     ->set_latency(g.fabric.latency_s / 2);
-    node->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
-                    {{port, sg4::LinkInRoute::Direction::UP}}, true);
-    p.hosts.push_back(h);
+  auto add_port = [&](sg4::NetZone* zone, const std::string& name, int port) {
+    sg4::Host* h = zone->create_host(name, kHostSpeed);
+    auto* link = zone->create_split_duplex_link(name + "-port", fabric.port_bandwidth(port))
+                     ->set_latency(fabric.port_latency(port) / 2);
+    zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
+                    {{link, sg4::LinkInRoute::Direction::UP}}, true);
+    p.ports.push_back(h);
+  };
+  for (int node = 0; node < spec.nodes; ++node) {
+    auto* zone = sg4::create_star_zone("node" + std::to_string(node));
+    zone->set_parent(root);
+    for (int i = 0; i < spec.devices_per_node; ++i) {
+      const int d = node * spec.devices_per_node + i;
+      add_port(zone, "dev" + std::to_string(d), d);
+    }
+    zone->seal();
   }
-  node->seal();
+  if (fabric.num_nics() > 0) {
+    auto* zone = sg4::create_star_zone("scale-out");
+    zone->set_parent(root);
+    for (int nic = 0; nic < fabric.num_nics(); ++nic) {
+      add_port(zone, "nic" + std::to_string(nic), fabric.num_devices() + nic);
+    }
+    zone->seal();
+  }
   root->seal();
   return p;
 }
@@ -77,7 +93,7 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   char arg2[] = "--log=root.thresh:critical";
   char* argv[] = {arg0, arg1, arg2, nullptr};
   sg4::Engine engine(&argc, argv);
-  const Platform platform = build_platform(g);
+  const Platform platform = build_platform(g.fabric);
 
   const std::size_t n = g.tasks.size();
   Timeline t;
@@ -86,17 +102,16 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   std::vector<sg4::ExecPtr> execs(n);
   std::unordered_map<const sg4::Activity*, std::size_t> index;
   index.reserve(n);
-  const auto nd = static_cast<std::size_t>(g.num_devices);
-  const std::vector<double> no_flops(nd, 0.0);
+  const std::vector<double> no_flops(platform.ports.size(), 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     const Task& task = g.tasks[i];
     sg4::ExecPtr e = sg4::Exec::init();
     if (task.is_collective()) {
-      e->set_hosts(platform.hosts);
+      e->set_hosts(platform.ports);
       e->set_flops_amounts(no_flops);
       e->set_bytes_amounts(task.traffic->bytes);
     } else {
-      e->set_host(platform.hosts[static_cast<std::size_t>(task.device)]);
+      e->set_host(platform.ports[static_cast<std::size_t>(task.device)]);
       e->set_flops_amount(task.seconds * kHostSpeed);
     }
     for (int d : task.deps) execs[static_cast<std::size_t>(d)]->add_successor(e);

@@ -7,6 +7,17 @@
 using namespace moesim::sim;
 
 namespace {
+// One node of `devices` devices whose ports carry `bandwidth` B/s with `latency` s end to end.
+Fabric one_node(int devices, double bandwidth, double latency) {
+  Fabric f;
+  f.spec.nodes = 1;
+  f.spec.devices_per_node = devices;
+  f.spec.scale_up.bandwidth = bandwidth;
+  f.spec.scale_up.efficiency = 1.0;
+  f.spec.scale_up.latency_s = latency;
+  return f;
+}
+
 Scenario default_with(Fidelity f) {
   moesim::Diagnostics diag;
   auto s = default_scenario(diag);
@@ -36,7 +47,7 @@ TEST(FlowEngine, AgreesWithTheClosedFormOnASymmetricNode) {
 TEST(FlowEngine, ContentionOnOnePortSlowsTheCollective) {
   StepGraph g;
   g.num_devices = 4;
-  g.fabric = {4, 100e9, 2e-6};
+  g.fabric = one_node(4, 100e9, 2e-6);
   Task all_to_one;
   all_to_one.phase = Phase::dispatch;
   auto m = std::make_shared<TrafficMatrix>(4);

@@ -141,12 +141,32 @@ TEST(Scenario, FeaturesOfLaterVersionsAreRefusedNotIgnored) {
   auto doc = base();
   doc["overlap"] = "two-microbatch";
   doc["routing"] = {{"distribution", {{"zipf", 1.2}}}};
-  doc["cluster"]["nodes"] = 2;
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(doc, diag));
   EXPECT_TRUE(has_problem(diag, "/overlap", "not simulated"));
   EXPECT_TRUE(has_problem(diag, "/routing/distribution", "zipf"));
-  EXPECT_TRUE(has_problem(diag, "/cluster/nodes", "not simulated"));
+}
+
+TEST(Scenario, SeveralNodesNeedAScaleOutNetwork) {
+  auto doc = base();
+  doc["cluster"]["nodes"] = 2;
+  doc["parallelism"]["attention"]["dp"] = 16;
+  doc["parallelism"]["experts"]["ep"] = 8;
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/cluster/scale_out", "needs a scale-out network")) << diag.to_string();
+  doc["cluster"]["scale_out"] = {{"link", "nvlink4"}, {"nics_per_node", 8}};
+  Diagnostics diag2("s.json");
+  EXPECT_FALSE(load(doc, diag2));
+  EXPECT_TRUE(has_problem(diag2, "/cluster/scale_out/link", "not a scale-out link")) << diag2.to_string();
+}
+
+TEST(Scenario, MoreNicsThanDevicesIsAnError) {
+  auto doc = base();
+  doc["cluster"]["scale_out"] = {{"link", "ib-ndr400"}, {"nics_per_node", 16}};
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/cluster/scale_out/nics_per_node", "more NICs per node")) << diag.to_string();
 }
 
 TEST(Scenario, PowerCapAboveTheDeviceMaximumIsAnError) {

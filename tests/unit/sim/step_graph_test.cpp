@@ -5,6 +5,17 @@
 using namespace moesim::sim;
 
 namespace {
+// One node of `devices` devices whose ports carry `bandwidth` B/s with `latency` s end to end.
+Fabric one_node(int devices, double bandwidth, double latency) {
+  Fabric f;
+  f.spec.nodes = 1;
+  f.spec.devices_per_node = devices;
+  f.spec.scale_up.bandwidth = bandwidth;
+  f.spec.scale_up.efficiency = 1.0;
+  f.spec.scale_up.latency_s = latency;
+  return f;
+}
+
 Task compute(int device, double seconds, Phase phase, std::vector<int> deps = {}) {
   Task t;
   t.device = device;
@@ -20,7 +31,7 @@ TEST(StepGraph, CollectiveTimeIsTheBusiestPortPlusLatency) {
   m.at(0, 1) = 100;
   m.at(0, 2) = 100;  // device 0 sends 200
   m.at(1, 2) = 50;   // device 2 receives 150
-  Fabric f{3, 100.0, 0.5};
+  const Fabric f = one_node(3, 100.0, 0.5);
   EXPECT_DOUBLE_EQ(m.busiest_port_bytes(), 200);
   EXPECT_DOUBLE_EQ(collective_seconds(m, f), 2.0 + 0.5);
   EXPECT_DOUBLE_EQ(collective_seconds(TrafficMatrix(3), f), 0.0);
@@ -29,7 +40,7 @@ TEST(StepGraph, CollectiveTimeIsTheBusiestPortPlusLatency) {
 TEST(StepGraph, AnalyticMakespanAndCriticalPathFollowTheSlowestChain) {
   StepGraph g;
   g.num_devices = 2;
-  g.fabric = {2, 10.0, 0.0};
+  g.fabric = one_node(2, 10.0, 0.0);
   const int a0 = g.add(compute(0, 1.0, Phase::attention));
   const int a1 = g.add(compute(1, 3.0, Phase::attention));
   Task coll;

@@ -1,0 +1,85 @@
+#include "all_to_all.hpp"
+
+namespace moesim::sim {
+
+std::vector<std::string> all_to_all_algorithm_names() {
+  return {"direct", "deepep-normal", "deepep-low-latency"};
+}
+
+std::string all_to_all_algorithm_name(AllToAllAlgorithm a) {
+  switch (a) {
+    case AllToAllAlgorithm::direct: return "direct";
+    case AllToAllAlgorithm::deepep_normal: return "deepep-normal";
+    case AllToAllAlgorithm::deepep_low_latency: return "deepep-low-latency";
+  }
+  return "direct";
+}
+
+double token_wire_bytes(int hidden, hw::DType dtype) {
+  const double payload = hidden * hw::dtype_bytes(dtype);
+  if (dtype == hw::DType::fp8) return payload + 4.0 * ((hidden + 127) / 128);
+  return payload;
+}
+
+double prob_hits_subset(int experts, int subset, int k) {
+  if (subset >= experts) return 1.0;
+  if (subset <= 0) return 0.0;
+  double miss = 1.0;
+  for (int i = 0; i < k; ++i) {
+    miss *= static_cast<double>(experts - subset - i) / static_cast<double>(experts - i);
+    if (miss <= 0) return 1.0;
+  }
+  return 1.0 - miss;
+}
+
+AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
+  const int n = f.num_devices();
+  const int per_node = f.spec.devices_per_node;
+  const int local = a.experts / n;
+  auto disp = std::make_shared<TrafficMatrix>(f.num_ports());
+  auto comb = std::make_shared<TrafficMatrix>(f.num_ports());
+  const double bd = token_wire_bytes(a.hidden, a.dispatch_dtype);
+  const double bc = token_wire_bytes(a.hidden, a.combine_dtype);
+  // Expected messages from one token to one other device / one other node.
+  const double per_device = a.algorithm == AllToAllAlgorithm::deepep_low_latency
+                                ? static_cast<double>(a.top_k) * local / a.experts
+                                : prob_hits_subset(a.experts, local, a.top_k);
+  const double per_node_hit = prob_hits_subset(a.experts, local * per_node, a.top_k);
+
+  // Adds `tokens` x wire bytes from port src to port dst (dispatch) and back (combine).
+  auto send = [&](int src, int dst, double tokens) {
+    if (src == dst || tokens <= 0) return;
+    disp->at(src, dst) += tokens * bd;
+    comb->at(dst, src) += tokens * bc;
+  };
+  for (int s = 0; s < n; ++s) {
+    const double t = a.tokens[static_cast<std::size_t>(s)];
+    const int node_s = f.spec.node_of(s);
+    for (int d = 0; d < n; ++d) {
+      if (d == s) continue;
+      const int node_d = f.spec.node_of(d);
+      if (node_d == node_s) {
+        send(s, d, t * per_device);  // over the node's switch
+        continue;
+      }
+      if (a.algorithm != AllToAllAlgorithm::deepep_normal) {
+        send(f.nic_port(s), f.nic_port(d), t * per_device);
+        continue;
+      }
+      // Forwarded: the relay is the GPU of node_d with s's local index; it receives each token
+      // once per node over RDMA (counted once, below) and hands it to d over NVLink.
+      const int relay = node_d * per_node + f.spec.local_index(s);
+      if (d != relay) send(relay, d, t * per_device);
+    }
+    if (a.algorithm == AllToAllAlgorithm::deepep_normal) {
+      for (int node = 0; node < f.spec.nodes; ++node) {
+        if (node == node_s) continue;
+        const int relay = node * per_node + f.spec.local_index(s);
+        send(f.nic_port(s), f.nic_port(relay), t * per_node_hit);
+      }
+    }
+  }
+  return {disp, comb};
+}
+
+}  // namespace moesim::sim

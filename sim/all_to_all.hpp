@@ -1,0 +1,58 @@
+#pragma once
+// Expert-parallel all-to-all: the bytes dispatch and combine move between ports, for the
+// algorithms real systems use. Traffic is the expected value under the routing's per-device hit
+// probabilities (uniform top-k without replacement in this version).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog.hpp"
+#include "step_graph.hpp"
+
+namespace moesim::sim {
+
+enum class AllToAllAlgorithm {
+  /// Each token goes once to every device that holds one of its experts, straight there: over
+  /// the node's switch inside a node, NIC to NIC across nodes.
+  direct,
+  /// DeepEP normal kernels: inside a node as `direct`; across nodes a token goes ONCE per
+  /// destination node over RDMA, to the GPU with the sender's local index, which forwards it over
+  /// NVLink to the destination GPUs of that node. Combine runs the same paths backwards.
+  deepep_normal,
+  /// DeepEP low-latency kernels: every (token, expert) pair is its own message, without
+  /// deduplication; NVLink inside a node, RDMA across nodes.
+  deepep_low_latency,
+};
+
+std::vector<std::string> all_to_all_algorithm_names();
+std::string all_to_all_algorithm_name(AllToAllAlgorithm a);
+
+/// Bytes of one token's hidden vector in `dtype` on the wire. fp8 carries one fp32 scale per
+/// 128 channels (DeepEP's format).
+double token_wire_bytes(int hidden, hw::DType dtype);
+
+struct AllToAllSpec {
+  int experts = 0;             ///< routed experts (slots, incl. redundant replicas)
+  int top_k = 0;
+  int hidden = 0;
+  std::vector<double> tokens;  ///< tokens each device dispatches (size = devices)
+  hw::DType dispatch_dtype = hw::DType::bf16;
+  hw::DType combine_dtype = hw::DType::bf16;
+  AllToAllAlgorithm algorithm = AllToAllAlgorithm::direct;
+};
+
+struct AllToAllTraffic {
+  std::shared_ptr<const TrafficMatrix> dispatch;
+  std::shared_ptr<const TrafficMatrix> combine;
+};
+
+/// Builds the expected traffic of one dispatch and one combine over `fabric`. Experts are placed
+/// contiguously: device d holds experts [d * E / n, (d + 1) * E / n).
+AllToAllTraffic expert_all_to_all(const Fabric& fabric, const AllToAllSpec& spec);
+
+/// Probability that a token's top-k experts (without replacement among `experts`) include at
+/// least one of `subset` given experts: 1 - C(E - subset, k) / C(E, k).
+double prob_hits_subset(int experts, int subset, int k);
+
+}  // namespace moesim::sim
