@@ -6,12 +6,20 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ranges>
 
 #include "catalog.hpp"
+#include "fitter.hpp"
 #include "flow_engine.hpp"
+#include "hw_profile.hpp"
+#include "json_reader.hpp"
 #include "model/presets.hpp"
 #include "scenario.hpp"
 #include "simulate.hpp"
+#include "topology.hpp"
+#include "trace.hpp"
 #include "units.hpp"
 
 namespace {
@@ -37,28 +45,53 @@ int write_output(const std::string& text, const std::string& out_path) {
   {
     std::ofstream f(tmp, std::ios::binary);
     if (!f || !(f << text) || !f.flush()) {
-      std::cerr << out_path << ": cannot write the report\n";
+      std::cerr << out_path << ": cannot write the file\n";
       std::remove(tmp.c_str());
       return kExitInputError;
     }
   }
   if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
-    std::cerr << out_path << ": cannot write the report\n";
+    std::cerr << out_path << ": cannot write the file\n";
     std::remove(tmp.c_str());
     return kExitInputError;
   }
   return kExitOk;
 }
 
+// Checks before a run that `path` can be written, so a long simulation never ends in a lost
+// result. Leaves no file behind.
+bool writable(const std::string& path) {
+  const std::string probe = path + ".tmp";
+  std::ofstream f(probe, std::ios::binary);
+  const bool ok = static_cast<bool>(f);
+  f.close();
+  std::remove(probe.c_str());
+  return ok;
+}
+
 int cmd_run(const std::string& file, const std::string& format, const std::string& out_path,
-            const std::string& fidelity) {
+            const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile) {
   Diagnostics diag(file.empty() ? "<embedded default>" : file);
   auto scenario = file.empty() ? sim::default_scenario(diag) : sim::load_scenario_file(file, diag);
   print_problems(diag);  // warnings too
   if (!scenario) return kExitInputError;
   if (fidelity == "analytic") scenario->fidelity = sim::Fidelity::analytic;
   if (fidelity == "flow") scenario->fidelity = sim::Fidelity::flow;
-  auto report = sim::simulate(*scenario, sim::engine::run_flow);
+  if (!hw_profile.empty()) {
+    // --hw-profile replaces the scenario's own "hw_profile", if any.
+    Diagnostics pd(hw_profile);
+    const bool ok = sim::attach_hw_profile(*scenario, hw_profile, "", pd);
+    print_problems(pd);
+    if (!ok) return kExitInputError;
+  }
+  for (const std::string& path : {out_path, trace_path}) {
+    if (!path.empty() && !writable(path)) {
+      std::cerr << path << ": cannot write here (check the folder exists and is writable)\n";
+      return kExitInputError;
+    }
+  }
+  sim::SimulationDetail detail;
+  auto report = sim::simulate(*scenario, sim::engine::run_flow, trace_path.empty() ? nullptr : &detail);
   if (!report) {
     std::cerr << "moesim: simulation failed: " << report.error() << "\n";
     return kExitSimFailure;
@@ -72,6 +105,10 @@ int cmd_run(const std::string& file, const std::string& format, const std::strin
     text = sim::report_to_table(*report);
   }
   if (const int rc = write_output(text, out_path); rc != kExitOk) return rc;
+  if (!trace_path.empty()) {
+    const auto trace = sim::chrome_trace(detail.graph, detail.timeline, report->scenario);
+    if (const int rc = write_output(trace.dump() + "\n", trace_path); rc != kExitOk) return rc;
+  }
   if (!report->feasible) {
     std::cerr << "moesim: infeasible: " << report->reason << "\n";
     return kExitInfeasible;
@@ -149,6 +186,172 @@ int cmd_links() {
   return kExitOk;
 }
 
+// `moesim fit`: raw samples from moesim-calibrate -> a hardware profile (docs/calibration.md).
+// The profile goes to --out (the summary to standard output) or, without it, to standard output
+// (the summary to standard error).
+int cmd_fit(const std::string& raw_path, const std::string& out_path, const calibrate::FitOptions& options) {
+  Diagnostics diag(raw_path);
+  std::optional<hw::HwProfile> profile;
+  if (auto raw = read_json_file(raw_path, diag)) profile = calibrate::fit_profile(*raw, options, diag);
+  print_problems(diag);
+  if (!profile) return kExitInputError;
+  (out_path.empty() ? std::cerr : std::cout) << calibrate::fit_summary(*profile);
+  return write_output(hw::hw_profile_to_json(*profile).dump(2) + "\n", out_path);
+}
+
+// `moesim topology`: the fabric graph of a scenario's cluster (hwmodels/topology.hpp), its hop
+// counts and bisection, and the links a uniform expert-parallel all-to-all loads most.
+int cmd_topology(const std::string& file, bool as_json, const std::string& pair_bytes_text) {
+  Diagnostics diag(file);
+  auto scenario = sim::load_scenario_file(file, diag);
+  print_problems(diag);
+  if (!scenario) return kExitInputError;
+  const hw::FabricSpec spec = sim::fabric_of(*scenario);
+  // Beyond this the n x n routing (and the graph itself) stop being a quick look.
+  constexpr int kMaxDevices = 16384;
+  if (spec.num_devices() > kMaxDevices) {
+    std::cerr << file << ":/cluster: " << spec.num_devices()
+              << " devices are more than moesim topology analyses (" << kMaxDevices << ")\n";
+    return kExitInputError;
+  }
+  // Uniform routing: each token's top_k copies spread evenly over all devices, fp8 (1 byte per
+  // hidden element); a dense model, or --pair-bytes, gives a plain per-pair size.
+  const sim::ModelConfig& m = scenario->model.config;
+  const double tokens = static_cast<double>(scenario->workload.batch_per_device) *
+                        (scenario->workload.kind == sim::WorkloadKind::prefill ? scenario->workload.input_tokens : 1);
+  double pair_bytes = 1e6;
+  std::string basis = "unit all-to-all: 1 MB per pair (dense model)";
+  if (!pair_bytes_text.empty()) {
+    auto b = parse_quantity(pair_bytes_text, Dimension::bytes);
+    if (!b || !(*b > 0)) {
+      std::cerr << "--pair-bytes: " << (b ? std::string("must be above zero") : b.error().message)
+                << " (e.g. 1MB)\n";
+      return kExitInputError;
+    }
+    pair_bytes = *b;
+    basis = "--pair-bytes " + pair_bytes_text;
+  } else if (m.moe.top_k > 0) {
+    pair_bytes = tokens * m.moe.top_k * m.hidden / spec.num_devices();
+    basis = "fp8 dispatch under uniform routing: " + std::to_string(static_cast<long long>(tokens)) +
+            " tokens x top-" + std::to_string(m.moe.top_k) + " x hidden " + std::to_string(m.hidden) +
+            " x 1 B / " + std::to_string(spec.num_devices()) + " devices";
+  }
+
+  const hw::Topology topo = hw::build_topology(spec);
+  const auto links = hw::link_summary(topo);
+  const hw::HopStats hops = hw::hop_stats(topo);
+  const hw::Bisection bisection = hw::bisection_bandwidth(topo);
+  const hw::LinkLoad load = hw::route_traffic(topo, [&](int s, int d) { return s == d ? 0.0 : pair_bytes; });
+  std::map<hw::VertexKind, int> kinds;
+  for (auto v : boost::make_iterator_range(boost::vertices(topo.graph))) ++kinds[topo.graph[v].kind];
+  const int switches = static_cast<int>(boost::num_vertices(topo.graph)) - kinds[hw::VertexKind::device] -
+                       kinds[hw::VertexKind::nic];
+
+  if (as_json) {
+    nlohmann::json j;
+    j["scenario"] = scenario->name;
+    j["file"] = file;
+    j["fabric"] = {{"nodes", spec.nodes}, {"devices_per_node", spec.devices_per_node},
+                   {"devices", spec.num_devices()}, {"scale_up", spec.scale_up.name}, {"scale_out", nullptr}};
+    if (spec.has_scale_out) {
+      j["fabric"]["scale_out"] = {{"link", spec.scale_out.name}, {"nics_per_node", spec.nics_per_node},
+                                  {"topology", hw::topology_name(spec.topology)},
+                                  {"nodes_per_leaf", topo.nodes_per_leaf()}};
+    }
+    j["vertices"] = nlohmann::json::object();
+    for (const auto& [kind, count] : kinds) j["vertices"][hw::vertex_kind_name(kind)] = count;
+    j["switches"] = switches;
+    j["links"] = nlohmann::json::array();
+    for (const auto& l : links) {
+      j["links"].push_back({{"class", hw::link_role_name(l.role)}, {"link", l.link}, {"links", l.links},
+                            {"ports", l.ports}, {"capacity_Bps", l.capacity_Bps},
+                            {"total_capacity_Bps", l.total_capacity_Bps}, {"latency_s", l.latency_s}});
+    }
+    auto hop_json = [](const hw::HopClass& h) {
+      return nlohmann::json{{"class", h.name}, {"pairs", h.pairs}, {"min", h.min}, {"max", h.max},
+                            {"mean", h.mean}, {"latency_s", h.latency_s}};
+    };
+    j["hops"] = {{"all", hop_json(hops.all)}, {"by_class", nlohmann::json::array()}};
+    for (const auto& h : hops.by_class) j["hops"]["by_class"].push_back(hop_json(h));
+    j["bisection"] = {{"bandwidth_Bps", bisection.bandwidth_Bps}, {"split", bisection.split}};
+    nlohmann::json a2a = {{"bytes_per_pair", pair_bytes}, {"basis", basis}, {"busiest_seconds", load.max_seconds},
+                          {"links_at_busiest", load.edges_at_max},
+                          {"by_class", nlohmann::json::array()}, {"busiest", nlohmann::json::array()}};
+    for (const auto& r : load.by_role) {
+      if (r.edges_used == 0) continue;
+      a2a["by_class"].push_back({{"class", hw::link_role_name(r.role)}, {"bytes", r.bytes},
+                                 {"edges_used", r.edges_used}, {"max_edge_bytes", r.max_edge_bytes},
+                                 {"max_seconds", r.max_seconds}});
+    }
+    for (const auto& e : load.busiest) {
+      a2a["busiest"].push_back({{"edge", topo.edge_name(e.edge)}, {"class", hw::link_role_name(topo.edge(e.edge).role)},
+                                {"bytes", e.bytes}, {"capacity_Bps", topo.edge(e.edge).capacity_Bps},
+                                {"seconds", e.seconds}});
+    }
+    j["all_to_all"] = a2a;
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+
+  auto q = [](double v, Dimension d) { return format_quantity(v, d); };
+  std::printf("%s (%s)\n", scenario->name.c_str(), file.c_str());
+  std::printf("fabric:     %d node%s x %d %s, scale-up %s", spec.nodes, spec.nodes == 1 ? "" : "s",
+              spec.devices_per_node, scenario->cluster.device->name.c_str(), spec.scale_up.name.c_str());
+  if (spec.has_scale_out) {
+    std::printf(", scale-out %s %s (%d NIC%s per node", spec.scale_out.name.c_str(),
+                hw::topology_name(spec.topology).c_str(), spec.nics_per_node, spec.nics_per_node == 1 ? "" : "s");
+    if (spec.topology == hw::ScaleOutTopology::fat_tree) {
+      std::printf(", %d node%s per leaf", topo.nodes_per_leaf(), topo.nodes_per_leaf() == 1 ? "" : "s");
+    }
+    std::printf(")");
+  }
+  std::printf("\nvertices:   %d devices, %d NICs, %d switch%s (", kinds[hw::VertexKind::device],
+              kinds[hw::VertexKind::nic], switches, switches == 1 ? "" : "es");
+  const char* sep = "";
+  for (const auto& [kind, count] : kinds) {
+    if (kind == hw::VertexKind::device || kind == hw::VertexKind::nic) continue;
+    std::string name = hw::vertex_kind_name(kind);
+    for (char& ch : name) ch = ch == '_' ? ' ' : ch;
+    std::printf("%s%d %s%s", sep, count, name.c_str(), count == 1 ? "" : "es");
+    sep = ", ";
+  }
+  std::printf(")\n\nlinks (full duplex; capacity per direction = bandwidth x efficiency)\n");
+  std::printf("  %-11s %-12s %6s %6s %14s %14s %10s\n", "class", "link", "links", "ports", "per link",
+              "total", "hop lat.");
+  for (const auto& l : links) {
+    std::printf("  %-11s %-12s %6d %6d %14s %14s %10s\n", hw::link_role_name(l.role).c_str(), l.link.c_str(),
+                l.links, l.ports, q(l.capacity_Bps, Dimension::bandwidth).c_str(),
+                q(l.total_capacity_Bps, Dimension::bandwidth).c_str(), q(l.latency_s, Dimension::time).c_str());
+  }
+  std::printf("\nhops between devices (ordered pairs; latency: zero-load, along the route)\n");
+  std::printf("  %-13s %10s %4s %4s %6s %10s\n", "class", "pairs", "min", "max", "mean", "latency");
+  auto hop_row = [&](const hw::HopClass& h) {
+    std::printf("  %-13s %10lld %4d %4d %6.2f %10s\n", h.name.c_str(), static_cast<long long>(h.pairs), h.min,
+                h.max, h.mean, q(h.latency_s, Dimension::time).c_str());
+  };
+  for (const auto& h : hops.by_class) hop_row(h);
+  hop_row(hops.all);
+  std::printf("\nbisection:  %s per direction (max-flow, %s)\n", q(bisection.bandwidth_Bps, Dimension::bandwidth).c_str(),
+              bisection.split.c_str());
+  std::printf("\nall-to-all: %s per pair (%s)\n", q(pair_bytes, Dimension::bytes).c_str(), basis.c_str());
+  std::printf("  %-11s %12s %6s %14s %12s\n", "class", "bytes", "edges", "busiest edge", "its time");
+  for (const auto& r : load.by_role) {
+    if (r.edges_used == 0) continue;
+    std::printf("  %-11s %12s %6d %14s %12s\n", hw::link_role_name(r.role).c_str(), q(r.bytes, Dimension::bytes).c_str(),
+                r.edges_used, q(r.max_edge_bytes, Dimension::bytes).c_str(), q(r.max_seconds, Dimension::time).c_str());
+  }
+  std::printf("  most loaded links:\n");
+  for (const auto& e : load.busiest | std::views::take(6)) {
+    std::printf("    %-32s %-11s %12s / %-12s = %s\n", topo.edge_name(e.edge).c_str(),
+                hw::link_role_name(topo.edge(e.edge).role).c_str(), q(e.bytes, Dimension::bytes).c_str(),
+                q(topo.edge(e.edge).capacity_Bps, Dimension::bandwidth).c_str(), q(e.seconds, Dimension::time).c_str());
+  }
+  std::printf("  the busiest link needs %s (%d directed links tie at it): a lower bound on the\n"
+              "  all-to-all, before latency\n",
+              q(load.max_seconds, Dimension::time).c_str(), load.edges_at_max);
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,7 +359,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "moesim 0.1.0");
 
-  std::string run_file, format = "table", out_path, fidelity;
+  std::string run_file, format = "table", out_path, fidelity, trace_path;
   bool as_json = false, as_csv = false;
   auto* run = app.add_subcommand("run", "Simulate a scenario (the embedded default without a file)");
   run->add_option("scenario", run_file, "Scenario JSON file")->check(CLI::ExistingFile);
@@ -165,6 +368,11 @@ int main(int argc, char** argv) {
   run->add_option("--out", out_path, "Write the report to FILE instead of standard output");
   run->add_option("--fidelity", fidelity, "Override the scenario's fidelity")
       ->check(CLI::IsMember({"analytic", "flow"}));
+  run->add_option("--trace", trace_path,
+                   "Write a Chrome trace-event JSON of the step (Perfetto, chrome://tracing)");
+  std::string hw_profile;
+  run->add_option("--hw-profile", hw_profile, "Use this calibrated hardware profile (moesim fit) instead of the catalog's efficiencies")
+      ->check(CLI::ExistingFile);
 
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "Check scenario files and list every problem");
@@ -173,6 +381,22 @@ int main(int argc, char** argv) {
   auto* models = app.add_subcommand("models", "List built-in model presets with parameter counts");
   auto* devices = app.add_subcommand("devices", "List the devices of the hardware catalog");
   auto* links = app.add_subcommand("links", "List the links of the hardware catalog");
+
+  std::string fit_raw, fit_out;
+  calibrate::FitOptions fit_options;
+  auto* fit = app.add_subcommand("fit", "Fit a hardware profile to the raw samples of moesim-calibrate");
+  fit->add_option("raw", fit_raw, "Raw samples JSON written by moesim-calibrate")->required()->check(CLI::ExistingFile);
+  fit->add_option("-o,--out", fit_out, "Write the profile to FILE (default: standard output)");
+  fit->add_option("--device", fit_options.device, "Catalog device the samples come from (default: from the device name)");
+  fit->add_option("--scale-up-link", fit_options.scale_up_link, "Catalog link the NCCL / peer-to-peer samples ran over");
+  fit->add_option("--host-link", fit_options.host_link, "Catalog link the host<->device copies ran over");
+
+  std::string topology_file, pair_bytes;
+  bool topology_json = false;
+  auto* topology = app.add_subcommand("topology", "Summarise a scenario's fabric: links, hops, bisection, all-to-all load");
+  topology->add_option("scenario", topology_file, "Scenario JSON file")->required()->check(CLI::ExistingFile);
+  topology->add_flag("--json", topology_json, "Print the summary as JSON");
+  topology->add_option("--pair-bytes", pair_bytes, "Bytes each device sends every other device (e.g. 1MB)");
 
   try {
     app.parse(argc, argv);
@@ -183,12 +407,17 @@ int main(int argc, char** argv) {
     if (*run) {
       if (as_json) format = "json";
       if (as_csv) format = "csv";
-      return cmd_run(run_file, format, out_path, fidelity);
+      return cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile);
     }
     if (*validate) return cmd_validate(validate_files);
     if (*models) return cmd_models();
     if (*devices) return cmd_devices();
     if (*links) return cmd_links();
+    if (*fit) {
+      fit_options.raw_file = fit_raw;
+      return cmd_fit(fit_raw, fit_out, fit_options);
+    }
+    if (*topology) return cmd_topology(topology_file, topology_json, pair_bytes);
   } catch (const std::exception& e) {
     // Only defects reach here (user input is reported as problems, never thrown).
     std::cerr << "moesim: internal error: " << e.what() << "\n";

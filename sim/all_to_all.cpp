@@ -41,10 +41,17 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
   const double bd = token_wire_bytes(a.hidden, a.dispatch_dtype);
   const double bc = token_wire_bytes(a.hidden, a.combine_dtype);
   // Expected messages from one token to one other device / one other node.
-  const double per_device = a.algorithm == AllToAllAlgorithm::deepep_low_latency
-                                ? static_cast<double>(a.top_k) * local / a.experts
-                                : prob_hits_subset(a.experts, local, a.top_k);
-  const double per_node_hit = prob_hits_subset(a.experts, local * per_node, a.top_k);
+  // With node-limited routing a token first picks M of the nodes (its own among them or not),
+  // then its k experts among those nodes' experts.
+  const int nodes = f.spec.nodes;
+  const bool limited = a.max_nodes_per_token > 0 && a.max_nodes_per_token < nodes;
+  const double node_chosen = limited ? static_cast<double>(a.max_nodes_per_token) / nodes : 1.0;
+  const int pool = limited ? a.max_nodes_per_token * (a.experts / nodes) : a.experts;
+  const double per_device =
+      node_chosen * (a.algorithm == AllToAllAlgorithm::deepep_low_latency
+                         ? static_cast<double>(a.top_k) * local / pool
+                         : prob_hits_subset(pool, local, a.top_k));
+  const double per_node_hit = node_chosen * prob_hits_subset(pool, local * per_node, a.top_k);
 
   // Adds `tokens` x wire bytes from port src to port dst (dispatch) and back (combine).
   auto send = [&](int src, int dst, double tokens) {
@@ -72,13 +79,15 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
       if (d != relay) send(relay, d, t * per_device);
     }
     if (a.algorithm == AllToAllAlgorithm::deepep_normal) {
-      for (int node = 0; node < f.spec.nodes; ++node) {
+      for (int node = 0; node < nodes; ++node) {
         if (node == node_s) continue;
         const int relay = node * per_node + f.spec.local_index(s);
         send(f.nic_port(s), f.nic_port(relay), t * per_node_hit);
       }
     }
   }
+  disp->finalize();
+  comb->finalize();
   return {disp, comb};
 }
 

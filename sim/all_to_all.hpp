@@ -40,6 +40,9 @@ struct AllToAllSpec {
   hw::DType dispatch_dtype = hw::DType::bf16;
   hw::DType combine_dtype = hw::DType::bf16;
   AllToAllAlgorithm algorithm = AllToAllAlgorithm::direct;
+  /// Node-limited routing: a token's experts lie on at most this many nodes (0: no limit).
+  /// Modelled as M nodes chosen uniformly, then top-k uniformly among their experts.
+  int max_nodes_per_token = 0;
 };
 
 struct AllToAllTraffic {

@@ -1,9 +1,12 @@
 #pragma once
 // Roofline cost of one kernel on one device:
 //   time = max(flops / (peak x eff_c), bytes / (bandwidth x eff_m)) + launch
-// Efficiencies come from the catalog (spec sheet x published achieved fractions).
+// Efficiencies come from the catalog (spec sheet x published achieved fractions), or from a
+// calibration profile (measured; docs/calibration.md), which also makes eff_c depend on the GEMM's
+// rows: eff_c(m) = eff_max x m / (m + m_half).
 
 #include "catalog.hpp"
+#include "hw_profile.hpp"
 
 namespace moesim::sim {
 
@@ -18,10 +21,23 @@ class CostModel {
  public:
   /// `weights_dtype` picks the tensor-core format: the device's own when it has it, else bf16
   /// (weight-only quantisation: weights are stored narrow and computed in bf16).
-  CostModel(const hw::Device& device, hw::DType weights_dtype);
+  /// With a `profile` (which must outlive the model), its measured figures replace the
+  /// catalog's; each figure the profile lacks stays the catalog's.
+  CostModel(const hw::Device& device, hw::DType weights_dtype,
+            const hw::HwProfile* profile = nullptr);
 
-  /// One kernel doing `flops` of matrix work over `bytes` of memory traffic.
+  /// One kernel doing `flops` of matrix work over `bytes` of memory traffic, at large-GEMM
+  /// efficiency and streaming bandwidth (elementwise kernels, or when the shape is unknown).
   KernelCost kernel(double flops, double bytes) const;
+  /// A GEMM over `rows` rows (tokens): compute at eff_c(rows), memory at the bandwidth that
+  /// memory-bound GEMMs reach. Without a profile this equals kernel().
+  KernelCost gemm(double flops, double bytes, double rows) const;
+  /// A grouped GEMM (one group per expert, `rows_per_group` rows each on average): gemm() slowed
+  /// by the measured grouped-GEMM relative efficiency.
+  KernelCost grouped_gemm(double flops, double bytes, double rows_per_group) const;
+
+  /// Compute efficiency of a GEMM with `rows` rows (eff_max when rows <= 0).
+  double compute_efficiency(double rows) const;
 
   hw::DType compute_dtype() const { return compute_dtype_; }
   double achievable_flops() const { return peak_ * eff_c_; }
@@ -29,8 +45,13 @@ class CostModel {
   double launch_s() const { return launch_; }
 
  private:
+  KernelCost roofline(double flops, double bytes, double eff_c, double eff_m, double slowdown) const;
+
   hw::DType compute_dtype_;
   double peak_, eff_c_, bandwidth_, eff_m_, launch_;
+  double m_half_ = 0;         // rows at half of eff_c_ (0: no shape dependence)
+  double gemm_eff_m_ = 0;     // bandwidth fraction of memory-bound GEMMs
+  double grouped_eff_ = 1;    // grouped GEMM relative efficiency
 };
 
 }  // namespace moesim::sim

@@ -44,12 +44,14 @@ MemoryBreakdown memory_per_device(const Scenario& s) {
   const double wbytes = hw::dtype_bytes(s.model.weights_dtype);
   const double tp = par.attention_tp;
   MemoryBreakdown mem;
+  // With pipeline stages a device holds its stage's layers; the first stage is the fullest.
+  const int stage_layers = (m.num_layers + par.pp - 1) / par.pp;
   double linear_params = 0;
-  for (int l = 0; l < m.num_layers; ++l) {
+  for (int l = 0; l < stage_layers; ++l) {
     const LayerParams lp = layer_parameters(m, l);
     linear_params += lp.attention / tp + lp.dense_mlp / tp + lp.shared_experts / tp;
     if (m.layers[static_cast<std::size_t>(l)].moe) {
-      const double local_experts = static_cast<double>(m.moe.num_experts) / par.expert_ep;
+      const double local_experts = static_cast<double>(m.moe.num_experts + par.redundant_experts) / par.expert_ep;
       linear_params += local_experts * lp.routed_expert / par.expert_tp;
     }
   }
@@ -63,7 +65,7 @@ MemoryBreakdown memory_per_device(const Scenario& s) {
                                ? static_cast<double>(s.workload.batch_per_device) * (s.workload.context_tokens + 1)
                                : sh.tokens_per_rank;
   double kv_elems = 0;
-  for (int l = 0; l < m.num_layers; ++l) {
+  for (int l = 0; l < stage_layers; ++l) {
     double per_token = kv_elements_per_token(m, l);
     // GQA heads split over TP (replicated when TP exceeds the KV heads); the MLA latent is shared.
     if (m.attention.kind == AttentionKind::gqa) {
@@ -96,7 +98,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   const ModelConfig& m = s.model.config;
   const auto& par = s.parallelism;
   const hw::Device& dev = *s.cluster.device;
-  const CostModel cost(dev, s.model.weights_dtype);
+  const CostModel cost(dev, s.model.weights_dtype, s.hw_profile.get());
   const double wbytes = hw::dtype_bytes(s.model.weights_dtype);
   const int n = s.cluster.num_devices();
   const int tp = par.attention_tp;
@@ -120,34 +122,59 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   g.num_devices = n;
   g.fabric.spec = fabric_of(s);
 
-  const double T = sh.tokens_per_rank;   // tokens each device holds (TP ranks hold the same ones)
   const double act = kActivationBytes;
-  std::vector<int> last(static_cast<std::size_t>(n), -1);  // last task of each device
+  const int pp = par.pp;
+  const int stage_devices = n / pp;
+  const bool tbo = s.overlap == "two-microbatch";
+  const bool overlap_shared = s.overlap != "none";  // shared experts run during dispatch
+  // Decode with pipeline stages keeps the pipeline full: `pp` micro-batches per step, and two
+  // consecutive steps are simulated so the step time is the steady-state period, not the fill.
+  const int micro = pp * (tbo ? 2 : 1);
+  const int steps = pp > 1 ? 2 : 1;
+  const double T = sh.tokens_per_rank / micro;                  // tokens per device per micro-batch
+  const double seqs = static_cast<double>(s.workload.batch_per_device) / micro;
 
-  auto compute = [&](Phase ph, int layer, int d, double flops, double bytes) {
-    const KernelCost c = cost.kernel(flops, bytes);
+  // Every device of a stage runs the same kernels at the same time (expected-value routing is
+  // symmetric), so one task stands for the whole stage: one kernel at a time per stage.
+  std::vector<int> last(static_cast<std::size_t>(pp), -1);
+  int last_comm = -1;                                        // one communication stream
+
+  // `rows` > 0 marks matrix work over that many rows (tokens): the GEMM efficiency curve of a
+  // calibration profile applies; `grouped` marks the per-expert grouped GEMM.
+  auto compute = [&](Phase ph, int layer, int st, double flops, double bytes, std::vector<int> deps,
+                     double rows = 0, bool grouped = false) {
+    const KernelCost c = rows <= 0 ? cost.kernel(flops, bytes)
+                         : grouped ? cost.grouped_gemm(flops, bytes, rows)
+                                   : cost.gemm(flops, bytes, rows);
     Task t;
     t.phase = ph;
     t.layer = layer;
-    t.device = d;
+    t.device = st * stage_devices;
+    t.device_count = stage_devices;
     t.seconds = c.seconds;
     t.flops = c.flops;
     t.bytes = c.bytes;
-    if (last[static_cast<std::size_t>(d)] >= 0) t.deps.push_back(last[static_cast<std::size_t>(d)]);
-    last[static_cast<std::size_t>(d)] = g.add(std::move(t));
+    t.deps = std::move(deps);
+    if (last[static_cast<std::size_t>(st)] >= 0) t.deps.push_back(last[static_cast<std::size_t>(st)]);
+    std::sort(t.deps.begin(), t.deps.end());
+    t.deps.erase(std::unique(t.deps.begin(), t.deps.end()), t.deps.end());
+    const int id = g.add(std::move(t));
+    last[static_cast<std::size_t>(st)] = id;
+    return id;
   };
-  auto collective = [&](Phase ph, int layer, std::shared_ptr<const TrafficMatrix> traffic) {
+  // A collective starts when its producers are done and the communication stream is free.
+  auto collective = [&](Phase ph, int layer, std::shared_ptr<const TrafficMatrix> traffic,
+                        std::vector<int> deps) {
     Task t;
     t.phase = ph;
     t.layer = layer;
     t.traffic = std::move(traffic);
-    for (int d = 0; d < n; ++d) {
-      if (last[static_cast<std::size_t>(d)] >= 0) t.deps.push_back(last[static_cast<std::size_t>(d)]);
-    }
+    t.deps = std::move(deps);
+    if (last_comm >= 0) t.deps.push_back(last_comm);
     std::sort(t.deps.begin(), t.deps.end());
     t.deps.erase(std::unique(t.deps.begin(), t.deps.end()), t.deps.end());
-    const int id = g.add(std::move(t));
-    std::fill(last.begin(), last.end(), id);
+    last_comm = g.add(std::move(t));
+    return last_comm;
   };
 
   // Ring all-reduce inside each attention TP group: each rank sends 2 (tp-1)/tp of the message.
@@ -159,84 +186,191 @@ DeploymentStep build_deployment_step(const Scenario& s) {
       const int group = d / tp, rank = d % tp;
       mtx->at(d, group * tp + (rank + 1) % tp) = 2.0 * (tp - 1) / tp * msg;
     }
+    mtx->finalize();
     tp_allreduce = mtx;
   }
 
-  // Expert-parallel all-to-all. The tokens of an attention TP group are split among its ranks
-  // for dispatch, so each device sends T / tp tokens.
-  std::shared_ptr<const TrafficMatrix> dispatch, combine;
-  double pairs_per_expert = 0;  // token-expert assignments each expert receives
+  // Expert-parallel all-to-all inside each pipeline stage. The tokens of an attention TP group
+  // are split among its ranks for dispatch, so each device sends T / tp tokens.
+  std::vector<std::shared_ptr<const TrafficMatrix>> dispatch(static_cast<std::size_t>(pp)),
+      combine(static_cast<std::size_t>(pp));
+  // Redundant experts are extra slots; routing spreads a replicated expert's tokens over its
+  // replicas so that every slot carries the same expected load (ideal balancing; the placement
+  // that achieves it is the balancer's job).
+  const int slots = m.moe.num_experts + par.redundant_experts;
+  double pairs_per_expert = 0;  // token-expert assignments each slot receives per micro-batch
   if (m.is_moe()) {
     if (par.expert_ep > 1) {
       AllToAllSpec a2a;
-      a2a.experts = m.moe.num_experts;
+      a2a.experts = slots;
       a2a.top_k = m.moe.top_k;
       a2a.hidden = m.hidden;
-      a2a.tokens.assign(static_cast<std::size_t>(n), T / tp);
       a2a.dispatch_dtype = out.dispatch_dtype;
       a2a.combine_dtype = out.combine_dtype;
       a2a.algorithm = s.communication.all_to_all;
-      AllToAllTraffic traffic = expert_all_to_all(g.fabric, a2a);
-      dispatch = traffic.dispatch;
-      combine = traffic.combine;
+      // The stage's devices form their own fabric (its first port is the stage's first device);
+      // traffic is then placed on the cluster's ports.
+      Fabric stage = g.fabric;
+      stage.spec.nodes = std::max(1, stage_devices / s.cluster.devices_per_node);
+      stage.spec.devices_per_node = std::min(stage_devices, s.cluster.devices_per_node);
+      a2a.tokens.assign(static_cast<std::size_t>(stage_devices), T / tp);
+      const AllToAllTraffic local = expert_all_to_all(stage, a2a);
+      for (int st = 0; st < pp; ++st) {
+        auto place = [&](const TrafficMatrix& src) {
+          auto dst = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
+          const int first = st * stage_devices;
+          auto to_cluster = [&](int port) {
+            return stage.is_nic(port)
+                       ? g.fabric.nic_port(first + (port - stage.num_devices()) *
+                                                       s.cluster.devices_per_node /
+                                                       std::max(1, g.fabric.spec.nics_per_node))
+                       : first + port;
+          };
+          for (int i = 0; i < src.n; ++i) {
+            for (int j = 0; j < src.n; ++j) {
+              if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);
+            }
+          }
+          dst->finalize();
+          return dst;
+        };
+        dispatch[static_cast<std::size_t>(st)] = pp == 1 ? local.dispatch : place(*local.dispatch);
+        combine[static_cast<std::size_t>(st)] = pp == 1 ? local.combine : place(*local.combine);
+      }
     }
-    pairs_per_expert = T * par.attention_dp * m.moe.top_k / m.moe.num_experts;
+    pairs_per_expert = T * par.attention_dp * m.moe.top_k / slots;
   }
 
-  for (int l = 0; l < m.num_layers; ++l) {
-    const LayerParams lp = layer_parameters(m, l);
-    const bool moe = m.layers[static_cast<std::size_t>(l)].moe;
-    // Attention: projections over this rank's tokens (heads split by TP) and the KV-cache read.
-    const double attn_flops = T * attention_flops_per_token(m, l, sh.attended_context) / tp;
-    double kv_per_token = kv_elements_per_token(m, l) * hw::dtype_bytes(s.model.kv_dtype);
-    if (m.attention.kind == AttentionKind::gqa) kv_per_token /= std::min<double>(tp, m.attention.num_kv_heads);
-    const int window = m.layers[static_cast<std::size_t>(l)].sliding_window;
-    const double ctx = window > 0 ? std::min<double>(sh.attended_context, window) : sh.attended_context;
-    const double seqs = s.workload.batch_per_device;
-    const double kv_read = s.workload.kind == WorkloadKind::decode ? seqs * ctx * kv_per_token
-                                                                   : T * kv_per_token;
-    const double attn_bytes = lp.attention / tp * wbytes + kv_read + 2.0 * T * m.hidden * act;
-    for (int d = 0; d < n; ++d) compute(Phase::attention, l, d, attn_flops, attn_bytes);
-    if (tp_allreduce) collective(Phase::attention, l, tp_allreduce);
-    // Residual adds and norms.
-    for (int d = 0; d < n; ++d) compute(Phase::other, l, d, 10.0 * T * m.hidden, 6.0 * T * m.hidden * act);
-
-    if (!moe) {
-      const double mlp_flops = 2.0 * T * lp.dense_mlp / tp;
-      const double mlp_bytes = lp.dense_mlp / tp * wbytes + 2.0 * T * m.hidden * act;
-      for (int d = 0; d < n; ++d) compute(Phase::dense_mlp, l, d, mlp_flops, mlp_bytes);
-      if (tp_allreduce) collective(Phase::dense_mlp, l, tp_allreduce);
-      continue;
+  // Activations handed from one stage to the next: device i of a stage to device i of the next.
+  std::vector<std::shared_ptr<const TrafficMatrix>> pp_send(static_cast<std::size_t>(pp));
+  for (int st = 0; st + 1 < pp; ++st) {
+    auto mtx = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
+    for (int i = 0; i < stage_devices; ++i) {
+      const int src = st * stage_devices + i, dst = src + stage_devices;
+      const bool same_node = g.fabric.spec.node_of(src) == g.fabric.spec.node_of(dst);
+      const int from = same_node ? src : g.fabric.nic_port(src);
+      const int to = same_node ? dst : g.fabric.nic_port(dst);
+      mtx->at(from, to) += T / tp * m.hidden * act;
     }
-    // Router over every token of the rank (kept in bf16).
-    const double gate_flops = 2.0 * T * lp.gate;
-    const double gate_bytes = lp.gate * kHighPrecisionBytes + T * m.hidden * act;
-    for (int d = 0; d < n; ++d) compute(Phase::gate, l, d, gate_flops, gate_bytes);
-    if (lp.shared_experts > 0) {
-      const double sh_flops = 2.0 * T * lp.shared_experts / tp;
-      const double sh_bytes = lp.shared_experts / tp * wbytes + 2.0 * T * m.hidden * act;
-      for (int d = 0; d < n; ++d) compute(Phase::shared_expert, l, d, sh_flops, sh_bytes);
-    }
-    if (dispatch) collective(Phase::dispatch, l, dispatch);
-    // Routed experts: a grouped GEMM over the device's local experts, each sized by the tokens
-    // it receives; weights are read for the experts that receive any token.
-    const int local = m.moe.num_experts / par.expert_ep;
-    const double pairs = pairs_per_expert * local;
-    const double expert_params = lp.routed_expert / par.expert_tp;
-    const double touched = expected_touched(local, pairs_per_expert * m.moe.num_experts, m.moe.num_experts);
-    const double ex_flops = 2.0 * pairs * expert_params;
-    const double ex_bytes = touched * expert_params * wbytes + 2.0 * pairs * m.hidden * act;
-    for (int d = 0; d < n; ++d) compute(Phase::experts, l, d, ex_flops, ex_bytes);
-    if (combine) collective(Phase::combine, l, combine);
-    if (tp_allreduce && lp.shared_experts > 0) collective(Phase::shared_expert, l, tp_allreduce);
+    mtx->finalize();
+    pp_send[static_cast<std::size_t>(st)] = mtx;
   }
-  // Final norm and lm head over the last token of each sequence (vocabulary split over TP).
+
   const ParamCounts pc = count_parameters(m);
   const double head_params = (m.tie_embeddings ? pc.embedding : pc.lm_head) / tp;
-  const double seqs = s.workload.batch_per_device;
-  for (int d = 0; d < n; ++d) {
-    compute(Phase::other, -1, d, 2.0 * seqs * head_params,
-            head_params * kHighPrecisionBytes + seqs * m.hidden * act);
+  const int layers_per_stage = (m.num_layers + pp - 1) / pp;
+  const int sub = tbo ? 2 : 1;  // two-microbatch overlap interleaves two sub-batches per pass
+
+  // What each (step, pipeline micro-batch) must wait for before entering stage 0: the same
+  // sequences' previous token (autoregressive), i.e. the end of that micro-batch last step.
+  std::vector<std::vector<int>> mb_end(static_cast<std::size_t>(pp));
+  for (int step = 0; step < steps; ++step) {
+    if (step == steps - 1) out.last_step_first_task = static_cast<int>(g.tasks.size());
+    for (int mb = 0; mb < pp; ++mb) {
+      // `ready[k]` = the tasks sub-batch k of this micro-batch waits for, per device of a stage.
+      std::vector<std::vector<int>> ready(static_cast<std::size_t>(sub));
+      for (int k = 0; k < sub; ++k) ready[static_cast<std::size_t>(k)] = mb_end[static_cast<std::size_t>(mb)];
+      for (int st = 0; st < pp; ++st) {
+        const int l0 = st * layers_per_stage, l1 = std::min(m.num_layers, l0 + layers_per_stage);
+        for (int l = l0; l < l1; ++l) {
+          const LayerParams lp = layer_parameters(m, l);
+          const bool moe = m.layers[static_cast<std::size_t>(l)].moe;
+          // Attention: projections over this micro-batch's tokens (heads split by TP) and its
+          // share of the KV cache.
+          const double attn_flops = T * attention_flops_per_token(m, l, sh.attended_context) / tp;
+          double kv_per_token = kv_elements_per_token(m, l) * hw::dtype_bytes(s.model.kv_dtype);
+          if (m.attention.kind == AttentionKind::gqa) kv_per_token /= std::min<double>(tp, m.attention.num_kv_heads);
+          const int window = m.layers[static_cast<std::size_t>(l)].sliding_window;
+          const double ctx = window > 0 ? std::min<double>(sh.attended_context, window) : sh.attended_context;
+          const double kv_read = s.workload.kind == WorkloadKind::decode ? seqs * ctx * kv_per_token
+                                                                         : T * kv_per_token;
+          const double attn_bytes = lp.attention / tp * wbytes + kv_read + 2.0 * T * m.hidden * act;
+          std::vector<int> disp_id(static_cast<std::size_t>(sub), -1);
+          std::vector<std::vector<int>> produced(static_cast<std::size_t>(sub));
+          // Front half of the layer for each sub-batch: attention, norms, router (and shared
+          // experts when they do not overlap dispatch); then its dispatch is issued.
+          for (int k = 0; k < sub; ++k) {
+            auto& rd = ready[static_cast<std::size_t>(k)];
+            std::vector<int> done;
+            done.push_back(compute(Phase::attention, l, st, attn_flops, attn_bytes, rd, T));
+            if (tp_allreduce) done = {collective(Phase::attention, l, tp_allreduce, done)};
+            std::vector<int> front;
+            front.push_back(compute(Phase::other, l, st, 10.0 * T * m.hidden, 6.0 * T * m.hidden * act, done));
+            if (!moe) {
+              const double mlp_flops = 2.0 * T * lp.dense_mlp / tp;
+              const double mlp_bytes = lp.dense_mlp / tp * wbytes + 2.0 * T * m.hidden * act;
+              std::vector<int> mlp;
+              mlp.push_back(compute(Phase::dense_mlp, l, st, mlp_flops, mlp_bytes, front, T));
+              if (tp_allreduce) mlp = {collective(Phase::dense_mlp, l, tp_allreduce, mlp)};
+              produced[static_cast<std::size_t>(k)] = mlp;
+              continue;
+            }
+            const double gate_flops = 2.0 * T * lp.gate;
+            const double gate_bytes = lp.gate * kHighPrecisionBytes + T * m.hidden * act;
+            std::vector<int> gated;
+            gated.push_back(compute(Phase::gate, l, st, gate_flops, gate_bytes, front, T));
+            auto shared = [&](const std::vector<int>& deps) {
+              if (lp.shared_experts <= 0) return;
+              const double sh_flops = 2.0 * T * lp.shared_experts / tp;
+              const double sh_bytes = lp.shared_experts / tp * wbytes + 2.0 * T * m.hidden * act;
+              compute(Phase::shared_expert, l, st, sh_flops, sh_bytes, deps, T);
+            };
+            if (!overlap_shared) shared(gated);
+            const auto& disp = dispatch[static_cast<std::size_t>(st)];
+            if (disp) {
+              std::vector<int> deps;
+              deps.push_back(last[static_cast<std::size_t>(st)]);
+              disp_id[static_cast<std::size_t>(k)] = collective(Phase::dispatch, l, disp, deps);
+            }
+            if (overlap_shared) shared(gated);
+          }
+          if (!moe) {
+            for (int k = 0; k < sub; ++k) ready[static_cast<std::size_t>(k)] = produced[static_cast<std::size_t>(k)];
+            continue;
+          }
+          // Back half: routed experts of each sub-batch once its tokens arrived, then combine.
+          const int local = slots / par.expert_ep;
+          const double pairs = pairs_per_expert * local;
+          const double expert_params = lp.routed_expert / par.expert_tp;
+          const double touched = expected_touched(local, pairs_per_expert * slots, slots);
+          const double ex_flops = 2.0 * pairs * expert_params;
+          const double ex_bytes = touched * expert_params * wbytes + 2.0 * pairs * m.hidden * act;
+          for (int k = 0; k < sub; ++k) {
+            std::vector<int> deps;
+            if (disp_id[static_cast<std::size_t>(k)] >= 0) deps.push_back(disp_id[static_cast<std::size_t>(k)]);
+            std::vector<int> ex;
+            ex.push_back(compute(Phase::experts, l, st, ex_flops, ex_bytes, deps, pairs_per_expert, true));
+            const auto& comb = combine[static_cast<std::size_t>(st)];
+            std::vector<int> next = comb ? std::vector<int>{collective(Phase::combine, l, comb, ex)} : ex;
+            if (tp_allreduce && lp.shared_experts > 0) {
+              next = {collective(Phase::shared_expert, l, tp_allreduce, next)};
+            }
+            // The next layer also needs this layer's shared-expert output (on the device chain).
+            ready[static_cast<std::size_t>(k)] = next;
+          }
+        }
+        // Leaving the stage: hand activations to the next one, or produce the token.
+        for (int k = 0; k < sub; ++k) {
+          auto& rd = ready[static_cast<std::size_t>(k)];
+          if (st + 1 < pp) {
+            std::vector<int> deps = rd;
+            deps.push_back(last[static_cast<std::size_t>(st)]);
+            rd = {collective(Phase::pipeline, -1, pp_send[static_cast<std::size_t>(st)], deps)};
+          } else {
+            // Final norm and lm head over the last token of each sequence (vocabulary split
+            // over TP).
+            std::vector<int> head;
+            head.push_back(compute(Phase::other, -1, st, 2.0 * seqs / sub * head_params,
+                                   head_params * kHighPrecisionBytes + seqs / sub * m.hidden * act, rd,
+                                   seqs / sub));
+            rd = head;
+          }
+        }
+      }
+      std::vector<int> ends;
+      for (const auto& r : ready) ends.insert(ends.end(), r.begin(), r.end());
+      mb_end[static_cast<std::size_t>(mb)] = ends;
+    }
   }
   out.expert_max_over_mean = 1.0;  // expected-value routing balances every expert exactly
   return out;

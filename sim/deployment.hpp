@@ -25,6 +25,9 @@ struct DeploymentStep {
   double input_tokens = 0;     ///< prompt tokens processed per step, cluster-wide
   double output_tokens = 0;    ///< tokens generated per step, cluster-wide
   double expert_max_over_mean = 1;  ///< busiest device's expert tokens over the mean
+  /// Pipelined decode simulates two consecutive steps so that the step time is the steady-state
+  /// period; tasks from this index on belong to the last step (0 when only one is simulated).
+  int last_step_first_task = 0;
   hw::DType compute_dtype = hw::DType::bf16;
   hw::DType dispatch_dtype = hw::DType::bf16;
   hw::DType combine_dtype = hw::DType::bf16;

@@ -73,6 +73,9 @@ nlohmann::json Report::to_json() const {
                 {"bottleneck_bandwidth_Bps", c.bottleneck_bandwidth_Bps}};
   };
   j["comm"] = {{"dispatch", comm(dispatch)}, {"combine", comm(combine)}};
+  for (const auto& [cls, st] : links) {
+    j["links"][cls] = {{"bytes", st.bytes}, {"utilization", st.utilization}};
+  }
   j["expert_load"] = {{"max_over_mean", expert_max_over_mean}, {"dropped_tokens", dropped_tokens}};
   if (usd_per_million_output_tokens) {
     j["cost"] = {{"usd_per_million_output_tokens", *usd_per_million_output_tokens},
@@ -146,6 +149,11 @@ std::string report_to_table(const Report& r) {
                     format_quantity(c.bottleneck_bandwidth_Bps, Dimension::bandwidth).c_str());
       o << line;
     }
+  }
+  for (const auto& [cls, st] : r.links) {
+    o << (cls == r.links.begin()->first ? "\n" : "") << "  link class " << cls << ": "
+      << format_quantity(st.bytes, Dimension::bytes) << " per step, busy " << fmt("%.1f", 100 * st.utilization)
+      << "% of the step\n";
   }
   o << "\n  simulator: " << r.events << " events in " << fmt("%.3f", r.wall_s) << " s\n";
   return o.str();

@@ -16,6 +16,12 @@ struct CommStats {
   double bottleneck_bandwidth_Bps = 0; ///< busiest port's bytes over the collective's time
 };
 
+/// One link class over a step.
+struct LinkClassStats {
+  double bytes = 0;        ///< bytes sent through this class's ports per step
+  double utilization = 0;  ///< average fraction of the step its ports are busy, [0, 1]
+};
+
 struct Report {
   std::string scenario;
   std::string workload;                ///< "decode" | "prefill"
@@ -34,6 +40,7 @@ struct Report {
   std::map<std::string, double> latency_s;   ///< "ttft"/"tpot" -> seconds (all percentiles equal)
   std::map<std::string, double> phases_s;    ///< critical-path time per phase, per step
   CommStats dispatch, combine;
+  std::map<std::string, LinkClassStats> links;  ///< "scale_up", "scale_out"
   double memory_weights = 0, memory_kv_cache = 0, memory_activations = 0, memory_buffers = 0,
          memory_total = 0, memory_capacity = 0;
   double expert_max_over_mean = 1;

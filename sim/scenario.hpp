@@ -5,11 +5,13 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "catalog.hpp"
 #include "diagnostics.hpp"
+#include "hw_profile.hpp"
 #include "fabric.hpp"
 #include "all_to_all.hpp"
 #include "model/model_config.hpp"
@@ -88,12 +90,20 @@ struct Scenario {
   Fidelity fidelity = Fidelity::flow;
   std::optional<double> power_cap_w;
   std::optional<double> price_per_device_hour;  ///< overrides the catalog price
+  std::string hw_profile_file;  ///< calibration profile (resolved path), empty for the catalog
+  std::shared_ptr<const hw::HwProfile> hw_profile;  ///< its contents; null: catalog figures
 };
 
 /// Validates a parsed scenario document. `base_dir` resolves relative paths; `diag` carries the
 /// file label. Returns nullopt when any error was found (all of them are in `diag`).
 std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std::string& base_dir,
                                            Diagnostics& diag);
+
+/// Loads the calibration profile at `path` into `scenario` (replacing any it had) and checks it
+/// against the cluster's device; problems are reported at `pointer` (and in the profile's own
+/// file), missing fields as one warning. The cluster device must be set. False on error.
+bool attach_hw_profile(Scenario& scenario, const std::string& path, const std::string& pointer,
+                       Diagnostics& diag);
 
 /// Reads and validates a scenario file.
 std::optional<Scenario> load_scenario_file(const std::string& path, Diagnostics& diag);

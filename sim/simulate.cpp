@@ -1,13 +1,46 @@
 #include "simulate.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "deployment.hpp"
 #include "units.hpp"
 
 namespace moesim::sim {
+namespace {
 
-std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluator& flow) {
+// How busy each network's ports are over the step: each collective keeps a port busy for its
+// bytes (the larger direction) over the port's bandwidth; the sum over ports and collectives,
+// divided by ports x step time, is the average utilisation of that link class.
+void link_utilization(const StepGraph& g, const Timeline& t, std::size_t first, Report& r) {
+  double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
+  for (std::size_t i = first; i < g.tasks.size(); ++i) {
+    const Task& task = g.tasks[i];
+    if (!task.is_collective()) continue;
+    for (int p = 0; p < task.traffic->n; ++p) {
+      const double sent = task.traffic->sent_by(p);
+      const double busy = std::max(sent, task.traffic->received_by(p)) / g.fabric.port_bandwidth(p);
+      if (g.fabric.is_nic(p)) {
+        busy_out += busy;
+        bytes_out += sent;
+      } else {
+        busy_up += busy;
+        bytes_up += sent;
+      }
+    }
+  }
+  if (r.step_time_s <= 0) return;
+  (void)t;
+  r.links["scale_up"] = {bytes_up, busy_up / (g.fabric.num_devices() * r.step_time_s)};
+  if (g.fabric.num_nics() > 0) {
+    r.links["scale_out"] = {bytes_out, busy_out / (g.fabric.num_nics() * r.step_time_s)};
+  }
+}
+
+}  // namespace
+
+std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluator& flow,
+                                            SimulationDetail* detail) {
   const auto t0 = std::chrono::steady_clock::now();
   Report r;
   r.scenario = s.name;
@@ -43,7 +76,12 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
     timeline = evaluate_analytic(step.graph);
   }
   r.simulated = true;
-  r.step_time_s = timeline.makespan;
+  // With two simulated steps (pipelined decode) the step time is the steady-state period: from
+  // the end of the first step to the end of the second.
+  const std::size_t first = static_cast<std::size_t>(step.last_step_first_task);
+  double previous_end = 0;
+  for (std::size_t i = 0; i < first; ++i) previous_end = std::max(previous_end, timeline.finish[i]);
+  r.step_time_s = timeline.makespan - previous_end;
   r.events = timeline.events;
   r.input_tokens_per_s = step.input_tokens / r.step_time_s;
   r.output_tokens_per_s = step.output_tokens / r.step_time_s;
@@ -52,11 +90,14 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
   } else {
     r.latency_s["ttft"] = r.step_time_s;
   }
+  // Phases along the critical path; over two steps they are scaled to one (an approximation:
+  // the fill of the first step is spread over the phases in proportion).
   const std::vector<double> phases = critical_path_phases(step.graph, timeline);
+  const double scale = r.step_time_s / timeline.makespan;
   for (int p = 0; p < kNumPhases; ++p) {
-    r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)];
+    r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)] * scale;
   }
-  for (std::size_t i = 0; i < step.graph.tasks.size(); ++i) {
+  for (std::size_t i = first; i < step.graph.tasks.size(); ++i) {
     const Task& task = step.graph.tasks[i];
     if (!task.is_collective()) continue;
     CommStats* c = task.phase == Phase::dispatch  ? &r.dispatch
@@ -77,7 +118,12 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
     r.usd_per_million_output_tokens =
         *r.price_per_device_hour * r.devices / 3600.0 / r.output_tokens_per_s * 1e6;
   }
+  link_utilization(step.graph, timeline, first, r);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (detail != nullptr) {
+    detail->graph = std::move(step.graph);
+    detail->timeline = std::move(timeline);
+  }
   return r;
 }
 

@@ -13,24 +13,42 @@ const char* phase_name(Phase p) {
     case Phase::combine: return "combine";
     case Phase::shared_expert: return "shared_expert";
     case Phase::dense_mlp: return "dense_mlp";
+    case Phase::pipeline: return "pipeline";
     case Phase::other: return "other";
   }
   return "other";
 }
 
+void TrafficMatrix::finalize() {
+  sent_.assign(static_cast<std::size_t>(n), 0.0);
+  received_.assign(static_cast<std::size_t>(n), 0.0);
+  total_ = 0;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      const double b = at(i, j);
+      sent_[static_cast<std::size_t>(i)] += b;
+      received_[static_cast<std::size_t>(j)] += b;
+      total_ += b;
+    }
+  }
+}
+
 double TrafficMatrix::sent_by(int d) const {
+  if (!sent_.empty()) return sent_[static_cast<std::size_t>(d)];
   double s = 0;
   for (int j = 0; j < n; ++j) s += at(d, j);
   return s;
 }
 
 double TrafficMatrix::received_by(int d) const {
+  if (!received_.empty()) return received_[static_cast<std::size_t>(d)];
   double s = 0;
   for (int i = 0; i < n; ++i) s += at(i, d);
   return s;
 }
 
 double TrafficMatrix::total() const {
+  if (!sent_.empty()) return total_;
   double s = 0;
   for (double b : bytes) s += b;
   return s;
@@ -48,14 +66,15 @@ int StepGraph::add(Task t) {
 }
 
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
-  double transfer = 0, latency = 0;
+  // Each network finishes after its busiest port's bytes plus its own latency; the collective
+  // ends with the last network.
+  double worst = 0;
   for (int p = 0; p < traffic.n; ++p) {
     const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));
     if (bytes <= 0) continue;
-    transfer = std::max(transfer, bytes / fabric.port_bandwidth(p));
-    latency = std::max(latency, fabric.port_latency(p));
+    worst = std::max(worst, bytes / fabric.port_bandwidth(p) + fabric.port_latency(p));
   }
-  return transfer + latency;
+  return worst;
 }
 
 Timeline evaluate_analytic(const StepGraph& graph) {

@@ -12,8 +12,8 @@
 namespace moesim::sim {
 
 /// Report phases; every task belongs to one.
-enum class Phase { attention, gate, dispatch, experts, combine, shared_expert, dense_mlp, other };
-inline constexpr int kNumPhases = 8;
+enum class Phase { attention, gate, dispatch, experts, combine, shared_expert, dense_mlp, pipeline, other };
+inline constexpr int kNumPhases = 9;
 const char* phase_name(Phase p);
 
 /// Bytes moved between ports in one collective; row = source. Ports are the fabric's endpoints
@@ -29,16 +29,24 @@ struct TrafficMatrix {
   double sent_by(int d) const;
   double received_by(int d) const;
   double total() const;
+  /// Caches the per-port sums so the queries above are O(1); call once the matrix is final.
+  void finalize();
   /// max over ports of max(sent, received): what the busiest port must carry.
   double busiest_port_bytes() const;
+
+ private:
+  std::vector<double> sent_, received_;  // per-port sums, filled by finalize()
+  double total_ = 0;
 };
 
 /// A node of the step graph.
 struct Task {
   Phase phase = Phase::other;
   int layer = -1;              ///< -1 for per-step work (embedding, lm head)
-  // Compute task (traffic == nullptr): runs on `device` for `seconds` at nominal speed.
+  // Compute task (traffic == nullptr): runs for `seconds` on each of the `device_count` devices
+  // from `device` on, all at once (identical devices doing identical work share one task).
   int device = -1;
+  int device_count = 1;
   double seconds = 0;
   double flops = 0;
   double bytes = 0;            ///< memory traffic of the kernel
@@ -90,8 +98,7 @@ struct Timeline {
 };
 
 /// Closed-form duration of a collective on `fabric`: the longest time any port needs for its
-/// bytes (the larger of sent and received, over its bandwidth), plus the latency of the slowest
-/// network the collective uses.
+/// bytes (the larger of sent and received, over its bandwidth) plus its network's latency.
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric);
 
 /// Evaluates the graph in closed form: each task starts when its last dependency finishes.

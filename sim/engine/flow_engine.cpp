@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <csignal>
 #include <cstring>
 #include <unordered_map>
@@ -60,6 +61,106 @@ Platform build_platform(const Fabric& fabric) {
   return p;
 }
 
+// Inside one star network a transfer from port a to port b loads a's up link and b's down link
+// and nothing else, and a parallel task lasts as long as its most loaded link needs (plus the
+// route latency, the same for every pair of one network). Any set of flows with the same bytes
+// sent and received per port therefore takes exactly as long. This rebuilds a collective with at
+// most about two flows per port (greedy transportation plan) instead of one per port pair, which
+// keeps SimGrid fast on hundreds of GPUs.
+void add_compact_flows(const std::vector<int>& ports, const TrafficMatrix& m, std::vector<double>& out) {
+  struct Open {
+    int port;
+    double left;
+  };
+  std::vector<Open> sources, sinks;
+  for (int p : ports) {
+    if (m.sent_by(p) > 0) sources.push_back({p, m.sent_by(p)});
+    if (m.received_by(p) > 0) sinks.push_back({p, m.received_by(p)});
+  }
+  const auto n = static_cast<std::size_t>(m.n);
+  auto flow = [&](int a, int b) -> double& { return out[static_cast<std::size_t>(a) * n + b]; };
+  std::size_t k = 0;  // first sink with bytes left
+  for (auto& src : sources) {
+    while (src.left > 0) {
+      while (k < sinks.size() && sinks[k].left <= 0) ++k;
+      // Pick the first open sink that is not the source itself.
+      std::size_t j = k;
+      while (j < sinks.size() && (sinks[j].left <= 0 || sinks[j].port == src.port)) ++j;
+      if (j == sinks.size()) break;  // only the source's own sink is left: repaired below
+      const double x = std::min(src.left, sinks[j].left);
+      flow(src.port, sinks[j].port) += x;
+      src.left -= x;
+      sinks[j].left -= x;
+    }
+    if (src.left <= 1e-9 * m.sent_by(src.port)) continue;
+    // The source's remaining bytes can only go to itself: reroute through an existing flow
+    // a -> b (a, b != src) as a -> src and src -> b, which keeps every port's sums.
+    double left = src.left;
+    for (int a : ports) {
+      for (int b : ports) {
+        if (left <= 0) break;
+        if (a == src.port || b == src.port || a == b) continue;
+        double& ab = flow(a, b);
+        if (ab <= 0) continue;
+        const double x = std::min(ab, left);
+        ab -= x;
+        flow(a, src.port) += x;
+        flow(src.port, b) += x;
+        left -= x;
+      }
+    }
+    for (auto& sink : sinks) {
+      if (sink.port == src.port) sink.left -= src.left;
+    }
+    src.left = 0;
+  }
+}
+
+// One network of a collective: its ports, and the flows between them (dense over those ports).
+struct NetworkPart {
+  std::vector<int> ports;
+  std::vector<double> bytes;
+};
+
+// A collective split by network: one part per node (its device ports) and one for the NICs.
+// The networks share no link, so each runs as its own parallel task; the collective ends with the
+// last. Each part's flows are the compact form above, which keeps the per-port loads.
+std::vector<NetworkPart> split_by_network(const Fabric& f, const TrafficMatrix& m) {
+  std::vector<double> compact(static_cast<std::size_t>(m.n) * m.n, 0.0);
+  std::vector<std::vector<int>> groups;
+  for (int node = 0; node < f.spec.nodes; ++node) {
+    std::vector<int> g;
+    for (int i = 0; i < f.spec.devices_per_node; ++i) g.push_back(node * f.spec.devices_per_node + i);
+    groups.push_back(std::move(g));
+  }
+  if (f.num_nics() > 0) {
+    std::vector<int> g;
+    for (int p = f.num_devices(); p < f.num_ports(); ++p) g.push_back(p);
+    groups.push_back(std::move(g));
+  }
+  std::vector<NetworkPart> parts;
+  for (auto& group : groups) {
+    // Only the ports that move bytes take part.
+    std::vector<int> active;
+    for (int p : group) {
+      if (m.sent_by(p) > 0 || m.received_by(p) > 0) active.push_back(p);
+    }
+    if (active.empty()) continue;
+    add_compact_flows(active, m, compact);
+    NetworkPart part;
+    part.ports = active;
+    const std::size_t k = active.size();
+    part.bytes.assign(k * k, 0.0);
+    for (std::size_t i = 0; i < k; ++i) {
+      for (std::size_t j = 0; j < k; ++j) {
+        part.bytes[i * k + j] = compact[static_cast<std::size_t>(active[i]) * m.n + active[j]];
+      }
+    }
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
 bool write_all(int fd, const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
@@ -99,33 +200,65 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   Timeline t;
   t.start.assign(n, 0.0);
   t.finish.assign(n, 0.0);
-  std::vector<sg4::ExecPtr> execs(n);
+  // A task becomes one SimGrid activity, or several for a collective that spans networks.
+  std::vector<std::vector<sg4::ExecPtr>> execs(n);
   std::unordered_map<const sg4::Activity*, std::size_t> index;
   index.reserve(n);
-  const std::vector<double> no_flops(platform.ports.size(), 0.0);
+  std::unordered_map<const TrafficMatrix*, std::vector<NetworkPart>> split;
+  auto hosts_of = [&](const std::vector<int>& ports) {
+    std::vector<sg4::Host*> hosts;
+    hosts.reserve(ports.size());
+    for (int p : ports) hosts.push_back(platform.ports[static_cast<std::size_t>(p)]);
+    return hosts;
+  };
   for (std::size_t i = 0; i < n; ++i) {
     const Task& task = g.tasks[i];
-    sg4::ExecPtr e = sg4::Exec::init();
+    std::vector<sg4::ExecPtr>& parts = execs[i];
     if (task.is_collective()) {
-      e->set_hosts(platform.ports);
-      e->set_flops_amounts(no_flops);
-      e->set_bytes_amounts(task.traffic->bytes);
-    } else {
+      // Layers share their traffic matrices: split each one once.
+      auto it = split.find(task.traffic.get());
+      if (it == split.end()) it = split.emplace(task.traffic.get(), split_by_network(g.fabric, *task.traffic)).first;
+      for (const NetworkPart& part : it->second) {
+        sg4::ExecPtr e = sg4::Exec::init();
+        e->set_hosts(hosts_of(part.ports));
+        e->set_flops_amounts(std::vector<double>(part.ports.size(), 0.0));
+        e->set_bytes_amounts(part.bytes);
+        parts.push_back(e);
+      }
+    } else if (task.device_count == 1) {
+      sg4::ExecPtr e = sg4::Exec::init();
       e->set_host(platform.ports[static_cast<std::size_t>(task.device)]);
       e->set_flops_amount(task.seconds * kHostSpeed);
+      parts.push_back(e);
+    } else {
+      // The same kernel on several devices: one parallel task that moves no bytes.
+      sg4::ExecPtr e = sg4::Exec::init();
+      const auto first = platform.ports.begin() + task.device;
+      e->set_hosts(std::vector<sg4::Host*>(first, first + task.device_count));
+      e->set_flops_amounts(std::vector<double>(static_cast<std::size_t>(task.device_count), task.seconds * kHostSpeed));
+      parts.push_back(e);
     }
-    for (int d : task.deps) execs[static_cast<std::size_t>(d)]->add_successor(e);
-    index.emplace(e.get(), i);
-    execs[i] = e;
+    for (const auto& e : parts) {
+      for (int d : task.deps) {
+        for (const auto& before : execs[static_cast<std::size_t>(d)]) before->add_successor(e);
+      }
+      index.emplace(e.get(), i);
+    }
   }
+  // A task starts with its first part and ends with its last.
+  std::vector<int> seen(n, 0);
   sg4::Activity::on_completion_cb([&](const sg4::Activity& a) {
     auto it = index.find(&a);
     if (it == index.end()) return;
-    t.start[it->second] = a.get_start_time();
-    t.finish[it->second] = a.get_finish_time();
+    const std::size_t i = it->second;
+    t.start[i] = seen[i] == 0 ? a.get_start_time() : std::min(t.start[i], a.get_start_time());
+    t.finish[i] = std::max(t.finish[i], a.get_finish_time());
+    ++seen[i];
     ++t.events;
   });
-  for (auto& e : execs) e->vetoable_start();
+  for (auto& parts : execs) {
+    for (auto& e : parts) e->vetoable_start();
+  }
   engine.run();
   t.makespan = engine.get_clock();
   return t;
@@ -134,6 +267,8 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
 std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
   int fds[2];
   if (::pipe(fds) != 0) return std::unexpected(std::string("pipe: ") + std::strerror(errno));
+  // Buffered output would otherwise be written twice, once by the child.
+  std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);

@@ -11,6 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "catalog.hpp"
+#include "units.hpp"
+
 namespace {
 
 struct Result {
@@ -131,6 +134,23 @@ TEST(Cli, UnwritableOutIsAnErrorAndPrintsNoReport) {
   EXPECT_NE(r.err.find("/nonexistent-dir/report.txt: cannot write"), std::string::npos) << r.err;
 }
 
+TEST(Cli, TraceIsWrittenAsTraceEventJson) {
+  const std::string trace = (kTmp / "step.trace.json").string();
+  const Result r = run("run --json --trace " + trace);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream f(trace);
+  const auto j = nlohmann::json::parse(f);
+  ASSERT_TRUE(j.at("traceEvents").is_array());
+  EXPECT_GT(j.at("traceEvents").size(), 100u);
+}
+
+TEST(Cli, UnwritableTracePathFailsBeforeRunning) {
+  const Result r = run("run --trace /nonexistent-dir/step.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/nonexistent-dir/step.json: cannot write"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
 TEST(Cli, InfeasibleDeploymentHasItsOwnExitCodeAndTheNumbers) {
   const std::string f = write("dsv3.json", scenario("deepseek-v3", 8, 8));
   const Result r = run("run --json " + f);
@@ -190,6 +210,48 @@ TEST(Cli, CatalogListings) {
   ASSERT_EQ(l.code, 0) << l.err;
   EXPECT_NE(l.out.find("ib-ndr400"), std::string::npos);
   EXPECT_NE(l.out.find("wifi7"), std::string::npos);
+}
+
+TEST(Cli, TopologySummarisesATwoNodeFatTree) {
+  // 2 x 8 H800, one ib-ndr400 NIC per GPU, one leaf per node (so the spine is crossed).
+  const std::string so = R"({"link": "ib-ndr400", "nics_per_node": 8, "topology": "fat-tree", "nodes_per_leaf": 1})";
+  const std::string f = write("two_nodes.json", R"({"model": {"preset": "deepseek-v3", "weights_dtype": "fp8"},
+    "cluster": {"nodes": 2, "node": {"device": "h800-sxm", "devices_per_node": 8, "scale_up": "nvlink-h800"},
+                "scale_out": )" + so + R"(},
+    "parallelism": {"attention": {"tp": 1, "dp": 16}, "experts": {"ep": 16, "tp": 1}},
+    "workload": {"kind": "decode", "batch_per_device": 128, "context_tokens": 4096}})");
+  const double nic = moesim::hw::Catalog::builtin().find_link("ib-ndr400")->effective_bandwidth();
+  const Result t = run("topology " + f);
+  ASSERT_EQ(t.code, 0) << t.err;
+  const std::string bisection = "bisection:  " + moesim::format_quantity(8 * nic, moesim::Dimension::bandwidth);
+  for (const std::string& text : {std::string("2 nodes x 8 h800-sxm"), std::string("nic_attach"), std::string("spine"),
+                                  std::string("across spine"), bisection, std::string("the busiest link needs")}) {
+    EXPECT_NE(t.out.find(text), std::string::npos) << text << "\n" << t.out;
+  }
+
+  const Result j = run("topology --json --pair-bytes 1MB " + f);
+  ASSERT_EQ(j.code, 0) << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc.at("fabric").at("devices"), 16);
+  EXPECT_EQ(doc.at("switches"), 5);  // 2 NVSwitches, 2 leaves, 1 spine
+  EXPECT_NEAR(doc.at("bisection").at("bandwidth_Bps").get<double>(), 8 * nic, 1.0);
+  EXPECT_EQ(doc.at("hops").at("all").at("max"), 6);
+  const auto& a2a = doc.at("all_to_all");
+  EXPECT_DOUBLE_EQ(a2a.at("bytes_per_pair").get<double>(), 1e6);
+  // Each NIC carries 8 peers x 1 MB.
+  EXPECT_NEAR(a2a.at("busiest_seconds").get<double>(), 8e6 / nic, 1e-12);
+  ASSERT_FALSE(a2a.at("busiest").empty());
+  EXPECT_FALSE(a2a.at("busiest")[0].at("edge").get<std::string>().empty());
+
+  // A fabric the topology cannot build is an input error naming the key.
+  const std::string bad = write("bad_leaf.json", std::string(R"({"model": {"preset": "deepseek-v3"},
+    "cluster": {"nodes": 2, "node": {"device": "h800-sxm", "devices_per_node": 8, "scale_up": "nvlink-h800"},
+                "scale_out": {"link": "ib-ndr400", "nics_per_node": 8, "nodes_per_leaf": 3}},
+    "parallelism": {"attention": {"tp": 1, "dp": 16}, "experts": {"ep": 16, "tp": 1}},
+    "workload": {"kind": "decode", "batch_per_device": 128, "context_tokens": 4096}})"));
+  const Result b = run("topology " + bad);
+  EXPECT_EQ(b.code, 1);
+  EXPECT_NE(b.err.find(bad + ":/cluster/scale_out/nodes_per_leaf"), std::string::npos) << b.err;
 }
 
 TEST(Cli, UnknownSubcommandIsAUsageError) {

@@ -87,3 +87,73 @@ TEST(Deployment, PhasesSumToTheStepTime) {
   // fp8-free run: dispatch in bf16 and combine in bf16 move the same bytes.
   EXPECT_DOUBLE_EQ(r->dispatch.bytes, r->combine.bytes);
 }
+
+namespace {
+Scenario two_nodes(const std::string& overlap, const std::string& workload, int pp = 1) {
+  auto doc = nlohmann::json::parse(R"({"model": {"preset": "qwen3-30b-a3b"},
+    "cluster": {"nodes": 2, "node": {"device": "h100-sxm", "devices_per_node": 8, "scale_up": "nvlink4"},
+                "scale_out": {"link": "ib-ndr400", "nics_per_node": 8}},
+    "parallelism": {"attention": {"tp": 1}, "experts": {"tp": 1}}, "fidelity": "analytic"})");
+  doc["overlap"] = overlap;
+  doc["parallelism"]["pp"] = pp;
+  doc["parallelism"]["attention"]["dp"] = 16 / pp;
+  doc["parallelism"]["experts"]["ep"] = 16 / pp;
+  doc["workload"] = nlohmann::json::parse(workload);
+  moesim::Diagnostics diag("test");
+  auto s = scenario_from_json(doc, "", diag);
+  EXPECT_TRUE(s) << diag.to_string();
+  return *s;
+}
+constexpr const char* kPrefill = R"({"kind": "prefill", "batch_per_device": 2, "input_tokens": 2048})";
+constexpr const char* kDecode = R"({"kind": "decode", "batch_per_device": 64, "context_tokens": 2048})";
+}  // namespace
+
+TEST(Overlap, HidingCommunicationNeverSlowsAComputeBoundStep) {
+  const double none = simulate(two_nodes("none", kPrefill), no_flow)->step_time_s;
+  const double shared = simulate(two_nodes("compute-comm", kPrefill), no_flow)->step_time_s;
+  const double tbo = simulate(two_nodes("two-microbatch", kPrefill), no_flow)->step_time_s;
+  EXPECT_LE(shared, none);
+  EXPECT_LT(tbo, none);
+  // Overlap hides communication; it cannot hide compute: the step stays above the pure compute.
+  auto r = simulate(two_nodes("two-microbatch", kPrefill), no_flow);
+  EXPECT_GT(r->step_time_s, r->phases_s.at("attention"));
+}
+
+TEST(Overlap, TwoMicrobatchesRereadWeightsInMemoryBoundDecode) {
+  // Splitting a memory-bound decode batch in two reads every weight twice: slower, as it should.
+  const double none = simulate(two_nodes("none", kDecode), no_flow)->step_time_s;
+  const double tbo = simulate(two_nodes("two-microbatch", kDecode), no_flow)->step_time_s;
+  EXPECT_GT(tbo, none);
+}
+
+TEST(Pipeline, StagesHoldTheirLayersAndStepAtTheSteadyStatePeriod) {
+  const Scenario pp2 = two_nodes("none", kDecode, 2);
+  const Scenario pp1 = two_nodes("none", kDecode, 1);
+  // Routed experts per device are the same (128/8 experts of 24 layers against 128/16 of 48);
+  // a stage holds the attention and norms of its 24 layers only, in bf16.
+  const LayerParams lp = layer_parameters(pp1.model.config, 0);
+  const MemoryBreakdown m2 = memory_per_device(pp2), m1 = memory_per_device(pp1);
+  EXPECT_NEAR(m1.weights - m2.weights, 24 * (lp.attention + lp.norms) * 2, 0.01 * m1.weights);
+  // KV cache: half the layers per device.
+  EXPECT_NEAR(m2.kv_cache, m1.kv_cache / 2, 1.0);
+  auto r = simulate(pp2, no_flow);
+  ASSERT_TRUE(r);
+  EXPECT_GT(r->phases_s.at("pipeline"), 0);
+  double sum = 0;
+  for (const auto& [k, v] : r->phases_s) sum += v;
+  EXPECT_NEAR(sum, r->step_time_s, 1e-9 * r->step_time_s);
+  // Steady state: each stage works on both micro-batches every period, so the period is at
+  // least the time one stage needs for the whole batch and at most the fill of two steps.
+  EXPECT_GT(r->step_time_s, 0);
+}
+
+TEST(Pipeline, InvalidSplitsAreErrors) {
+  auto doc = nlohmann::json::parse(R"({"model": {"preset": "qwen3-30b-a3b"},
+    "cluster": {"nodes": 1, "node": {"device": "h100-sxm", "devices_per_node": 8, "scale_up": "nvlink4"}},
+    "parallelism": {"attention": {"tp": 1, "dp": 8}, "experts": {"ep": 8, "tp": 1}, "pp": 3},
+    "workload": {"kind": "decode", "batch_per_device": 8, "context_tokens": 128}})");
+  moesim::Diagnostics diag("pp.json");
+  EXPECT_FALSE(scenario_from_json(doc, "", diag));
+  EXPECT_NE(diag.to_string().find("pp.json:/parallelism/pp: 8 devices do not split into 3 pipeline stages"),
+            std::string::npos) << diag.to_string();
+}

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -139,11 +140,11 @@ TEST(Scenario, BareNumberInADimensionedFieldGetsAHint) {
 
 TEST(Scenario, FeaturesOfLaterVersionsAreRefusedNotIgnored) {
   auto doc = base();
-  doc["overlap"] = "two-microbatch";
+  doc["workload"] = {{"kind", "serving"}, {"requests", 100}};
   doc["routing"] = {{"distribution", {{"zipf", 1.2}}}};
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(doc, diag));
-  EXPECT_TRUE(has_problem(diag, "/overlap", "not simulated"));
+  EXPECT_TRUE(has_problem(diag, "/workload/kind", "not simulated"));
   EXPECT_TRUE(has_problem(diag, "/routing/distribution", "zipf"));
 }
 
@@ -175,4 +176,63 @@ TEST(Scenario, PowerCapAboveTheDeviceMaximumIsAnError) {
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(doc, diag));
   EXPECT_TRUE(has_problem(diag, "/power/cap", "above the device maximum")) << diag.to_string();
+}
+
+namespace {
+
+// 4 nodes x 8 GPUs of Qwen3-30B-A3B (128 experts: EP32 divides them) on ib-ndr400.
+nlohmann::json four_nodes(const nlohmann::json& scale_out) {
+  auto doc = base();
+  doc["model"] = {{"preset", "qwen3-30b-a3b"}};
+  doc["cluster"]["nodes"] = 4;
+  doc["cluster"]["scale_out"] = scale_out;
+  doc["parallelism"]["attention"]["dp"] = 32;
+  doc["parallelism"]["experts"]["ep"] = 32;
+  return doc;
+}
+
+}  // namespace
+
+TEST(Scenario, FabricsTheTopologyCanBuildAreValid) {
+  for (const auto& so : {nlohmann::json{{"link", "ib-ndr400"}, {"nics_per_node", 8}},
+                         nlohmann::json{{"link", "ib-ndr400"}, {"nics_per_node", 4}, {"nodes_per_leaf", 2}},
+                         nlohmann::json{{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "rail-optimized"}}}) {
+    Diagnostics diag("s.json");
+    EXPECT_TRUE(load(four_nodes(so), diag)) << so.dump() << "\n" << diag.to_string();
+  }
+}
+
+TEST(Scenario, NodesPerLeafMustDivideTheNodes) {
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"nodes_per_leaf", 3}}), diag));
+  EXPECT_TRUE(has_problem(diag, "/cluster/scale_out/nodes_per_leaf", "use a divisor of 4 (1, 2, 4)"))
+      << diag.to_string();
+}
+
+TEST(Scenario, RailOptimizedNeedsOneNicPerDevice) {
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 4}, {"topology", "rail-optimized"}}), diag));
+  EXPECT_TRUE(has_problem(diag, "/cluster/scale_out/nics_per_node", "one NIC per device")) << diag.to_string();
+  EXPECT_TRUE(has_problem(diag, "/cluster/scale_out/nics_per_node", "fat-tree")) << diag.to_string();
+}
+
+TEST(Scenario, NodesPerLeafIsForFatTreesOnly) {
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "rail-optimized"},
+                                {"nodes_per_leaf", 2}}),
+                    diag));
+  EXPECT_TRUE(has_problem(diag, "/cluster/scale_out/nodes_per_leaf", "applies to a fat-tree")) << diag.to_string();
+}
+
+TEST(Scenario, DevicesMustShareNicsEvenly) {
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 3}}), diag));
+  EXPECT_TRUE(has_problem(diag, "/cluster/scale_out/nics_per_node", "cannot share 3 NICs evenly")) << diag.to_string();
+  // More NICs than devices is reported once (by the reader), not again by the topology check.
+  Diagnostics once("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 16}}), once));
+  EXPECT_EQ(std::count_if(once.problems().begin(), once.problems().end(),
+                          [](const moesim::Problem& p) { return p.pointer == "/cluster/scale_out/nics_per_node"; }),
+            1)
+      << once.to_string();
 }

@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include "all_to_all.hpp"
+
+using namespace moesim::sim;
+using moesim::hw::DType;
+
+namespace {
+
+// nodes x per_node devices, one NIC per device.
+Fabric cluster(int nodes, int per_node) {
+  Fabric f;
+  f.spec.nodes = nodes;
+  f.spec.devices_per_node = per_node;
+  f.spec.scale_up.bandwidth = 100;
+  f.spec.scale_up.efficiency = 1;
+  f.spec.has_scale_out = nodes > 1;
+  f.spec.scale_out.bandwidth = 10;
+  f.spec.scale_out.efficiency = 1;
+  f.spec.nics_per_node = nodes > 1 ? per_node : 0;
+  return f;
+}
+
+AllToAllSpec spec(const Fabric& f, int experts, int k, AllToAllAlgorithm alg) {
+  AllToAllSpec a;
+  a.experts = experts;
+  a.top_k = k;
+  a.hidden = 128;  // 256 bytes per token in bf16
+  a.tokens.assign(static_cast<std::size_t>(f.num_devices()), 1.0);
+  a.algorithm = alg;
+  return a;
+}
+
+double nic_bytes(const Fabric& f, const TrafficMatrix& m) {
+  double b = 0;
+  for (int p = f.num_devices(); p < f.num_ports(); ++p) b += m.sent_by(p);
+  return b;
+}
+
+}  // namespace
+
+TEST(AllToAll, HitProbabilityIsTopKWithoutReplacement) {
+  EXPECT_DOUBLE_EQ(prob_hits_subset(8, 1, 2), 1.0 - 21.0 / 28.0);  // Mixtral, one expert per GPU
+  EXPECT_DOUBLE_EQ(prob_hits_subset(4, 2, 2), 1.0 - 1.0 / 6.0);
+  EXPECT_DOUBLE_EQ(prob_hits_subset(4, 4, 1), 1.0);
+  EXPECT_DOUBLE_EQ(prob_hits_subset(4, 0, 1), 0.0);
+}
+
+TEST(AllToAll, Fp8CarriesOneScalePer128Channels) {
+  EXPECT_DOUBLE_EQ(token_wire_bytes(7168, DType::fp8), 7168 + 56 * 4);
+  EXPECT_DOUBLE_EQ(token_wire_bytes(7168, DType::bf16), 2 * 7168);
+}
+
+TEST(AllToAll, DirectSendsEachTokenOncePerDestinationDevice) {
+  const Fabric f = cluster(2, 2);
+  const auto t = expert_all_to_all(f, spec(f, 4, 2, AllToAllAlgorithm::direct));
+  const double p = 0.5;  // a token's 2 of 4 experts include a given device's one expert
+  EXPECT_DOUBLE_EQ(t.dispatch->at(0, 1), p * 256);                              // same node
+  EXPECT_DOUBLE_EQ(t.dispatch->at(f.nic_port(0), f.nic_port(2)), p * 256);      // across nodes
+  EXPECT_DOUBLE_EQ(t.dispatch->at(0, 2), 0.0);  // no scale-up path between nodes
+  // Combine returns the same tokens the other way.
+  EXPECT_DOUBLE_EQ(t.combine->at(1, 0), p * 256);
+}
+
+TEST(AllToAll, DeepEpNormalSendsOncePerNodeAndForwardsOverNvlink) {
+  const Fabric f = cluster(2, 2);
+  const auto direct = expert_all_to_all(f, spec(f, 4, 2, AllToAllAlgorithm::direct));
+  const auto deepep = expert_all_to_all(f, spec(f, 4, 2, AllToAllAlgorithm::deepep_normal));
+  // Device 0 reaches node 1 through device 2 (same local index): once per token that hits node 1.
+  const double p_node = 1.0 - 1.0 / 6.0, p_dev = 0.5;
+  EXPECT_DOUBLE_EQ(deepep.dispatch->at(f.nic_port(0), f.nic_port(2)), p_node * 256);
+  EXPECT_DOUBLE_EQ(deepep.dispatch->at(f.nic_port(0), f.nic_port(3)), 0.0);
+  // Device 2 forwards device 0's tokens meant for device 3 over NVLink (plus device 2's own).
+  EXPECT_DOUBLE_EQ(deepep.dispatch->at(2, 3), 2 * p_dev * 256);
+  // Deduplication per node moves fewer bytes over the scale-out network.
+  EXPECT_LT(nic_bytes(f, *deepep.dispatch), nic_bytes(f, *direct.dispatch));
+}
+
+TEST(AllToAll, LowLatencyKernelsSendEveryTokenExpertPair) {
+  const Fabric f = cluster(2, 2);
+  auto a = spec(f, 8, 4, AllToAllAlgorithm::deepep_low_latency);
+  const auto t = expert_all_to_all(f, a);
+  // 4 of 8 experts, 2 per device: on average 1 of a token's experts sits on each device.
+  EXPECT_DOUBLE_EQ(t.dispatch->at(0, 1), 1.0 * 256);
+  EXPECT_DOUBLE_EQ(t.dispatch->at(f.nic_port(0), f.nic_port(3)), 1.0 * 256);
+  EXPECT_DOUBLE_EQ(t.dispatch->total(), 4 * 3 * 256.0);  // every device, every other device
+}
