@@ -1,8 +1,38 @@
 #!/usr/bin/env bash
-# Builds the release preset and prints each benchmark figure (median of 5 repetitions).
+# Builds the release preset and prints each benchmark figure: P1 and P2 as medians of 5
+# repetitions (Google Benchmark), and the peak memory of a 1,024-GPU platform (128 x 8 H800,
+# DeepSeek-V3 decode, flow fidelity) as the maximum resident set of the simulating process.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 make build >/dev/null
 ./build/release/bench/moesim_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
   --benchmark_filter="${1:-.}"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat > "$tmp/ep1024.json" <<JSON
+{
+  "name": "DeepSeek-V3 decode, EP1024 on 128x8 H800",
+  "model": {"preset": "deepseek-v3", "weights_dtype": "fp8"},
+  "cluster": {"nodes": 128, "node": {"device": "h800-sxm", "devices_per_node": 8, "scale_up": "nvlink-h800"},
+              "scale_out": {"link": "ib-ndr400", "nics_per_node": 8, "topology": "fat-tree"}},
+  "parallelism": {"attention": {"tp": 1, "dp": 1024}, "experts": {"ep": 1024, "tp": 1},
+                  "redundant_experts": 0},
+  "communication": {"all_to_all": "deepep-low-latency"},
+  "workload": {"kind": "decode", "batch_per_device": 64, "context_tokens": 4096},
+  "fidelity": "flow"
+}
+JSON
+# 256 experts cannot fill 1,024 GPUs one per GPU: use EP 256 x 4 pipeline stages instead.
+sed -i 's/"dp": 1024}, "experts": {"ep": 1024, "tp": 1},/"dp": 256}, "experts": {"ep": 256, "tp": 1}, "pp": 4,/' "$tmp/ep1024.json"
+echo
+echo "1,024-GPU platform (128 x 8 H800, DeepSeek-V3 decode, EP256 x PP4, flow):"
+command -v /usr/bin/time >/dev/null || { echo "bench/run.sh needs GNU time (apt-get install time)" >&2; exit 1; }
+/usr/bin/time -f "  wall %e s, peak resident memory %M KiB (the largest of moesim and its SimGrid child)" \
+  ./build/release/cli/moesim run "$tmp/ep1024.json" --json > "$tmp/report.json" || true
+python3 - "$tmp/report.json" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("  step time %.4g s, simulator wall %.3g s, events %d" % (r["step_time_s"], r["simulator"]["wall_s"], r["simulator"]["events"]))
+PY
