@@ -79,34 +79,33 @@ void read_model(ObjectReader m, const std::string& base_dir, Scenario& s, Diagno
   model_ok = true;
 }
 
-const hw::Device* read_device(ObjectReader& r, const std::string& key) {
-  const auto& cat = hw::Catalog::builtin();
+// Reads a catalog name at `key`; an unknown one is reported with the valid names.
+template <typename Item, typename Find>
+const Item* read_catalog_name(ObjectReader& r, const std::string& key, const char* what,
+                              const std::vector<std::string>& names, Find find) {
   auto name = r.string(key, true);
   if (!name) return nullptr;
-  const hw::Device* d = cat.find_device(*name);
-  if (d == nullptr) {
-    std::string hint = "valid: " + join_names(cat.device_names());
-    if (auto near = closest_name(*name, cat.device_names()); !near.empty()) {
+  const Item* item = find(*name);
+  if (item == nullptr) {
+    std::string hint = "valid: " + join_names(names);
+    if (auto near = closest_name(*name, names); !near.empty()) {
       hint = "did you mean '" + near + "'? " + hint;
     }
-    r.diagnostics().error(r.pointer_to(key), "unknown device '" + *name + "'", hint);
+    r.diagnostics().error(r.pointer_to(key), std::string("unknown ") + what + " '" + *name + "'", hint);
   }
-  return d;
+  return item;
+}
+
+const hw::Device* read_device(ObjectReader& r, const std::string& key) {
+  const auto& cat = hw::Catalog::builtin();
+  return read_catalog_name<hw::Device>(r, key, "device", cat.device_names(),
+                                       [&](const std::string& n) { return cat.find_device(n); });
 }
 
 const hw::Link* read_link(ObjectReader& r, const std::string& key) {
   const auto& cat = hw::Catalog::builtin();
-  auto name = r.string(key, true);
-  if (!name) return nullptr;
-  const hw::Link* l = cat.find_link(*name);
-  if (l == nullptr) {
-    std::string hint = "valid: " + join_names(cat.link_names());
-    if (auto near = closest_name(*name, cat.link_names()); !near.empty()) {
-      hint = "did you mean '" + near + "'? " + hint;
-    }
-    r.diagnostics().error(r.pointer_to(key), "unknown link '" + *name + "'", hint);
-  }
-  return l;
+  return read_catalog_name<hw::Link>(r, key, "link", cat.link_names(),
+                                     [&](const std::string& n) { return cat.find_link(n); });
 }
 
 void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {

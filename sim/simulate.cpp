@@ -12,7 +12,7 @@ namespace {
 // How busy each network's ports are over the step: each collective keeps a port busy for its
 // bytes (the larger direction) over the port's bandwidth; the sum over ports and collectives,
 // divided by ports x step time, is the average utilisation of that link class.
-void link_utilization(const StepGraph& g, const Timeline& t, std::size_t first, Report& r) {
+void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
   double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
   for (std::size_t i = first; i < g.tasks.size(); ++i) {
     const Task& task = g.tasks[i];
@@ -30,7 +30,6 @@ void link_utilization(const StepGraph& g, const Timeline& t, std::size_t first, 
     }
   }
   if (r.step_time_s <= 0) return;
-  (void)t;
   r.links["scale_up"] = {bytes_up, busy_up / (g.fabric.num_devices() * r.step_time_s)};
   if (g.fabric.num_nics() > 0) {
     r.links["scale_out"] = {bytes_out, busy_out / (g.fabric.num_nics() * r.step_time_s)};
@@ -118,7 +117,7 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
     r.usd_per_million_output_tokens =
         *r.price_per_device_hour * r.devices / 3600.0 / r.output_tokens_per_s * 1e6;
   }
-  link_utilization(step.graph, timeline, first, r);
+  link_utilization(step.graph, first, r);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (detail != nullptr) {
     detail->graph = std::move(step.graph);
