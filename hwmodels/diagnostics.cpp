@@ -36,6 +36,12 @@ bool Diagnostics::has_errors() const {
                      [](const Problem& p) { return p.severity == Problem::Severity::error; });
 }
 
+std::size_t Diagnostics::error_count() const {
+  return static_cast<std::size_t>(std::count_if(problems_.begin(), problems_.end(), [](const Problem& p) {
+    return p.severity == Problem::Severity::error;
+  }));
+}
+
 std::string Diagnostics::to_string() const {
   std::string out;
   for (const auto& p : problems_) out += p.to_string() + "\n";

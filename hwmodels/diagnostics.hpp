@@ -31,6 +31,8 @@ class Diagnostics {
   void merge(const Diagnostics& other);
 
   bool has_errors() const;
+  /// Errors (not warnings) so far; compare before and after a read to see whether it failed.
+  std::size_t error_count() const;
   const std::vector<Problem>& problems() const { return problems_; }
   const std::string& file() const { return file_; }
   /// Every problem, one per line.

@@ -114,10 +114,7 @@ double HwProfile::link_efficiency(const Link& link) const {
 }
 
 std::optional<HwProfile> hw_profile_from_json(const nlohmann::json& doc, Diagnostics& diag) {
-  const auto errors = [&] {
-    return std::count_if(diag.problems().begin(), diag.problems().end(),
-                         [](const Problem& q) { return q.severity == Problem::Severity::error; });
-  };
+  const auto errors = [&] { return diag.error_count(); };
   const auto errors_before = errors();
   ObjectReader top(doc, "", diag);
   if (!top.valid()) return std::nullopt;

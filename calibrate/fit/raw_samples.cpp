@@ -348,10 +348,7 @@ void read_power(ObjectReader& b, RawRun& run, Diagnostics& diag) {
 }  // namespace
 
 std::optional<RawRun> read_raw_run(const nlohmann::json& doc, Diagnostics& diag) {
-  const auto errors = [&] {
-    return std::count_if(diag.problems().begin(), diag.problems().end(),
-                         [](const Problem& q) { return q.severity == Problem::Severity::error; });
-  };
+  const auto errors = [&] { return diag.error_count(); };
   const auto errors_before = errors();
   ObjectReader top(doc, "", diag);
   if (!top.valid()) return std::nullopt;

@@ -25,11 +25,7 @@ constexpr TypeEntry kModelTypes[] = {
     {"llama4_text", "llama4"},    {"llama", "llama"},             {"qwen2", "qwen2"},
 };
 
-std::size_t error_count(const Diagnostics& diag) {
-  return static_cast<std::size_t>(
-      std::count_if(diag.problems().begin(), diag.problems().end(),
-                    [](const Problem& p) { return p.severity == Problem::Severity::error; }));
-}
+std::size_t error_count(const Diagnostics& diag) { return diag.error_count(); }
 
 /// Typed reads for third-party config files. HF configs write null for "not set"
 /// ("q_lora_rank": null, "sliding_window": null), so null counts as absent unless required.
