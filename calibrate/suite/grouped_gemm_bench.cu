@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "cublas_handle.hpp"
 
 namespace moesim::calibrate {
 namespace {
@@ -52,18 +53,6 @@ std::vector<long long> token_counts(int total, int experts, const std::string& d
   }
   return split(total, w);
 }
-
-class CublasHandle {
- public:
-  CublasHandle() { check_cublas(cublasCreate(&h_), "cublasCreate"); }
-  ~CublasHandle() { cublasDestroy(h_); }
-  CublasHandle(const CublasHandle&) = delete;
-  CublasHandle& operator=(const CublasHandle&) = delete;
-  cublasHandle_t get() const { return h_; }
-
- private:
-  cublasHandle_t h_ = nullptr;
-};
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "cublas_handle.hpp"
 #include "nvml_loader.hpp"
 
 namespace moesim::calibrate {
@@ -40,18 +41,6 @@ class LimitGuard {
   Nvml& nvml_;
   double original_;
   bool changed_ = false;
-};
-
-class CublasHandle {
- public:
-  CublasHandle() { check_cublas(cublasCreate(&h_), "cublasCreate"); }
-  ~CublasHandle() { cublasDestroy(h_); }
-  CublasHandle(const CublasHandle&) = delete;
-  CublasHandle& operator=(const CublasHandle&) = delete;
-  cublasHandle_t get() const { return h_; }
-
- private:
-  cublasHandle_t h_ = nullptr;
 };
 
 struct Load {

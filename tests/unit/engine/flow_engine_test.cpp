@@ -3,20 +3,12 @@
 #include "deployment.hpp"
 #include "flow_engine.hpp"
 #include "simulate.hpp"
+#include "../test_fabric.hpp"
 
 using namespace moesim::sim;
 
 namespace {
-// One node of `devices` devices whose ports carry `bandwidth` B/s with `latency` s end to end.
-Fabric one_node(int devices, double bandwidth, double latency) {
-  Fabric f;
-  f.spec.nodes = 1;
-  f.spec.devices_per_node = devices;
-  f.spec.scale_up.bandwidth = bandwidth;
-  f.spec.scale_up.efficiency = 1.0;
-  f.spec.scale_up.latency_s = latency;
-  return f;
-}
+using test_support::one_node;
 
 Scenario default_with(Fidelity f) {
   moesim::Diagnostics diag;

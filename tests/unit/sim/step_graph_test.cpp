@@ -1,20 +1,12 @@
 #include <gtest/gtest.h>
 
 #include "step_graph.hpp"
+#include "../test_fabric.hpp"
 
 using namespace moesim::sim;
 
 namespace {
-// One node of `devices` devices whose ports carry `bandwidth` B/s with `latency` s end to end.
-Fabric one_node(int devices, double bandwidth, double latency) {
-  Fabric f;
-  f.spec.nodes = 1;
-  f.spec.devices_per_node = devices;
-  f.spec.scale_up.bandwidth = bandwidth;
-  f.spec.scale_up.efficiency = 1.0;
-  f.spec.scale_up.latency_s = latency;
-  return f;
-}
+using test_support::one_node;
 
 Task compute(int device, double seconds, Phase phase, std::vector<int> deps = {}) {
   Task t;
