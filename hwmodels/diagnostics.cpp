@@ -10,7 +10,11 @@ std::string Problem::to_string() const {
   if (severity == Severity::warning) out += "warning: ";
   out += file.empty() ? std::string("<input>") : file;
   out += ":";
-  out += pointer.empty() ? std::string("/") : pointer;
+  if (line > 0) {
+    out += std::to_string(line);
+  } else {
+    out += pointer.empty() ? std::string("/") : pointer;
+  }
   out += ": ";
   out += message;
   if (!hint.empty()) out += " (" + hint + ")";
@@ -25,6 +29,10 @@ void Diagnostics::error(std::string pointer, std::string message, std::string hi
 void Diagnostics::warning(std::string pointer, std::string message, std::string hint) {
   problems_.push_back(
       {Problem::Severity::warning, file_, std::move(pointer), std::move(message), std::move(hint)});
+}
+
+void Diagnostics::error_at_line(int line, std::string message, std::string hint) {
+  problems_.push_back({Problem::Severity::error, file_, {}, std::move(message), std::move(hint), line});
 }
 
 void Diagnostics::merge(const Diagnostics& other) {

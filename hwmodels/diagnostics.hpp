@@ -15,8 +15,10 @@ struct Problem {
   std::string pointer;  ///< RFC 6901 JSON pointer, "" for the whole document
   std::string message;
   std::string hint;     ///< optional: what to write instead, or the valid choices
+  int line = 0;         ///< line of a text (CSV) input, 1-based; 0: located by `pointer`
 
-  /// "file:/json/pointer: message (hint)"; warnings are prefixed with "warning: ".
+  /// "file:/json/pointer: message (hint)", or "file:LINE: message (hint)" for text inputs;
+  /// warnings are prefixed with "warning: ".
   std::string to_string() const;
 };
 
@@ -27,6 +29,8 @@ class Diagnostics {
 
   void error(std::string pointer, std::string message, std::string hint = {});
   void warning(std::string pointer, std::string message, std::string hint = {});
+  /// An error at a line of a text input such as a CSV file (1-based).
+  void error_at_line(int line, std::string message, std::string hint = {});
   /// Appends problems found in another file (e.g. a referenced config.json).
   void merge(const Diagnostics& other);
 

@@ -47,11 +47,14 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
   const bool limited = a.max_nodes_per_token > 0 && a.max_nodes_per_token < nodes;
   const double node_chosen = limited ? static_cast<double>(a.max_nodes_per_token) / nodes : 1.0;
   const int pool = limited ? a.max_nodes_per_token * (a.experts / nodes) : a.experts;
-  const double per_device =
+  const double uniform_device =
       node_chosen * (a.algorithm == AllToAllAlgorithm::deepep_low_latency
                          ? static_cast<double>(a.top_k) * local / pool
                          : prob_hits_subset(pool, local, a.top_k));
-  const double per_node_hit = node_chosen * prob_hits_subset(pool, local * per_node, a.top_k);
+  const double uniform_node = node_chosen * prob_hits_subset(pool, local * per_node, a.top_k);
+  const bool sampled = !a.device_hit.empty();
+  auto per_device = [&](int d) { return sampled ? a.device_hit[static_cast<std::size_t>(d)] : uniform_device; };
+  auto per_node_hit = [&](int node) { return sampled ? a.node_hit[static_cast<std::size_t>(node)] : uniform_node; };
 
   // Adds `tokens` x wire bytes from port src to port dst (dispatch) and back (combine).
   auto send = [&](int src, int dst, double tokens) {
@@ -66,23 +69,23 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
       if (d == s) continue;
       const int node_d = f.spec.node_of(d);
       if (node_d == node_s) {
-        send(s, d, t * per_device);  // over the node's switch
+        send(s, d, t * per_device(d));  // over the node's switch
         continue;
       }
       if (a.algorithm != AllToAllAlgorithm::deepep_normal) {
-        send(f.nic_port(s), f.nic_port(d), t * per_device);
+        send(f.nic_port(s), f.nic_port(d), t * per_device(d));
         continue;
       }
       // Forwarded: the relay is the GPU of node_d with s's local index; it receives each token
       // once per node over RDMA (counted once, below) and hands it to d over NVLink.
       const int relay = node_d * per_node + f.spec.local_index(s);
-      if (d != relay) send(relay, d, t * per_device);
+      if (d != relay) send(relay, d, t * per_device(d));
     }
     if (a.algorithm == AllToAllAlgorithm::deepep_normal) {
       for (int node = 0; node < nodes; ++node) {
         if (node == node_s) continue;
         const int relay = node * per_node + f.spec.local_index(s);
-        send(f.nic_port(s), f.nic_port(relay), t * per_node_hit);
+        send(f.nic_port(s), f.nic_port(relay), t * per_node_hit(node));
       }
     }
   }

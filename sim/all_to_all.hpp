@@ -43,6 +43,13 @@ struct AllToAllSpec {
   /// Node-limited routing: a token's experts lie on at most this many nodes (0: no limit).
   /// Modelled as M nodes chosen uniformly, then top-k uniformly among their experts.
   int max_nodes_per_token = 0;
+  /// Routing as sampled (sim/routing): per destination device, the messages one token sends
+  /// there (direct and deepep-normal: the probability that it has at least one expert there;
+  /// deepep-low-latency: its expected token-expert pairs there); per destination node, the
+  /// probability that it has at least one expert on that node. Both empty: uniform top-k over
+  /// contiguously placed experts, from `experts`, `top_k` and `max_nodes_per_token`.
+  std::vector<double> device_hit;
+  std::vector<double> node_hit;
 };
 
 struct AllToAllTraffic {
@@ -50,8 +57,9 @@ struct AllToAllTraffic {
   std::shared_ptr<const TrafficMatrix> combine;
 };
 
-/// Builds the expected traffic of one dispatch and one combine over `fabric`. Experts are placed
-/// contiguously: device d holds experts [d * E / n, (d + 1) * E / n).
+/// Builds the traffic of one dispatch and one combine over `fabric`. Every source's tokens follow
+/// the same routing statistics (device_hit / node_hit, or uniform with contiguous placement:
+/// device d holds experts [d * E / n, (d + 1) * E / n)).
 AllToAllTraffic expert_all_to_all(const Fabric& fabric, const AllToAllSpec& spec);
 
 /// Probability that a token's top-k experts (without replacement among `experts`) include at

@@ -5,6 +5,8 @@
 
 #include "all_to_all.hpp"
 #include "cost_model.hpp"
+#include "placement.hpp"
+#include "routing.hpp"
 
 namespace moesim::sim {
 namespace {
@@ -12,11 +14,6 @@ namespace {
 constexpr double kHighPrecisionBytes = 2;  // embeddings, lm head, routers, norms stay in bf16
 constexpr double kActivationBytes = 2;     // activations are bf16
 
-// Expected number of a device's local experts that receive at least one of `pairs` token-expert
-// assignments spread uniformly over `experts`.
-double expected_touched(int local, double pairs, int experts) {
-  return local * (1.0 - std::pow(1.0 - 1.0 / experts, pairs));
-}
 
 struct Shape {
   double tokens_per_rank = 0;   // tokens an attention DP rank processes in this step
@@ -35,6 +32,174 @@ Shape step_shape(const Scenario& s) {
   }
   return sh;
 }
+
+// The routed experts of one MoE layer: their traffic and the straggler device's grouped GEMM.
+struct LayerExperts {
+  std::shared_ptr<const TrafficMatrix> dispatch, combine;
+  KernelCost straggler;
+  double rows = 0;  // average assignments per expert slot on the straggler
+};
+
+// Builds each MoE layer's routing draw, placement, device loads and all-to-all traffic, and
+// keeps the figures the report needs.
+class ExpertLayerBuilder {
+ public:
+  ExpertLayerBuilder(const Scenario& s, const Fabric& cluster, const CostModel& cost, double tokens_per_rank,
+                     hw::DType dispatch_dtype, hw::DType combine_dtype)
+      : s_(s), cluster_(cluster), cost_(cost), tokens_per_rank_(tokens_per_rank) {
+    const ModelConfig& m = s.model.config;
+    router_ = {m.moe.num_experts, m.moe.top_k, m.moe.n_group, m.moe.topk_group};
+    ep_ = s.parallelism.expert_ep;
+    stage_ = cluster;
+    stage_.spec.nodes = std::max(1, ep_ / s.cluster.devices_per_node);
+    stage_.spec.devices_per_node = std::min(ep_, s.cluster.devices_per_node);
+    a2a_.experts = m.moe.num_experts + s.parallelism.redundant_experts;
+    a2a_.top_k = m.moe.top_k;
+    a2a_.hidden = m.hidden;
+    a2a_.dispatch_dtype = dispatch_dtype;
+    a2a_.combine_dtype = combine_dtype;
+    a2a_.algorithm = s.communication.all_to_all;
+    a2a_.tokens.assign(static_cast<std::size_t>(ep_), tokens_per_rank / s.parallelism.attention_tp);
+  }
+
+  LayerExperts build(int moe_layer, int stage, const LayerParams& lp) {
+    const ModelConfig& m = s_.model.config;
+    const auto& par = s_.parallelism;
+    const double tokens = tokens_per_rank_ * par.attention_dp;
+    const LayerRoutingDraw draw = draw_layer_routing(s_.routing, router_, moe_layer, tokens);
+    const ExpertPlacement placement = place_experts(router_.experts, par.redundant_experts, ep_,
+                                                    stage_.spec.devices_per_node, par.placement, draw.expected);
+    const std::vector<double> loads = device_loads(placement, draw.counts);
+    const ExpertPlacement plain = place_experts(router_.experts, 0, ep_, stage_.spec.devices_per_node,
+                                                PlacementStrategy::contiguous, draw.expected);
+    const double balance = max_over_mean(loads);
+    balance_sum_ += balance;
+    contiguous_sum_ += max_over_mean(device_loads(plain, draw.counts));
+    worst_ = std::max(worst_, balance);
+    ++layers_;
+    for (double c : draw.counts) assignments_ += c;
+    dropped_ += draw.dropped;
+    skipped_ += draw.skipped;
+    if (stage == 0) per_layer_device_.push_back(loads);
+
+    LayerExperts lx;
+    // The grouped GEMM of each device; the slowest one holds up the combine.
+    const double params = lp.routed_expert / par.expert_tp;
+    const double wbytes = hw::dtype_bytes(s_.model.weights_dtype);
+    for (int d = 0; d < ep_; ++d) {
+      const auto& slots = placement.slots[static_cast<std::size_t>(d)];
+      const double pairs = loads[static_cast<std::size_t>(d)];
+      double touched = 0;
+      for (int e : slots) {
+        const auto ee = static_cast<std::size_t>(e);
+        touched += std::min(1.0, draw.counts[ee] / placement.replicas[ee]);
+      }
+      const double rows = slots.empty() ? 0.0 : pairs / static_cast<double>(slots.size());
+      const KernelCost c = rows > 0 ? cost_.grouped_gemm(2.0 * pairs * params,
+                                                         touched * params * wbytes + 2.0 * pairs * m.hidden * kActivationBytes,
+                                                         rows)
+                                    : cost_.kernel(0, 0);
+      if (d == 0 || c.seconds > lx.straggler.seconds) {
+        lx.straggler = c;
+        lx.rows = rows;
+      }
+    }
+    if (ep_ > 1) {
+      RoutingGroups groups;
+      groups.assignments_per_group = router_.top_k;
+      groups.experts_per_group = router_.experts;
+      const int nodes = stage_.spec.nodes;
+      const int limit = s_.routing.max_nodes_per_token;
+      if (limit > 0 && limit < nodes) {
+        // Node-limited routing: a token picks its nodes by their expected load, then experts there.
+        std::vector<double> node_load(static_cast<std::size_t>(nodes), 0.0);
+        groups.slot_group.resize(placement.slots.size());
+        for (int d = 0; d < ep_; ++d) {
+          const int node = d / stage_.spec.devices_per_node;
+          for (int e : placement.slots[static_cast<std::size_t>(d)]) {
+            const auto ee = static_cast<std::size_t>(e);
+            node_load[static_cast<std::size_t>(node)] += draw.expected[ee] / placement.replicas[ee];
+            groups.slot_group[static_cast<std::size_t>(d)].push_back(node);
+          }
+        }
+        groups.prob = inclusion_probabilities(node_load, limit);
+        groups.assignments_per_group = static_cast<double>(router_.top_k) / limit;
+        groups.experts_per_group = static_cast<double>(router_.experts) / nodes;
+      } else if (router_.groups > 1) {
+        const int per_group = router_.experts / router_.groups;
+        groups.slot_group.resize(placement.slots.size());
+        for (int d = 0; d < ep_; ++d) {
+          for (int e : placement.slots[static_cast<std::size_t>(d)]) groups.slot_group[static_cast<std::size_t>(d)].push_back(e / per_group);
+        }
+        groups.prob = draw.group_prob;
+        groups.assignments_per_group = static_cast<double>(router_.top_k) / router_.top_groups;
+        groups.experts_per_group = per_group;
+      }
+      const TokenHits hits = token_hits(placement, draw.counts, tokens, groups,
+                                        a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency);
+      a2a_.device_hit = hits.device;
+      a2a_.node_hit = hits.node;
+      const AllToAllTraffic local = expert_all_to_all(stage_, a2a_);
+      lx.dispatch = on_cluster(*local.dispatch, stage);
+      lx.combine = on_cluster(*local.combine, stage);
+    }
+    return lx;
+  }
+
+  ExpertLoadSummary summary(int micro_batches) {
+    ExpertLoadSummary out;
+    if (layers_ == 0) return out;
+    out.max_over_mean = balance_sum_ / layers_;
+    out.max_over_mean_contiguous = contiguous_sum_ / layers_;
+    out.worst_layer_max_over_mean = worst_;
+    // Every micro-batch of a step routes its own tokens the same way.
+    out.assignments = assignments_ * micro_batches;
+    out.dropped = dropped_ * micro_batches;
+    out.skipped = skipped_ * micro_batches;
+    out.per_layer_device = std::move(per_layer_device_);
+    for (auto& layer : out.per_layer_device) {
+      for (double& x : layer) x *= micro_batches;
+    }
+    return out;
+  }
+
+ private:
+  // Moves a stage-local matrix (its first port is the stage's first device) onto the cluster's
+  // ports; the first stage's matrix is used as it is when the stage is the whole cluster.
+  std::shared_ptr<const TrafficMatrix> on_cluster(const TrafficMatrix& src, int stage) const {
+    auto dst = std::make_shared<TrafficMatrix>(cluster_.num_ports());
+    if (src.n == dst->n && stage == 0) {
+      dst->bytes = src.bytes;
+    } else {
+      const int first = stage * ep_;
+      auto to_cluster = [&](int port) {
+        return stage_.is_nic(port) ? cluster_.nic_port(first + (port - stage_.num_devices()) * s_.cluster.devices_per_node /
+                                                                    std::max(1, cluster_.spec.nics_per_node))
+                                   : first + port;
+      };
+      for (int i = 0; i < src.n; ++i) {
+        for (int j = 0; j < src.n; ++j) {
+          if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);
+        }
+      }
+    }
+    dst->finalize();
+    return dst;
+  }
+
+  const Scenario& s_;
+  const Fabric& cluster_;
+  const CostModel& cost_;
+  double tokens_per_rank_;
+  RouterShape router_;
+  int ep_ = 1;
+  Fabric stage_;
+  AllToAllSpec a2a_;
+  int layers_ = 0;
+  double balance_sum_ = 0, contiguous_sum_ = 0, worst_ = 1;
+  double assignments_ = 0, dropped_ = 0, skipped_ = 0;
+  std::vector<std::vector<double>> per_layer_device_;
+};
 
 }  // namespace
 
@@ -141,11 +306,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
 
   // `rows` > 0 marks matrix work over that many rows (tokens): the GEMM efficiency curve of a
   // calibration profile applies; `grouped` marks the per-expert grouped GEMM.
-  auto compute = [&](Phase ph, int layer, int st, double flops, double bytes, std::vector<int> deps,
-                     double rows = 0, bool grouped = false) {
-    const KernelCost c = rows <= 0 ? cost.kernel(flops, bytes)
-                         : grouped ? cost.grouped_gemm(flops, bytes, rows)
-                                   : cost.gemm(flops, bytes, rows);
+  auto add_compute = [&](Phase ph, int layer, int st, const KernelCost& c, std::vector<int> deps) {
     Task t;
     t.phase = ph;
     t.layer = layer;
@@ -161,6 +322,14 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     const int id = g.add(std::move(t));
     last[static_cast<std::size_t>(st)] = id;
     return id;
+  };
+  auto compute = [&](Phase ph, int layer, int st, double flops, double bytes, std::vector<int> deps,
+                     double rows = 0) {
+    return add_compute(ph, layer, st, rows <= 0 ? cost.kernel(flops, bytes) : cost.gemm(flops, bytes, rows),
+                       std::move(deps));
+  };
+  auto expert_task = [&](const LayerExperts& lx, int layer, int st, std::vector<int> deps) {
+    return add_compute(Phase::experts, layer, st, lx.straggler, std::move(deps));
   };
   // A collective starts when its producers are done and the communication stream is free.
   auto collective = [&](Phase ph, int layer, std::shared_ptr<const TrafficMatrix> traffic,
@@ -190,55 +359,18 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     tp_allreduce = mtx;
   }
 
-  // Expert-parallel all-to-all inside each pipeline stage. The tokens of an attention TP group
-  // are split among its ranks for dispatch, so each device sends T / tp tokens.
-  std::vector<std::shared_ptr<const TrafficMatrix>> dispatch(static_cast<std::size_t>(pp)),
-      combine(static_cast<std::size_t>(pp));
-  // Redundant experts are extra slots; routing spreads a replicated expert's tokens over its
-  // replicas so that every slot carries the same expected load (ideal balancing; the placement
-  // that achieves it is the balancer's job).
-  const int slots = m.moe.num_experts + par.redundant_experts;
-  double pairs_per_expert = 0;  // token-expert assignments each slot receives per micro-batch
+  // Routing, placement and the expert-parallel all-to-all of each MoE layer, inside its pipeline
+  // stage. One routing draw per layer and step; the micro-batches of a step share it.
+  const int layers_per_stage = (m.num_layers + pp - 1) / pp;
+  std::vector<LayerExperts> experts_of(static_cast<std::size_t>(m.num_layers));
   if (m.is_moe()) {
-    if (par.expert_ep > 1) {
-      AllToAllSpec a2a;
-      a2a.experts = slots;
-      a2a.top_k = m.moe.top_k;
-      a2a.hidden = m.hidden;
-      a2a.dispatch_dtype = out.dispatch_dtype;
-      a2a.combine_dtype = out.combine_dtype;
-      a2a.algorithm = s.communication.all_to_all;
-      // The stage's devices form their own fabric (its first port is the stage's first device);
-      // traffic is then placed on the cluster's ports.
-      Fabric stage = g.fabric;
-      stage.spec.nodes = std::max(1, stage_devices / s.cluster.devices_per_node);
-      stage.spec.devices_per_node = std::min(stage_devices, s.cluster.devices_per_node);
-      a2a.tokens.assign(static_cast<std::size_t>(stage_devices), T / tp);
-      const AllToAllTraffic local = expert_all_to_all(stage, a2a);
-      for (int st = 0; st < pp; ++st) {
-        auto place = [&](const TrafficMatrix& src) {
-          auto dst = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
-          const int first = st * stage_devices;
-          auto to_cluster = [&](int port) {
-            return stage.is_nic(port)
-                       ? g.fabric.nic_port(first + (port - stage.num_devices()) *
-                                                       s.cluster.devices_per_node /
-                                                       std::max(1, g.fabric.spec.nics_per_node))
-                       : first + port;
-          };
-          for (int i = 0; i < src.n; ++i) {
-            for (int j = 0; j < src.n; ++j) {
-              if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);
-            }
-          }
-          dst->finalize();
-          return dst;
-        };
-        dispatch[static_cast<std::size_t>(st)] = pp == 1 ? local.dispatch : place(*local.dispatch);
-        combine[static_cast<std::size_t>(st)] = pp == 1 ? local.combine : place(*local.combine);
-      }
+    ExpertLayerBuilder builder(s, g.fabric, cost, T, out.dispatch_dtype, out.combine_dtype);
+    int moe_layer = 0;
+    for (int l = 0; l < m.num_layers; ++l) {
+      if (!m.layers[static_cast<std::size_t>(l)].moe) continue;
+      experts_of[static_cast<std::size_t>(l)] = builder.build(moe_layer++, l / layers_per_stage, layer_parameters(m, l));
     }
-    pairs_per_expert = T * par.attention_dp * m.moe.top_k / slots;
+    out.expert_load = builder.summary(micro);
   }
 
   // Activations handed from one stage to the next: device i of a stage to device i of the next.
@@ -258,7 +390,6 @@ DeploymentStep build_deployment_step(const Scenario& s) {
 
   const ParamCounts pc = count_parameters(m);
   const double head_params = (m.tie_embeddings ? pc.embedding : pc.lm_head) / tp;
-  const int layers_per_stage = (m.num_layers + pp - 1) / pp;
   const int sub = tbo ? 2 : 1;  // two-microbatch overlap interleaves two sub-batches per pass
 
   // What each (step, pipeline micro-batch) must wait for before entering stage 0: the same
@@ -316,7 +447,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
               compute(Phase::shared_expert, l, st, sh_flops, sh_bytes, deps, T);
             };
             if (!overlap_shared) shared(gated);
-            const auto& disp = dispatch[static_cast<std::size_t>(st)];
+            const auto& disp = experts_of[static_cast<std::size_t>(l)].dispatch;
             if (disp) {
               std::vector<int> deps;
               deps.push_back(last[static_cast<std::size_t>(st)]);
@@ -329,18 +460,14 @@ DeploymentStep build_deployment_step(const Scenario& s) {
             continue;
           }
           // Back half: routed experts of each sub-batch once its tokens arrived, then combine.
-          const int local = slots / par.expert_ep;
-          const double pairs = pairs_per_expert * local;
-          const double expert_params = lp.routed_expert / par.expert_tp;
-          const double touched = expected_touched(local, pairs_per_expert * slots, slots);
-          const double ex_flops = 2.0 * pairs * expert_params;
-          const double ex_bytes = touched * expert_params * wbytes + 2.0 * pairs * m.hidden * act;
+          // Every device of the stage waits for the most loaded one (the straggler).
+          const LayerExperts& lx = experts_of[static_cast<std::size_t>(l)];
           for (int k = 0; k < sub; ++k) {
             std::vector<int> deps;
             if (disp_id[static_cast<std::size_t>(k)] >= 0) deps.push_back(disp_id[static_cast<std::size_t>(k)]);
             std::vector<int> ex;
-            ex.push_back(compute(Phase::experts, l, st, ex_flops, ex_bytes, deps, pairs_per_expert, true));
-            const auto& comb = combine[static_cast<std::size_t>(st)];
+            ex.push_back(expert_task(lx, l, st, deps));
+            const auto& comb = lx.combine;
             std::vector<int> next = comb ? std::vector<int>{collective(Phase::combine, l, comb, ex)} : ex;
             if (tp_allreduce && lp.shared_experts > 0) {
               next = {collective(Phase::shared_expert, l, tp_allreduce, next)};
@@ -372,7 +499,6 @@ DeploymentStep build_deployment_step(const Scenario& s) {
       mb_end[static_cast<std::size_t>(mb)] = ends;
     }
   }
-  out.expert_max_over_mean = 1.0;  // expected-value routing balances every expert exactly
   return out;
 }
 

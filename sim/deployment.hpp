@@ -17,6 +17,19 @@ struct MemoryBreakdown {
   double capacity = 0;
 };
 
+/// How routed assignments fell on devices in one step (see docs/routing.md).
+struct ExpertLoadSummary {
+  double max_over_mean = 1;             ///< busiest device over the mean, averaged over MoE layers
+  double max_over_mean_contiguous = 1;  ///< the same draws on contiguous EP without replicas
+  double worst_layer_max_over_mean = 1; ///< the largest per-layer figure
+  double assignments = 0;               ///< token-expert assignments routed per step
+  double dropped = 0;                   ///< assignments over capacity, per step
+  double skipped = 0;                   ///< assignments to zero-compute experts, per step
+  /// Assignments each device of the (first) expert-parallel group receives per step, per MoE
+  /// layer: [moe layer][device].
+  std::vector<std::vector<double>> per_layer_device;
+};
+
 /// Everything about one step that does not depend on the evaluator.
 struct DeploymentStep {
   StepGraph graph;
@@ -24,7 +37,7 @@ struct DeploymentStep {
   double sequences = 0;        ///< sequences in flight across the cluster
   double input_tokens = 0;     ///< prompt tokens processed per step, cluster-wide
   double output_tokens = 0;    ///< tokens generated per step, cluster-wide
-  double expert_max_over_mean = 1;  ///< busiest device's expert tokens over the mean
+  ExpertLoadSummary expert_load;
   /// Pipelined decode simulates two consecutive steps so that the step time is the steady-state
   /// period; tasks from this index on belong to the last step (0 when only one is simulated).
   int last_step_first_task = 0;

@@ -12,6 +12,8 @@ void flatten(const nlohmann::json& j, const std::string& prefix,
              std::vector<std::pair<std::string, std::string>>& out) {
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+  } else if (j.is_array()) {
+    return;  // per-layer/per-device tables live in the JSON report only
   } else if (j.is_string()) {
     out.emplace_back(prefix, j.get<std::string>());
   } else {
@@ -76,7 +78,19 @@ nlohmann::json Report::to_json() const {
   for (const auto& [cls, st] : links) {
     j["links"][cls] = {{"bytes", st.bytes}, {"utilization", st.utilization}};
   }
-  j["expert_load"] = {{"max_over_mean", expert_max_over_mean}, {"dropped_tokens", dropped_tokens}};
+  j["expert_load"] = {{"max_over_mean", expert_load.max_over_mean},
+                      {"max_over_mean_contiguous", expert_load.max_over_mean_contiguous},
+                      {"worst_layer_max_over_mean", expert_load.worst_layer_max_over_mean},
+                      {"dropped_tokens", expert_load.dropped},
+                      {"dropped_fraction", expert_load.assignments + expert_load.dropped > 0
+                                               ? expert_load.dropped / (expert_load.assignments + expert_load.dropped)
+                                               : 0.0},
+                      {"skipped_assignments", expert_load.skipped},
+                      {"routing", routing},
+                      {"placement", placement}};
+  if (!expert_load.per_layer_device.empty()) {
+    j["expert_load"]["per_layer_device_tokens"] = expert_load.per_layer_device;
+  }
   if (usd_per_million_output_tokens) {
     j["cost"] = {{"usd_per_million_output_tokens", *usd_per_million_output_tokens},
                  {"usd_per_device_hour", *price_per_device_hour}};
@@ -124,6 +138,13 @@ std::string report_to_table(const Report& r) {
     << fmt("%.0f", r.output_tokens_per_s / r.devices) << " per device)\n";
   for (const auto& [k, v] : r.latency_s) {
     o << "  " << k << (k.size() < 4 ? " " : "") << "            " << format_quantity(v, Dimension::time) << "\n";
+  }
+  if (!r.expert_load.per_layer_device.empty()) {
+    o << "  expert load     busiest device " << fmt("%.2f", r.expert_load.max_over_mean) << "x the mean ("
+      << r.placement << "; contiguous EP would give " << fmt("%.2f", r.expert_load.max_over_mean_contiguous)
+      << "x), " << r.routing << " routing";
+    if (r.expert_load.dropped > 0) o << ", " << fmt("%.0f", r.expert_load.dropped) << " assignments dropped";
+    o << "\n";
   }
   if (r.usd_per_million_output_tokens) {
     o << "  cost            $" << fmt("%.3f", *r.usd_per_million_output_tokens)

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "deployment.hpp"
+
 namespace moesim::sim {
 
 struct CommStats {
@@ -43,8 +45,9 @@ struct Report {
   std::map<std::string, LinkClassStats> links;  ///< "scale_up", "scale_out"
   double memory_weights = 0, memory_kv_cache = 0, memory_activations = 0, memory_buffers = 0,
          memory_total = 0, memory_capacity = 0;
-  double expert_max_over_mean = 1;
-  double dropped_tokens = 0;
+  ExpertLoadSummary expert_load;
+  std::string routing;                 ///< routing distribution name
+  std::string placement;               ///< expert placement strategy
   std::optional<double> usd_per_million_output_tokens;
   std::optional<double> price_per_device_hour;
   long long events = 0;

@@ -19,6 +19,7 @@ const std::vector<std::string> kWorkloadKinds{"decode", "prefill", "serving", "t
 const std::vector<std::string> kFidelities{"analytic", "flow"};
 const std::vector<std::string> kOverlaps{"none", "compute-comm", "two-microbatch"};
 const std::vector<std::string> kDistributions{"uniform"};
+const std::vector<std::string> kDistributionObjects{"zipf", "dirichlet", "hot_experts", "trace"};
 
 // What this version simulates; the rest of scenario v1 is recognised and refused clearly.
 constexpr const char* kNotYet = "is part of scenario v1 but not simulated by this version of moesim";
@@ -185,33 +186,101 @@ void read_parallelism(ObjectReader p, Scenario& s) {
   }
   par.pp = static_cast<int>(p.integer("pp", false, 1, 1 << 20).value_or(1));
   par.redundant_experts = static_cast<int>(p.integer("redundant_experts", false, 0, 1 << 20).value_or(0));
+  par.placement = par.redundant_experts > 0 ? PlacementStrategy::eplb : PlacementStrategy::contiguous;
+  if (auto name = p.choice("placement", placement_strategy_names())) {
+    for (auto st : {PlacementStrategy::contiguous, PlacementStrategy::round_robin, PlacementStrategy::eplb}) {
+      if (placement_strategy_name(st) == *name) par.placement = st;
+    }
+    if (par.placement != PlacementStrategy::eplb && par.redundant_experts > 0) {
+      p.diagnostics().error(p.pointer_to("placement"),
+                            "placement '" + *name + "' has no replicas, but redundant_experts is " +
+                                std::to_string(par.redundant_experts),
+                            "use \"eplb\" (it chooses the replicas) or remove redundant_experts");
+    }
+  }
   p.finish();
 }
 
-void read_routing(ObjectReader r, Scenario& s, Diagnostics& diag) {
-  if (!r.valid()) return;
-  if (const nlohmann::json* d = r.raw("distribution")) {
-    if (d->is_string()) {
-      s.routing.distribution = r.choice("distribution", kDistributions).value_or("uniform");
-    } else if (d->is_object()) {
-      const std::string kind = d->empty() ? std::string("{}") : d->begin().key();
-      diag.error(r.pointer_to("distribution"),
-                 "routing distribution '" + kind + "' " + kNotYet, "valid: uniform");
-    } else {
-      diag.error(r.pointer_to("distribution"),
-                 "expected a string or an object, got " + json_type_name(*d), "valid: uniform");
-    }
+// `distribution` is a name ("uniform") or a one-key object ({"zipf": 1.2}, {"dirichlet": 0.5},
+// {"hot_experts": {"count": 4, "share": 0.5}}, {"trace": "counts.csv"}).
+void read_distribution(ObjectReader& r, const std::string& base_dir, Scenario& s, Diagnostics& diag) {
+  RoutingSpec& rs = s.routing;
+  const nlohmann::json* d = r.raw("distribution");
+  if (d == nullptr) return;
+  const std::string ptr = r.pointer_to("distribution");
+  const std::string valid = "valid: \"uniform\", {\"zipf\": s}, {\"dirichlet\": alpha}, "
+                            "{\"hot_experts\": {\"count\": n, \"share\": f}}, {\"trace\": \"file.csv\"}";
+  if (d->is_string()) {
+    if (r.choice("distribution", kDistributions)) rs.kind = RoutingKind::uniform;
+    return;
   }
+  if (!d->is_object() || d->size() != 1) {
+    diag.error(ptr, d->is_object() ? "expected an object with exactly one key" : "expected a string or an object, got " + json_type_name(*d), valid);
+    return;
+  }
+  const std::string kind = d->begin().key();
+  const nlohmann::json& v = d->begin().value();
+  const std::string vptr = ptr + "/" + json_pointer_escape(kind);
+  auto positive = [&](const char* what) -> std::optional<double> {
+    if (!v.is_number() || v.get<double>() <= 0) {
+      diag.error(vptr, std::string("expected a positive number (") + what + "), got " + (v.is_number() ? v.dump() : json_type_name(v)));
+      return std::nullopt;
+    }
+    return v.get<double>();
+  };
+  if (kind == "zipf") {
+    rs.kind = RoutingKind::zipf;
+    if (auto x = positive("the Zipf exponent s")) rs.zipf_s = *x;
+  } else if (kind == "dirichlet") {
+    rs.kind = RoutingKind::dirichlet;
+    if (auto x = positive("the Dirichlet concentration alpha")) rs.dirichlet_alpha = *x;
+  } else if (kind == "hot_experts") {
+    rs.kind = RoutingKind::hot_experts;
+    ObjectReader h(v, vptr, diag);
+    if (h.valid()) {
+      rs.hot_count = static_cast<int>(h.integer("count", true, 1, 1 << 20).value_or(1));
+      rs.hot_share = h.number("share", true, 0.0, 1.0).value_or(0.0);
+      h.finish();
+    }
+  } else if (kind == "trace") {
+    rs.kind = RoutingKind::trace;
+    if (!v.is_string() || v.get<std::string>().empty()) {
+      diag.error(vptr, "expected a file name, got " + json_type_name(v), "a CSV file with columns layer,expert,tokens");
+      return;
+    }
+    std::filesystem::path p(v.get<std::string>());
+    if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
+    rs.trace_file = p.lexically_normal().string();
+  } else {
+    const std::string near = closest_name(kind, kDistributionObjects);
+    diag.error(vptr, "unknown routing distribution '" + kind + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)"), valid);
+  }
+}
+
+void read_routing(ObjectReader r, const std::string& base_dir, Scenario& s, Diagnostics& diag) {
+  if (!r.valid()) return;
+  read_distribution(r, base_dir, s, diag);
   s.routing.seed = static_cast<std::uint64_t>(r.integer("seed", false, 0).value_or(1));
   if (r.has("capacity_factor")) {
-    r.number("capacity_factor", false, 0.0);
-    diag.error(r.pointer_to("capacity_factor"), std::string("capacity_factor ") + kNotYet,
-               "remove it: routing is dropless");
+    if (auto cf = r.number("capacity_factor", false, 0.0)) {
+      if (*cf <= 0) {
+        diag.error(r.pointer_to("capacity_factor"), "capacity_factor must be above 0",
+                   "1.0 gives every expert its fair share; remove the key for dropless routing");
+      } else {
+        s.routing.capacity_factor = *cf;
+      }
+    }
   }
   if (r.has("skip_fraction")) {
-    r.number("skip_fraction", false, 0.0, 1.0);
-    diag.error(r.pointer_to("skip_fraction"), std::string("skip_fraction ") + kNotYet);
+    if (auto f = r.number("skip_fraction", false, 0.0, 1.0)) {
+      if (*f >= 1.0) {
+        diag.error(r.pointer_to("skip_fraction"), "skip_fraction must be below 1", "the share of assignments that go to zero-compute experts, in [0, 1)");
+      } else {
+        s.routing.skip_fraction = *f;
+      }
+    }
   }
+  s.routing.max_nodes_per_token = static_cast<int>(r.integer("max_nodes_per_token", false, 1, 1 << 20).value_or(0));
   r.finish();
 }
 
@@ -406,7 +475,7 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
   read_model(top.object("model", true), base_dir, s, diag, model_ok);
   read_cluster(top.object("cluster", true), s, diag);
   read_parallelism(top.object("parallelism"), s);
-  read_routing(top.object("routing"), s, diag);
+  read_routing(top.object("routing"), base_dir, s, diag);
   read_workload(top.object("workload", true), s, diag);
   if (ObjectReader c = top.object("communication"); c.valid()) {
     if (auto a = c.choice("all_to_all", all_to_all_algorithm_names())) {
@@ -435,6 +504,15 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
            p.pointer.starts_with("/workload");
   });
   if (model_ok && s.cluster.device && parts_ok) check_consistency(s, diag);
+  if (model_ok && s.routing.kind == RoutingKind::trace && !s.routing.trace_file.empty()) {
+    Diagnostics td(s.routing.trace_file);
+    s.routing.trace = read_expert_count_trace(s.routing.trace_file, std::max(1, s.model.config.moe.num_experts), td);
+    if (!s.routing.trace) diag.error("/routing/distribution/trace", "cannot use routing trace '" + s.routing.trace_file + "'", "its problems are listed below");
+    diag.merge(td);
+  }
+  if (model_ok && !s.model.config.is_moe() && s.routing.kind != RoutingKind::uniform) {
+    diag.warning("/routing/distribution", "model '" + s.model.config.name + "' is dense: routing does not apply");
+  }
   if (hw_profile && s.cluster.device) {
     std::filesystem::path p(*hw_profile);
     if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;

@@ -15,6 +15,8 @@
 #include "fabric.hpp"
 #include "all_to_all.hpp"
 #include "model/model_config.hpp"
+#include "placement.hpp"
+#include "routing.hpp"
 
 namespace moesim::sim {
 
@@ -50,13 +52,7 @@ struct ParallelismSpec {
   int expert_tp = 1;
   int pp = 1;
   int redundant_experts = 0;
-};
-
-struct RoutingSpec {
-  std::string distribution = "uniform";
-  std::uint64_t seed = 1;
-  std::optional<double> capacity_factor;
-  double skip_fraction = 0;
+  PlacementStrategy placement = PlacementStrategy::contiguous;  ///< eplb when redundant experts
 };
 
 enum class WorkloadKind { decode, prefill };

@@ -111,7 +111,9 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
   for (CommStats* c : {&r.dispatch, &r.combine}) {
     c->bottleneck_bandwidth_Bps = c->seconds > 0 ? c->bottleneck_bandwidth_Bps / c->seconds : 0;
   }
-  r.expert_max_over_mean = step.expert_max_over_mean;
+  r.expert_load = std::move(step.expert_load);
+  r.routing = routing_kind_name(s.routing.kind);
+  r.placement = placement_strategy_name(s.parallelism.placement);
   r.price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour;
   if (r.price_per_device_hour && r.output_tokens_per_s > 0) {
     r.usd_per_million_output_tokens =

@@ -46,6 +46,12 @@ void compare(const nlohmann::json& want, const nlohmann::json& got, const std::s
     for (const auto& [k, v] : got.items()) {
       if (!want.contains(k)) diffs.push_back(path + "/" + k + ": new key");
     }
+  } else if (want.is_array()) {
+    if (!got.is_array() || got.size() != want.size()) {
+      diffs.push_back(path + ": expected an array of " + std::to_string(want.size()));
+      return;
+    }
+    for (std::size_t i = 0; i < want.size(); ++i) compare(want[i], got[i], path + "/" + std::to_string(i), diffs);
   } else if (want.is_number() && got.is_number()) {
     const double a = want.get<double>(), b = got.get<double>();
     if (std::abs(a - b) > kRelTol * std::max(std::abs(a), std::abs(b))) {

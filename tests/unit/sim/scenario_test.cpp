@@ -141,11 +141,51 @@ TEST(Scenario, BareNumberInADimensionedFieldGetsAHint) {
 TEST(Scenario, FeaturesOfLaterVersionsAreRefusedNotIgnored) {
   auto doc = base();
   doc["workload"] = {{"kind", "serving"}, {"requests", 100}};
-  doc["routing"] = {{"distribution", {{"zipf", 1.2}}}};
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(doc, diag));
   EXPECT_TRUE(has_problem(diag, "/workload/kind", "not simulated"));
-  EXPECT_TRUE(has_problem(diag, "/routing/distribution", "zipf"));
+}
+
+TEST(Scenario, RoutingDistributionsAndTheirBadParameters) {
+  auto doc = base();
+  doc["routing"] = {{"distribution", {{"zipf", 1.2}}}, {"capacity_factor", 1.25}, {"skip_fraction", 0.1}};
+  Diagnostics ok("s.json");
+  auto s = load(doc, ok);
+  ASSERT_TRUE(s) << ok.to_string();
+  EXPECT_EQ(s->routing.kind, moesim::sim::RoutingKind::zipf);
+  EXPECT_DOUBLE_EQ(s->routing.zipf_s, 1.2);
+  EXPECT_DOUBLE_EQ(*s->routing.capacity_factor, 1.25);
+
+  const std::vector<std::pair<nlohmann::json, std::pair<std::string, std::string>>> bad{
+      {{{"distribution", {{"zipf", -1}}}}, {"/routing/distribution/zipf", "positive number"}},
+      {{{"distribution", {{"dirichlet", 0}}}}, {"/routing/distribution/dirichlet", "positive number"}},
+      {{{"distribution", {{"zipff", 1}}}}, {"/routing/distribution/zipff", "did you mean 'zipf'"}},
+      {{{"distribution", {{"hot_experts", {{"count", 2}}}}}}, {"/routing/distribution/hot_experts/share", "missing"}},
+      {{{"distribution", {{"trace", "nowhere.csv"}}}}, {"/routing/distribution/trace", "cannot use routing trace"}},
+      {{{"capacity_factor", 0}}, {"/routing/capacity_factor", "above 0"}},
+      {{{"skip_fraction", 1.0}}, {"/routing/skip_fraction", "below 1"}},
+  };
+  for (const auto& [routing, where] : bad) {
+    auto d = base();
+    d["routing"] = routing;
+    Diagnostics diag("s.json");
+    EXPECT_FALSE(load(d, diag)) << routing.dump();
+    EXPECT_TRUE(has_problem(diag, where.first, where.second)) << routing.dump() << "\n" << diag.to_string();
+  }
+}
+
+TEST(Scenario, PlacementWithoutReplicasCannotHoldRedundantExperts) {
+  auto doc = base();
+  doc["parallelism"]["redundant_experts"] = 8;
+  doc["parallelism"]["placement"] = "round-robin";
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(load(doc, diag));
+  EXPECT_TRUE(has_problem(diag, "/parallelism/placement", "eplb")) << diag.to_string();
+  doc["parallelism"]["placement"] = "eplb";
+  Diagnostics ok("s.json");
+  auto s = load(doc, ok);
+  ASSERT_TRUE(s) << ok.to_string();
+  EXPECT_EQ(s->parallelism.placement, moesim::sim::PlacementStrategy::eplb);
 }
 
 TEST(Scenario, SeveralNodesNeedAScaleOutNetwork) {

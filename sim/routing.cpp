@@ -1,0 +1,290 @@
+#include "routing.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+namespace moesim::sim {
+
+std::string routing_kind_name(RoutingKind kind) {
+  switch (kind) {
+    case RoutingKind::uniform: return "uniform";
+    case RoutingKind::zipf: return "zipf";
+    case RoutingKind::dirichlet: return "dirichlet";
+    case RoutingKind::hot_experts: return "hot_experts";
+    case RoutingKind::trace: return "trace";
+  }
+  return "uniform";
+}
+
+std::mt19937_64 routing_rng(std::uint64_t seed, int moe_layer, int stream) {
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(moe_layer), static_cast<std::uint32_t>(stream)};
+  return std::mt19937_64(seq);
+}
+
+namespace {
+
+// Streams of one layer's generator: what each random quantity draws from.
+constexpr int kStreamPopularity = 0;
+constexpr int kStreamPermutation = 1;
+
+void normalize(std::vector<double>& v) {
+  const double sum = std::accumulate(v.begin(), v.end(), 0.0);
+  if (sum <= 0) {
+    std::fill(v.begin(), v.end(), 1.0 / static_cast<double>(v.size()));
+    return;
+  }
+  for (double& x : v) x /= sum;
+}
+
+// A random order of the experts for this layer, so that each layer has its own hot experts.
+std::vector<int> layer_permutation(const RoutingSpec& spec, int experts, int moe_layer) {
+  std::vector<int> order(static_cast<std::size_t>(experts));
+  std::iota(order.begin(), order.end(), 0);
+  auto rng = routing_rng(spec.seed, moe_layer, kStreamPermutation);
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
+}  // namespace
+
+std::vector<double> expert_popularity(const RoutingSpec& spec, const RouterShape& router, int moe_layer) {
+  const int E = router.experts;
+  std::vector<double> p(static_cast<std::size_t>(E), 1.0);
+  switch (spec.kind) {
+    case RoutingKind::uniform:
+      break;
+    case RoutingKind::zipf: {
+      const std::vector<int> order = layer_permutation(spec, E, moe_layer);
+      for (int r = 0; r < E; ++r) p[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])] = std::pow(r + 1.0, -spec.zipf_s);
+      break;
+    }
+    case RoutingKind::dirichlet: {
+      auto rng = routing_rng(spec.seed, moe_layer, kStreamPopularity);
+      std::gamma_distribution<double> gamma(spec.dirichlet_alpha, 1.0);
+      for (double& x : p) x = gamma(rng);
+      break;
+    }
+    case RoutingKind::hot_experts: {
+      const std::vector<int> order = layer_permutation(spec, E, moe_layer);
+      const int hot = std::min(spec.hot_count, E);
+      for (int r = 0; r < E; ++r) {
+        p[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])] =
+            r < hot ? spec.hot_share / hot : (1.0 - spec.hot_share) / std::max(1, E - hot);
+      }
+      break;
+    }
+    case RoutingKind::trace: {
+      const auto& layers = spec.trace->counts;
+      p = layers[static_cast<std::size_t>(moe_layer) % layers.size()];
+      break;
+    }
+  }
+  normalize(p);
+  return p;
+}
+
+std::vector<double> inclusion_probabilities(const std::vector<double>& weights, double k) {
+  const std::size_t n = weights.size();
+  std::vector<double> pi(n, 0.0);
+  if (n == 0 || k <= 0) return pi;
+  if (k >= static_cast<double>(n)) {
+    std::fill(pi.begin(), pi.end(), 1.0);
+    return pi;
+  }
+  // Cap the largest at 1 one by one; the rest share what is left in proportion to their weight.
+  std::vector<std::size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), std::size_t{0});
+  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return weights[a] > weights[b]; });
+  double rest_weight = 0;
+  for (double w : weights) rest_weight += std::max(0.0, w);
+  double rest_k = k;
+  std::size_t capped = 0;
+  while (capped < n && rest_weight > 0 && std::max(0.0, weights[idx[capped]]) * rest_k / rest_weight >= 1.0) {
+    pi[idx[capped]] = 1.0;
+    rest_weight -= std::max(0.0, weights[idx[capped]]);
+    rest_k -= 1.0;
+    ++capped;
+  }
+  for (std::size_t i = capped; i < n; ++i) {
+    const double w = std::max(0.0, weights[idx[i]]);
+    pi[idx[i]] = rest_weight > 0 ? w * rest_k / rest_weight : rest_k / static_cast<double>(n - capped);
+  }
+  return pi;
+}
+
+std::vector<double> routing_probabilities(const std::vector<double>& popularity, const RouterShape& router,
+                                          std::vector<double>* group_prob) {
+  const int E = router.experts;
+  const int G = std::max(1, router.groups);
+  const int per_group = E / G;
+  const int top_groups = std::clamp(router.top_groups, 1, G);
+  std::vector<double> group_pop(static_cast<std::size_t>(G), 0.0);
+  for (int e = 0; e < E; ++e) group_pop[static_cast<std::size_t>(e / per_group)] += popularity[static_cast<std::size_t>(e)];
+  const std::vector<double> gamma = inclusion_probabilities(group_pop, top_groups);
+  // Experts a chosen group contributes; a group cannot contribute more experts than it has.
+  const double k_group = std::min<double>(per_group, static_cast<double>(router.top_k) / top_groups);
+  std::vector<double> pi(static_cast<std::size_t>(E), 0.0);
+  for (int g = 0; g < G; ++g) {
+    std::vector<double> w(popularity.begin() + g * per_group, popularity.begin() + (g + 1) * per_group);
+    const std::vector<double> within = inclusion_probabilities(w, k_group);
+    for (int i = 0; i < per_group; ++i) {
+      pi[static_cast<std::size_t>(g * per_group + i)] = gamma[static_cast<std::size_t>(g)] * within[static_cast<std::size_t>(i)];
+    }
+  }
+  if (group_prob != nullptr) *group_prob = gamma;
+  return pi;
+}
+
+std::vector<double> sample_expert_counts(const std::vector<double>& pi, double tokens, int top_k,
+                                         std::mt19937_64& rng) {
+  std::vector<double> counts(pi.size(), 0.0);
+  long long left = std::llround(tokens * top_k);
+  double mass_left = 0;
+  for (double x : pi) mass_left += x;
+  // Conditional binomials: each cell takes its share of what the earlier cells left.
+  for (std::size_t e = 0; e < pi.size() && left > 0; ++e) {
+    if (pi[e] <= 0) continue;
+    const double p = mass_left > 0 ? std::min(1.0, pi[e] / mass_left) : 1.0;
+    std::binomial_distribution<long long> draw(left, p);
+    const long long c = e + 1 == pi.size() ? left : draw(rng);
+    counts[e] = static_cast<double>(c);
+    left -= c;
+    mass_left -= pi[e];
+  }
+  // An expert is chosen at most once per token.
+  const double cap = std::max(1.0, std::round(tokens));
+  for (double& c : counts) c = std::min(c, cap);
+  return counts;
+}
+
+std::shared_ptr<const ExpertCountTrace> read_expert_count_trace(const std::string& path, int experts,
+                                                               Diagnostics& diag) {
+  std::ifstream in(path);
+  if (!in) {
+    diag.error_at_line(1, "cannot open the routing trace file", "give a CSV file with columns layer,expert,tokens");
+    return nullptr;
+  }
+  auto trace = std::make_shared<ExpertCountTrace>();
+  trace->experts = experts;
+  const std::size_t errors_before = diag.error_count();
+  std::string line;
+  int line_no = 0;
+  int header_cols[3] = {-1, -1, -1};
+  const char* names[3] = {"layer", "expert", "tokens"};
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) {
+      const auto b = cell.find_first_not_of(" \t");
+      const auto e = cell.find_last_not_of(" \t");
+      cells.push_back(b == std::string::npos ? std::string() : cell.substr(b, e - b + 1));
+    }
+    if (header_cols[0] < 0 && header_cols[1] < 0 && header_cols[2] < 0) {
+      for (int c = 0; c < 3; ++c) {
+        const auto it = std::find(cells.begin(), cells.end(), names[c]);
+        if (it != cells.end()) header_cols[c] = static_cast<int>(it - cells.begin());
+      }
+      for (int c = 0; c < 3; ++c) {
+        if (header_cols[c] < 0) {
+          diag.error_at_line(line_no, std::string("the header has no column '") + names[c] + "'",
+                        "the first line names the columns: layer,expert,tokens");
+        }
+      }
+      if (diag.error_count() > errors_before) return nullptr;
+      continue;
+    }
+    double v[3] = {0, 0, 0};
+    bool ok = true;
+    for (int c = 0; c < 3; ++c) {
+      const int col = header_cols[c];
+      if (col >= static_cast<int>(cells.size()) || cells[static_cast<std::size_t>(col)].empty()) {
+        diag.error_at_line(line_no, std::string("missing column '") + names[c] + "'",
+                      "every row has layer,expert,tokens");
+        ok = false;
+        continue;
+      }
+      const std::string& s = cells[static_cast<std::size_t>(col)];
+      const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v[c]);
+      if (ec != std::errc() || ptr != s.data() + s.size()) {
+        diag.error_at_line(line_no, std::string("column '") + names[c] + "' is not a number: '" + s + "'");
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    const double layer = v[0], expert = v[1], tokens = v[2];
+    if (layer < 0 || layer != std::floor(layer) || layer > 100000) {
+      diag.error_at_line(line_no, "layer must be a non-negative integer (MoE layers count from 0)");
+      continue;
+    }
+    if (expert < 0 || expert != std::floor(expert) || expert >= experts) {
+      diag.error_at_line(line_no,
+                    "expert " + cells[static_cast<std::size_t>(header_cols[1])] + " is out of range",
+                    "the model has experts 0.." + std::to_string(experts - 1));
+      continue;
+    }
+    if (tokens < 0 || !std::isfinite(tokens)) {
+      diag.error_at_line(line_no, "negative token count " + cells[static_cast<std::size_t>(header_cols[2])],
+                    "counts are tokens routed to the expert, >= 0");
+      continue;
+    }
+    const auto l = static_cast<std::size_t>(layer);
+    if (trace->counts.size() <= l) trace->counts.resize(l + 1, std::vector<double>(static_cast<std::size_t>(experts), 0.0));
+    trace->counts[l][static_cast<std::size_t>(expert)] += tokens;
+  }
+  if (header_cols[0] < 0 && diag.error_count() == errors_before) {
+    diag.error_at_line(1, "the routing trace is empty", "the first line names the columns: layer,expert,tokens");
+  }
+  for (std::size_t l = 0; l < trace->counts.size(); ++l) {
+    const double sum = std::accumulate(trace->counts[l].begin(), trace->counts[l].end(), 0.0);
+    if (sum <= 0) diag.error_at_line(1, "layer " + std::to_string(l) + " has no tokens", "every layer from 0 to the last needs counts");
+  }
+  if (diag.error_count() > errors_before) return nullptr;
+  return trace;
+}
+
+}  // namespace moesim::sim
+
+namespace moesim::sim {
+
+LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& router, int moe_layer,
+                                    double tokens) {
+  LayerRoutingDraw d;
+  d.tokens = tokens;
+  const std::vector<double> pop = expert_popularity(spec, router, moe_layer);
+  const std::vector<double> pi = routing_probabilities(pop, router, &d.group_prob);
+  d.expected.resize(pi.size());
+  for (std::size_t e = 0; e < pi.size(); ++e) d.expected[e] = pi[e] * tokens;
+  auto rng = routing_rng(spec.seed, moe_layer, 2);
+  d.counts = sample_expert_counts(pi, tokens, router.top_k, rng);
+  if (spec.skip_fraction > 0) {
+    for (double& c : d.counts) {
+      const double skip = c * spec.skip_fraction;
+      d.skipped += skip;
+      c -= skip;
+    }
+    for (double& x : d.expected) x *= 1.0 - spec.skip_fraction;
+  }
+  if (spec.capacity_factor) {
+    // Each expert takes at most capacity_factor times its fair share of the routed assignments.
+    const double routed = tokens * router.top_k * (1.0 - spec.skip_fraction);
+    const double cap = std::ceil(*spec.capacity_factor * routed / router.experts);
+    for (double& c : d.counts) {
+      if (c > cap) {
+        d.dropped += c - cap;
+        c = cap;
+      }
+    }
+  }
+  return d;
+}
+
+}  // namespace moesim::sim

@@ -1,0 +1,99 @@
+#pragma once
+// Expert routing: how many token-expert assignments each routed expert receives in one step of one
+// layer. A distribution gives each layer's expert popularity; top-k selection without replacement
+// (and DeepSeek's group-limited routing) turns popularity into per-token inclusion probabilities;
+// per-expert counts are then drawn as one multinomial per layer (not per token, so large batches
+// stay cheap), reproducibly from the scenario's seed. See docs/routing.md.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+
+namespace moesim::sim {
+
+/// Per-layer expert token counts read from a trace file (CSV `layer,expert,tokens`).
+struct ExpertCountTrace {
+  int experts = 0;
+  /// counts[moe_layer][expert]; moe_layer counts MoE layers only, from 0.
+  std::vector<std::vector<double>> counts;
+};
+
+/// Reads a trace file; problems go to `diag` (whose file should be `path`) with their line
+/// number. `experts` is the model's routed expert count (ids must lie below it). Null on error.
+std::shared_ptr<const ExpertCountTrace> read_expert_count_trace(const std::string& path, int experts,
+                                                               Diagnostics& diag);
+
+enum class RoutingKind { uniform, zipf, dirichlet, hot_experts, trace };
+
+struct RoutingSpec {
+  RoutingKind kind = RoutingKind::uniform;
+  double zipf_s = 0;            ///< zipf: popularity of the r-th hottest expert ~ 1 / r^s
+  double dirichlet_alpha = 0;   ///< dirichlet: popularity ~ Dir(alpha, ..., alpha) per layer
+  int hot_count = 0;            ///< hot_experts: this many experts per layer ...
+  double hot_share = 0;         ///< ... receive this share of the assignments
+  std::string trace_file;       ///< trace: resolved path
+  std::shared_ptr<const ExpertCountTrace> trace;
+  std::uint64_t seed = 1;
+  std::optional<double> capacity_factor;  ///< tokens an expert takes, over its fair share
+  double skip_fraction = 0;     ///< assignments that go to zero-compute experts
+  int max_nodes_per_token = 0;  ///< node-limited routing (0: no limit)
+};
+
+std::string routing_kind_name(RoutingKind kind);
+
+/// The router of one model, as far as routing statistics go.
+struct RouterShape {
+  int experts = 0;              ///< routed experts
+  int top_k = 1;
+  int groups = 1;               ///< DeepSeek group-limited routing: expert groups (contiguous ids)
+  int top_groups = 1;           ///< groups a token may use
+};
+
+/// Popularity of each expert in MoE layer `moe_layer` (sums to 1). Deterministic in the seed.
+std::vector<double> expert_popularity(const RoutingSpec& spec, const RouterShape& router, int moe_layer);
+
+/// Inclusion probabilities of a top-k selection without replacement from `weights` (sum to `k`,
+/// each <= 1): the probability-proportional-to-size approximation pi = min(1, c * w), with c
+/// chosen so that the sum is k.
+std::vector<double> inclusion_probabilities(const std::vector<double>& weights, double k);
+
+/// Per-expert inclusion probabilities of one token under the router (sum to top_k). With groups,
+/// the token first picks `top_groups` groups by group popularity, then top_k / top_groups experts
+/// in each chosen group. `group_prob` receives each group's probability of being chosen.
+std::vector<double> routing_probabilities(const std::vector<double>& popularity, const RouterShape& router,
+                                          std::vector<double>* group_prob = nullptr);
+
+/// Draws the assignments each expert receives from `tokens` tokens: a multinomial over
+/// tokens * top_k assignments with cell probabilities pi / top_k. (Counts, not tokens: an expert
+/// is chosen at most once per token in expectation through pi <= 1.)
+std::vector<double> sample_expert_counts(const std::vector<double>& pi, double tokens, int top_k,
+                                         std::mt19937_64& rng);
+
+/// Random generator for (seed, layer, stream); different streams never share a sequence.
+std::mt19937_64 routing_rng(std::uint64_t seed, int moe_layer, int stream);
+
+}  // namespace moesim::sim
+
+namespace moesim::sim {
+
+/// One layer's routing in one step: expected and drawn assignments per expert.
+struct LayerRoutingDraw {
+  std::vector<double> expected;  ///< expected assignments per expert (popularity-driven pi x tokens)
+  std::vector<double> counts;    ///< drawn assignments per expert that reach a real expert
+  std::vector<double> group_prob;  ///< probability that a token uses each expert group
+  double tokens = 0;             ///< tokens routed
+  double dropped = 0;            ///< assignments over an expert's capacity (dropped)
+  double skipped = 0;            ///< assignments to zero-compute experts
+};
+
+/// Draws layer `moe_layer`'s routing for `tokens` tokens: popularity, top-k inclusion, one
+/// multinomial, then zero-compute experts (skip_fraction) and capacity (capacity_factor).
+LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& router, int moe_layer,
+                                    double tokens);
+
+}  // namespace moesim::sim
