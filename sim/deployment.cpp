@@ -18,14 +18,18 @@ constexpr double kActivationBytes = 2;     // activations are bf16
 struct Shape {
   double tokens_per_rank = 0;   // tokens an attention DP rank processes in this step
   double attended_context = 0;  // context each new token attends to (average)
+  double chunk_tokens = 0;      // of tokens_per_rank: prompt tokens of a chunked prefill
+  double chunk_context = 0;     // the context those attend to (average)
 };
 
 Shape step_shape(const Scenario& s) {
   Shape sh;
   const auto& w = s.workload;
   if (w.kind == WorkloadKind::decode) {
-    sh.tokens_per_rank = w.batch_per_device;
+    sh.tokens_per_rank = w.batch_per_device + w.chunk_tokens;
     sh.attended_context = w.context_tokens + 1;
+    sh.chunk_tokens = w.chunk_tokens;
+    sh.chunk_context = w.chunk_context;
   } else {
     sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * w.input_tokens;
     sh.attended_context = (w.input_tokens + 1) / 2.0;  // causal: token i attends to i tokens
@@ -227,7 +231,8 @@ MemoryBreakdown memory_per_device(const Scenario& s) {
 
   const Shape sh = step_shape(s);
   const double kv_tokens = s.workload.kind == WorkloadKind::decode
-                               ? static_cast<double>(s.workload.batch_per_device) * (s.workload.context_tokens + 1)
+                               ? static_cast<double>(s.workload.batch_per_device) * (s.workload.context_tokens + 1) +
+                                     sh.chunk_tokens + sh.chunk_context
                                : sh.tokens_per_rank;
   double kv_elems = 0;
   for (int l = 0; l < stage_layers; ++l) {
@@ -408,13 +413,17 @@ DeploymentStep build_deployment_step(const Scenario& s) {
           const bool moe = m.layers[static_cast<std::size_t>(l)].moe;
           // Attention: projections over this micro-batch's tokens (heads split by TP) and its
           // share of the KV cache.
-          const double attn_flops = T * attention_flops_per_token(m, l, sh.attended_context) / tp;
+          const double Tc = sh.chunk_tokens / micro;  // prompt tokens of a chunked prefill
+          const double attn_flops = ((T - Tc) * attention_flops_per_token(m, l, sh.attended_context) +
+                                     Tc * attention_flops_per_token(m, l, sh.chunk_context)) / tp;
           double kv_per_token = kv_elements_per_token(m, l) * hw::dtype_bytes(s.model.kv_dtype);
           if (m.attention.kind == AttentionKind::gqa) kv_per_token /= std::min<double>(tp, m.attention.num_kv_heads);
           const int window = m.layers[static_cast<std::size_t>(l)].sliding_window;
           const double ctx = window > 0 ? std::min<double>(sh.attended_context, window) : sh.attended_context;
-          const double kv_read = s.workload.kind == WorkloadKind::decode ? seqs * ctx * kv_per_token
-                                                                         : T * kv_per_token;
+          const double chunk_ctx = window > 0 ? std::min<double>(sh.chunk_context, window) : sh.chunk_context;
+          const double kv_read = s.workload.kind == WorkloadKind::decode
+                                     ? seqs * ctx * kv_per_token + (Tc > 0 ? Tc + chunk_ctx : 0.0) * kv_per_token
+                                     : T * kv_per_token;
           const double attn_bytes = lp.attention / tp * wbytes + kv_read + 2.0 * T * m.hidden * act;
           std::vector<int> disp_id(static_cast<std::size_t>(sub), -1);
           std::vector<std::vector<int>> produced(static_cast<std::size_t>(sub));

@@ -66,7 +66,19 @@ nlohmann::json Report::to_json() const {
                      {"input_tokens_per_s_per_device", input_tokens_per_s / devices_d},
                      {"output_tokens_per_s_per_device", output_tokens_per_s / devices_d}};
   for (const auto& [k, v] : latency_s) {
-    j["latency"][k + "_s"] = {{"p50", v}, {"p90", v}, {"p99", v}};
+    j["latency"][k + "_s"] = {{"p50", v.p50}, {"p90", v.p90}, {"p99", v.p99}};
+  }
+  if (serving) {
+    const ServingStats& sv = *serving;
+    j["serving"] = {{"requests", sv.requests}, {"replicas", sv.replicas}, {"makespan_s", sv.makespan_s},
+                    {"iterations", sv.iterations}, {"preemptions", sv.preemptions},
+                    {"mean_decode_batch", sv.mean_decode_batch}, {"kv_capacity_tokens", sv.kv_capacity_tokens},
+                    {"peak_kv_fraction", sv.peak_kv_fraction}};
+    if (sv.slo_ttft_s || sv.slo_tpot_s) {
+      j["slo"] = {{"met", sv.slo_met}, {"goodput_rps", sv.goodput_rps}, {"percentile", sv.slo_percentile}};
+      if (sv.slo_ttft_s) j["slo"]["ttft_s"] = *sv.slo_ttft_s;
+      if (sv.slo_tpot_s) j["slo"]["tpot_s"] = *sv.slo_tpot_s;
+    }
   }
   j["phases_s"] = phases_s;
   auto comm = [](const CommStats& c) {
@@ -137,7 +149,19 @@ std::string report_to_table(const Report& r) {
   o << "  output tokens/s " << fmt("%.0f", r.output_tokens_per_s) << " ("
     << fmt("%.0f", r.output_tokens_per_s / r.devices) << " per device)\n";
   for (const auto& [k, v] : r.latency_s) {
-    o << "  " << k << (k.size() < 4 ? " " : "") << "            " << format_quantity(v, Dimension::time) << "\n";
+    o << "  " << k << (k.size() < 4 ? " " : "") << "            p50 " << format_quantity(v.p50, Dimension::time)
+      << "  p90 " << format_quantity(v.p90, Dimension::time) << "  p99 " << format_quantity(v.p99, Dimension::time) << "\n";
+  }
+  if (r.serving) {
+    const ServingStats& sv = *r.serving;
+    o << "  serving         " << sv.requests << " requests" << (sv.replicas > 1 ? " per replica (" + std::to_string(sv.replicas) + " replicas)" : "")
+      << " in " << format_quantity(sv.makespan_s, Dimension::time) << ", " << sv.iterations << " steps, mean decode batch "
+      << fmt("%.1f", sv.mean_decode_batch) << " per rank, " << sv.preemptions << " preemptions, KV peak "
+      << fmt("%.0f", 100 * sv.peak_kv_fraction) << "%\n";
+    if (sv.slo_ttft_s || sv.slo_tpot_s) {
+      o << "  SLO (p" << fmt("%.0f", sv.slo_percentile) << ")        " << (sv.slo_met ? "met" : "NOT met") << ", goodput "
+        << fmt("%.2f", sv.goodput_rps) << " requests/s\n";
+    }
   }
   if (!r.expert_load.per_layer_device.empty()) {
     o << "  expert load     busiest device " << fmt("%.2f", r.expert_load.max_over_mean) << "x the mean ("
@@ -151,12 +175,17 @@ std::string report_to_table(const Report& r) {
       << " per million output tokens (at $" << fmt("%.2f", *r.price_per_device_hour)
       << "/device-hour)\n";
   }
+  if (r.serving) {
+    o << "\n  phases, traffic and memory below: a representative decode step (mean batch and context)\n";
+  }
   o << "\n  phase (critical path per step)      time     share\n";
   for (const auto& [k, v] : r.phases_s) {
     if (v <= 0) continue;
+    double total = 0;
+    for (const auto& [name, t] : r.phases_s) total += t;
     char line[128];
     std::snprintf(line, sizeof line, "  %-32s %10s  %5.1f%%\n", k.c_str(),
-                  format_quantity(v, Dimension::time).c_str(), 100.0 * v / r.step_time_s);
+                  format_quantity(v, Dimension::time).c_str(), 100.0 * v / total);
     o << line;
   }
   if (r.dispatch.bytes > 0) {

@@ -24,6 +24,26 @@ struct LinkClassStats {
   double utilization = 0;  ///< average fraction of the step its ports are busy, [0, 1]
 };
 
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0;
+};
+
+/// What a serving run adds (workload "serving").
+struct ServingStats {
+  int requests = 0;            ///< simulated (per replica when replicas > 1)
+  int replicas = 1;
+  double makespan_s = 0;       ///< first arrival to last completion
+  long long iterations = 0;    ///< scheduler steps
+  long long preemptions = 0;   ///< sequences evicted for KV space (recomputed later)
+  double mean_decode_batch = 0;   ///< decode sequences per attention rank per step, mean
+  double kv_capacity_tokens = 0;  ///< KV cache tokens one attention rank holds
+  double peak_kv_fraction = 0;    ///< most KV capacity in use on any rank
+  std::optional<double> slo_ttft_s, slo_tpot_s;
+  double slo_percentile = 99;
+  bool slo_met = false;
+  double goodput_rps = 0;      ///< requests per second meeting every SLO, all replicas
+};
+
 struct Report {
   std::string scenario;
   std::string workload;                ///< "decode" | "prefill"
@@ -39,7 +59,8 @@ struct Report {
   double step_time_s = 0;
   double input_tokens_per_s = 0;
   double output_tokens_per_s = 0;
-  std::map<std::string, double> latency_s;   ///< "ttft"/"tpot" -> seconds (all percentiles equal)
+  std::map<std::string, Percentiles> latency_s;  ///< "ttft"/"tpot"/"e2e" -> seconds
+  std::optional<ServingStats> serving;
   std::map<std::string, double> phases_s;    ///< critical-path time per phase, per step
   CommStats dispatch, combine;
   std::map<std::string, LinkClassStats> links;  ///< "scale_up", "scale_out"

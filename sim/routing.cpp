@@ -1,11 +1,12 @@
 #include "routing.hpp"
 
-#include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <fstream>
-#include <numeric>
+#include "csv_table.hpp"
+
 #include <sstream>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
 
 namespace moesim::sim {
 
@@ -164,84 +165,35 @@ std::vector<double> sample_expert_counts(const std::vector<double>& pi, double t
 
 std::shared_ptr<const ExpertCountTrace> read_expert_count_trace(const std::string& path, int experts,
                                                                Diagnostics& diag) {
-  std::ifstream in(path);
-  if (!in) {
-    diag.error_at_line(1, "cannot open the routing trace file", "give a CSV file with columns layer,expert,tokens");
-    return nullptr;
-  }
+  const std::size_t errors_before = diag.error_count();
+  const auto rows = read_csv_columns(path, {"layer", "expert", "tokens"}, diag);
+  if (!rows) return nullptr;
   auto trace = std::make_shared<ExpertCountTrace>();
   trace->experts = experts;
-  const std::size_t errors_before = diag.error_count();
-  std::string line;
-  int line_no = 0;
-  int header_cols[3] = {-1, -1, -1};
-  const char* names[3] = {"layer", "expert", "tokens"};
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) {
-      const auto b = cell.find_first_not_of(" \t");
-      const auto e = cell.find_last_not_of(" \t");
-      cells.push_back(b == std::string::npos ? std::string() : cell.substr(b, e - b + 1));
-    }
-    if (header_cols[0] < 0 && header_cols[1] < 0 && header_cols[2] < 0) {
-      for (int c = 0; c < 3; ++c) {
-        const auto it = std::find(cells.begin(), cells.end(), names[c]);
-        if (it != cells.end()) header_cols[c] = static_cast<int>(it - cells.begin());
-      }
-      for (int c = 0; c < 3; ++c) {
-        if (header_cols[c] < 0) {
-          diag.error_at_line(line_no, std::string("the header has no column '") + names[c] + "'",
-                        "the first line names the columns: layer,expert,tokens");
-        }
-      }
-      if (diag.error_count() > errors_before) return nullptr;
-      continue;
-    }
-    double v[3] = {0, 0, 0};
-    bool ok = true;
-    for (int c = 0; c < 3; ++c) {
-      const int col = header_cols[c];
-      if (col >= static_cast<int>(cells.size()) || cells[static_cast<std::size_t>(col)].empty()) {
-        diag.error_at_line(line_no, std::string("missing column '") + names[c] + "'",
-                      "every row has layer,expert,tokens");
-        ok = false;
-        continue;
-      }
-      const std::string& s = cells[static_cast<std::size_t>(col)];
-      const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v[c]);
-      if (ec != std::errc() || ptr != s.data() + s.size()) {
-        diag.error_at_line(line_no, std::string("column '") + names[c] + "' is not a number: '" + s + "'");
-        ok = false;
-      }
-    }
-    if (!ok) continue;
+  auto num = [](double x) {
+    std::ostringstream o;
+    o << x;
+    return o.str();
+  };
+  for (std::size_t i = 0; i < rows->values.size(); ++i) {
+    const auto& v = rows->values[i];
+    const int line = rows->lines[i];
     const double layer = v[0], expert = v[1], tokens = v[2];
     if (layer < 0 || layer != std::floor(layer) || layer > 100000) {
-      diag.error_at_line(line_no, "layer must be a non-negative integer (MoE layers count from 0)");
-      continue;
+      diag.error_at_line(line, "layer must be a non-negative integer (MoE layers count from 0)");
+    } else if (expert < 0 || expert != std::floor(expert) || expert >= experts) {
+      diag.error_at_line(line, "expert " + num(expert) + " is out of range",
+                         "the model has experts 0.." + std::to_string(experts - 1));
+    } else if (tokens < 0 || !std::isfinite(tokens)) {
+      diag.error_at_line(line, "negative token count " + num(tokens), "counts are tokens routed to the expert, >= 0");
+    } else {
+      const auto l = static_cast<std::size_t>(layer);
+      if (trace->counts.size() <= l) trace->counts.resize(l + 1, std::vector<double>(static_cast<std::size_t>(experts), 0.0));
+      trace->counts[l][static_cast<std::size_t>(expert)] += tokens;
     }
-    if (expert < 0 || expert != std::floor(expert) || expert >= experts) {
-      diag.error_at_line(line_no,
-                    "expert " + cells[static_cast<std::size_t>(header_cols[1])] + " is out of range",
-                    "the model has experts 0.." + std::to_string(experts - 1));
-      continue;
-    }
-    if (tokens < 0 || !std::isfinite(tokens)) {
-      diag.error_at_line(line_no, "negative token count " + cells[static_cast<std::size_t>(header_cols[2])],
-                    "counts are tokens routed to the expert, >= 0");
-      continue;
-    }
-    const auto l = static_cast<std::size_t>(layer);
-    if (trace->counts.size() <= l) trace->counts.resize(l + 1, std::vector<double>(static_cast<std::size_t>(experts), 0.0));
-    trace->counts[l][static_cast<std::size_t>(expert)] += tokens;
   }
-  if (header_cols[0] < 0 && diag.error_count() == errors_before) {
-    diag.error_at_line(1, "the routing trace is empty", "the first line names the columns: layer,expert,tokens");
+  if (trace->counts.empty() && diag.error_count() == errors_before) {
+    diag.error_at_line(1, "the routing trace has no rows", "one row per layer and expert: layer,expert,tokens");
   }
   for (std::size_t l = 0; l < trace->counts.size(); ++l) {
     const double sum = std::accumulate(trace->counts[l].begin(), trace->counts[l].end(), 0.0);

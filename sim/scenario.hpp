@@ -55,13 +55,50 @@ struct ParallelismSpec {
   PlacementStrategy placement = PlacementStrategy::contiguous;  ///< eplb when redundant experts
 };
 
-enum class WorkloadKind { decode, prefill };
+enum class WorkloadKind { decode, prefill, serving };
+
+/// A token count of a request: fixed (lo == hi) or uniform integers in [lo, hi].
+struct TokenCountSpec {
+  int lo = 0, hi = 0;
+};
+
+/// One request of an arrival trace.
+struct RequestSpec {
+  double arrival_s = 0;
+  int input_tokens = 0;
+  int output_tokens = 0;
+};
+
+/// workload.kind = "serving" (docs/serving.md). Limits are per attention data-parallel rank,
+/// as in engines that run one scheduler per DP rank.
+struct ServingSpec {
+  enum class Arrival { offline, poisson, trace };
+  Arrival arrival = Arrival::offline;
+  double poisson_rps = 0;
+  std::string trace_file;
+  std::vector<RequestSpec> trace;
+  int requests = 0;
+  TokenCountSpec input_tokens, output_tokens;
+  int max_concurrency = 0;      ///< closed-loop clients (0: open loop)
+  int max_batched_tokens = 8192;
+  int max_sequences = 256;
+  bool chunked_prefill = true;
+  int replicas = 1;             ///< identical deployments behind a round-robin router
+  std::optional<double> slo_ttft_s, slo_tpot_s;
+  double slo_percentile = 99;
+};
 
 struct WorkloadSpec {
   WorkloadKind kind = WorkloadKind::decode;
   int batch_per_device = 1;    ///< sequences per attention data-parallel rank
   int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
   int input_tokens = 0;        ///< prefill: prompt tokens per sequence
+  /// Decode steps of a serving run may carry a chunk of prompt tokens too (chunked prefill):
+  /// prompt tokens per attention rank in this step, and the context they attend to on average.
+  /// Not a scenario key: set by the serving simulator.
+  double chunk_tokens = 0;
+  double chunk_context = 0;
+  ServingSpec serving;
 };
 
 /// How expert-parallel tokens travel (scenario key "communication").

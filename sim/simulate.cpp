@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "deployment.hpp"
+#include "serving.hpp"
 #include "units.hpp"
 
 namespace moesim::sim {
@@ -40,6 +41,7 @@ void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
 
 std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluator& flow,
                                             SimulationDetail* detail) {
+  if (s.workload.kind == WorkloadKind::serving) return simulate_serving(s, flow, detail);
   const auto t0 = std::chrono::steady_clock::now();
   Report r;
   r.scenario = s.name;
@@ -85,9 +87,9 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
   r.input_tokens_per_s = step.input_tokens / r.step_time_s;
   r.output_tokens_per_s = step.output_tokens / r.step_time_s;
   if (s.workload.kind == WorkloadKind::decode) {
-    r.latency_s["tpot"] = r.step_time_s;
+    r.latency_s["tpot"] = {r.step_time_s, r.step_time_s, r.step_time_s};
   } else {
-    r.latency_s["ttft"] = r.step_time_s;
+    r.latency_s["ttft"] = {r.step_time_s, r.step_time_s, r.step_time_s};
   }
   // Phases along the critical path; over two steps they are scaled to one (an approximation:
   // the fill of the first step is spread over the phases in proportion).

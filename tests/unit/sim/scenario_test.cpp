@@ -140,7 +140,7 @@ TEST(Scenario, BareNumberInADimensionedFieldGetsAHint) {
 
 TEST(Scenario, FeaturesOfLaterVersionsAreRefusedNotIgnored) {
   auto doc = base();
-  doc["workload"] = {{"kind", "serving"}, {"requests", 100}};
+  doc["workload"] = {{"kind", "training"}, {"global_batch", 1024}};
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(doc, diag));
   EXPECT_TRUE(has_problem(diag, "/workload/kind", "not simulated"));
