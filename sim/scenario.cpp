@@ -613,6 +613,14 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
     s.routing.trace = read_expert_count_trace(s.routing.trace_file, std::max(1, s.model.config.moe.num_experts), td);
     if (!s.routing.trace) diag.error("/routing/distribution/trace", "cannot use routing trace '" + s.routing.trace_file + "'", "its problems are listed below");
     diag.merge(td);
+    const int moe_layers = s.model.config.num_moe_layers();
+    if (s.routing.trace && static_cast<int>(s.routing.trace->counts.size()) != moe_layers) {
+      diag.warning("/routing/distribution/trace",
+                   "the trace has " + std::to_string(s.routing.trace->counts.size()) + " layers, the model " +
+                       std::to_string(moe_layers) + " MoE layers",
+                   static_cast<int>(s.routing.trace->counts.size()) < moe_layers ? "its layers repeat cyclically"
+                                                                                  : "its extra layers are not used");
+    }
   }
   if (model_ok && !s.model.config.is_moe() && s.routing.kind != RoutingKind::uniform) {
     diag.warning("/routing/distribution", "model '" + s.model.config.name + "' is dense: routing does not apply");
