@@ -68,6 +68,14 @@ nlohmann::json Report::to_json() const {
   for (const auto& [k, v] : latency_s) {
     j["latency"][k + "_s"] = {{"p50", v.p50}, {"p90", v.p90}, {"p99", v.p99}};
   }
+  if (training) {
+    const TrainingStats& t = *training;
+    j["training"] = {{"step_time_s", step_time_s}, {"mfu", t.mfu}, {"tokens_per_s_per_device", t.tokens_per_s_per_device},
+                     {"micro_batches", t.micro_batches}, {"forward_s", t.forward_s}, {"backward_s", t.backward_s},
+                     {"bubble_fraction", t.bubble_fraction}, {"dp_sync_s", t.dp_sync_s}, {"dp_exposed_s", t.dp_exposed_s},
+                     {"optimizer_s", t.optimizer_s}, {"model_flops_per_token", t.model_flops_per_token},
+                     {"device_hours_per_trillion_tokens", t.device_hours_per_trillion_tokens}};
+  }
   if (serving) {
     const ServingStats& sv = *serving;
     j["serving"] = {{"requests", sv.requests}, {"replicas", sv.replicas}, {"makespan_s", sv.makespan_s},
@@ -151,6 +159,17 @@ std::string report_to_table(const Report& r) {
   for (const auto& [k, v] : r.latency_s) {
     o << "  " << k << (k.size() < 4 ? " " : "") << "            p50 " << format_quantity(v.p50, Dimension::time)
       << "  p90 " << format_quantity(v.p90, Dimension::time) << "  p99 " << format_quantity(v.p99, Dimension::time) << "\n";
+  }
+  if (r.training) {
+    const TrainingStats& t = *r.training;
+    o << "  training        " << fmt("%.0f", t.tokens_per_s_per_device) << " tokens/s per device, MFU "
+      << fmt("%.1f", 100 * t.mfu) << "%, " << fmt("%.0f", t.device_hours_per_trillion_tokens)
+      << " device-hours per trillion tokens\n";
+    o << "                  " << t.micro_batches << " micro-batches: forward " << format_quantity(t.forward_s, Dimension::time)
+      << ", backward " << format_quantity(t.backward_s, Dimension::time) << " per stage; bubble "
+      << fmt("%.1f", 100 * t.bubble_fraction) << "%, DP sync " << format_quantity(t.dp_sync_s, Dimension::time)
+      << " (" << format_quantity(t.dp_exposed_s, Dimension::time) << " exposed), optimizer "
+      << format_quantity(t.optimizer_s, Dimension::time) << "\n";
   }
   if (r.serving) {
     const ServingStats& sv = *r.serving;

@@ -44,6 +44,19 @@ struct ServingStats {
   double goodput_rps = 0;      ///< requests per second meeting every SLO, all replicas
 };
 
+/// What a training run adds (workload "training").
+struct TrainingStats {
+  int micro_batches = 0;          ///< per data-parallel rank and step
+  double forward_s = 0, backward_s = 0;  ///< one micro-batch on one stage
+  double bubble_fraction = 0;     ///< pipeline fill and drain over the step
+  double dp_sync_s = 0, dp_exposed_s = 0;  ///< gradient reduce-scatter + parameter all-gather
+  double optimizer_s = 0;
+  double tokens_per_s_per_device = 0;
+  double model_flops_per_token = 0;  ///< forward + backward (3x forward)
+  double mfu = 0;                 ///< model FLOPs over the devices' peak in the compute dtype
+  double device_hours_per_trillion_tokens = 0;
+};
+
 struct Report {
   std::string scenario;
   std::string workload;                ///< "decode" | "prefill"
@@ -61,6 +74,7 @@ struct Report {
   double output_tokens_per_s = 0;
   std::map<std::string, Percentiles> latency_s;  ///< "ttft"/"tpot"/"e2e" -> seconds
   std::optional<ServingStats> serving;
+  std::optional<TrainingStats> training;
   std::map<std::string, double> phases_s;    ///< critical-path time per phase, per step
   CommStats dispatch, combine;
   std::map<std::string, LinkClassStats> links;  ///< "scale_up", "scale_out"

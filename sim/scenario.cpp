@@ -396,6 +396,16 @@ void read_workload(ObjectReader w, const std::string& base_dir, Scenario& s, Dia
   } else if (*kind == "serving") {
     wl.kind = WorkloadKind::serving;
     read_serving(w, base_dir, wl.serving, diag);
+  } else if (*kind == "training") {
+    wl.kind = WorkloadKind::training;
+    auto& tr = wl.training;
+    tr.global_batch = static_cast<int>(w.integer("global_batch", true, 1, 1 << 26).value_or(1));
+    tr.seq_len = static_cast<int>(w.integer("seq_len", true, 1, 1 << 24).value_or(1));
+    tr.micro_batch = static_cast<int>(w.integer("micro_batch", false, 1, 1 << 20).value_or(1));
+    const auto schedule = w.choice("schedule", {"1f1b", "interleaved"});
+    tr.interleaved = schedule && *schedule == "interleaved";
+    tr.virtual_stages = tr.interleaved ? 2 : 1;
+    w.choice("optimizer", {"adam"});  // Adam (fp32 master weights and moments) is the one modelled
   } else {
     diag.error(w.pointer_to("kind"), "workload '" + *kind + "' " + kNotYet,
                "valid here: decode, prefill, serving");
@@ -453,7 +463,8 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
     diag.error("/parallelism/pp", std::to_string(par.pp) + " stages for " +
                                       std::to_string(m.num_layers) + " layers");
   }
-  if (par.pp > 1 && s.workload.batch_per_device % par.pp != 0) {
+  const bool fixed_batch = s.workload.kind == WorkloadKind::decode || s.workload.kind == WorkloadKind::prefill;
+  if (fixed_batch && par.pp > 1 && s.workload.batch_per_device % par.pp != 0) {
     diag.error("/workload/batch_per_device",
                "batch of " + std::to_string(s.workload.batch_per_device) + " does not split into " +
                    std::to_string(par.pp) + " pipeline micro-batches");
@@ -467,7 +478,11 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
                "tp x dp x pp must equal nodes x devices_per_node");
   }
   if (m.is_moe()) {
-    if (par.expert_ep * par.expert_tp * par.pp != devices) {
+    // Training may replicate the expert-parallel group (expert data parallelism); inference
+    // deployments use one group per pipeline stage.
+    const int group = par.expert_ep * par.expert_tp * par.pp;
+    const bool expert_dp = s.workload.kind == WorkloadKind::training && group > 0 && devices % group == 0;
+    if (group != devices && !expert_dp) {
       diag.error("/parallelism/experts",
                  "experts ep x tp x pp = " + std::to_string(par.expert_ep * par.expert_tp * par.pp) +
                      ", but the cluster has " + std::to_string(devices) + " devices",
@@ -525,6 +540,32 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
                "context of " + std::to_string(s.workload.context_tokens) +
                    " tokens is beyond the model's maximum position " + std::to_string(m.max_position));
   }
+  if (s.workload.kind == WorkloadKind::training) {
+    const TrainingSpec& tr = s.workload.training;
+    const long long per_step = static_cast<long long>(tr.micro_batch) * par.attention_dp;
+    if (tr.global_batch % per_step != 0) {
+      diag.error("/workload/global_batch",
+                 "global batch " + std::to_string(tr.global_batch) + " does not divide into micro-batches of " +
+                     std::to_string(tr.micro_batch) + " sequences on " + std::to_string(par.attention_dp) +
+                     " data-parallel ranks",
+                 "choose a multiple of micro_batch x attention dp = " + std::to_string(per_step));
+    } else if (tr.global_batch / per_step < par.pp) {
+      diag.error("/workload/global_batch",
+                 std::to_string(tr.global_batch / per_step) + " micro-batches per rank cannot fill " +
+                     std::to_string(par.pp) + " pipeline stages",
+                 "1F1B needs at least pp micro-batches: raise global_batch or lower micro_batch");
+    }
+    if (tr.interleaved && (m.num_layers % (par.pp * tr.virtual_stages) != 0)) {
+      diag.error("/workload/schedule",
+                 std::to_string(m.num_layers) + " layers do not split into " + std::to_string(par.pp) + " stages x " +
+                     std::to_string(tr.virtual_stages) + " chunks",
+                 "use \"1f1b\"");
+    }
+    if (m.max_position > 0 && tr.seq_len > m.max_position) {
+      diag.error("/workload/seq_len", "sequence of " + std::to_string(tr.seq_len) +
+                                          " tokens is beyond the model's maximum position " + std::to_string(m.max_position));
+    }
+  }
   if (s.workload.kind == WorkloadKind::prefill && m.max_position > 0 &&
       s.workload.input_tokens > m.max_position) {
     diag.error("/workload/input_tokens",
@@ -562,6 +603,7 @@ std::string workload_kind_name(WorkloadKind kind) {
     case WorkloadKind::decode: return "decode";
     case WorkloadKind::prefill: return "prefill";
     case WorkloadKind::serving: return "serving";
+    case WorkloadKind::training: return "training";
   }
   return "decode";
 }

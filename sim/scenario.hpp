@@ -55,7 +55,7 @@ struct ParallelismSpec {
   PlacementStrategy placement = PlacementStrategy::contiguous;  ///< eplb when redundant experts
 };
 
-enum class WorkloadKind { decode, prefill, serving };
+enum class WorkloadKind { decode, prefill, serving, training };
 
 /// A token count of a request: fixed (lo == hi) or uniform integers in [lo, hi].
 struct TokenCountSpec {
@@ -67,6 +67,15 @@ struct RequestSpec {
   double arrival_s = 0;
   int input_tokens = 0;
   int output_tokens = 0;
+};
+
+/// workload.kind = "training" (docs/training.md).
+struct TrainingSpec {
+  int global_batch = 0;         ///< sequences per optimizer step
+  int seq_len = 0;
+  int micro_batch = 1;          ///< sequences per micro-batch per data-parallel rank
+  bool interleaved = false;     ///< interleaved 1F1B (two model chunks per stage) instead of 1F1B
+  int virtual_stages = 1;       ///< model chunks per stage (2 when interleaved)
 };
 
 /// workload.kind = "serving" (docs/serving.md). Limits are per attention data-parallel rank,
@@ -99,6 +108,7 @@ struct WorkloadSpec {
   double chunk_tokens = 0;
   double chunk_context = 0;
   ServingSpec serving;
+  TrainingSpec training;
 };
 
 /// How expert-parallel tokens travel (scenario key "communication").

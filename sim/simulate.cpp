@@ -5,6 +5,7 @@
 
 #include "deployment.hpp"
 #include "serving.hpp"
+#include "training.hpp"
 #include "units.hpp"
 
 namespace moesim::sim {
@@ -42,6 +43,7 @@ void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
 std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluator& flow,
                                             SimulationDetail* detail) {
   if (s.workload.kind == WorkloadKind::serving) return simulate_serving(s, flow, detail);
+  if (s.workload.kind == WorkloadKind::training) return simulate_training(s);
   const auto t0 = std::chrono::steady_clock::now();
   Report r;
   r.scenario = s.name;

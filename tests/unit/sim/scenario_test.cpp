@@ -140,10 +140,11 @@ TEST(Scenario, BareNumberInADimensionedFieldGetsAHint) {
 
 TEST(Scenario, FeaturesOfLaterVersionsAreRefusedNotIgnored) {
   auto doc = base();
-  doc["workload"] = {{"kind", "training"}, {"global_batch", 1024}};
+  doc["parallelism"]["experts"]["tp"] = 2;
+  doc["parallelism"]["experts"]["ep"] = 4;
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(doc, diag));
-  EXPECT_TRUE(has_problem(diag, "/workload/kind", "not simulated"));
+  EXPECT_TRUE(has_problem(diag, "/parallelism/experts/tp", "not simulated")) << diag.to_string();
 }
 
 TEST(Scenario, RoutingDistributionsAndTheirBadParameters) {
