@@ -635,9 +635,15 @@ const std::map<std::string, std::string>& preset_sources() {
   return m;
 }
 
+// Presets without an unedited config in shared/models/hf, defined from the owner's published
+// architecture (the preset file's "_source" says where).
+const std::vector<std::string> kArchitecturePresets{"qwen1.5-moe-a2.7b"};
+
 TEST(Presets, EveryPresetIsAShippedSharedConfig) {
   std::vector<std::string> expected;
   for (const auto& [name, file] : preset_sources()) expected.push_back(name);
+  expected.insert(expected.end(), kArchitecturePresets.begin(), kArchitecturePresets.end());
+  std::sort(expected.begin(), expected.end());
   EXPECT_EQ(preset_names(), expected);
   for (const auto& [name, file] : preset_sources()) {
     Diagnostics diag;
@@ -650,6 +656,19 @@ TEST(Presets, EveryPresetIsAShippedSharedConfig) {
     EXPECT_DOUBLE_EQ(count_parameters(*preset).total, count_parameters(*shared).total) << name;
     EXPECT_DOUBLE_EQ(count_parameters(*preset).active, count_parameters(*shared).active) << name;
   }
+}
+
+// Qwen1.5-MoE-A2.7B: "14.3B parameters in total and 2.7B activated parameters during runtime"
+// (Qwen's model card; Qwen counts the embedding table as activated).
+TEST(Presets, Qwen15MoeMatchesItsOwnersCounts) {
+  Diagnostics diag;
+  auto m = load_preset("qwen1.5-moe-a2.7b", diag);
+  ASSERT_TRUE(m) << diag.to_string();
+  const ParamCounts pc = count_parameters(*m);
+  EXPECT_NEAR(pc.total / 1e9, 14.3, 0.02 * 14.3);
+  EXPECT_NEAR(pc.active / 1e9, 2.7, 0.02 * 2.7);
+  EXPECT_EQ(m->moe.num_experts, 60);
+  EXPECT_EQ(m->moe.top_k, 4);
 }
 
 TEST(Presets, UnknownNameListsValidOnes) {
