@@ -32,12 +32,17 @@ double prob_hits_subset(int experts, int subset, int k) {
   return 1.0 - miss;
 }
 
-AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
+AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a, bool pairs) {
   const int n = f.num_devices();
   const int per_node = f.spec.devices_per_node;
   const int local = a.experts / n;
-  auto disp = std::make_shared<TrafficMatrix>(f.num_ports());
-  auto comb = std::make_shared<TrafficMatrix>(f.num_ports());
+  const int ports = f.num_ports();
+  auto disp = std::make_shared<TrafficMatrix>(pairs ? ports : 0);
+  auto comb = std::make_shared<TrafficMatrix>(pairs ? ports : 0);
+  std::vector<double> disp_sent, disp_recv, comb_sent, comb_recv;
+  if (!pairs) {
+    for (auto* v : {&disp_sent, &disp_recv, &comb_sent, &comb_recv}) v->assign(static_cast<std::size_t>(ports), 0.0);
+  }
   const double bd = token_wire_bytes(a.hidden, a.dispatch_dtype);
   const double bc = token_wire_bytes(a.hidden, a.combine_dtype);
   // Expected messages from one token to one other device / one other node.
@@ -59,6 +64,14 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
   // Adds `tokens` x wire bytes from port src to port dst (dispatch) and back (combine).
   auto send = [&](int src, int dst, double tokens) {
     if (src == dst || tokens <= 0) return;
+    if (!pairs) {
+      const auto s_ = static_cast<std::size_t>(src), d_ = static_cast<std::size_t>(dst);
+      disp_sent[s_] += tokens * bd;
+      disp_recv[d_] += tokens * bd;
+      comb_sent[d_] += tokens * bc;
+      comb_recv[s_] += tokens * bc;
+      return;
+    }
     disp->at(src, dst) += tokens * bd;
     comb->at(dst, src) += tokens * bc;
   };
@@ -88,6 +101,11 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a) {
         send(f.nic_port(s), f.nic_port(relay), t * per_node_hit(node));
       }
     }
+  }
+  if (!pairs) {
+    *disp = TrafficMatrix::port_sums(std::move(disp_sent), std::move(disp_recv));
+    *comb = TrafficMatrix::port_sums(std::move(comb_sent), std::move(comb_recv));
+    return {disp, comb};
   }
   disp->finalize();
   comb->finalize();

@@ -60,7 +60,9 @@ struct AllToAllTraffic {
 /// Builds the traffic of one dispatch and one combine over `fabric`. Every source's tokens follow
 /// the same routing statistics (device_hit / node_hit, or uniform with contiguous placement:
 /// device d holds experts [d * E / n, (d + 1) * E / n)).
-AllToAllTraffic expert_all_to_all(const Fabric& fabric, const AllToAllSpec& spec);
+/// `pairs` false: the matrices keep per-port sums only (what the analytic evaluator needs), which
+/// avoids two dense port x port matrices per layer.
+AllToAllTraffic expert_all_to_all(const Fabric& fabric, const AllToAllSpec& spec, bool pairs = true);
 
 /// Probability that a token's top-k experts (without replacement among `experts`) include at
 /// least one of `subset` given experts: 1 - C(E - subset, k) / C(E, k).

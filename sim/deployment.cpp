@@ -50,7 +50,8 @@ class ExpertLayerBuilder {
  public:
   ExpertLayerBuilder(const Scenario& s, const Fabric& cluster, const CostModel& cost, double tokens_per_rank,
                      hw::DType dispatch_dtype, hw::DType combine_dtype)
-      : s_(s), cluster_(cluster), cost_(cost), tokens_per_rank_(tokens_per_rank) {
+      : s_(s), cluster_(cluster), cost_(cost), tokens_per_rank_(tokens_per_rank),
+        pairs_(s.fidelity == Fidelity::flow) {
     const ModelConfig& m = s.model.config;
     router_ = {m.moe.num_experts, m.moe.top_k, m.moe.n_group, m.moe.topk_group};
     ep_ = s.parallelism.expert_ep;
@@ -143,9 +144,10 @@ class ExpertLayerBuilder {
                                         a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency);
       a2a_.device_hit = hits.device;
       a2a_.node_hit = hits.node;
-      const AllToAllTraffic local = expert_all_to_all(stage_, a2a_);
-      lx.dispatch = on_cluster(*local.dispatch, stage);
-      lx.combine = on_cluster(*local.combine, stage);
+      const AllToAllTraffic local = expert_all_to_all(stage_, a2a_, pairs_);
+      const bool same_ports = stage == 0 && stage_.num_ports() == cluster_.num_ports();
+      lx.dispatch = same_ports ? local.dispatch : on_cluster(*local.dispatch, stage);
+      lx.combine = same_ports ? local.combine : on_cluster(*local.combine, stage);
     }
     return lx;
   }
@@ -171,20 +173,24 @@ class ExpertLayerBuilder {
   // Moves a stage-local matrix (its first port is the stage's first device) onto the cluster's
   // ports; the first stage's matrix is used as it is when the stage is the whole cluster.
   std::shared_ptr<const TrafficMatrix> on_cluster(const TrafficMatrix& src, int stage) const {
+    const int first = stage * ep_;
+    auto to_cluster = [&](int port) {
+      return stage_.is_nic(port) ? cluster_.nic_port(first + (port - stage_.num_devices()) * s_.cluster.devices_per_node /
+                                                                  std::max(1, cluster_.spec.nics_per_node))
+                                 : first + port;
+    };
+    if (!src.has_pairs()) {
+      std::vector<double> sent(static_cast<std::size_t>(cluster_.num_ports()), 0.0), received = sent;
+      for (int p = 0; p < src.n; ++p) {
+        sent[static_cast<std::size_t>(to_cluster(p))] += src.sent_by(p);
+        received[static_cast<std::size_t>(to_cluster(p))] += src.received_by(p);
+      }
+      return std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
+    }
     auto dst = std::make_shared<TrafficMatrix>(cluster_.num_ports());
-    if (src.n == dst->n && stage == 0) {
-      dst->bytes = src.bytes;
-    } else {
-      const int first = stage * ep_;
-      auto to_cluster = [&](int port) {
-        return stage_.is_nic(port) ? cluster_.nic_port(first + (port - stage_.num_devices()) * s_.cluster.devices_per_node /
-                                                                    std::max(1, cluster_.spec.nics_per_node))
-                                   : first + port;
-      };
-      for (int i = 0; i < src.n; ++i) {
-        for (int j = 0; j < src.n; ++j) {
-          if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);
-        }
+    for (int i = 0; i < src.n; ++i) {
+      for (int j = 0; j < src.n; ++j) {
+        if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);
       }
     }
     dst->finalize();
@@ -195,6 +201,7 @@ class ExpertLayerBuilder {
   const Fabric& cluster_;
   const CostModel& cost_;
   double tokens_per_rank_;
+  bool pairs_;  // the flow engine needs every pair; the closed form only per-port sums
   RouterShape router_;
   int ep_ = 1;
   Fabric stage_;

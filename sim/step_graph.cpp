@@ -19,7 +19,18 @@ const char* phase_name(Phase p) {
   return "other";
 }
 
+TrafficMatrix TrafficMatrix::port_sums(std::vector<double> sent, std::vector<double> received) {
+  TrafficMatrix m(0);
+  m.n = static_cast<int>(sent.size());
+  m.total_ = 0;
+  for (double b : sent) m.total_ += b;
+  m.sent_ = std::move(sent);
+  m.received_ = std::move(received);
+  return m;
+}
+
 void TrafficMatrix::finalize() {
+  if (bytes.empty()) return;  // sums only: already final
   sent_.assign(static_cast<std::size_t>(n), 0.0);
   received_.assign(static_cast<std::size_t>(n), 0.0);
   total_ = 0;

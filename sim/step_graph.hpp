@@ -21,9 +21,13 @@ const char* phase_name(Phase p);
 /// cross the node's switch; bytes between two NIC ports cross the scale-out network.
 struct TrafficMatrix {
   int n = 0;
-  std::vector<double> bytes;  ///< n * n, bytes[src * n + dst]
+  std::vector<double> bytes;  ///< n * n, bytes[src * n + dst]; empty for a sums-only matrix
 
   explicit TrafficMatrix(int ports) : n(ports), bytes(static_cast<std::size_t>(ports) * ports, 0.0) {}
+  /// A matrix that keeps only what the closed-form evaluator needs: bytes sent and received per
+  /// port (no pairs; the flow engine refuses it). Already final.
+  static TrafficMatrix port_sums(std::vector<double> sent, std::vector<double> received);
+  bool has_pairs() const { return !bytes.empty() || n == 0; }
   double& at(int src, int dst) { return bytes[static_cast<std::size_t>(src) * n + dst]; }
   double at(int src, int dst) const { return bytes[static_cast<std::size_t>(src) * n + dst]; }
   double sent_by(int d) const;

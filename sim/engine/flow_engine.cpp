@@ -265,6 +265,11 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
 }
 
 std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
+  for (const Task& t : graph.tasks) {
+    if (t.is_collective() && !t.traffic->has_pairs()) {
+      return std::unexpected(std::string("a collective carries per-port sums only; the flow engine needs its pairs"));
+    }
+  }
   int fds[2];
   if (::pipe(fds) != 0) return std::unexpected(std::string("pipe: ") + std::strerror(errno));
   // Buffered output would otherwise be written twice, once by the child.
