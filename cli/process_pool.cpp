@@ -167,11 +167,13 @@ bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size
   return true;
 }
 
-bool run_scenarios(const std::vector<ScenarioRun>& runs, int parallel,
+bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make_run,
                    const std::function<void(std::size_t, const ScenarioOutcome&)>& done) {
+  std::vector<ScenarioRun> runs(count);
   const char* env = std::getenv("MOESIM_SWEEP_WORKER");
   const std::string worker = env != nullptr && *env != '\0' ? std::string(env) : self_executable();
   auto make = [&](std::size_t i) {
+    runs[i] = make_run(i);
     const ScenarioRun& r = runs[i];
     Job job;
     job.argv = {worker, "run", r.scenario, "--json", "--out", r.work_prefix + ".report.json"};
@@ -198,7 +200,7 @@ bool run_scenarios(const std::vector<ScenarioRun>& runs, int parallel,
       }
     }
     if (!o.report) {
-      o.status = "failed";
+      o.status = ran && res.exit_code == 1 ? "invalid" : "failed";
       std::string err = read_text(stderr_path);
       constexpr std::size_t kTail = 2000;
       if (err.size() > kTail) err = "..." + err.substr(err.size() - kTail);
@@ -207,9 +209,10 @@ bool run_scenarios(const std::vector<ScenarioRun>& runs, int parallel,
     }
     std::remove(report_path.c_str());
     std::remove(stderr_path.c_str());
+    runs[i] = ScenarioRun{};
     done(i, o);
   };
-  return run_pool(runs.size(), parallel, make, finish);
+  return run_pool(count, parallel, make, finish);
 }
 
 int parallel_slots(int requested) {

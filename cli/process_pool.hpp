@@ -49,7 +49,8 @@ struct ScenarioRun {
 };
 
 struct ScenarioOutcome {
-  std::string status;        ///< "ok", "infeasible" (exit 3, report present) or "failed"
+  std::string status;        ///< "ok", "infeasible" (exit 3, report present), "invalid" (exit 1:
+                             ///< the scenario was refused) or "failed"
   std::optional<nlohmann::json> report;
   std::string error;         ///< failed: how it ended, then the tail of its standard error
   double seconds = 0;
@@ -58,7 +59,8 @@ struct ScenarioOutcome {
 /// Runs the scenarios with at most `parallel` at once; temporary files are removed after each.
 /// The worker is this executable, or $MOESIM_SWEEP_WORKER when set (a wrapper script, or a
 /// test's deliberately crashing worker). Returns false when interrupted.
-bool run_scenarios(const std::vector<ScenarioRun>& runs, int parallel,
+/// `make(i)` is called just before run i starts (it may write the scenario file then).
+bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make,
                    const std::function<void(std::size_t, const ScenarioOutcome&)>& done);
 
 /// Parallel slots for `requested` (0 or less: every core).

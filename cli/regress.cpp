@@ -269,13 +269,14 @@ int cmd_regress(const RegressOptions& options) {
 
   const fs::path work = fs::temp_directory_path() / ("moesim-regress-" + std::to_string(getpid()));
   fs::create_directories(work, ec);
-  std::vector<ScenarioRun> runs;
-  for (const auto& b : baselines) {
-    runs.push_back({b.scenario, b.fidelity, (work / b.name).string(), 0});
-  }
+  auto make_run = [&](std::size_t i) {
+    const Baseline& b = baselines[i];
+    return ScenarioRun{b.scenario, b.fidelity, (work / b.name).string(), 0};
+  };
   std::vector<BaselineResult> results(baselines.size());
   int rc = 0;
-  const bool complete = run_scenarios(runs, parallel_slots(options.jobs), [&](std::size_t i, const ScenarioOutcome& o) {
+  const bool complete = run_scenarios(baselines.size(), parallel_slots(options.jobs), make_run,
+                                      [&](std::size_t i, const ScenarioOutcome& o) {
     const Baseline& b = baselines[i];
     BaselineResult& r = results[i];
     r.name = b.name;

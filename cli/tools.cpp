@@ -1,16 +1,35 @@
 #include "tools.hpp"
 
 #include "regress.hpp"
+#include "sweep.hpp"
 
 namespace moesim::tools {
 
 struct HeadlessCommands::State {
   CLI::App* regress = nullptr;
   RegressOptions regress_options;
+  CLI::App* sweep = nullptr;
+  SweepOptions sweep_options;
+  CLI::App* merge = nullptr;
+  std::string merge_out;
+  std::vector<std::string> merge_dirs;
 };
 
 HeadlessCommands::HeadlessCommands(CLI::App& app) : state_(std::make_unique<State>()) {
   State& s = *state_;
+  SweepOptions& so = s.sweep_options;
+  s.sweep = app.add_subcommand("sweep", "Run a base scenario over axes of its fields, one process per point");
+  s.sweep->add_option("spec", so.spec_path, "Sweep spec JSON (docs/sweep.md)")->required()->check(CLI::ExistingFile);
+  s.sweep->add_option("-j,--jobs", so.jobs, "Points run at once (default: all cores)")->check(CLI::PositiveNumber);
+  s.sweep->add_option("-o,--out", so.out_dir, "Results folder (default: SPEC-stem.results)");
+  s.sweep->add_flag("--resume", so.resume, "Continue a sweep in its results folder: skip points already done");
+  s.sweep->add_option("--shard", so.shard, "Run only slice i of N (0 <= i < N), e.g. for Slurm job arrays");
+  s.sweep->add_option("--timeout", so.timeout, "Wall-clock limit per point (e.g. 30s); overrides the spec");
+  s.sweep->add_option("--fidelity", so.fidelity, "Override every point's fidelity")
+      ->check(CLI::IsMember({"analytic", "flow"}));
+  s.merge = app.add_subcommand("merge", "Join the results folders of sweep shards into one");
+  s.merge->add_option("out", s.merge_out, "Folder for the merged results")->required();
+  s.merge->add_option("shards", s.merge_dirs, "Results folders of the shards")->required()->check(CLI::ExistingDirectory);
   s.regress = app.add_subcommand("regress", "Re-run every baselined scenario and fail on drift beyond its tolerances");
   s.regress->add_option("baseline_dir", s.regress_options.dir, "Folder of baseline files (*.json)")->required();
   s.regress->add_option("--junit", s.regress_options.junit_path, "Write a JUnit XML report to FILE");
@@ -24,6 +43,8 @@ HeadlessCommands::~HeadlessCommands() = default;
 std::optional<int> HeadlessCommands::dispatch() const {
   const State& s = *state_;
   if (*s.regress) return cmd_regress(s.regress_options);
+  if (*s.sweep) return cmd_sweep(s.sweep_options);
+  if (*s.merge) return cmd_merge(s.merge_out, s.merge_dirs);
   return std::nullopt;
 }
 
