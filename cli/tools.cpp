@@ -1,5 +1,6 @@
 #include "tools.hpp"
 
+#include "plan.hpp"
 #include "regress.hpp"
 #include "sweep.hpp"
 
@@ -10,6 +11,8 @@ struct HeadlessCommands::State {
   RegressOptions regress_options;
   CLI::App* sweep = nullptr;
   SweepOptions sweep_options;
+  CLI::App* plan = nullptr;
+  PlanOptions plan_options;
   CLI::App* merge = nullptr;
   std::string merge_out;
   std::vector<std::string> merge_dirs;
@@ -27,6 +30,12 @@ HeadlessCommands::HeadlessCommands(CLI::App& app) : state_(std::make_unique<Stat
   s.sweep->add_option("--timeout", so.timeout, "Wall-clock limit per point (e.g. 30s); overrides the spec");
   s.sweep->add_option("--fidelity", so.fidelity, "Override every point's fidelity")
       ->check(CLI::IsMember({"analytic", "flow"}));
+  PlanOptions& po = s.plan_options;
+  s.plan = app.add_subcommand("plan", "Search deployments for the cheapest that meet a workload's SLOs");
+  s.plan->add_option("spec", po.spec_path, "Plan spec JSON (docs/plan.md)")->required()->check(CLI::ExistingFile);
+  s.plan->add_option("-o,--out", po.out_dir, "Folder for the plan (default: SPEC-stem.plan)");
+  s.plan->add_option("-j,--jobs", po.jobs, "Threads evaluating candidates, and flow confirmations at once (default: all cores)")->check(CLI::PositiveNumber);
+  s.plan->add_flag("!--no-confirm", po.confirm, "Skip the flow-fidelity confirmation of the best candidates");
   s.merge = app.add_subcommand("merge", "Join the results folders of sweep shards into one");
   s.merge->add_option("out", s.merge_out, "Folder for the merged results")->required();
   s.merge->add_option("shards", s.merge_dirs, "Results folders of the shards")->required()->check(CLI::ExistingDirectory);
@@ -44,6 +53,7 @@ std::optional<int> HeadlessCommands::dispatch() const {
   const State& s = *state_;
   if (*s.regress) return cmd_regress(s.regress_options);
   if (*s.sweep) return cmd_sweep(s.sweep_options);
+  if (*s.plan) return cmd_plan(s.plan_options);
   if (*s.merge) return cmd_merge(s.merge_out, s.merge_dirs);
   return std::nullopt;
 }
