@@ -37,7 +37,7 @@ sweep=$!
 sleep 5
 # Points are short: try workers until one is caught alive.
 for _ in $(seq 100); do
-  victim=$(pgrep -P "$sweep" | head -1)
+  victim=$(pgrep -P "$sweep" | head -1 || true)  # none alive at this instant: try again
   if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
     echo "killed worker $victim with SIGKILL"
     break
