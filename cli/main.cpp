@@ -18,6 +18,7 @@
 #include "model/presets.hpp"
 #include "scenario.hpp"
 #include "simulate.hpp"
+#include "tools.hpp"
 #include "topology.hpp"
 #include "trace.hpp"
 #include "units.hpp"
@@ -398,6 +399,7 @@ int main(int argc, char** argv) {
   topology->add_flag("--json", topology_json, "Print the summary as JSON");
   topology->add_option("--pair-bytes", pair_bytes, "Bytes each device sends every other device (e.g. 1MB)");
 
+  moesim::tools::HeadlessCommands headless(app);  // sweep, merge, plan, regress
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -418,6 +420,7 @@ int main(int argc, char** argv) {
       return cmd_fit(fit_raw, fit_out, fit_options);
     }
     if (*topology) return cmd_topology(topology_file, topology_json, pair_bytes);
+    if (auto rc = headless.dispatch()) return *rc;
   } catch (const std::exception& e) {
     // Only defects reach here (user input is reported as problems, never thrown).
     std::cerr << "moesim: internal error: " << e.what() << "\n";

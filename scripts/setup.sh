@@ -11,6 +11,7 @@ packages=(
   libboost-graph-dev                  # topology analysis
   libgtest-dev libgmock-dev           # tests
   libbenchmark-dev                    # bench/
+  gnuplot-nox                         # moesim plan: the Pareto-front PNG
 )
 
 missing=()

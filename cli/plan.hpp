@@ -1,0 +1,94 @@
+#pragma once
+// `moesim plan SPEC.json`: the cheapest deployments of a model that meet a workload's rate and
+// latency SLOs, searched over a menu of hardware and parallel splits (docs/plan.md). Candidates
+// are evaluated in this process at analytic fidelity (no SimGrid); the best few are confirmed
+// at flow fidelity in child processes.
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+
+namespace moesim::tools {
+
+struct HardwareOption {
+  std::string device;
+  int devices_per_node = 8;
+  std::string scale_up;
+  nlohmann::json scale_out;      ///< the scenario's "scale_out" for more than one node (null: one node only)
+  double price_per_device_hour = 0;
+  nlohmann::json price_text;     ///< the spec's price string, or null (catalog price)
+  double tdp_w = 0;
+  int max_nodes = 0;             ///< 0: no limit beyond the search's node counts
+};
+
+struct PlanSpec {
+  std::string file;
+  nlohmann::json model;          ///< the scenario's "model" object
+  std::string model_name;
+  double output_tokens_per_s = 0;   ///< the workload's required output rate
+  int context_tokens = 0;        ///< decode: tokens in each sequence's KV cache
+  int input_tokens = 0;          ///< prompt length (for the TTFT estimate)
+  std::optional<double> slo_tpot_s, slo_ttft_s;
+  std::vector<HardwareOption> hardware;
+  std::vector<int> nodes, attention_tp, pp, batch_per_device, redundant_experts;
+  std::vector<std::string> overlap, all_to_all;
+  int confirm_top = 3;           ///< flow-confirm this many of the cheapest on the front
+};
+
+std::optional<PlanSpec> plan_spec_from_json(const nlohmann::json& doc, const std::string& path, Diagnostics& diag);
+std::optional<PlanSpec> load_plan_spec(const std::string& path, Diagnostics& diag);
+
+struct Candidate {
+  int hardware = 0;              ///< index into PlanSpec::hardware
+  int nodes = 1, attention_tp = 1, pp = 1, batch_per_device = 1, redundant_experts = 0;
+  std::string overlap, all_to_all;
+
+  /// "ok" (meets every SLO), "slo" (fits, misses an SLO), "memory" (does not fit), "invalid"
+  /// (the split is not a valid deployment).
+  std::string status;
+  std::string reason;            ///< why not ok
+  double tpot_s = 0, ttft_s = -1;   ///< ttft -1: not estimated
+  double instance_tokens_per_s = 0;
+  int replicas = 0;              ///< deployments needed for the workload's rate
+  double usd_per_hour = 0;       ///< all replicas
+  double usd_per_million_tokens = 0;  ///< at the required rate
+  double joules_per_token = 0;   ///< devices at TDP over the instance's rate (an upper bound)
+  double memory_fraction = 0;    ///< worst device's total over capacity
+  std::map<std::string, double> phases_s;
+  std::optional<double> flow_tpot_s;  ///< flow-fidelity confirmation
+
+  int devices(const PlanSpec& spec) const { return nodes * spec.hardware[hardware].devices_per_node; }
+  /// "18x8 h200-sxm, attn TP1xDP144, EP144, PP1, +32 experts, batch 128, two-microbatch, deepep-low-latency"
+  std::string describe(const PlanSpec& spec) const;
+};
+
+/// Every combination of the search space (splits that cannot divide are kept, as "invalid").
+std::vector<Candidate> enumerate_candidates(const PlanSpec& spec);
+
+/// The candidate's deployment as a scenario document (decode at its batch, or prefill of one
+/// prompt per attention rank for the TTFT estimate).
+nlohmann::json candidate_scenario(const PlanSpec& spec, const Candidate& c, bool prefill, const std::string& fidelity);
+
+/// Evaluates one candidate at analytic fidelity, in this process.
+void evaluate_candidate(const PlanSpec& spec, Candidate& c);
+
+/// Indices of the points no other point beats in every objective (all minimised).
+std::vector<std::size_t> pareto_front(const std::vector<std::array<double, 3>>& points);
+
+struct PlanOptions {
+  std::string spec_path;
+  std::string out_dir;           ///< default: SPEC-stem.plan
+  int jobs = 0;                  ///< flow confirmations at once
+  bool confirm = true;
+};
+
+/// Exit codes: 0 a plan, 1 bad input, 3 no candidate meets the SLOs (closest ones listed).
+int cmd_plan(const PlanOptions& options);
+
+}  // namespace moesim::tools

@@ -1,0 +1,78 @@
+#pragma once
+// A pool of child processes for the headless commands (sweep, regress, plan): each job is one
+// program run with its standard output and error sent to files, a wall-clock limit, and its own
+// process group so that a timeout or an interrupt also ends whatever the job started (the
+// flow engine forks a child of its own).
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moesim::tools {
+
+struct Job {
+  std::vector<std::string> argv;  ///< argv[0] is the program path
+  std::string stdout_path;        ///< empty: /dev/null
+  std::string stderr_path;        ///< empty: /dev/null
+  double timeout_s = 0;           ///< 0: no limit
+};
+
+struct JobResult {
+  bool started = false;      ///< false: the program could not be started (error says why)
+  int exit_code = -1;        ///< when it exited normally
+  int signal = 0;            ///< when a signal ended it (SIGKILL after a timeout too)
+  bool timed_out = false;
+  double elapsed_s = 0;
+  std::string error;         ///< why it could not be started
+
+  bool ok() const { return started && signal == 0 && !timed_out && exit_code == 0; }
+  /// "exit code 4", "killed by signal 9 (Killed)", "timed out after 2 s", ...
+  std::string describe() const;
+};
+
+/// Runs jobs 0..count-1 with at most `parallel` at once, in index order; `make` builds job i
+/// when a slot frees, `done` is called in this thread as each one ends (in completion order).
+/// SIGINT/SIGTERM during the run end every running job and stop launching new ones; the
+/// function then returns false (true when every job ran).
+bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size_t)>& make,
+              const std::function<void(std::size_t, const JobResult&)>& done);
+
+/// One `moesim run SCENARIO --json` in a child process.
+struct ScenarioRun {
+  std::string scenario;      ///< scenario file
+  std::string fidelity;      ///< "" or an override
+  std::string work_prefix;   ///< the report and standard error go to PREFIX.report.json / .stderr
+  double timeout_s = 0;
+};
+
+struct ScenarioOutcome {
+  std::string status;        ///< "ok", "infeasible" (exit 3, report present), "invalid" (exit 1:
+                             ///< the scenario was refused) or "failed"
+  std::optional<nlohmann::json> report;
+  std::string error;         ///< failed: how it ended, then the tail of its standard error
+  double seconds = 0;
+};
+
+/// Runs the scenarios with at most `parallel` at once; temporary files are removed after each.
+/// The worker is this executable, or $MOESIM_SWEEP_WORKER when set (a wrapper script, or a
+/// test's deliberately crashing worker). Returns false when interrupted.
+/// `make(i)` is called just before run i starts (it may write the scenario file then).
+bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make,
+                   const std::function<void(std::size_t, const ScenarioOutcome&)>& done);
+
+/// Parallel slots for `requested` (0 or less: every core).
+int parallel_slots(int requested);
+
+/// The path of the running executable (for re-running this program as a worker).
+std::string self_executable();
+
+/// Reads a whole (small) text file; "" when it cannot be read.
+std::string read_text(const std::string& path);
+
+/// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
+bool write_text_atomic(const std::string& path, const std::string& text);
+
+}  // namespace moesim::tools

@@ -1,0 +1,140 @@
+// moesim regress: tolerance comparison, baseline validation, and the command on a planted drift.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "regress.hpp"
+#include "tool_test_util.hpp"
+
+namespace fs = std::filesystem;
+using moesim::Diagnostics;
+using moesim::test::run_moesim;
+using moesim::test::put;
+using moesim::test::slurp;
+using moesim::test::temp_dir;
+using nlohmann::json;
+
+namespace {
+
+moesim::tools::Baseline baseline_of(const json& keys) {
+  const auto dir = temp_dir("regress_unit");
+  const std::string scenario = fs::path(MOESIM_SOURCE_DIR) / "scenarios/default.json";
+  const auto file = put(dir / "b.json", json{{"scenario", scenario}, {"keys", keys}}.dump());
+  Diagnostics diag(file);
+  auto b = moesim::tools::load_baseline(file, diag);
+  EXPECT_TRUE(b) << diag.to_string();
+  return b ? *b : moesim::tools::Baseline{};
+}
+
+// Copies the committed baseline of the default scenario into `dir`, pointing at the scenario by
+// absolute path, with `edit` applied.
+fs::path copy_default_baseline(const fs::path& dir, const std::function<void(json&)>& edit) {
+  const fs::path src = fs::path(MOESIM_SOURCE_DIR) / "tests/regress/baselines/default.json";
+  json b = json::parse(slurp(src));
+  b["scenario"] = (fs::path(MOESIM_SOURCE_DIR) / "scenarios/default.json").string();
+  edit(b);
+  return put(dir / "default.json", b.dump(2));
+}
+
+}  // namespace
+
+TEST(Regress, NumbersPassInsideTheirToleranceAndFailOutside) {
+  const auto b = baseline_of({{"step_time_s", {{"value", 1.0}, {"rel_tol", 0.01}}},
+                              {"memory.per_device_bytes.total", {{"value", 100.0}, {"abs_tol", 5.0}}},
+                              {"feasible", {{"value", true}}}});
+  const json inside = {{"step_time_s", 1.009}, {"memory", {{"per_device_bytes", {{"total", 104.0}}}}}, {"feasible", true}};
+  for (const auto& c : moesim::tools::compare_with_baseline(b, inside)) EXPECT_TRUE(c.pass) << c.key << ": " << c.why;
+  const json outside = {{"step_time_s", 0.98}, {"memory", {{"per_device_bytes", {{"total", 106.0}}}}}, {"feasible", false}};
+  const auto checks = moesim::tools::compare_with_baseline(b, outside);
+  ASSERT_EQ(checks.size(), 3u);
+  for (const auto& c : checks) EXPECT_FALSE(c.pass) << c.key;
+  for (const auto& c : checks) {
+    if (c.key == "step_time_s") {
+      EXPECT_NEAR(c.diff, 0.02, 1e-12);
+    }
+  }
+}
+
+TEST(Regress, AKeyTheReportLacksIsADriftThatNamesIt) {
+  const auto b = baseline_of({{"cost.usd_per_million_output_tokens", {{"value", 0.1}, {"rel_tol", 0.01}}}});
+  const auto checks = moesim::tools::compare_with_baseline(b, json{{"step_time_s", 1.0}});
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_FALSE(checks[0].pass);
+  EXPECT_NE(checks[0].why.find("cost.usd_per_million_output_tokens"), std::string::npos) << checks[0].why;
+}
+
+TEST(Regress, BadBaselinesListEveryProblemWithItsPointer) {
+  const auto dir = temp_dir("regress_bad");
+  const auto file = put(dir / "bad.json", R"({"scenario": "nowhere.json", "colour": 1,
+      "keys": {"scenario": {"value": "x", "rel_tol": 0.1}, "step_time_s": {"value": 1, "rel_tol": -1}}})");
+  Diagnostics diag(file);
+  EXPECT_FALSE(moesim::tools::load_baseline(file, diag));
+  const std::string text = diag.to_string();
+  EXPECT_NE(text.find(":/scenario: scenario file"), std::string::npos) << text;
+  EXPECT_NE(text.find("/colour"), std::string::npos) << text;
+  EXPECT_NE(text.find("/keys/scenario: a tolerance applies to numbers only"), std::string::npos) << text;
+  EXPECT_NE(text.find("/keys/step_time_s/rel_tol"), std::string::npos) << text;
+}
+
+TEST(Regress, CommittedBaselinesPassAndWriteJUnitAndSummary) {
+  const auto dir = temp_dir("regress_pass");
+  copy_default_baseline(dir / "b", [](json&) {});
+  const auto r = run_moesim("regress " + (dir / "b").string() + " --junit " + (dir / "j.xml").string() +
+                        " --summary " + (dir / "s.md").string());
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("no drift"), std::string::npos) << r.out;
+  const std::string junit = slurp(dir / "j.xml");
+  EXPECT_NE(junit.find("failures=\"0\""), std::string::npos) << junit;
+  EXPECT_EQ(junit.find("<failure"), std::string::npos) << junit;
+  EXPECT_NE(junit.find("name=\"step_time_s\""), std::string::npos) << junit;
+  EXPECT_NE(slurp(dir / "s.md").find("no drift"), std::string::npos);
+}
+
+TEST(Regress, APlantedDriftFailsWithAJUnitFailureForThatKey) {
+  const auto dir = temp_dir("regress_drift");
+  copy_default_baseline(dir / "b", [](json& b) {
+    // 3 % away from what the simulator predicts, beyond the 1 % tolerance.
+    auto& k = b["keys"]["step_time_s"];
+    ASSERT_LE(k["rel_tol"].get<double>(), 0.01);
+    k["value"] = k["value"].get<double>() * 1.03;
+  });
+  const auto r = run_moesim("regress " + (dir / "b").string() + " --junit " + (dir / "j.xml").string() +
+                        " --summary " + (dir / "s.md").string());
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("DRIFT"), std::string::npos) << r.out;
+  const std::string junit = slurp(dir / "j.xml");
+  EXPECT_NE(junit.find("failures=\"1\""), std::string::npos) << junit;
+  const auto at = junit.find("name=\"step_time_s\">");
+  ASSERT_NE(at, std::string::npos) << junit;
+  EXPECT_EQ(junit.find("<failure", at), junit.find("<failure")) << "the failure belongs to step_time_s";
+  const std::string md = slurp(dir / "s.md");
+  EXPECT_NE(md.find("DRIFT"), std::string::npos);
+  EXPECT_NE(md.find("`step_time_s`"), std::string::npos) << md;
+
+  // --update rewrites the value on purpose; the next run passes.
+  EXPECT_EQ(run_moesim("regress --update " + (dir / "b").string()).code, 0);
+  EXPECT_EQ(run_moesim("regress " + (dir / "b").string()).code, 0);
+}
+
+TEST(Regress, ARunThatFailsIsAnErrorInJUnit) {
+  const auto dir = temp_dir("regress_runfail");
+  const auto scenario = put(dir / "broken.json", R"({"model": {"preset": "mixtral-8x7b"},
+      "cluster": {"nodes": 1, "node": {"device": "h100-sxm", "devices_per_node": 8, "scale_up": "nvlink4"}},
+      "parallelism": {"attention": {"tp": 1, "dp": 8}, "experts": {"ep": 8, "tp": 1}},
+      "workload": {"kind": "decode", "batch_per_device": 8, "context_tokens": 512}})");
+  copy_default_baseline(dir / "b", [&](json& b) { b["scenario"] = scenario; });
+  // The scenario is valid; break it after the baseline was read by making the worker fail.
+  const auto r = run_moesim("regress " + (dir / "b").string() + " --junit " + (dir / "j.xml").string(),
+                        "MOESIM_SWEEP_WORKER=/bin/false");
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  const std::string junit = slurp(dir / "j.xml");
+  EXPECT_NE(junit.find("errors=\"1\""), std::string::npos) << junit;
+  EXPECT_NE(junit.find("<error"), std::string::npos) << junit;
+}
+
+TEST(Regress, AFolderWithoutBaselinesIsAnInputError) {
+  const auto dir = temp_dir("regress_empty");
+  const auto r = run_moesim("regress " + dir.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no baseline files"), std::string::npos) << r.err;
+}
