@@ -384,7 +384,7 @@ void evaluate_candidate(const PlanSpec& spec, Candidate& c) {
     c.reason = "simulation failed: " + r.error();
     return;
   }
-  c.tpot_s = r->latency_s.count("tpot") ? r->latency_s.at("tpot") : r->step_time_s;
+  c.tpot_s = r->latency_s.count("tpot") ? r->latency_s.at("tpot").p50 : r->step_time_s;
   c.instance_tokens_per_s = r->output_tokens_per_s;
   c.memory_fraction = r->memory_capacity > 0 ? r->memory_total / r->memory_capacity : 0;
   c.phases_s = r->phases_s;
