@@ -75,6 +75,56 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a, bool p
     disp->at(src, dst) += tokens * bd;
     comb->at(dst, src) += tokens * bc;
   };
+  if (!pairs) {
+    // The same sums without visiting every pair: O(devices x devices per node).
+    auto add_sent = [&](int port, double tokens) {
+      disp_sent[static_cast<std::size_t>(port)] += tokens * bd;
+      comb_recv[static_cast<std::size_t>(port)] += tokens * bc;
+    };
+    auto add_recv = [&](int port, double tokens) {
+      disp_recv[static_cast<std::size_t>(port)] += tokens * bd;
+      comb_sent[static_cast<std::size_t>(port)] += tokens * bc;
+    };
+    auto tok = [&](int d) { return a.tokens[static_cast<std::size_t>(d)]; };
+    std::vector<double> t_node(static_cast<std::size_t>(nodes), 0.0), h_node(t_node),
+        t_local(static_cast<std::size_t>(per_node), 0.0);
+    double t_all = 0, h_all = 0;
+    for (int d = 0; d < n; ++d) {
+      t_node[static_cast<std::size_t>(f.spec.node_of(d))] += tok(d);
+      h_node[static_cast<std::size_t>(f.spec.node_of(d))] += per_device(d);
+      t_local[static_cast<std::size_t>(f.spec.local_index(d))] += tok(d);
+      t_all += tok(d);
+      h_all += per_device(d);
+    }
+    for (int node = 0; node < nodes; ++node) {
+      for (int i = 0; i < per_node; ++i) {
+        for (int j = 0; j < per_node; ++j) {
+          if (i != j) send(node * per_node + i, node * per_node + j, tok(node * per_node + i) * per_device(node * per_node + j));
+        }
+      }
+    }
+    for (int d = 0; d < n; ++d) {
+      const auto m = static_cast<std::size_t>(f.spec.node_of(d));
+      if (a.algorithm != AllToAllAlgorithm::deepep_normal) {
+        add_sent(f.nic_port(d), tok(d) * (h_all - h_node[m]));
+        add_recv(f.nic_port(d), per_device(d) * (t_all - t_node[m]));
+        continue;
+      }
+      // d as a relay: tokens of other nodes' GPUs with its local index, for the rest of its node;
+      // d as a destination: tokens relayed by the other GPUs of its node.
+      const auto li = static_cast<std::size_t>(f.spec.local_index(d));
+      const double same_index_elsewhere = t_local[li] - tok(d);
+      add_sent(d, same_index_elsewhere * (h_node[m] - per_device(d)));
+      add_recv(d, per_device(d) * ((t_all - t_node[m]) - same_index_elsewhere));
+      for (int node = 0; node < nodes; ++node) {
+        if (node == static_cast<int>(m)) continue;
+        send(f.nic_port(d), f.nic_port(node * per_node + static_cast<int>(li)), tok(d) * per_node_hit(node));
+      }
+    }
+    *disp = TrafficMatrix::port_sums(std::move(disp_sent), std::move(disp_recv));
+    *comb = TrafficMatrix::port_sums(std::move(comb_sent), std::move(comb_recv));
+    return {disp, comb};
+  }
   for (int s = 0; s < n; ++s) {
     const double t = a.tokens[static_cast<std::size_t>(s)];
     const int node_s = f.spec.node_of(s);
@@ -101,11 +151,6 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a, bool p
         send(f.nic_port(s), f.nic_port(relay), t * per_node_hit(node));
       }
     }
-  }
-  if (!pairs) {
-    *disp = TrafficMatrix::port_sums(std::move(disp_sent), std::move(disp_recv));
-    *comb = TrafficMatrix::port_sums(std::move(comb_sent), std::move(comb_recv));
-    return {disp, comb};
   }
   disp->finalize();
   comb->finalize();

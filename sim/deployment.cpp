@@ -72,14 +72,24 @@ class ExpertLayerBuilder {
     const auto& par = s_.parallelism;
     const double tokens = tokens_per_rank_ * par.attention_dp;
     const LayerRoutingDraw draw = draw_layer_routing(s_.routing, router_, moe_layer, tokens);
-    const ExpertPlacement placement = place_experts(router_.experts, par.redundant_experts, ep_,
-                                                    stage_.spec.devices_per_node, par.placement, draw.expected);
+    // Placement depends on the expected load only: layers with the same (uniform routing: all
+    // of them) share it.
+    if (placement_.slots.empty() || draw.expected != placed_for_) {
+      placement_ = place_experts(router_.experts, par.redundant_experts, ep_, stage_.spec.devices_per_node,
+                                 par.placement, draw.expected);
+      placed_for_ = draw.expected;
+    }
+    const ExpertPlacement& placement = placement_;
     const std::vector<double> loads = device_loads(placement, draw.counts);
-    const ExpertPlacement plain = place_experts(router_.experts, 0, ep_, stage_.spec.devices_per_node,
-                                                PlacementStrategy::contiguous, draw.expected);
     const double balance = max_over_mean(loads);
     balance_sum_ += balance;
-    contiguous_sum_ += max_over_mean(device_loads(plain, draw.counts));
+    if (par.placement == PlacementStrategy::contiguous) {
+      contiguous_sum_ += balance;
+    } else {
+      const ExpertPlacement plain = place_experts(router_.experts, 0, ep_, stage_.spec.devices_per_node,
+                                                  PlacementStrategy::contiguous, draw.expected);
+      contiguous_sum_ += max_over_mean(device_loads(plain, draw.counts));
+    }
     worst_ = std::max(worst_, balance);
     ++layers_;
     for (double c : draw.counts) assignments_ += c;
@@ -210,6 +220,8 @@ class ExpertLayerBuilder {
   double balance_sum_ = 0, contiguous_sum_ = 0, worst_ = 1;
   double assignments_ = 0, dropped_ = 0, skipped_ = 0;
   std::vector<std::vector<double>> per_layer_device_;
+  ExpertPlacement placement_;       // the last placement and the expected load it was made for
+  std::vector<double> placed_for_;
 };
 
 }  // namespace

@@ -85,3 +85,36 @@ TEST(AllToAll, LowLatencyKernelsSendEveryTokenExpertPair) {
   EXPECT_DOUBLE_EQ(t.dispatch->at(f.nic_port(0), f.nic_port(3)), 1.0 * 256);
   EXPECT_DOUBLE_EQ(t.dispatch->total(), 4 * 3 * 256.0);  // every device, every other device
 }
+
+// The sums-only form (analytic fidelity) must carry exactly the per-port bytes of the pairs.
+TEST(AllToAll, PortSumsWithoutPairsEqualThoseOfThePairs) {
+  Fabric f;
+  f.spec.nodes = 3;
+  f.spec.devices_per_node = 4;
+  f.spec.has_scale_out = true;
+  f.spec.nics_per_node = 2;  // two devices share each NIC
+  AllToAllSpec a;
+  a.experts = 24;
+  a.top_k = 4;
+  a.hidden = 1024;
+  a.dispatch_dtype = moesim::hw::DType::fp8;
+  a.combine_dtype = moesim::hw::DType::bf16;
+  for (int d = 0; d < 12; ++d) {
+    a.tokens.push_back(10.0 + d);
+    a.device_hit.push_back(0.05 + 0.03 * ((d * 7) % 5));
+  }
+  a.node_hit = {0.4, 0.55, 0.7};
+  for (auto alg : {AllToAllAlgorithm::direct, AllToAllAlgorithm::deepep_normal, AllToAllAlgorithm::deepep_low_latency}) {
+    a.algorithm = alg;
+    const AllToAllTraffic full = expert_all_to_all(f, a, true);
+    const AllToAllTraffic sums = expert_all_to_all(f, a, false);
+    EXPECT_FALSE(sums.dispatch->has_pairs());
+    for (int p = 0; p < f.num_ports(); ++p) {
+      for (const auto& [x, y] : {std::pair{full.dispatch, sums.dispatch}, std::pair{full.combine, sums.combine}}) {
+        EXPECT_NEAR(x->sent_by(p), y->sent_by(p), 1e-9 * (1 + x->sent_by(p))) << all_to_all_algorithm_name(alg) << " port " << p;
+        EXPECT_NEAR(x->received_by(p), y->received_by(p), 1e-9 * (1 + x->received_by(p))) << all_to_all_algorithm_name(alg) << " port " << p;
+      }
+    }
+    EXPECT_NEAR(full.dispatch->total(), sums.dispatch->total(), 1e-9 * full.dispatch->total());
+  }
+}
