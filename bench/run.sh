@@ -36,3 +36,12 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print("  step time %.4g s, simulator wall %.3g s, events %d" % (r["step_time_s"], r["simulator"]["wall_s"], r["simulator"]["events"]))
 PY
+
+# P3: 1,024 GPUs, prefill/decode-disaggregated serving of 2,048 requests (target <= 60 s wall).
+echo
+echo "P3: DeepSeek-V3 PD-disaggregated serving, 128 x 8 H800 (64 prefill + 64 decode nodes), 2,048 requests:"
+for i in 1 2 3 4 5; do
+  /usr/bin/time -f "%e" -o "$tmp/p3-$i.txt" ./build/release/cli/moesim run bench/scenarios/p3-deepseek-v3-disaggregated-1024.json \
+    --json > "$tmp/p3.json"
+done
+sort -n "$tmp"/p3-*.txt | sed -n 3p | xargs printf "  wall %s s (median of 5)\n"

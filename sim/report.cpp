@@ -82,6 +82,10 @@ nlohmann::json Report::to_json() const {
                     {"iterations", sv.iterations}, {"preemptions", sv.preemptions},
                     {"mean_decode_batch", sv.mean_decode_batch}, {"kv_capacity_tokens", sv.kv_capacity_tokens},
                     {"peak_kv_fraction", sv.peak_kv_fraction}};
+    if (sv.prefill_nodes > 0) {
+      j["serving"]["prefill_nodes"] = sv.prefill_nodes;
+      j["serving"]["kv_transfer_s"] = sv.kv_transfer_s;
+    }
     if (sv.slo_ttft_s || sv.slo_tpot_s) {
       j["slo"] = {{"met", sv.slo_met}, {"goodput_rps", sv.goodput_rps}, {"percentile", sv.slo_percentile}};
       if (sv.slo_ttft_s) j["slo"]["ttft_s"] = *sv.slo_ttft_s;
@@ -171,7 +175,7 @@ std::string report_to_table(const Report& r) {
       << " (" << format_quantity(t.dp_exposed_s, Dimension::time) << " exposed), optimizer "
       << format_quantity(t.optimizer_s, Dimension::time) << "\n";
   }
-  if (r.serving) {
+  if (r.serving && r.feasible) {
     const ServingStats& sv = *r.serving;
     o << "  serving         " << sv.requests << " requests" << (sv.replicas > 1 ? " per replica (" + std::to_string(sv.replicas) + " replicas)" : "")
       << " in " << format_quantity(sv.makespan_s, Dimension::time) << ", " << sv.iterations << " steps, mean decode batch "

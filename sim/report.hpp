@@ -42,6 +42,8 @@ struct ServingStats {
   double slo_percentile = 99;
   bool slo_met = false;
   double goodput_rps = 0;      ///< requests per second meeting every SLO, all replicas
+  int prefill_nodes = 0;       ///< disaggregated: nodes of the prefill pool (0: colocated)
+  double kv_transfer_s = 0;    ///< disaggregated: mean time to move a prompt's KV cache
 };
 
 /// What a training run adds (workload "training").

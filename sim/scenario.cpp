@@ -365,9 +365,10 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
   sv.max_sequences = static_cast<int>(w.integer("max_sequences", false, 1, 1 << 24).value_or(256));
   sv.chunked_prefill = w.boolean("chunked_prefill").value_or(true);
   sv.replicas = static_cast<int>(w.integer("replicas", false, 1, 1 << 20).value_or(1));
-  if (w.has("disaggregated")) {
-    diag.error(w.pointer_to("disaggregated"), std::string("prefill/decode disaggregation ") + kNotYet,
-               "remove it: prefill and decode share the deployment");
+  if (ObjectReader d = w.object("disaggregated"); d.valid()) {
+    sv.disaggregated = true;
+    sv.prefill_nodes = static_cast<int>(d.integer("prefill_nodes", true, 1, 1 << 20).value_or(1));
+    d.finish();
   }
   if (ObjectReader slo = w.object("slo"); slo.valid()) {
     sv.slo_ttft_s = slo.quantity("ttft", Dimension::time);
@@ -499,7 +500,9 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
                  std::to_string(par.redundant_experts) + " redundant experts for " +
                      std::to_string(m.moe.num_experts) + " experts",
                  "at most one replica per expert");
-    } else if (slots % par.expert_ep != 0) {
+    } else if (slots % par.expert_ep != 0 &&
+               !(s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated)) {
+      // (disaggregated pools each spread the slots over their own devices: checked per pool)
       diag.error("/parallelism/experts/ep",
                  par.redundant_experts == 0
                      ? std::to_string(m.moe.num_experts) + " experts do not divide evenly over EP " +
@@ -539,6 +542,34 @@ void check_consistency(Scenario& s, Diagnostics& diag) {
     diag.error("/workload/context_tokens",
                "context of " + std::to_string(s.workload.context_tokens) +
                    " tokens is beyond the model's maximum position " + std::to_string(m.max_position));
+  }
+  if (s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated) {
+    const ServingSpec& sv = s.workload.serving;
+    const std::string ptr = "/workload/disaggregated/prefill_nodes";
+    const int slots = m.moe.num_experts + par.redundant_experts;
+    if (sv.prefill_nodes >= s.cluster.nodes) {
+      diag.error(ptr, std::to_string(sv.prefill_nodes) + " prefill nodes leave none of the " +
+                          std::to_string(s.cluster.nodes) + " nodes to decode",
+                 "at most " + std::to_string(s.cluster.nodes - 1));
+    } else if (!s.cluster.scale_out) {
+      diag.error(ptr, "disaggregation moves KV caches between nodes: the cluster needs a scale-out network");
+    } else if (par.pp != 1) {
+      diag.error("/parallelism/pp", "disaggregated pools run without pipeline stages in this version", "use pp 1");
+    } else if (sv.max_concurrency > 0) {
+      diag.error("/workload/max_concurrency", "closed-loop clients with disaggregation " + std::string(kNotYet),
+                 "use an open arrival process");
+    } else if (m.is_moe()) {
+      for (int nodes : {sv.prefill_nodes, s.cluster.nodes - sv.prefill_nodes}) {
+        const int ep = nodes * s.cluster.devices_per_node / par.expert_tp;
+        if (slots % ep != 0) {
+          diag.error(ptr, std::to_string(slots) + " expert slots do not divide over a pool of " + std::to_string(nodes) +
+                              " nodes (EP " + std::to_string(ep) + ")",
+                     "each pool spreads the experts over all its devices: choose pools whose device counts divide " +
+                         std::to_string(slots));
+          break;
+        }
+      }
+    }
   }
   if (s.workload.kind == WorkloadKind::training) {
     const TrainingSpec& tr = s.workload.training;

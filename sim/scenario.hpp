@@ -93,6 +93,8 @@ struct ServingSpec {
   int max_sequences = 256;
   bool chunked_prefill = true;
   int replicas = 1;             ///< identical deployments behind a round-robin router
+  bool disaggregated = false;   ///< prefill and decode on separate pools of nodes
+  int prefill_nodes = 0;        ///< disaggregated: the first this many nodes prefill
   std::optional<double> slo_ttft_s, slo_tpot_s;
   double slo_percentile = 99;
 };

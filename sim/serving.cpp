@@ -133,39 +133,68 @@ double percentile_of(const Percentiles& p, double q) {
 
 }  // namespace
 
-std::expected<Report, std::string> simulate_serving(const Scenario& s, const FlowEvaluator& flow,
-                                                    SimulationDetail* detail) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const ServingSpec& sv = s.workload.serving;
-  const int ranks = s.parallelism.attention_dp;
+namespace {
 
-  // KV capacity per attention rank: what a device holds beyond weights, buffers and the
-  // activations of a full token budget, over the KV bytes of one token.
+enum class PoolMode {
+  colocated,     // prefill and decode on the same deployment
+  prefill_only,  // disaggregated prefill pool: a request leaves with its first token
+  decode_only,   // disaggregated decode pool: requests arrive with their prompt in the KV cache
+};
+
+struct PoolOutcome {
+  double end = 0;             // when the last request left
+  long long iterations = 0, preemptions = 0;
+  double decode_sum = 0;      // decode sequences per rank, summed over steps
+  double peak_kv = 0;
+  std::size_t evaluations = 0;
+  std::string error;          // internal failure, empty when fine
+};
+
+// KV capacity per attention rank of a deployment: what a device holds beyond weights, buffers and
+// the activations of a full token budget, over the KV bytes of one token; and those bytes.
+std::pair<double, double> kv_capacity_tokens(const Scenario& s, int max_batched_tokens) {
   Scenario probe = s;
   probe.workload.kind = WorkloadKind::decode;
   probe.workload.batch_per_device = 0;
   probe.workload.context_tokens = 0;
-  probe.workload.chunk_tokens = sv.max_batched_tokens;
+  probe.workload.chunk_tokens = max_batched_tokens;
   probe.workload.chunk_context = 0;
   const MemoryBreakdown fixed = memory_per_device(probe);
   probe.workload.chunk_tokens = 0;
   probe.workload.batch_per_device = 1;
   const double kv_per_token = memory_per_device(probe).kv_cache;
   const double free_bytes = fixed.capacity - (fixed.total - fixed.kv_cache);
-  const double kv_capacity = kv_per_token > 0 ? std::floor(std::max(0.0, free_bytes) / kv_per_token) : 1e18;
+  return {kv_per_token > 0 ? std::floor(std::max(0.0, free_bytes) / kv_per_token) : 1e18, kv_per_token};
+}
 
-  std::vector<Request> reqs = make_requests(sv, s.routing.seed);
+// One pool of a disaggregated deployment: the first `prefill_nodes` nodes prefill, the others
+// decode; each pool spreads attention and experts over all its devices (scenario.cpp checks that
+// the expert slots divide over both).
+Scenario pool_scenario(const Scenario& s, bool prefill) {
+  Scenario p = s;
+  const int nodes = prefill ? s.workload.serving.prefill_nodes : s.cluster.nodes - s.workload.serving.prefill_nodes;
+  p.cluster.nodes = nodes;
+  const int devices = nodes * s.cluster.devices_per_node;
+  p.parallelism.attention_dp = devices / s.parallelism.attention_tp;
+  p.parallelism.expert_ep = devices / s.parallelism.expert_tp;
+  p.parallelism.pp = 1;
+  if (nodes == 1) p.cluster.scale_out.reset();
+  return p;
+}
+
+// Runs `reqs` (sorted by arrival) through one deployment's continuous-batching schedulers.
+PoolOutcome run_pool(const Scenario& s, const ServingSpec& sv, std::vector<Request>& reqs, PoolMode mode,
+                     double kv_capacity) {
+  PoolOutcome out;
+  const int ranks = s.parallelism.attention_dp;
   const int n = static_cast<int>(reqs.size());
-  int largest = 0;
-  for (const auto& r : reqs) largest = std::max(largest, r.input + r.output);
-
-  // Every request of this replica goes to a rank round-robin; each rank schedules on its own and
-  // all ranks step together (expert parallelism synchronises them every layer).
+  // Every request goes to a rank round-robin; each rank schedules on its own and all ranks step
+  // together (expert parallelism synchronises them every layer).
   std::vector<std::deque<int>> waiting(static_cast<std::size_t>(ranks));
   std::vector<std::vector<int>> running(static_cast<std::size_t>(ranks));
   std::vector<double> kv_used(static_cast<std::size_t>(ranks), 0.0);
   StepCosts costs(s);
-  const bool closed = sv.max_concurrency > 0;
+  const bool closed = sv.max_concurrency > 0 && mode == PoolMode::colocated;
   int issued = 0, next_rank = 0, done = 0;
   auto issue = [&](double now) {
     Request& r = reqs[static_cast<std::size_t>(issued)];
@@ -175,17 +204,10 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
     ++issued;
   };
   double t = 0;
-  long long iterations = 0, preemptions = 0;
-  double decode_sum = 0, peak_kv = 0;
   int released = 0;  // requests already queued at their rank
   if (closed) {
     while (issued < std::min(n, sv.max_concurrency)) issue(0.0);
   }
-  std::vector<double> ttft, tpot, e2e;
-  double first_arrival = n > 0 ? reqs.front().arrival : 0;
-  if (n > 0 && static_cast<double>(largest) > kv_capacity) {
-    // Reported below as infeasible; nothing to simulate.
-  } else {
     while (done < n) {
       if (!closed) {
         while (issued < n && reqs[static_cast<std::size_t>(issued)].arrival <= t) issue(t);
@@ -203,7 +225,8 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
         } else if (issued < n) {
           t = std::max(t, reqs[static_cast<std::size_t>(issued)].arrival);
         } else {
-          return std::unexpected("serving simulation stalled with requests left (internal error)");
+          out.error = "serving simulation stalled with requests left (internal error)";
+          return out;
         }
         continue;
       }
@@ -225,6 +248,7 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
           const Request& r = reqs[static_cast<std::size_t>(wait.front())];
           if (!run.empty() && committed + r.prefill_target + 1 > kv_capacity) break;
           committed += r.prefill_target + 1;
+          if (mode == PoolMode::decode_only) used += r.kv;  // arrives with its KV cache
           run.push_back(wait.front());
           wait.pop_front();
         }
@@ -246,7 +270,7 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
           v.prefilled = 0;
           v.prefill_target = v.input + v.generated;
           wait.push_front(victim);
-          ++preemptions;
+          ++out.preemptions;
         }
         double decode = 0, ctx = 0;
         for (int id : run) {
@@ -280,12 +304,13 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
         }
       }
       if (max_decode + max_chunk <= 0) {
-        return std::unexpected("serving: a step with no work (the KV cache cannot take any prompt token)");
+        out.error = "serving: a step with no work (the KV cache cannot take any prompt token)";
+        return out;
       }
       const double dt = costs.seconds(max_decode, ctx_at_max, max_chunk, chunk_ctx_at_max);
       t += dt;
-      ++iterations;
-      decode_sum += max_decode;
+      ++out.iterations;
+      out.decode_sum += max_decode;
       // Apply the step: prompt chunks land in the KV cache, decodes produce tokens.
       for (int k = 0; k < ranks; ++k) {
         auto& run = running[static_cast<std::size_t>(k)];
@@ -310,7 +335,8 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
             used += 1;
             if (r.first_token < 0) r.first_token = t;
           }
-          if (r.generated >= r.output) {
+          // A prefill pool hands a sequence on once its prompt is done (first token out).
+          if (r.generated >= r.output || (mode == PoolMode::prefill_only && r.generated > 0)) {
             r.finish = t;
             used -= r.kv;
             r.kv = 0;
@@ -321,10 +347,89 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
           }
         }
         run = std::move(still);
-        peak_kv = std::max(peak_kv, used / kv_capacity);
+        out.peak_kv = std::max(out.peak_kv, used / kv_capacity);
       }
     }
+  out.end = t;
+  out.evaluations = costs.evaluations();
+  return out;
+}
+
+}  // namespace
+
+std::expected<Report, std::string> simulate_serving(const Scenario& s, const FlowEvaluator& flow,
+                                                    SimulationDetail* detail) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const ServingSpec& sv = s.workload.serving;
+  std::vector<Request> reqs = make_requests(sv, s.routing.seed);
+  const int n = static_cast<int>(reqs.size());
+  int largest = 0;
+  for (const auto& r : reqs) largest = std::max(largest, r.input + r.output);
+  double first_arrival = n > 0 ? reqs.front().arrival : 0;
+  std::vector<double> ttft, tpot, e2e;
+
+  PoolOutcome pool;
+  double kv_capacity = 0, transfer_mean = 0;
+  std::string infeasible;
+  if (!sv.disaggregated) {
+    kv_capacity = kv_capacity_tokens(s, sv.max_batched_tokens).first;
+    if (n > 0 && static_cast<double>(largest) > kv_capacity) {
+      infeasible = "a request needs " + std::to_string(largest) + " KV cache tokens, but an attention rank holds " +
+                   std::to_string(static_cast<long long>(kv_capacity)) + " beside its weights and buffers";
+    } else {
+      pool = run_pool(s, sv, reqs, PoolMode::colocated, kv_capacity);
+    }
+  } else {
+    // Prefill pool first (it depends on nothing downstream), then the KV cache crosses the
+    // scale-out network, then the decode pool.
+    const Scenario pre = pool_scenario(s, true), dec = pool_scenario(s, false);
+    const auto [pre_cap, kv_bytes] = kv_capacity_tokens(pre, sv.max_batched_tokens);
+    kv_capacity = kv_capacity_tokens(dec, sv.max_batched_tokens).first;
+    int longest_prompt = 0;
+    for (const auto& r : reqs) longest_prompt = std::max(longest_prompt, r.input);
+    if (n > 0 && static_cast<double>(longest_prompt) > pre_cap) {
+      infeasible = "a prompt needs " + std::to_string(longest_prompt) + " KV cache tokens, but a prefill rank holds " +
+                   std::to_string(static_cast<long long>(pre_cap));
+    } else if (n > 0 && static_cast<double>(largest) > kv_capacity) {
+      infeasible = "a request needs " + std::to_string(largest) + " KV cache tokens, but a decode rank holds " +
+                   std::to_string(static_cast<long long>(kv_capacity));
+    } else {
+      const PoolOutcome p1 = run_pool(pre, sv, reqs, PoolMode::prefill_only, pre_cap);
+      if (!p1.error.empty()) return std::unexpected(p1.error);
+      // Each attention rank's devices send their share of the KV cache through their NICs.
+      const hw::FabricSpec fabric = fabric_of(s);
+      const double nic_bw = fabric.scale_out.effective_bandwidth() * fabric.nics_per_node / fabric.devices_per_node;
+      std::vector<Request> second;
+      for (std::size_t i = 0; i < reqs.size(); ++i) {
+        Request r = reqs[i];
+        const double seconds = r.input * kv_bytes / nic_bw + fabric.scale_out.latency_s;
+        transfer_mean += seconds / n;
+        r.arrival = r.finish + seconds;
+        r.finish = -1;
+        r.prefill_target = r.input;
+        r.prefilled = r.input;
+        r.kv = r.input + r.generated;
+        r.rank = static_cast<int>(i);  // original index, restored below
+        second.push_back(r);
+      }
+      std::stable_sort(second.begin(), second.end(), [](const Request& x, const Request& y) { return x.arrival < y.arrival; });
+      std::vector<int> origin;
+      for (const auto& r : second) origin.push_back(r.rank);
+      pool = run_pool(dec, sv, second, PoolMode::decode_only, kv_capacity);
+      for (std::size_t i = 0; i < second.size(); ++i) {
+        Request& r = reqs[static_cast<std::size_t>(origin[i])];
+        r.finish = second[i].finish;
+        r.generated = second[i].generated;
+      }
+      pool.iterations += p1.iterations;
+      pool.preemptions += p1.preemptions;
+      pool.evaluations += p1.evaluations;
+    }
   }
+  if (!pool.error.empty()) return std::unexpected(pool.error);
+  const double t = pool.end;
+  const long long iterations = pool.iterations, preemptions = pool.preemptions;
+  const double decode_sum = pool.decode_sum, peak_kv = pool.peak_kv;
 
   // The representative step: the mean decode batch at the mean context, with the scenario's
   // fidelity, for phases, traffic, memory and expert load.
@@ -334,7 +439,7 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
     e2e.push_back(r.finish - r.arrival);
     if (r.output > 1) tpot.push_back((r.finish - r.first_token) / (r.output - 1));
   }
-  Scenario rep = s;
+  Scenario rep = sv.disaggregated ? pool_scenario(s, false) : s;
   rep.workload.kind = WorkloadKind::decode;
   const double mean_decode = iterations > 0 ? decode_sum / static_cast<double>(iterations) : 1.0;
   rep.workload.batch_per_device = std::max(1, static_cast<int>(std::lround(mean_decode)));
@@ -345,7 +450,7 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
   if (!report) return report;
   Report& out = *report;
   out.workload = "serving";
-  const double makespan = t - first_arrival;
+  const double makespan = infeasible.empty() ? t - first_arrival : 0.0;
   double in_tokens = 0, out_tokens = 0;
   for (const auto& r : reqs) {
     if (r.finish < 0) continue;
@@ -364,11 +469,14 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
   st.slo_ttft_s = sv.slo_ttft_s;
   st.slo_tpot_s = sv.slo_tpot_s;
   st.slo_percentile = sv.slo_percentile;
+  st.prefill_nodes = sv.disaggregated ? sv.prefill_nodes : 0;
+  st.kv_transfer_s = transfer_mean;
   out.latency_s.clear();
-  if (n > 0 && static_cast<double>(largest) > kv_capacity) {
+  out.devices = s.cluster.num_devices();
+  out.nodes = s.cluster.nodes;
+  if (!infeasible.empty()) {
     out.feasible = false;
-    out.reason = "a request needs " + std::to_string(largest) + " KV cache tokens, but an attention rank holds " +
-                 std::to_string(static_cast<long long>(kv_capacity)) + " beside its weights and buffers";
+    out.reason = infeasible;
   } else {
     out.step_time_s = iterations > 0 ? makespan / static_cast<double>(iterations) : 0;
     out.output_tokens_per_s = makespan > 0 ? out_tokens * sv.replicas / makespan : 0;
@@ -396,7 +504,7 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
     out.usd_per_million_output_tokens.reset();
   }
   out.serving = st;
-  out.events += static_cast<long long>(costs.evaluations());
+  out.events += static_cast<long long>(pool.evaluations);
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }

@@ -113,8 +113,8 @@ TEST(Serving, BadInputIsReportedWithItsPlace) {
       {{{"requests", 1}, {"input_tokens", 1}}, {"/workload/output_tokens", "missing"}},
       {{{"requests", 1}, {"input_tokens", 1}, {"output_tokens", 1}, {"slo", {{"ttft", 2}}}},
        {"/workload/slo/ttft", "unit"}},
-      {{{"requests", 1}, {"input_tokens", 1}, {"output_tokens", 1}, {"disaggregated", true}},
-       {"/workload/disaggregated", "not simulated"}},
+      {{{"requests", 1}, {"input_tokens", 1}, {"output_tokens", 1}, {"disaggregated", {{"prefill_nodes", 1}}}},
+       {"/workload/disaggregated/prefill_nodes", "leave none"}},
   };
   for (const auto& [w, where] : bad) {
     moesim::Diagnostics diag("s.json");
@@ -133,4 +133,32 @@ TEST(Serving, BadInputIsReportedWithItsPlace) {
   }
   EXPECT_TRUE(line3 && line4) << diag.to_string();
   std::filesystem::remove(path);
+}
+
+TEST(Serving, DisaggregationSeparatesPrefillFromDecode) {
+  auto doc = nlohmann::json::parse(R"({
+    "model": {"preset": "mixtral-8x7b", "weights_dtype": "fp8", "kv_dtype": "fp8"},
+    "cluster": {"nodes": 2, "node": {"device": "h100-sxm", "devices_per_node": 8, "scale_up": "nvlink4"},
+                "scale_out": {"link": "ib-ndr400", "nics_per_node": 8}},
+    "parallelism": {"attention": {"tp": 1, "dp": 16}, "experts": {"ep": 16, "tp": 1}, "redundant_experts": 8},
+    "workload": {"kind": "serving", "arrival": {"poisson_rps": 30}, "requests": 300,
+                 "input_tokens": 2048, "output_tokens": 128},
+    "fidelity": "analytic"})");
+  const Report colocated = run(doc);
+  doc["workload"]["disaggregated"] = {{"prefill_nodes", 1}};
+  const Report split = run(doc);
+  ASSERT_TRUE(split.feasible) << split.reason;
+  EXPECT_EQ(split.serving->prefill_nodes, 1);
+  // A 2,048-token Mixtral fp8 KV cache (32 layers x 8 KV heads x 128 x 2 x 1 B = 64 KiB per token,
+  // 128 MiB) crosses one 400 Gb/s NIC in a few ms.
+  EXPECT_GT(split.serving->kv_transfer_s, 1e-3);
+  EXPECT_LT(split.serving->kv_transfer_s, 10e-3);
+  // Decode steps no longer carry prompt chunks: time per output token drops.
+  EXPECT_LT(split.latency_s.at("tpot").p50, colocated.latency_s.at("tpot").p50);
+  EXPECT_EQ(split.devices, 16);
+
+  doc["workload"]["disaggregated"] = {{"prefill_nodes", 2}};
+  moesim::Diagnostics diag("s.json");
+  EXPECT_FALSE(scenario_from_json(doc, "", diag));
+  EXPECT_TRUE(has_problem(diag, "/workload/disaggregated/prefill_nodes", "leave none")) << diag.to_string();
 }
