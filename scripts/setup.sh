@@ -11,6 +11,8 @@ packages=(
   libboost-graph-dev                  # topology analysis
   libgtest-dev libgmock-dev           # tests
   libbenchmark-dev                    # bench/
+  qt6-base-dev qt6-charts-dev libgl-dev  # gui/ (moesim-gui; Qt6 Gui needs the OpenGL headers)
+  fonts-dejavu-core                   # gui/: a font for the offscreen platform (tests, screenshots)
 )
 
 missing=()
