@@ -50,6 +50,8 @@ class MainWindow : public QMainWindow {
   /// Writes the autosave file now (when there are unsaved changes).
   void autosave();
   static QString autosave_path();
+  /// Loads the autosaved document (File > Recover unsaved scenario); it stays unsaved.
+  void recover_autosave();
 
   ScenarioEditor* editor() const { return editor_; }
   Dashboard* dashboard() const { return dashboard_; }
@@ -81,7 +83,6 @@ class MainWindow : public QMainWindow {
   void run_finished(const RunResult& result);
   void run_failed(const QString& message, const QString& stderr_text);
   void log(const QString& text);
-  void recover_autosave();
 
   ScenarioEditor* editor_;
   Dashboard* dashboard_;

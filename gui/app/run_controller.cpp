@@ -118,7 +118,9 @@ void RunController::read_stderr() {
       }
       if (!e.isEmpty()) continue;  // start / done
     }
-    stderr_text_ += QString::fromUtf8(line) + u'\n';
+    // Problems name the temporary copy: name the scenario instead.
+    stderr_text_ += QString::fromUtf8(line).replace(dir_->filePath(QStringLiteral("scenario.json")),
+                                                    QStringLiteral("scenario")) + u'\n';
   }
 }
 

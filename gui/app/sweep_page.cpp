@@ -73,10 +73,13 @@ SweepPage::SweepPage(QWidget* parent) : QWidget(parent), model_(new SweepModel(t
     s->attachAxis(ay_);
     auto* mapper = new QVXYModelMapper(this);
     mapper->setSeries(s);
-    mapper->setModel(i++ == 0 ? static_cast<QAbstractItemModel*>(points_) : front_);
-    connect(model_, &QAbstractItemModel::dataChanged, mapper, [this, mapper] {
+    QAbstractItemModel* source = i++ == 0 ? static_cast<QAbstractItemModel*>(points_) : front_;
+    // Both columns change together: detach while setting them, so the mapper never sees half.
+    connect(model_, &QAbstractItemModel::dataChanged, mapper, [this, mapper, source] {
+      mapper->setModel(nullptr);
       mapper->setXColumn(model_->x_column());
       mapper->setYColumn(model_->y_column());
+      mapper->setModel(source);
     });
     connect(s, &QScatterSeries::clicked, this, [this](const QPointF& p) { click_point(p.x(), p.y()); });
   }
