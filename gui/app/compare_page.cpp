@@ -60,8 +60,11 @@ ComparePage::ComparePage(QWidget* parent)
 void ComparePage::pin(const QString& label, const QJsonObject& report) { model_->add_run(label, report); }
 
 void ComparePage::sync() {
-  phases_->set_runs(model_->runs());
-  memory_->set_runs(model_->runs());
+  // The charts name runs by their letter; the table above carries the full names.
+  auto runs = model_->runs();
+  for (auto& [label, report] : runs) label = label.section(u':', 0, 0);
+  phases_->set_runs(runs);
+  memory_->set_runs(runs);
 }
 
 }  // namespace moesim::gui

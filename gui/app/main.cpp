@@ -10,13 +10,14 @@
 
 #include "main_window.hpp"
 #include "power_cap_page.hpp"
+#include "scenario_editor.hpp"
 #include "sweep_page.hpp"
 
 namespace {
 
 struct Automation {
   QStringList runs;
-  QString caps, sweep, tab, screenshot;
+  QString caps, sweep, tab, screenshot, axes;
   int next = 0;
   bool ok = true;
 };
@@ -42,15 +43,33 @@ int main(int argc, char** argv) {
   const QCommandLineOption moesim_opt(QStringLiteral("moesim"), QStringLiteral("The moesim binary to run simulations with"), QStringLiteral("PATH"));
   const QCommandLineOption sweep_opt(QStringLiteral("sweep"), QStringLiteral("Load sweep results (CSV/JSONL) into the Sweep tab"), QStringLiteral("FILE"));
   const QCommandLineOption caps_opt(QStringLiteral("power-caps"), QStringLiteral("Run the power-cap view with these caps (e.g. 500W,700W)"), QStringLiteral("LIST"));
+  const QCommandLineOption set_opt(QStringLiteral("set"), QStringLiteral("After opening a scenario, set a field as if typed (repeatable), e.g. /workload/batch_per_device=64"), QStringLiteral("POINTER=VALUE"));
+  const QCommandLineOption axes_opt(QStringLiteral("sweep-axes"), QStringLiteral("Sweep chart axes as two column names, e.g. step_time_s,throughput.output_tokens_per_s"), QStringLiteral("X,Y"));
   const QCommandLineOption size_opt(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1400x900"), QStringLiteral("WxH"), QStringLiteral("1400x900"));
-  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, size_opt}) cli.addOption(o);
+  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, set_opt, axes_opt, size_opt}) cli.addOption(o);
   cli.process(app);
 
   moesim::gui::MainWindow window;
   if (cli.isSet(moesim_opt)) window.set_moesim(cli.value(moesim_opt));
   const QStringList size = cli.value(size_opt).split(u'x');
   if (size.size() == 2 && size[0].toInt() > 0 && size[1].toInt() > 0) window.resize(size[0].toInt(), size[1].toInt());
-  if (!cli.positionalArguments().isEmpty()) window.open_file(cli.positionalArguments().front());
+  const QStringList sets = cli.values(set_opt);
+  auto apply_sets = [&] {
+    for (const QString& s : sets) {
+      const qsizetype eq = s.indexOf(u'=');
+      if (eq <= 0 || !window.editor()->set_field(s.left(eq), s.mid(eq + 1))) {
+        fail(QStringLiteral("--set %1: expected POINTER=VALUE with the pointer of a form field, e.g. /workload/batch_per_device=64").arg(s));
+        return false;
+      }
+    }
+    window.editor()->validate_now();
+    return true;
+  };
+  if (!cli.positionalArguments().isEmpty()) {
+    if (!window.open_file(cli.positionalArguments().front()) || !apply_sets()) return 2;
+  } else if (!sets.isEmpty() && !cli.isSet(run_opt) && !apply_sets()) {
+    return 2;
+  }
   if (cli.isSet(tab_opt) && !window.tab_names().contains(cli.value(tab_opt), Qt::CaseInsensitive)) {
     fail(QStringLiteral("--tab %1: no such tab (tabs: %2)").arg(cli.value(tab_opt), window.tab_names().join(QStringLiteral(", "))));
     return 2;
@@ -59,7 +78,8 @@ int main(int argc, char** argv) {
   const bool automated = cli.isSet(shot_opt) || cli.isSet(run_opt) || cli.isSet(sweep_opt) || cli.isSet(caps_opt);
   if (!automated) return QApplication::exec();
 
-  Automation a{cli.values(run_opt), cli.value(caps_opt), cli.value(sweep_opt), cli.value(tab_opt), cli.value(shot_opt)};
+  Automation a{cli.values(run_opt), cli.value(caps_opt), cli.value(sweep_opt), cli.value(tab_opt), cli.value(shot_opt),
+               cli.value(axes_opt)};
   // Steps run one after another from the event loop: runs, then power caps, then the sweep file,
   // then the screenshot.
   auto finish = [&] {
@@ -79,7 +99,7 @@ int main(int argc, char** argv) {
   std::function<void()> step = [&] {
     if (a.next < a.runs.size()) {
       const QString file = a.runs[a.next++];
-      if (!window.open_file(file) || !window.run()) {
+      if (!window.open_file(file) || !apply_sets() || !window.run()) {
         fail(QStringLiteral("%1: cannot run (%2)").arg(file, window.status_text()));
         a.ok = false;
         QTimer::singleShot(0, &window, step);
@@ -92,9 +112,17 @@ int main(int argc, char** argv) {
       fail(QStringLiteral("--power-caps %1: cannot start").arg(caps));
       a.ok = false;
     }
-    if (!a.sweep.isEmpty() && !window.sweep()->load(std::exchange(a.sweep, QString()))) {
-      fail(window.sweep()->message());
-      a.ok = false;
+    if (!a.sweep.isEmpty()) {
+      if (!window.sweep()->load(std::exchange(a.sweep, QString()))) {
+        fail(window.sweep()->message());
+        a.ok = false;
+      } else if (!a.axes.isEmpty()) {
+        const QStringList xy = a.axes.split(u',');
+        if (xy.size() != 2 || !window.sweep()->set_axes(xy[0], xy[1])) {
+          fail(QStringLiteral("--sweep-axes %1: expected two numeric column names of the sweep file").arg(a.axes));
+          a.ok = false;
+        }
+      }
     }
     finish();
   };

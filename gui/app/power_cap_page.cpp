@@ -11,6 +11,7 @@
 #include <QScatterSeries>
 #include <QSplitter>
 #include <QTableView>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <QVXYModelMapper>
 #include <QValueAxis>
@@ -41,7 +42,11 @@ PowerCapPage::PowerCapPage(std::function<QByteArray()> scenario, QWidget* parent
   table->setModel(model_);
   table->horizontalHeader()->setSectionResizeMode(PowerCapModel::kMessage, QHeaderView::Stretch);
   table->setWordWrap(true);
-  connect(model_, &QAbstractItemModel::dataChanged, table, &QTableView::resizeRowsToContents);
+  // Rows fit their (wrapped) message at the width the message column really has.
+  auto fit_rows = [table] { QTimer::singleShot(0, table, &QTableView::resizeRowsToContents); };
+  connect(model_, &QAbstractItemModel::dataChanged, table, fit_rows);
+  connect(table->horizontalHeader(), &QHeaderView::sectionResized, table, fit_rows);
+  table->horizontalHeader()->setSectionResizeMode(PowerCapModel::kTokensPerJoule, QHeaderView::ResizeToContents);
 
   auto* chart = new QChart;
   chart->setTitle(tr("Output throughput per power cap"));
@@ -57,7 +62,7 @@ PowerCapPage::PowerCapPage(std::function<QByteArray()> scenario, QWidget* parent
   ax->setLabelFormat(QStringLiteral("%.0f"));
   auto* ay = new QValueAxis;
   ay->setTitleText(tr("output tok/s"));
-  ay->setLabelFormat(QStringLiteral("%.3g"));
+  ay->setLabelFormat(QStringLiteral("%.0f"));
   chart->addAxis(ax, Qt::AlignBottom);
   chart->addAxis(ay, Qt::AlignLeft);
   for (auto* s : std::initializer_list<QXYSeries*>{line, points}) {
@@ -89,6 +94,7 @@ PowerCapPage::PowerCapPage(std::function<QByteArray()> scenario, QWidget* parent
   auto* split = new QSplitter(Qt::Vertical);
   split->addWidget(table);
   split->addWidget(view);
+  split->setSizes({300, 500});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(top);
   layout->addWidget(message_);
@@ -100,9 +106,10 @@ PowerCapPage::PowerCapPage(std::function<QByteArray()> scenario, QWidget* parent
     next();
   });
   connect(runner_, &RunController::failed, this, [this](const QString& msg, const QString& err) {
-    // The scenario's own problem lines (file:/power/cap: ...) say why; show them as they are.
+    // The scenario's own problem lines ("scenario:/power/cap: ...") say why: show those alone.
     QString why = err.trimmed();
-    model_->set_refused(current_, why.isEmpty() ? msg : msg + QStringLiteral(": ") + why);
+    if (why.startsWith(QLatin1String("scenario:"))) why = why.mid(9);
+    model_->set_refused(current_, why.isEmpty() ? msg : why);
     next();
   });
 }

@@ -32,7 +32,8 @@ RunChart::RunChart(RunTableModel* model, const QString& title, const QString& va
   chart_ = new QChart;
   chart_->setTitle(title);
   chart_->setAnimationOptions(QChart::NoAnimation);
-  chart_->legend()->setAlignment(Qt::AlignBottom);
+  // Phase names are long and many: a legend on the right keeps them whole.
+  chart_->legend()->setAlignment(style == Style::stacked ? Qt::AlignRight : Qt::AlignBottom);
   chart_->setMargins(QMargins(4, 4, 4, 4));
   if (style == Style::stacked) {
     series_ = new QHorizontalStackedBarSeries;
@@ -53,6 +54,7 @@ RunChart::RunChart(RunTableModel* model, const QString& title, const QString& va
   mapper->setModel(model_);
   mapper->setFirstBarSetColumn(0);
   mapper->setLastBarSetColumn(model_->columnCount() - 1);
+  series_->setBarWidth(0.6);
   view_ = new QChartView(chart_);
   view_->setRenderHint(QPainter::Antialiasing);
   view_->setMinimumHeight(200);
@@ -73,6 +75,7 @@ void RunChart::show_value_labels(const QString& format) {
   series_->setLabelsPosition(QAbstractBarSeries::LabelsOutsideEnd);
   series_->setLabelsPrecision(3);
   series_->setLabelsVisible(true);
+  labels_ = true;
 }
 
 QString RunChart::missing_text() const { return stack_->currentWidget() == missing_ ? missing_->text() : QString(); }
@@ -101,13 +104,14 @@ void RunChart::model_reset() {
       for (int c = 0; c < model_->columnCount(); ++c) max = std::max(max, model_->index(r, c).data().toDouble());
     }
   }
-  values_->setRange(0, fixed_max_ > 0 ? fixed_max_ : (max > 0 ? max * (series_->isLabelsVisible() ? 1.3 : 1.05) : 1));
+  values_->setRange(0, fixed_max_ > 0 ? fixed_max_ : (max > 0 ? max * (labels_ ? 1.3 : 1.05) : 1));
   if (fixed_max_ <= 0) values_->applyNiceNumbers();
   // Sets with no value in any run (e.g. "over capacity" when everything fits) stay out of the legend.
   const auto sets = series_->barSets();
   const auto markers = chart_->legend()->markers(series_);
   for (int c = 0; c < sets.size(); ++c) {
     sets[c]->setColor(kPalette[static_cast<std::size_t>(c) % std::size(kPalette)]);
+    if (labels_) sets[c]->setLabelColor(palette().color(QPalette::WindowText));
     if (sets[c]->label() == QLatin1String("free")) sets[c]->setColor(QColor(0xdd, 0xe6, 0xee));
     if (sets[c]->label() == QLatin1String("over capacity")) sets[c]->setColor(QColor(0xc0, 0x1c, 0x28));
     double sum = 0;

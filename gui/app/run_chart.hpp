@@ -44,6 +44,7 @@ class RunChart : public QWidget {
   QStackedLayout* stack_;
   QString missing_text_;
   double fixed_max_ = 0;
+  bool labels_ = false;
 };
 
 }  // namespace moesim::gui

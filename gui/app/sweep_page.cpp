@@ -97,6 +97,7 @@ SweepPage::SweepPage(QWidget* parent) : QWidget(parent), model_(new SweepModel(t
   split->addWidget(table);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
+  split->setSizes({560, 240});
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(top);
   layout->addWidget(message_);
@@ -177,8 +178,10 @@ void SweepPage::axes_changed() {
     const double py = std::max((ymax - ymin) * 0.08, std::abs(ymax) * 0.02 + 1e-12);
     ax_->setRange(xmin - px, xmax + px);
     ay_->setRange(ymin - py, ymax + py);
+    ax_->applyNiceNumbers();
+    ay_->applyNiceNumbers();
   }
-  QString text = tr("%1 scenarios, %2 plotted, %3 on the Pareto front (failed or infeasible rows are never on it).")
+  QString text = tr("%1 scenarios, %2 plotted, %3 on the Pareto front. Failed and infeasible rows are listed below but not plotted.")
                      .arg(model_->rowCount()).arg(shown).arg(model_->front_size());
   if (!model_->warnings().isEmpty()) text += u'\n' + model_->warnings().join(u'\n');
   message_->setStyleSheet(model_->warnings().isEmpty() ? QString() : QStringLiteral("color: #9a6700;"));

@@ -253,6 +253,7 @@ bool SweepModel::row_ok(int row) const {
 }
 
 bool SweepModel::plottable(int row) const {
+  if (row < 0 || row >= rowCount() || !row_ok(row)) return false;  // no numbers from runs that did not work
   bool okx = false, oky = false;
   number(row, x_, &okx);
   number(row, y_, &oky);
@@ -274,7 +275,7 @@ void SweepModel::set_axes(int x_column, int y_column, bool x_higher_better, bool
   auto gy = [&](int r) { return y_higher_better ? number(r, y_) : -number(r, y_); };
   std::vector<int> candidates;
   for (int r = 0; r < rowCount(); ++r) {
-    if (plottable(r) && row_ok(r)) candidates.push_back(r);
+    if (plottable(r)) candidates.push_back(r);
   }
   for (int r : candidates) {
     bool dominated = false;

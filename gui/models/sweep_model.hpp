@@ -38,6 +38,7 @@ class SweepModel : public QAbstractTableModel {
   void set_axes(int x_column, int y_column, bool x_higher_better, bool y_higher_better);
   int x_column() const { return x_; }
   int y_column() const { return y_; }
+  /// The row ran (status ok, feasible) and has numbers in both chosen columns.
   bool plottable(int row) const;
   bool on_front(int row) const;
   int front_size() const;
