@@ -128,7 +128,7 @@ void Dashboard::show_failure(const QString& message) {
   expert_load_->set_report({});
   trace_->clear();
   banner_->setStyleSheet(QStringLiteral("color: #c01c28; font-weight: bold;"));
-  banner_->setText(tr("Run failed: %1 (details in the Log tab)").arg(message));
+  banner_->setText(tr("No results: %1 (details in the Log tab)").arg(message));
 }
 
 QString Dashboard::banner_text() const { return banner_->text(); }

@@ -29,6 +29,7 @@
 #include "compare_page.hpp"
 #include "dashboard.hpp"
 #include "power_cap_page.hpp"
+#include "report_access.hpp"
 #include "run_controller.hpp"
 #include "scenario_editor.hpp"
 #include "sweep_page.hpp"
@@ -105,7 +106,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), runner_(new RunCo
   connect(runner_, &RunController::finished, this, &MainWindow::run_finished);
   connect(runner_, &RunController::failed, this, &MainWindow::run_failed);
   connect(sweep_, &SweepPage::open_scenario, this, [this](const QString& f) {
-    if (open_file(f)) tabs_->setCurrentWidget(editor_);
+    if (maybe_save() && open_file(f)) tabs_->setCurrentWidget(editor_);
   });
 
   confirm_ = [this] {
@@ -142,6 +143,10 @@ void MainWindow::build_actions() {
   open->setShortcut(QKeySequence::Open);
   file->addAction(tr("&Save"), this, &MainWindow::save)->setShortcut(QKeySequence::Save);
   file->addAction(tr("Save &as..."), this, &MainWindow::save_as)->setShortcut(QKeySequence::SaveAs);
+  file->addAction(tr("Open &results..."), this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Open a saved report"), {}, tr("Reports (*.json)"));
+    if (!f.isEmpty()) open_results(f);
+  });
   recover_action_ = file->addAction(tr("&Recover unsaved scenario"), this, &MainWindow::recover_autosave);
   recover_action_->setEnabled(false);
   file->addSeparator();
@@ -214,6 +219,33 @@ bool MainWindow::open_file(const QString& path) {
   }
   statusBar()->showMessage(tr("Opened %1").arg(path), 5000);
   update_title();
+  return true;
+}
+
+bool MainWindow::open_results(const QString& path) {
+  QFile f(path);
+  ReportLoad load;
+  if (!f.open(QIODevice::ReadOnly)) {
+    load.error = tr("%1: cannot read the file (%2)").arg(path, f.errorString());
+  } else {
+    load = parse_report(f.readAll(), path);
+  }
+  tabs_->setCurrentWidget(dashboard_);
+  if (!load.ok()) {
+    dashboard_->show_failure(load.error);
+    log(load.error);
+    statusBar()->showMessage(load.error);
+    return false;
+  }
+  RunResult result;
+  result.label = load.report.value(QStringLiteral("scenario")).toString(QFileInfo(path).fileName());
+  result.report = load.report;
+  last_label_ = result.label;
+  last_report_ = load.report;
+  dashboard_->show_result(result);
+  topology_->set_scenario({});  // a report alone does not say how the cluster is wired
+  statusBar()->showMessage(tr("Showing the saved report %1").arg(path), 5000);
+  update_actions();
   return true;
 }
 

@@ -33,6 +33,9 @@ class MainWindow : public QMainWindow {
   /// Where moesim is (--moesim); empty: search (see locate_moesim).
   void set_moesim(const QString& path);
   bool open_file(const QString& path);
+  /// Shows a saved report (`moesim run --json --out FILE`) on the dashboard. A file that is not a
+  /// report of this version is refused with the reason in the banner; false then.
+  bool open_results(const QString& path);
   /// Starts a run of the current scenario; false (with the reason shown) when it cannot start.
   bool run();
   void cancel();

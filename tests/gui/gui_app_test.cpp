@@ -6,6 +6,7 @@
 #include <QJsonDocument>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProcess>
 #include <QSignalSpy>
@@ -288,6 +289,55 @@ class GuiAppTest : public QObject {
     QCOMPARE(m->state(1), PowerCapModel::State::done);
     QVERIFY(m->index(1, PowerCapModel::kThroughput).data(Qt::UserRole).toDouble() > 0);
     QVERIFY(!w.power_caps()->start("fast"));
+  }
+
+  void saved_results_open_and_results_of_another_version_are_refused() {
+    MainWindow w;
+    const QString good = dir_.filePath("report.json");
+    QProcess cli;
+    cli.start(MOESIM_BINARY, {"run", kDefault, "--json", "--out", good});
+    QVERIFY(cli.waitForFinished(60000));
+    QCOMPARE(cli.exitCode(), 0);
+    QVERIFY(w.open_results(good));
+    QFile f(good);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QJsonObject report = QJsonDocument::fromJson(f.readAll()).object();
+    QCOMPARE(headline(w, "Step time"), report["step_time_s"].toDouble() * 1e3);
+    QVERIFY(w.pin_last_run());
+    report["report_version"] = 7;
+    QFile old(dir_.filePath("old-report.json"));
+    QVERIFY(old.open(QIODevice::WriteOnly));
+    old.write(QJsonDocument(report).toJson());
+    old.close();
+    QVERIFY(!w.open_results(old.fileName()));
+    QVERIFY2(w.dashboard()->banner_text().contains("another version") &&
+                 w.dashboard()->banner_text().contains("report_version 7"),
+             qPrintable(w.dashboard()->banner_text()));
+    QCOMPARE(w.dashboard()->headline()->rowCount(), 0);
+    QCOMPARE(w.compare()->model()->columnCount(), 1);  // what was pinned stays
+  }
+
+  void dropping_a_config_json_makes_it_the_model() {
+    MainWindow w;
+    QVERIFY(w.open_file(kDefault));
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(MOESIM_SHARED_MODELS_DIR "/Qwen--Qwen3-30B-A3B.json")});
+    QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &drop);
+    QVERIFY(w.editor()->field_text("/model/hf_config").endsWith("Qwen--Qwen3-30B-A3B.json"));
+    QVERIFY(w.editor()->field_text("/model/preset").isEmpty());
+    // Dropping a scenario opens it.
+    w.set_confirm_discard([] { return int(QMessageBox::Discard); });
+    QMimeData scenario;
+    scenario.setUrls({QUrl::fromLocalFile(MOESIM_SOURCE_DIR "/scenarios/deepseek-v3-prefill-ep32.json")});
+    QDragEnterEvent enter2(QPoint(10, 10), Qt::CopyAction, &scenario, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &enter2);
+    QDropEvent drop2(QPointF(10, 10), Qt::CopyAction, &scenario, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &drop2);
+    QVERIFY2(w.editor()->file_path().endsWith("deepseek-v3-prefill-ep32.json"), qPrintable(w.status_text() + " / " + w.editor()->file_path()));
   }
 
   void model_config_file_replaces_the_preset() {
