@@ -19,6 +19,7 @@ ep64=docs/examples/deepseek-v3-decode-ep64.json
 shot "$ep144" --screenshot docs/img/gui-scenario.png --tab Scenario
 shot "$ep144" --set /parallelism/experts/ep=100 --screenshot docs/img/gui-invalid.png --tab Scenario
 shot --run "$ep144" --screenshot docs/img/gui-results.png --tab Results
+shot --run "$ep144" --set /workload/batch_per_device=192 --screenshot docs/img/gui-infeasible.png --tab Results
 shot --run "$ep144" --screenshot docs/img/gui-timeline.png --tab Timeline
 shot --run "$ep144" --screenshot docs/img/gui-topology.png --tab Topology
 shot --run "$ep144" --run "$ep64" --screenshot docs/img/gui-compare.png --tab Compare

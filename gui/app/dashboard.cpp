@@ -85,8 +85,20 @@ Dashboard::Dashboard(QWidget* parent)
   grid->addWidget(memory_chart_, 0, 1);
   grid->addWidget(link_chart_, 1, 0);
   grid->addWidget(heat_box, 1, 1);
+  why_ = new QLabel;
+  why_->setWordWrap(true);
+  why_->setTextFormat(Qt::RichText);
+  why_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+  why_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* why_box = new QGroupBox(tr("Why"));
+  auto* why_layout = new QVBoxLayout(why_box);
+  why_layout->addWidget(why_);
+  auto* left = new QSplitter(Qt::Vertical);
+  left->addWidget(table);
+  left->addWidget(why_box);
+  left->setSizes({420, 300});
   auto* split = new QSplitter;
-  split->addWidget(table);
+  split->addWidget(left);
   split->addWidget(charts);
   split->setStretchFactor(1, 1);
   split->setSizes({400, 900});
@@ -107,6 +119,10 @@ void Dashboard::show_result(const RunResult& result) {
   } else {
     trace_->set_trace(result.trace);
   }
+  QString why;
+  for (const QString& line : explain_report(result.report)) why += QStringLiteral("<li>%1</li>").arg(line.toHtmlEscaped());
+  why_->setText(why.isEmpty() ? tr("The report has none of the keys this panel reads.")
+                              : QStringLiteral("<ul style=\"margin-left: -20px;\">%1</ul>").arg(why));
   const QString name = result.report.value(QStringLiteral("scenario")).toString();
   if (result.report.value(QStringLiteral("feasible")).toBool(true)) {
     banner_->setStyleSheet(QStringLiteral("color: #1b7f3b; font-weight: bold;"));
@@ -127,11 +143,13 @@ void Dashboard::show_failure(const QString& message) {
   links_->set_runs({});
   expert_load_->set_report({});
   trace_->clear();
+  why_->clear();
   banner_->setStyleSheet(QStringLiteral("color: #c01c28; font-weight: bold;"));
   banner_->setText(tr("No results: %1 (details in the Log tab)").arg(message));
 }
 
 QString Dashboard::banner_text() const { return banner_->text(); }
+QString Dashboard::why_text() const { return why_->text(); }
 
 QString Dashboard::expert_load_missing_text() const {
   return heatmap_stack_->currentWidget() == heatmap_missing_ ? heatmap_missing_->text() : QString();

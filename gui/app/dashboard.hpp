@@ -38,6 +38,8 @@ class Dashboard : public QWidget {
   RunChart* memory_chart() const { return memory_chart_; }
   RunChart* link_chart() const { return link_chart_; }
   QString banner_text() const;
+  /// The "Why" panel (rich text), empty without a result.
+  QString why_text() const;
   /// The expert-load panel's message when it has no data ("" when the heatmap shows).
   QString expert_load_missing_text() const;
 
@@ -52,6 +54,7 @@ class Dashboard : public QWidget {
   RunChart* memory_chart_;
   RunChart* link_chart_;
   QLabel* banner_;
+  QLabel* why_;
   QTableView* heatmap_;
   QLabel* heatmap_missing_;
   QStackedLayout* heatmap_stack_;

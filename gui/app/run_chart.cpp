@@ -113,7 +113,7 @@ void RunChart::model_reset() {
     sets[c]->setColor(kPalette[static_cast<std::size_t>(c) % std::size(kPalette)]);
     if (labels_) sets[c]->setLabelColor(palette().color(QPalette::WindowText));
     if (sets[c]->label() == QLatin1String("free")) sets[c]->setColor(QColor(0xdd, 0xe6, 0xee));
-    if (sets[c]->label() == QLatin1String("over capacity")) sets[c]->setColor(QColor(0xc0, 0x1c, 0x28));
+    if (sets[c]->label() == QLatin1String("over capacity")) sets[c]->setColor(QColor(0x4a, 0x00, 0x0a));
     double sum = 0;
     for (int i = 0; i < sets[c]->count(); ++i) sum += sets[c]->at(i);
     if (c < markers.size()) markers[c]->setVisible(sum > 0);

@@ -1,6 +1,7 @@
 #include "figures.hpp"
 
 #include <QLocale>
+#include <algorithm>
 
 #include "report_access.hpp"
 
@@ -83,6 +84,69 @@ QString format_figure(const Figure& figure, double value) {
 }
 
 QString not_in_report() { return QStringLiteral("not in this report"); }
+
+QStringList explain_report(const QJsonObject& report) {
+  QStringList out;
+  const QString mem = QStringLiteral("memory.per_device_bytes.");
+  const auto cap = report_number(report, mem + "capacity");
+  const auto total = report_number(report, mem + "total");
+  auto gib = [](double b) { return QLocale::c().toString(b / kGiB, 'f', 1); };
+  if (!report.value(QStringLiteral("feasible")).toBool(true)) {
+    out << QStringLiteral("Does not run: %1.").arg(report.value(QStringLiteral("reason")).toString());
+  }
+  if (cap && total && *total > *cap) {
+    QStringList parts;
+    for (const char* k : {"weights", "kv_cache", "activations", "buffers"}) {
+      if (auto v = report_number(report, mem + k)) parts << QStringLiteral("%1 %2").arg(QLatin1String(k), gib(*v));
+    }
+    out << QStringLiteral("The fullest device needs %1 GiB of its %2 GiB (%3 GiB).")
+               .arg(gib(*total), gib(*cap), parts.join(QStringLiteral(", ")));
+  }
+  const auto step = report_number(report, QStringLiteral("step_time_s"));
+  const QJsonObject phases = report.value(QStringLiteral("phases_s")).toObject();
+  if (step && *step > 0 && !phases.isEmpty()) {
+    std::vector<std::pair<double, QString>> sorted;
+    for (auto it = phases.begin(); it != phases.end(); ++it) sorted.emplace_back(it->toDouble(), it.key());
+    std::sort(sorted.rbegin(), sorted.rend());
+    QStringList top;
+    for (std::size_t i = 0; i < std::min<std::size_t>(2, sorted.size()); ++i) {
+      if (sorted[i].first <= 0) break;
+      top << QStringLiteral("%1 %2 ms (%3 %)")
+                 .arg(sorted[i].second)
+                 .arg(QLocale::c().toString(sorted[i].first * 1e3, 'f', 2))
+                 .arg(QLocale::c().toString(sorted[i].first / *step * 100, 'f', 0));
+    }
+    if (!top.isEmpty()) out << QStringLiteral("Largest phases on the critical path: %1.").arg(top.join(QStringLiteral(", ")));
+  }
+  const QJsonObject links = report.value(QStringLiteral("links")).toObject();
+  QString busiest;
+  double busiest_u = -1;
+  for (auto it = links.begin(); it != links.end(); ++it) {
+    const double u = it->toObject().value(QStringLiteral("utilization")).toDouble();
+    if (u > busiest_u) {
+      busiest_u = u;
+      busiest = it.key();
+    }
+  }
+  if (busiest_u >= 0) {
+    out << QStringLiteral("Busiest link class: %1, busy %2 % of the step%3.")
+               .arg(busiest == QLatin1String("scale_out") ? QStringLiteral("scale-out") : QStringLiteral("scale-up"))
+               .arg(QLocale::c().toString(busiest_u * 100, 'f', 0))
+               .arg(busiest_u > 0.8 ? QStringLiteral(": close to saturation") : QString());
+  }
+  if (cap && total && *total <= *cap && *cap > 0) {
+    const double free = (*cap - *total) / *cap;
+    out << QStringLiteral("Memory headroom %1 GiB (%2 % of the device)%3.")
+               .arg(gib(*cap - *total))
+               .arg(QLocale::c().toString(free * 100, 'f', 0))
+               .arg(free < 0.05 ? QStringLiteral(": no room to grow the batch or the context") : QString());
+  }
+  if (auto imb = report_number(report, QStringLiteral("expert_load.max_over_mean")); imb && *imb > 1.1) {
+    out << QStringLiteral("Expert load is uneven: the busiest device gets %1 x the mean.")
+               .arg(QLocale::c().toString(*imb, 'f', 2));
+  }
+  return out;
+}
 
 QString feasibility_text(const QJsonObject& report) {
   const QJsonValue f = report.value(QStringLiteral("feasible"));

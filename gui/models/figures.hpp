@@ -3,6 +3,7 @@
 
 #include <QJsonObject>
 #include <QString>
+#include <QStringList>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -27,6 +28,11 @@ QString format_figure(const Figure& figure, double value);
 
 /// Shown in place of a value whose keys the report does not have.
 QString not_in_report();
+
+/// Plain sentences that say why a run came out as it did: what does not fit, the phases that
+/// dominate the step, the busiest link class, memory headroom, expert imbalance. Only from keys
+/// the report has; nothing when it has none of them.
+QStringList explain_report(const QJsonObject& report);
 
 /// "yes", or "no: REASON" — the feasible line of a report.
 QString feasibility_text(const QJsonObject& report);

@@ -48,6 +48,8 @@ QVariant HeadlineModel::data(const QModelIndex& index, int role) const {
         return index.column() == 0 ? QVariant(QStringLiteral("Feasible")) : QVariant(feasibility_text(report_));
       case Qt::UserRole:
         return index.column() == 1 ? QVariant(feasible) : QVariant();
+      case Qt::ToolTipRole:
+        return feasibility_text(report_);
       case Qt::ForegroundRole:
         return index.column() == 1 ? QVariant(QBrush(feasible ? QColor(0x1b, 0x7f, 0x3b) : QColor(0xc0, 0x1c, 0x28)))
                                    : QVariant();
@@ -62,6 +64,7 @@ QVariant HeadlineModel::data(const QModelIndex& index, int role) const {
   }
   const Figure& fig = headline_figures()[static_cast<std::size_t>(row - 1)];
   const auto value = fig.value(report_);
+  const bool infeasible = !report_.value(QStringLiteral("feasible")).toBool(true);
   switch (role) {
     case Qt::DisplayRole:
       if (index.column() == 0) return fig.label;
@@ -69,9 +72,12 @@ QVariant HeadlineModel::data(const QModelIndex& index, int role) const {
     case Qt::UserRole:
       return index.column() == 1 && value ? QVariant(*value) : QVariant();
     case Qt::ToolTipRole:
-      return QStringLiteral("report key: %1").arg(fig.source);
+      return infeasible ? QStringLiteral("report key: %1. The deployment does not fit: this is what a step would "
+                                         "take if it did.").arg(fig.source)
+                        : QStringLiteral("report key: %1").arg(fig.source);
     case Qt::ForegroundRole:
-      return index.column() == 1 && !value ? QVariant(QBrush(QColor(0x80, 0x80, 0x80))) : QVariant();
+      // Absent, or the figure of a deployment that cannot run: greyed.
+      return index.column() == 1 && (!value || infeasible) ? QVariant(QBrush(QColor(0x80, 0x80, 0x80))) : QVariant();
     case Qt::TextAlignmentRole:
       return index.column() == 1 ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
     default:

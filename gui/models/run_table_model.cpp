@@ -33,11 +33,24 @@ std::vector<RunColumn> phase_columns() {
 }
 
 std::vector<RunColumn> memory_columns() {
+  // Stacked in this order up to the capacity; whatever lies beyond it is one "over capacity"
+  // segment that starts exactly at the capacity, so the bar reads against the device's size.
   const QString m = QStringLiteral("memory.per_device_bytes.");
-  std::vector<RunColumn> cols = {scaled("weights", m + "weights", 1 / kGiB),
-                                 scaled("KV cache", m + "kv_cache", 1 / kGiB),
-                                 scaled("activations", m + "activations", 1 / kGiB),
-                                 scaled("buffers", m + "buffers", 1 / kGiB)};
+  const std::vector<std::pair<QString, QString>> parts = {
+      {"weights", "weights"}, {"KV cache", "kv_cache"}, {"activations", "activations"}, {"buffers", "buffers"}};
+  auto clipped = [m, parts](const QJsonObject& r, std::size_t upto) -> std::optional<double> {
+    auto cap = report_number(r, m + "capacity");
+    auto part = report_number(r, m + parts[upto].second);
+    if (!part) return std::nullopt;
+    if (!cap) return *part / kGiB;
+    double below = 0;
+    for (std::size_t i = 0; i < upto; ++i) below += report_number(r, m + parts[i].second).value_or(0);
+    return std::clamp(*cap - below, 0.0, *part) / kGiB;
+  };
+  std::vector<RunColumn> cols;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    cols.push_back({parts[i].first, [clipped, i](const QJsonObject& r) { return clipped(r, i); }});
+  }
   auto diff = [m](const QJsonObject& r) -> std::optional<double> {
     auto cap = report_number(r, m + "capacity");
     auto total = report_number(r, m + "total");

@@ -18,8 +18,10 @@ struct RunColumn {
 
 /// Phases of a step (phases_s.*), in milliseconds.
 std::vector<RunColumn> phase_columns();
-/// Memory of the worst device (memory.per_device_bytes.*) in GiB, stacked up to its capacity:
-/// weights, KV cache, activations, buffers, then free (capacity - total) or over capacity.
+/// Memory of the worst device (memory.per_device_bytes.*) in GiB, stacked against its capacity:
+/// weights, KV cache, activations, buffers (each cut at the capacity), then free (capacity -
+/// total) or over capacity (total - capacity, starting at the capacity). Rows sum to
+/// max(total, capacity).
 std::vector<RunColumn> memory_columns();
 /// Link utilization per class (links.*.utilization), in percent.
 std::vector<RunColumn> link_columns();

@@ -101,6 +101,7 @@ class GuiAppTest : public QObject {
     QVERIFY(w.dashboard()->phase_chart()->missing_text().isEmpty());
     QVERIFY(w.dashboard()->trace()->rowCount() > 0);
     QVERIFY(w.dashboard()->banner_text().contains("feasible"));
+    QVERIFY(w.dashboard()->why_text().contains("Largest phases on the critical path"));
     // The edit mattered: batch 32 is not the template's batch 64.
     QVERIFY(w.editor()->run_text().contains("\"batch_per_device\": 32"));
 

@@ -89,6 +89,39 @@ class GuiModelsTest : public QObject {
     infeasible["reason"] = "needs 120 GiB";
     m.set_report(infeasible);
     QCOMPARE(m.index(0, 1).data().toString(), QStringLiteral("no: needs 120 GiB"));
+    QCOMPARE(m.index(tput, 1).data(Qt::ForegroundRole).value<QBrush>().color(), QColor(0x80, 0x80, 0x80));
+  }
+
+  void explanations_follow_the_report() {
+    const QStringList why = explain_report(report_);
+    // The largest phase of the real report, found here independently, leads the phase line.
+    QString largest;
+    double most = -1;
+    const QJsonObject phases = report_["phases_s"].toObject();
+    for (auto it = phases.begin(); it != phases.end(); ++it) {
+      if (it->toDouble() > most) {
+        most = it->toDouble();
+        largest = it.key();
+      }
+    }
+    const QString phase_line = why.filter("Largest phases").value(0);
+    QVERIFY2(phase_line.startsWith("Largest phases on the critical path: " + largest + " "), qPrintable(phase_line));
+    QVERIFY(why.filter("Busiest link class: scale-up").size() == 1);  // one node: only scale-up
+    QVERIFY(why.filter("Memory headroom").size() == 1);
+    QVERIFY(why.filter("Does not run").isEmpty());
+    QJsonObject over = report_;
+    auto mem = over["memory"].toObject();
+    auto dev = mem["per_device_bytes"].toObject();
+    dev["total"] = dev["capacity"].toDouble() * 1.5;
+    mem["per_device_bytes"] = dev;
+    over["memory"] = mem;
+    over["feasible"] = false;
+    over["reason"] = "does not fit";
+    const QStringList bad = explain_report(over);
+    QCOMPARE(bad.front(), QStringLiteral("Does not run: does not fit."));
+    QVERIFY(bad.filter("The fullest device needs").size() == 1);
+    QVERIFY(bad.filter("Memory headroom").isEmpty());
+    QVERIFY(explain_report(QJsonObject{{"report_version", 1}}).isEmpty());
   }
 
   void run_table_models_bind_report_keys() {
@@ -113,6 +146,26 @@ class GuiModelsTest : public QObject {
     double stacked = 0;
     for (int c = 0; c < memory.columnCount(); ++c) stacked += memory.index(0, c).data().toDouble();
     QVERIFY(qAbs(stacked - mem["capacity"].toDouble() / (1024.0 * 1024 * 1024)) < 1e-6);
+    // Over capacity: the parts are cut at the capacity and the excess is one segment after it.
+    QJsonObject over = report_;
+    auto omem = over["memory"].toObject();
+    auto odev = omem["per_device_bytes"].toObject();
+    const double gib = 1024.0 * 1024 * 1024;
+    odev["capacity"] = 100 * gib;
+    odev["weights"] = 60 * gib;
+    odev["kv_cache"] = 50 * gib;
+    odev["activations"] = 1 * gib;
+    odev["buffers"] = 9 * gib;
+    odev["total"] = 120 * gib;
+    omem["per_device_bytes"] = odev;
+    over["memory"] = omem;
+    memory.set_runs({{"over", over}});
+    QCOMPARE(memory.index(0, 0).data().toDouble(), 60.0);   // weights
+    QCOMPARE(memory.index(0, 1).data().toDouble(), 40.0);   // KV cache, cut at 100
+    QCOMPARE(memory.index(0, 2).data().toDouble(), 0.0);    // activations beyond the capacity
+    QCOMPARE(memory.index(0, 4).data().toDouble(), 0.0);    // free
+    QCOMPARE(memory.index(0, 5).data().toDouble(), 20.0);   // over capacity
+    QCOMPARE(memory.max_row_sum(), 120.0);
     // One node: no scale-out class in the report, so that column is absent, not zero.
     QVERIFY(links.column_available(0));
     QVERIFY(!links.column_available(1));
