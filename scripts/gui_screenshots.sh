@@ -21,6 +21,7 @@ shot "$ep144" --set /parallelism/experts/ep=100 --screenshot docs/img/gui-invali
 shot --run "$ep144" --screenshot docs/img/gui-results.png --tab Results
 shot --run "$ep144" --set /workload/batch_per_device=192 --screenshot docs/img/gui-infeasible.png --tab Results
 shot --run "$ep144" --screenshot docs/img/gui-timeline.png --tab Timeline
+shot --run "$ep144" --timeline-ms 2.1,4.6 --screenshot docs/img/gui-timeline-zoom.png --tab Timeline
 shot --run "$ep144" --screenshot docs/img/gui-topology.png --tab Topology
 shot --run "$ep144" --run "$ep64" --screenshot docs/img/gui-compare.png --tab Compare
 shot "$ep144" --power-caps 500W,600W,700W --screenshot docs/img/gui-power-caps.png --tab "Power caps"

@@ -11,6 +11,7 @@
 #include "main_window.hpp"
 #include "power_cap_page.hpp"
 #include "scenario_editor.hpp"
+#include "timeline_view.hpp"
 #include "sweep_page.hpp"
 
 namespace {
@@ -45,8 +46,9 @@ int main(int argc, char** argv) {
   const QCommandLineOption caps_opt(QStringLiteral("power-caps"), QStringLiteral("Run the power-cap view with these caps (e.g. 500W,700W)"), QStringLiteral("LIST"));
   const QCommandLineOption set_opt(QStringLiteral("set"), QStringLiteral("After opening a scenario, set a field as if typed (repeatable), e.g. /workload/batch_per_device=64"), QStringLiteral("POINTER=VALUE"));
   const QCommandLineOption axes_opt(QStringLiteral("sweep-axes"), QStringLiteral("Sweep chart axes as two column names, e.g. step_time_s,throughput.output_tokens_per_s"), QStringLiteral("X,Y"));
+  const QCommandLineOption zoom_opt(QStringLiteral("timeline-ms"), QStringLiteral("Show this part of the step in the Timeline tab, e.g. 0,3"), QStringLiteral("START,END"));
   const QCommandLineOption size_opt(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1400x900"), QStringLiteral("WxH"), QStringLiteral("1400x900"));
-  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, set_opt, axes_opt, size_opt}) cli.addOption(o);
+  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, set_opt, axes_opt, zoom_opt, size_opt}) cli.addOption(o);
   cli.process(app);
 
   moesim::gui::MainWindow window;
@@ -82,8 +84,20 @@ int main(int argc, char** argv) {
                cli.value(axes_opt)};
   // Steps run one after another from the event loop: runs, then power caps, then the sweep file,
   // then the screenshot.
+  const QString zoom = cli.value(zoom_opt);
   auto finish = [&] {
     if (!a.tab.isEmpty()) window.select_tab(a.tab);
+    if (!zoom.isEmpty()) {
+      const QStringList se = zoom.split(u',');
+      bool ok1 = false, ok2 = false;
+      const double s0 = se.value(0).toDouble(&ok1), s1 = se.value(1).toDouble(&ok2);
+      if (se.size() != 2 || !ok1 || !ok2 || !(s1 > s0)) {
+        fail(QStringLiteral("--timeline-ms %1: expected START,END in milliseconds, START < END").arg(zoom));
+        a.ok = false;
+      } else {
+        window.timeline()->set_window(s0 * 1e3, s1 * 1e3);
+      }
+    }
     QTimer::singleShot(400, &window, [&] {
       if (!a.screenshot.isEmpty()) {
         if (!window.grab().save(a.screenshot)) {

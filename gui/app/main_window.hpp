@@ -60,6 +60,7 @@ class MainWindow : public QMainWindow {
   Dashboard* dashboard() const { return dashboard_; }
   ComparePage* compare() const { return compare_; }
   SweepPage* sweep() const { return sweep_; }
+  TimelineView* timeline() const { return timeline_; }
   PowerCapPage* power_caps() const { return power_; }
   RunController* runner() const { return runner_; }
   QAction* run_action() const { return run_action_; }

@@ -28,6 +28,7 @@
 #include "scenario_editor.hpp"
 #include "sweep_model.hpp"
 #include "sweep_page.hpp"
+#include "timeline_view.hpp"
 #include "trace_model.hpp"
 
 using namespace moesim::gui;
@@ -100,6 +101,14 @@ class GuiAppTest : public QObject {
     QCOMPARE(w.dashboard()->phases()->index(0, 0).data().toDouble(), r["phases_s"].toObject()["attention"].toDouble() * 1e3);
     QVERIFY(w.dashboard()->phase_chart()->missing_text().isEmpty());
     QVERIFY(w.dashboard()->trace()->rowCount() > 0);
+    // The timeline zooms into part of the step and back.
+    const double step_us = r["step_time_s"].toDouble() * 1e6;
+    QVERIFY(qAbs(w.timeline()->window_end() - step_us) < 1e-3 * step_us);
+    w.timeline()->set_window(step_us / 4, step_us / 2);
+    QCOMPARE(w.timeline()->window_start(), step_us / 4);
+    QCOMPARE(w.timeline()->window_end(), step_us / 2);
+    w.timeline()->set_window(0, 0);
+    QCOMPARE(w.timeline()->window_start(), 0.0);
     QVERIFY(w.dashboard()->banner_text().contains("feasible"));
     QVERIFY(w.dashboard()->why_text().contains("Largest phases on the critical path"));
     // The edit mattered: batch 32 is not the template's batch 64.
