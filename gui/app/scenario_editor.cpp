@@ -7,7 +7,6 @@
 #include <QFileInfo>
 #include <QFontDatabase>
 #include <QFormLayout>
-#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -188,14 +187,16 @@ QWidget* ScenarioEditor::add_field(QFormLayout* layout, const QString& pointer, 
 }
 
 void ScenarioEditor::build_form(QWidget* form) {
-  auto* grid = new QGridLayout(form);
+  // Two columns that stack their groups without gaps; groups alternate between them.
+  auto* columns = new QHBoxLayout(form);
+  QVBoxLayout* column[2] = {new QVBoxLayout, new QVBoxLayout};
+  for (auto* c : column) columns->addLayout(c, 1);
   int slot = 0;
   auto group = [&](const QString& title) {
     auto* box = new QGroupBox(title);
     auto* fl = new QFormLayout(box);
     fl->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
-    grid->addWidget(box, slot / 2, slot % 2, Qt::AlignTop);
-    ++slot;
+    column[slot++ % 2]->addWidget(box);
     return fl;
   };
   const QStringList dtypes = to_qt(hw::dtype_names());
@@ -256,7 +257,7 @@ void ScenarioEditor::build_form(QWidget* form) {
   f = group(tr("Power and price"));
   add_field(f, "/power/cap", tr("Power cap"), Kind::text, {}, tr("e.g. 700W"));
   add_field(f, "/price/per_device_hour", tr("Price per device-hour"), Kind::text, {}, tr("e.g. $2.5/h"));
-  grid->setRowStretch(grid->rowCount(), 1);
+  for (auto* c : column) c->addStretch(1);
 }
 
 void ScenarioEditor::field_edited(const Field& field, const QString& raw_text) {
@@ -500,6 +501,7 @@ void ScenarioEditor::validate_now() {
       if (error) f->widget->setStyleSheet(QStringLiteral("border: 1px solid #c01c28;"));
     }
   }
+  problem_view_->setVisible(errors + warnings > 0);  // the form gets the room when all is well
   if (errors == 0 && warnings == 0) {
     problem_summary_->setText(tr("Valid scenario: no problems."));
     problem_summary_->setStyleSheet(QStringLiteral("color: #1b7f3b;"));
