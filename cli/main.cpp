@@ -70,8 +70,27 @@ bool writable(const std::string& path) {
   return ok;
 }
 
+// `moesim run --progress jsonl`: one JSON object per line on standard error, so a front end (the
+// GUI runs each simulation as a child process) can show where a run is. Other stderr lines are
+// plain-text problems. Events: start, phase {name, fraction}, done {exit}.
+class RunProgress {
+ public:
+  explicit RunProgress(bool enabled) : enabled_(enabled) {}
+  void event(nlohmann::json e) const {
+    if (enabled_) std::cerr << e.dump() << std::endl;  // flushed: the reader is live
+  }
+  void phase(const char* name, double fraction) const {
+    event({{"event", "phase"}, {"name", name}, {"fraction", fraction}});
+  }
+
+ private:
+  bool enabled_;
+};
+
 int cmd_run(const std::string& file, const std::string& format, const std::string& out_path,
-            const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile) {
+            const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile,
+            const RunProgress& progress) {
+  progress.phase("validating", 0.0);
   Diagnostics diag(file.empty() ? "<embedded default>" : file);
   auto scenario = file.empty() ? sim::default_scenario(diag) : sim::load_scenario_file(file, diag);
   print_problems(diag);  // warnings too
@@ -91,12 +110,14 @@ int cmd_run(const std::string& file, const std::string& format, const std::strin
       return kExitInputError;
     }
   }
+  progress.phase("simulating", 0.1);
   sim::SimulationDetail detail;
   auto report = sim::simulate(*scenario, sim::engine::run_flow, trace_path.empty() ? nullptr : &detail);
   if (!report) {
     std::cerr << "moesim: simulation failed: " << report.error() << "\n";
     return kExitSimFailure;
   }
+  progress.phase("writing", 0.9);
   std::string text;
   if (format == "json") {
     text = report->to_json().dump(2) + "\n";
@@ -374,6 +395,9 @@ int main(int argc, char** argv) {
   std::string hw_profile;
   run->add_option("--hw-profile", hw_profile, "Use this calibrated hardware profile (moesim fit) instead of the catalog's efficiencies")
       ->check(CLI::ExistingFile);
+  std::string progress_format;
+  run->add_option("--progress", progress_format, "Report progress on standard error as JSON lines (for front ends)")
+      ->check(CLI::IsMember({"jsonl"}));
 
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "Check scenario files and list every problem");
@@ -409,7 +433,11 @@ int main(int argc, char** argv) {
     if (*run) {
       if (as_json) format = "json";
       if (as_csv) format = "csv";
-      return cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile);
+      const RunProgress progress(!progress_format.empty());
+      progress.event({{"event", "start"}, {"scenario", run_file}});
+      const int rc = cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile, progress);
+      progress.event({{"event", "done"}, {"exit", rc}});
+      return rc;
     }
     if (*validate) return cmd_validate(validate_files);
     if (*models) return cmd_models();

@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev           # tests
   libbenchmark-dev                    # bench/
   gnuplot-nox                         # moesim plan: the Pareto-front PNG
+  qt6-base-dev qt6-charts-dev libgl-dev  # gui/ (moesim-gui; Qt6 Gui needs the OpenGL headers)
+  fonts-dejavu-core                   # gui/: a font for the offscreen platform (tests, screenshots)
 )
 
 missing=()

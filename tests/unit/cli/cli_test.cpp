@@ -144,6 +144,33 @@ TEST(Cli, TraceIsWrittenAsTraceEventJson) {
   EXPECT_GT(j.at("traceEvents").size(), 100u);
 }
 
+TEST(Cli, ProgressJsonLinesGoToStderrAndEndWithTheExitCode) {
+  const Result ok = run("run --json --progress jsonl");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(nlohmann::json::accept(ok.out)) << ok.out;  // stdout still holds only the report
+  std::vector<nlohmann::json> events;
+  std::istringstream lines(ok.err);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.front() == '{') events.push_back(nlohmann::json::parse(line));
+  }
+  ASSERT_GE(events.size(), 4u) << ok.err;
+  EXPECT_EQ(events.front().at("event"), "start");
+  EXPECT_EQ(events.back().at("event"), "done");
+  EXPECT_EQ(events.back().at("exit"), 0);
+  double last = -1;
+  for (const auto& e : events) {
+    if (e.at("event") != "phase") continue;
+    EXPECT_GT(e.at("fraction").get<double>(), last) << e.dump();
+    last = e.at("fraction").get<double>();
+  }
+  // A failing run still ends with "done", carrying its exit code.
+  const Result bad = run("run --progress jsonl " + write("bad.json", "{\"model\": {}}"));
+  EXPECT_EQ(bad.code, 1);
+  const auto tail = bad.err.substr(bad.err.rfind("{\"event\""));
+  EXPECT_EQ(nlohmann::json::parse(tail).at("exit"), 1) << bad.err;
+  EXPECT_EQ(run("run --progress xml").code, 1);
+}
+
 TEST(Cli, UnwritableTracePathFailsBeforeRunning) {
   const Result r = run("run --trace /nonexistent-dir/step.json");
   EXPECT_EQ(r.code, 1);
