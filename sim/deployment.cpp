@@ -74,7 +74,7 @@ class ExpertLayerBuilder {
     const LayerRoutingDraw draw = draw_layer_routing(s_.routing, router_, moe_layer, tokens);
     // Placement depends on the expected load only: layers with the same (uniform routing: all
     // of them) share it.
-    if (placement_.slots.empty() || draw.expected != placed_for_) {
+    if (placement_.held.empty() || draw.expected != placed_for_) {
       placement_ = place_experts(router_.experts, par.redundant_experts, ep_, stage_.spec.devices_per_node,
                                  par.placement, draw.expected);
       placed_for_ = draw.expected;
@@ -102,7 +102,7 @@ class ExpertLayerBuilder {
     const double params = lp.routed_expert / par.expert_tp;
     const double wbytes = hw::dtype_bytes(s_.model.weights_dtype);
     for (int d = 0; d < ep_; ++d) {
-      const auto& slots = placement.slots[static_cast<std::size_t>(d)];
+      const auto& slots = placement.held[static_cast<std::size_t>(d)];
       const double pairs = loads[static_cast<std::size_t>(d)];
       double touched = 0;
       for (int e : slots) {
@@ -128,10 +128,10 @@ class ExpertLayerBuilder {
       if (limit > 0 && limit < nodes) {
         // Node-limited routing: a token picks its nodes by their expected load, then experts there.
         std::vector<double> node_load(static_cast<std::size_t>(nodes), 0.0);
-        groups.slot_group.resize(placement.slots.size());
+        groups.slot_group.resize(placement.held.size());
         for (int d = 0; d < ep_; ++d) {
           const int node = d / stage_.spec.devices_per_node;
-          for (int e : placement.slots[static_cast<std::size_t>(d)]) {
+          for (int e : placement.held[static_cast<std::size_t>(d)]) {
             const auto ee = static_cast<std::size_t>(e);
             node_load[static_cast<std::size_t>(node)] += draw.expected[ee] / placement.replicas[ee];
             groups.slot_group[static_cast<std::size_t>(d)].push_back(node);
@@ -142,9 +142,9 @@ class ExpertLayerBuilder {
         groups.experts_per_group = static_cast<double>(router_.experts) / nodes;
       } else if (router_.groups > 1) {
         const int per_group = router_.experts / router_.groups;
-        groups.slot_group.resize(placement.slots.size());
+        groups.slot_group.resize(placement.held.size());
         for (int d = 0; d < ep_; ++d) {
-          for (int e : placement.slots[static_cast<std::size_t>(d)]) groups.slot_group[static_cast<std::size_t>(d)].push_back(e / per_group);
+          for (int e : placement.held[static_cast<std::size_t>(d)]) groups.slot_group[static_cast<std::size_t>(d)].push_back(e / per_group);
         }
         groups.prob = draw.group_prob;
         groups.assignments_per_group = static_cast<double>(router_.top_k) / router_.top_groups;

@@ -61,19 +61,19 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
   p.experts = experts;
   p.devices = devices;
   p.devices_per_node = std::clamp(devices_per_node, 1, devices);
-  p.slots.assign(static_cast<std::size_t>(devices), {});
+  p.held.assign(static_cast<std::size_t>(devices), {});
   p.replicas.assign(static_cast<std::size_t>(experts), 1);
   const int slots = experts + redundant;
   const int per_device = slots / devices;
   if (strategy == PlacementStrategy::contiguous) {
     // Even ranges; when the experts do not divide evenly, ranges differ by one.
     for (int e = 0; e < experts; ++e) {
-      p.slots[static_cast<std::size_t>(static_cast<long long>(e) * devices / experts)].push_back(e);
+      p.held[static_cast<std::size_t>(static_cast<long long>(e) * devices / experts)].push_back(e);
     }
     return p;
   }
   if (strategy == PlacementStrategy::round_robin) {
-    for (int e = 0; e < experts; ++e) p.slots[static_cast<std::size_t>(e % devices)].push_back(e);
+    for (int e = 0; e < experts; ++e) p.held[static_cast<std::size_t>(e % devices)].push_back(e);
     return p;
   }
   // EPLB: replicate the heaviest load per replica, never more replicas than devices.
@@ -107,17 +107,17 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
     }
     const std::vector<int> gpu_of = pack(local, p.devices_per_node, per_device, 1);
     for (std::size_t i = 0; i < local.size(); ++i) {
-      p.slots[static_cast<std::size_t>(node * p.devices_per_node + gpu_of[i])].push_back(local[i].expert);
+      p.held[static_cast<std::size_t>(node * p.devices_per_node + gpu_of[i])].push_back(local[i].expert);
     }
   }
-  for (auto& s : p.slots) std::sort(s.begin(), s.end());
+  for (auto& s : p.held) std::sort(s.begin(), s.end());
   return p;
 }
 
 std::vector<double> device_loads(const ExpertPlacement& p, const std::vector<double>& counts) {
-  std::vector<double> load(p.slots.size(), 0.0);
-  for (std::size_t d = 0; d < p.slots.size(); ++d) {
-    for (int e : p.slots[d]) {
+  std::vector<double> load(p.held.size(), 0.0);
+  for (std::size_t d = 0; d < p.held.size(); ++d) {
+    for (int e : p.held[d]) {
       const auto ee = static_cast<std::size_t>(e);
       load[d] += counts[ee] / p.replicas[ee];
     }
@@ -173,7 +173,7 @@ TokenHits token_hits(const ExpertPlacement& p, const std::vector<double>& counts
   auto miss = [&](int first, int last) {
     std::fill(mass.begin(), mass.end(), 0.0);
     for (int d = first; d < last; ++d) {
-      const auto& slots = p.slots[static_cast<std::size_t>(d)];
+      const auto& slots = p.held[static_cast<std::size_t>(d)];
       for (std::size_t i = 0; i < slots.size(); ++i) mass[group(d, i)] += rate(slots[i]);
     }
     double m = 1.0;
@@ -188,7 +188,7 @@ TokenHits token_hits(const ExpertPlacement& p, const std::vector<double>& counts
   for (int d = 0; d < n; ++d) {
     if (per_pair) {
       double pairs = 0;
-      for (int e : p.slots[static_cast<std::size_t>(d)]) pairs += rate(e);
+      for (int e : p.held[static_cast<std::size_t>(d)]) pairs += rate(e);
       h.device[static_cast<std::size_t>(d)] = pairs;
     } else {
       h.device[static_cast<std::size_t>(d)] = 1.0 - miss(d, d + 1);

@@ -18,7 +18,7 @@ struct ExpertPlacement {
   int experts = 0;
   int devices = 0;
   int devices_per_node = 1;
-  std::vector<std::vector<int>> slots;  ///< per device: the experts it holds (one slot each)
+  std::vector<std::vector<int>> held;  ///< per device: the experts it holds (one slot each)
   std::vector<int> replicas;            ///< per expert: on how many devices it lives
 };
 
@@ -51,7 +51,7 @@ struct TokenHits {
 /// The groups a token's experts come from: DeepSeek expert groups (a token uses `top_groups` of
 /// them), or nodes for node-limited routing. Empty `slot_group`: one group, always used.
 struct RoutingGroups {
-  std::vector<std::vector<int>> slot_group;  ///< shaped like ExpertPlacement::slots
+  std::vector<std::vector<int>> slot_group;  ///< shaped like ExpertPlacement::held
   std::vector<double> prob;                   ///< per group: probability that a token uses it
   double assignments_per_group = 1;           ///< a token's assignments inside one used group
   double experts_per_group = 1;               ///< distinct experts in a group

@@ -155,15 +155,15 @@ TEST(Routing, TraceFileIsReadAndItsErrorsNameTheLine) {
 TEST(Placement, ContiguousRoundRobinAndEplbFillEverySlot) {
   const std::vector<double> flat(16, 1.0);
   const auto c = place_experts(16, 0, 4, 4, PlacementStrategy::contiguous, flat);
-  EXPECT_EQ(c.slots[1], (std::vector<int>{4, 5, 6, 7}));
+  EXPECT_EQ(c.held[1], (std::vector<int>{4, 5, 6, 7}));
   const auto r = place_experts(16, 0, 4, 4, PlacementStrategy::round_robin, flat);
-  EXPECT_EQ(r.slots[1], (std::vector<int>{1, 5, 9, 13}));
+  EXPECT_EQ(r.held[1], (std::vector<int>{1, 5, 9, 13}));
 
   // Skewed load: EPLB replicates the hottest experts and balances what the devices carry.
   std::vector<double> load(16);
   for (int e = 0; e < 16; ++e) load[static_cast<std::size_t>(e)] = 1.0 / (e + 1);
   const auto e = place_experts(16, 4, 4, 2, PlacementStrategy::eplb, load);
-  for (const auto& s : e.slots) {
+  for (const auto& s : e.held) {
     EXPECT_EQ(s.size(), 5u);
     EXPECT_EQ(std::set<int>(s.begin(), s.end()).size(), s.size()) << "an expert twice on one device";
   }
