@@ -87,9 +87,70 @@ class RunProgress {
   bool enabled_;
 };
 
+// `moesim run --power-cap 400W,500W,...`: the scenario once per cap, side by side (docs/power.md).
+int run_power_caps(const sim::Scenario& base, const std::string& caps_text, const std::string& format,
+                   const std::string& out_path) {
+  Diagnostics diag("--power-cap");
+  std::vector<sim::Scenario> runs;
+  std::size_t at = 0;
+  while (at <= caps_text.size()) {
+    const std::size_t comma = std::min(caps_text.find(',', at), caps_text.size());
+    const std::string item = caps_text.substr(at, comma - at);
+    at = comma + 1;
+    auto cap = parse_quantity(item, Dimension::power);
+    if (!cap) {
+      diag.error("", "'" + item + "': " + cap.error().message, "a comma-separated list of powers, e.g. 400W,500W,700W");
+      continue;
+    }
+    sim::Scenario s = base;
+    if (sim::set_power_cap(s, *cap, "", diag)) runs.push_back(std::move(s));
+  }
+  print_problems(diag);
+  if (diag.has_errors()) return kExitInputError;
+  nlohmann::json rows = nlohmann::json::array();
+  bool all_feasible = true;
+  for (const auto& s : runs) {
+    auto report = sim::simulate(s, sim::engine::run_flow);
+    if (!report) {
+      std::cerr << "moesim: simulation failed at cap " << format_quantity(*s.power_cap_w, Dimension::power) << ": "
+                << report.error() << "\n";
+      return kExitSimFailure;
+    }
+    all_feasible = all_feasible && report->feasible;
+    rows.push_back({{"cap_w", *s.power_cap_w}, {"report", report->to_json()}});
+  }
+  auto num = [](const nlohmann::json& j, const char* ptr) {
+    const auto p = nlohmann::json::json_pointer(ptr);
+    return j.contains(p) && j.at(p).is_number() ? j.at(p).get<double>() : 0.0;
+  };
+  std::string text;
+  if (format == "json") {
+    text = nlohmann::json{{"scenario", base.name}, {"power_caps", rows}}.dump(2) + "\n";
+  } else {
+    const bool csv = format == "csv";
+    const bool prefill = base.workload.kind == sim::WorkloadKind::prefill;
+    const char* latency = prefill ? "/latency/ttft_s/p50" : "/latency/tpot_s/p50";
+    char line[256];
+    text = csv ? "cap_w,output_tokens_per_s,input_tokens_per_s,latency_p50_s,avg_w_per_device,peak_w_per_device,tokens_per_joule,joules_per_token\n"
+               : "moesim power caps: " + base.name + "\n\n" +
+                     "      cap   output tok/s    input tok/s   p50 " + (prefill ? "TTFT" : "TPOT") +
+                     "   avg W/dev  peak W/dev   tokens/J\n";
+    for (const auto& row : rows) {
+      const auto& r = row["report"];
+      std::snprintf(line, sizeof line, csv ? "%g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n" : "  %6.0fW %14.1f %14.1f %10.4g s %10.1f %11.1f %10.4g\n",
+                    row["cap_w"].get<double>(), num(r, "/throughput/output_tokens_per_s"), num(r, "/throughput/input_tokens_per_s"),
+                    num(r, latency), num(r, "/power/avg_w_per_device"), num(r, "/power/peak_w_per_device"),
+                    num(r, "/energy/tokens_per_joule"), num(r, "/energy/joules_per_token"));
+      text += line;
+    }
+  }
+  if (const int rc = write_output(text, out_path); rc != kExitOk) return rc;
+  return all_feasible ? kExitOk : kExitInfeasible;
+}
+
 int cmd_run(const std::string& file, const std::string& format, const std::string& out_path,
             const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile,
-            const RunProgress& progress) {
+            const std::string& power_caps, const RunProgress& progress) {
   progress.phase("validating", 0.0);
   Diagnostics diag(file.empty() ? "<embedded default>" : file);
   auto scenario = file.empty() ? sim::default_scenario(diag) : sim::load_scenario_file(file, diag);
@@ -110,6 +171,7 @@ int cmd_run(const std::string& file, const std::string& format, const std::strin
       return kExitInputError;
     }
   }
+  if (!power_caps.empty()) return run_power_caps(*scenario, power_caps, format, out_path);
   progress.phase("simulating", 0.1);
   sim::SimulationDetail detail;
   auto report = sim::simulate(*scenario, sim::engine::run_flow, trace_path.empty() ? nullptr : &detail);
@@ -399,6 +461,9 @@ int main(int argc, char** argv) {
   run->add_option("--progress", progress_format, "Report progress on standard error as JSON lines (for front ends)")
       ->check(CLI::IsMember({"jsonl"}));
 
+  std::string power_caps;
+  run->add_option("--power-cap", power_caps, "Run once per power cap (e.g. 400W,500W,700W) and compare them side by side");
+
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "Check scenario files and list every problem");
   validate->add_option("files", validate_files, "Scenario JSON files")->required();
@@ -435,7 +500,7 @@ int main(int argc, char** argv) {
       if (as_csv) format = "csv";
       const RunProgress progress(!progress_format.empty());
       progress.event({{"event", "start"}, {"scenario", run_file}});
-      const int rc = cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile, progress);
+      const int rc = cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile, power_caps, progress);
       progress.event({{"event", "done"}, {"exit", rc}});
       return rc;
     }

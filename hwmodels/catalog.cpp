@@ -1,6 +1,7 @@
 #include "catalog.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "embedded.hpp"
@@ -76,6 +77,39 @@ ComputeEngine read_engine(ObjectReader& r) {
     r.diagnostics().error(r.pointer_to("peak"), "a compute engine needs at least one peak rate");
   }
   return e;
+}
+
+// "pstates": [{"clock": 1.0, "busy": "700W"}, ...], fastest first: the first at the full clock
+// drawing the TDP, then strictly lower clocks and powers, every one above idle.
+void read_pstates(ObjectReader& pw, Device& dev) {
+  const nlohmann::json* list = pw.raw("pstates");
+  const std::string ptr = pw.pointer_to("pstates");
+  if (list == nullptr) {
+    pw.diagnostics().error(ptr, "missing required key 'pstates'", "at least the full-clock state at the TDP");
+    return;
+  }
+  if (!list->is_array() || list->empty()) {
+    pw.diagnostics().error(ptr, "expected a non-empty array of {\"clock\": fraction, \"busy\": watts}");
+    return;
+  }
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    ObjectReader st((*list)[i], ptr + "/" + std::to_string(i), pw.diagnostics());
+    PState p;
+    p.clock = st.number("clock", true, 1e-3, 1.0).value_or(1.0);
+    p.busy_w = st.quantity("busy", Dimension::power, true).value_or(0);
+    st.finish();
+    if (!st.valid()) continue;
+    if (i == 0 && (p.clock != 1.0 || std::abs(p.busy_w - dev.tdp_w) > 1e-9 * dev.tdp_w)) {
+      pw.diagnostics().error(st.pointer(), "the first performance state must be the full clock (1.0) at the TDP");
+    }
+    if (!dev.pstates.empty() && (p.clock >= dev.pstates.back().clock || p.busy_w >= dev.pstates.back().busy_w)) {
+      pw.diagnostics().error(st.pointer(), "performance states must be listed fastest first, each with a lower clock and power");
+    }
+    if (p.busy_w <= dev.idle_w) {
+      pw.diagnostics().error(st.pointer_to("busy"), "busy power must be above idle power");
+    }
+    dev.pstates.push_back(p);
+  }
 }
 
 template <typename T>
@@ -163,6 +197,8 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
           ObjectReader pw = d.object("power", true);
           dev.tdp_w = pw.quantity("tdp", Dimension::power, true).value_or(0);
           dev.idle_w = pw.quantity("idle", Dimension::power, true).value_or(0);
+          dev.memory_bound_activity = pw.number("memory_bound_activity", true, 0.0, 1.0).value_or(0);
+          read_pstates(pw, dev);
           pw.finish();
           if (pw.valid() && dev.idle_w >= dev.tdp_w) {
             dev_diag.error(pw.pointer_to("idle"), "idle power must be below the TDP");

@@ -28,6 +28,13 @@ struct ComputeEngine {
   std::map<DType, double> matmul_efficiency;   ///< achieved / peak for large GEMMs, (0, 1]
 };
 
+/// A performance state: a clock (fraction of the maximum) and the board power a compute-bound
+/// kernel draws at it. Idle power is the device's, whatever the state.
+struct PState {
+  double clock = 1;      ///< fraction of the maximum clock, (0, 1]
+  double busy_w = 0;     ///< power under a compute-bound kernel at this clock
+};
+
 /// A device: one GPU, or one phone SoC.
 struct Device {
   std::string name;
@@ -41,6 +48,11 @@ struct Device {
   std::string memory_kind;           ///< "HBM3", "LPDDR5X", ...
   double tdp_w = 0;                  ///< board power limit (phones: sustained SoC power)
   double idle_w = 0;
+  /// Performance states, fastest first; the first runs at the full clock and draws tdp_w.
+  std::vector<PState> pstates;
+  /// Share of the dynamic power (busy - idle) a kernel draws while it streams memory at full
+  /// bandwidth with the compute units mostly waiting, [0, 1].
+  double memory_bound_activity = 0;
   double kernel_launch_s = 0;        ///< per kernel overhead
   std::optional<double> price_per_hour;   ///< $/h on demand, where a public price exists
   std::optional<double> flash_read_bandwidth;  ///< phones: UFS read B/s

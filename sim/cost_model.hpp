@@ -4,6 +4,15 @@
 // Efficiencies come from the catalog (spec sheet x published achieved fractions), or from a
 // calibration profile (measured; docs/calibration.md), which also makes eff_c depend on the GEMM's
 // rows: eff_c(m) = eff_max x m / (m + m_half).
+//
+// Power (docs/power.md): a kernel at performance state p (clock fraction f) takes
+//   compute_s / f for its compute term while its memory term stays (HBM/LPDDR run on their own
+//   clock), and draws idle + (busy(p) - idle) x max(compute share, activity_mem x memory share).
+// A power cap picks, per kernel, the fastest state whose power stays under the cap: a
+// compute-bound kernel slows by up to 1/f, a memory-bound one much less, often not at all.
+
+#include <optional>
+#include <vector>
 
 #include "catalog.hpp"
 #include "hw_profile.hpp"
@@ -15,6 +24,22 @@ struct KernelCost {
   double bytes = 0;
   double seconds = 0;
   bool memory_bound = false;
+  double watts = 0;       ///< average device power over `seconds` (launch gap at idle)
+  double clock = 1;       ///< clock fraction of the performance state it ran at
+};
+
+/// A device's power: idle, performance states and the cap that limits them.
+struct PowerModel {
+  double idle_w = 0;
+  std::vector<hw::PState> pstates;  ///< fastest first
+  double memory_bound_activity = 0;
+  double cap_w = 0;                 ///< the cap in force (the TDP when none is set)
+
+  /// The device's states under `cap_w` (nullopt: no cap, i.e. the TDP).
+  static PowerModel of(const hw::Device& device, std::optional<double> cap_w);
+  /// Power at state `p` of a kernel whose compute units are busy `compute_share` of its time and
+  /// whose memory traffic takes `memory_share` of it (both in [0, 1]).
+  double kernel_watts(const hw::PState& p, double compute_share, double memory_share) const;
 };
 
 class CostModel {
@@ -23,8 +48,9 @@ class CostModel {
   /// (weight-only quantisation: weights are stored narrow and computed in bf16).
   /// With a `profile` (which must outlive the model), its measured figures replace the
   /// catalog's; each figure the profile lacks stays the catalog's.
+  /// `power_cap_w` limits the clock (nullopt: no cap beyond the TDP).
   CostModel(const hw::Device& device, hw::DType weights_dtype,
-            const hw::HwProfile* profile = nullptr);
+            const hw::HwProfile* profile = nullptr, std::optional<double> power_cap_w = std::nullopt);
 
   /// One kernel doing `flops` of matrix work over `bytes` of memory traffic, at large-GEMM
   /// efficiency and streaming bandwidth (elementwise kernels, or when the shape is unknown).
@@ -43,6 +69,7 @@ class CostModel {
   double achievable_flops() const { return peak_ * eff_c_; }
   double achievable_bandwidth() const { return bandwidth_ * eff_m_; }
   double launch_s() const { return launch_; }
+  const PowerModel& power() const { return power_; }
 
  private:
   KernelCost roofline(double flops, double bytes, double eff_c, double eff_m, double slowdown) const;
@@ -52,6 +79,7 @@ class CostModel {
   double m_half_ = 0;         // rows at half of eff_c_ (0: no shape dependence)
   double gemm_eff_m_ = 0;     // bandwidth fraction of memory-bound GEMMs
   double grouped_eff_ = 1;    // grouped GEMM relative efficiency
+  PowerModel power_;
 };
 
 }  // namespace moesim::sim

@@ -287,7 +287,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   const ModelConfig& m = s.model.config;
   const auto& par = s.parallelism;
   const hw::Device& dev = *s.cluster.device;
-  const CostModel cost(dev, s.model.weights_dtype, s.hw_profile.get());
+  const CostModel cost(dev, s.model.weights_dtype, s.hw_profile.get(), s.power_cap_w);
   const double wbytes = hw::dtype_bytes(s.model.weights_dtype);
   const int n = s.cluster.num_devices();
   const int tp = par.attention_tp;
@@ -309,6 +309,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
 
   StepGraph& g = out.graph;
   g.num_devices = n;
+  g.idle_w = cost.power().idle_w;
   g.fabric.spec = fabric_of(s);
 
   const double act = kActivationBytes;
@@ -339,6 +340,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     t.seconds = c.seconds;
     t.flops = c.flops;
     t.bytes = c.bytes;
+    t.watts = c.watts;
     t.deps = std::move(deps);
     if (last[static_cast<std::size_t>(st)] >= 0) t.deps.push_back(last[static_cast<std::size_t>(st)]);
     std::sort(t.deps.begin(), t.deps.end());

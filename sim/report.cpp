@@ -115,12 +115,33 @@ nlohmann::json Report::to_json() const {
   if (!expert_load.per_layer_device.empty()) {
     j["expert_load"]["per_layer_device_tokens"] = expert_load.per_layer_device;
   }
+  if (energy) {
+    const EnergyStats& e = *energy;
+    j["energy"] = {{"joules", e.joules}, {"seconds", e.seconds}, {"per", e.per}, {"tokens", e.tokens},
+                   {"token_kind", e.token_kind},
+                   {"joules_per_token", e.tokens > 0 ? e.joules / e.tokens : 0.0},
+                   {"tokens_per_joule", e.joules > 0 ? e.tokens / e.joules : 0.0}, {"source", e.source}};
+    if (e.radio_joules > 0) j["energy"]["radio_joules"] = e.radio_joules;
+    j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
+                  {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
+  }
   if (usd_per_million_output_tokens) {
-    j["cost"] = {{"usd_per_million_output_tokens", *usd_per_million_output_tokens},
-                 {"usd_per_device_hour", *price_per_device_hour}};
+    j["cost"] = {{"usd_per_million_output_tokens", *usd_per_million_output_tokens}};
+    if (price_per_device_hour) j["cost"]["usd_per_device_hour"] = *price_per_device_hour;
+    if (price_electricity_per_j) j["cost"]["usd_per_kwh"] = *price_electricity_per_j * 3.6e6;
   }
   j["simulator"] = {{"events", events}, {"wall_s", wall_s}};
   return j;
+}
+
+void price_report(Report& r) {
+  r.usd_per_million_output_tokens.reset();
+  if (r.output_tokens_per_s <= 0) return;
+  const bool electricity = r.price_electricity_per_j && r.energy;
+  if (!r.price_per_device_hour && !electricity) return;
+  double usd_per_s = r.price_per_device_hour ? *r.price_per_device_hour * r.devices / 3600.0 : 0.0;
+  if (electricity) usd_per_s += *r.price_electricity_per_j * r.energy->avg_w_per_device * r.devices;
+  r.usd_per_million_output_tokens = usd_per_s / r.output_tokens_per_s * 1e6;
 }
 
 std::string report_to_csv(const nlohmann::json& report) {
@@ -193,10 +214,22 @@ std::string report_to_table(const Report& r) {
     if (r.expert_load.dropped > 0) o << ", " << fmt("%.0f", r.expert_load.dropped) << " assignments dropped";
     o << "\n";
   }
+  if (r.energy) {
+    const EnergyStats& e = *r.energy;
+    o << "  energy          " << format_quantity(e.joules, Dimension::energy) << " per " << e.per << ", "
+      << fmt("%.4g", e.tokens > 0 ? e.joules / e.tokens : 0.0) << " J per " << e.token_kind << " token ("
+      << fmt("%.4g", e.joules > 0 ? e.tokens / e.joules : 0.0) << " tokens/J)\n";
+    o << "  power/device    avg " << format_quantity(e.avg_w_per_device, Dimension::power) << ", peak "
+      << format_quantity(e.peak_w_per_device, Dimension::power) << ", idle "
+      << format_quantity(e.idle_w_per_device, Dimension::power) << (e.capped ? ", cap " : ", TDP ")
+      << format_quantity(e.cap_w, Dimension::power) << "\n";
+  }
   if (r.usd_per_million_output_tokens) {
-    o << "  cost            $" << fmt("%.3f", *r.usd_per_million_output_tokens)
-      << " per million output tokens (at $" << fmt("%.2f", *r.price_per_device_hour)
-      << "/device-hour)\n";
+    o << "  cost            $" << fmt("%.3f", *r.usd_per_million_output_tokens) << " per million output tokens (";
+    if (r.price_per_device_hour) o << "$" << fmt("%.2f", *r.price_per_device_hour) << "/device-hour";
+    if (r.price_per_device_hour && r.price_electricity_per_j) o << " + ";
+    if (r.price_electricity_per_j) o << "electricity at $" << fmt("%.3f", *r.price_electricity_per_j * 3.6e6) << "/kWh";
+    o << ")\n";
   }
   if (r.serving) {
     o << "\n  phases, traffic and memory below: a representative decode step (mean batch and context)\n";

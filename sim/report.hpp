@@ -59,6 +59,22 @@ struct TrainingStats {
   double device_hours_per_trillion_tokens = 0;
 };
 
+/// Energy and power over the window a report covers (docs/power.md).
+struct EnergyStats {
+  double joules = 0;              ///< all devices of the deployment, over the window
+  double seconds = 0;             ///< the window: one step (decode, prefill) or the run (serving)
+  double tokens = 0;              ///< tokens the window produced (see token_kind)
+  std::string per = "step";       ///< "step" | "run"
+  std::string token_kind = "output";  ///< "output" (decode, serving) | "input" (prefill)
+  std::string source;             ///< how the joules were obtained
+  double avg_w_per_device = 0;
+  double peak_w_per_device = 0;   ///< the most any device draws during a kernel
+  double idle_w_per_device = 0;
+  double cap_w = 0;               ///< the cap in force (the TDP without one)
+  bool capped = false;            ///< the scenario set a cap
+  double radio_joules = 0;        ///< of joules: Wi-Fi radio (phones)
+};
+
 struct Report {
   std::string scenario;
   std::string workload;                ///< "decode" | "prefill"
@@ -87,12 +103,18 @@ struct Report {
   std::string placement;               ///< expert placement strategy
   std::optional<double> usd_per_million_output_tokens;
   std::optional<double> price_per_device_hour;
+  std::optional<double> price_electricity_per_j;
+  std::optional<EnergyStats> energy;
   long long events = 0;
   double wall_s = 0;
 
   /// Nested JSON with the v1 keys.
   nlohmann::json to_json() const;
 };
+
+/// Fills the cost: device-hours at `price_per_device_hour` plus, with an electricity price and an
+/// energy figure, the energy at that price; both per million output tokens. No price, no cost.
+void price_report(Report& report);
 
 /// Flattens a JSON report into "a.b.c" -> value rows (header line + one data line).
 std::string report_to_csv(const nlohmann::json& report);

@@ -152,8 +152,23 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
                    s.cluster.scale_out->link->link_class + " link, not a scale-out link",
                "use a scale_out link (moesim links lists them)");
   }
-  // A node's devices talk over NVLink/xGMI, or over PCIe ("host") when they have nothing else.
-  if (s.cluster.scale_up && s.cluster.scale_up->link_class != "scale_up" &&
+  // Phones join over Wi-Fi (docs/phones.md); a single phone has no peer, so its link is unused.
+  const bool phone = s.cluster.device && s.cluster.device->kind == "phone";
+  if (phone && s.cluster.scale_up && s.cluster.scale_up->link_class != "wireless") {
+    diag.error(c.pointer_to("node") + "/scale_up",
+               "a cluster of phones needs a Wi-Fi link, but '" + s.cluster.scale_up->name + "' is a " +
+                   s.cluster.scale_up->link_class + " link",
+               "use a wireless link: wifi6 or wifi7 (moesim links lists them with their rates)");
+  } else if (phone && s.cluster.num_devices() > 1) {
+    diag.error(c.pointer_to("node") + "/devices_per_node",
+               "clusters of several phones (experts spread over Wi-Fi) are part of scenario v1 but not simulated by "
+               "this version of moesim",
+               "use one phone (devices_per_node 1)");
+  } else if (!phone && s.cluster.scale_up && s.cluster.scale_up->link_class == "wireless") {
+    diag.error(c.pointer_to("node") + "/scale_up",
+               "link '" + s.cluster.scale_up->name + "' is a Wi-Fi link, for phones only",
+               "use a scale_up or host link (moesim links lists them)");
+  } else if (!phone && s.cluster.scale_up && s.cluster.scale_up->link_class != "scale_up" &&
       s.cluster.scale_up->link_class != "host") {
     diag.error(c.pointer_to("node") + "/scale_up",
                "link '" + s.cluster.scale_up->name + "' is a " + s.cluster.scale_up->link_class +
@@ -417,28 +432,13 @@ void read_workload(ObjectReader w, const std::string& base_dir, Scenario& s, Dia
 
 void read_power_and_price(ObjectReader& top, Scenario& s, Diagnostics& diag) {
   if (ObjectReader p = top.object("power"); p.valid()) {
-    s.power_cap_w = p.quantity("cap", Dimension::power);
+    const auto cap = p.quantity("cap", Dimension::power);
     p.finish();
-    const hw::Device* dev = s.cluster.device;
-    if (s.power_cap_w && dev) {
-      if (*s.power_cap_w < dev->tdp_w) {
-        diag.error(p.pointer_to("cap"),
-                   "power caps below the device TDP (" + format_quantity(dev->tdp_w, Dimension::power) +
-                       ") " + kNotYet,
-                   "remove the cap, or set it to the TDP");
-      } else if (*s.power_cap_w > dev->tdp_w) {
-        diag.error(p.pointer_to("cap"),
-                   "cap " + format_quantity(*s.power_cap_w, Dimension::power) +
-                       " is above the device maximum " + format_quantity(dev->tdp_w, Dimension::power));
-      }
-    }
+    if (cap && s.cluster.device) set_power_cap(s, *cap, p.pointer_to("cap"), diag);
   }
   if (ObjectReader pr = top.object("price"); pr.valid()) {
     s.price_per_device_hour = pr.quantity("per_device_hour", Dimension::price_per_hour);
-    if (pr.has("electricity")) {
-      pr.quantity("electricity", Dimension::energy_price);
-      diag.error(pr.pointer_to("electricity"), std::string("an electricity price ") + kNotYet);
-    }
+    s.price_electricity_per_j = pr.quantity("electricity", Dimension::energy_price);
     pr.finish();
   }
 }
@@ -706,6 +706,33 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
   if (diag.has_errors()) return std::nullopt;
   if (s.name.empty()) s.name = s.model.config.name;
   return s;
+}
+
+bool set_power_cap(Scenario& s, double cap_w, const std::string& pointer, Diagnostics& diag) {
+  const hw::Device& dev = *s.cluster.device;
+  const auto w = [](double x) { return format_quantity(x, Dimension::power); };
+  const double slowest = dev.pstates.empty() ? dev.tdp_w : dev.pstates.back().busy_w;
+  const std::string range = "valid for " + dev.name + ": " + w(slowest) + " to " + w(dev.tdp_w);
+  if (cap_w > dev.tdp_w * (1 + 1e-12)) {
+    diag.error(pointer, "cap " + w(cap_w) + " is above the device maximum " + w(dev.tdp_w), range);
+    return false;
+  }
+  if (cap_w <= dev.idle_w) {
+    diag.error(pointer, "cap " + w(cap_w) + " is below the idle power of " + dev.name + " (" + w(dev.idle_w) +
+                            "): the device could not even idle under it",
+               range);
+    return false;
+  }
+  if (cap_w < slowest * (1 - 1e-12)) {
+    diag.error(pointer, "cap " + w(cap_w) + " is below the busy power of the slowest performance state of " +
+                            dev.name + " (" + w(slowest) + " at " +
+                            std::to_string(static_cast<int>(std::lround(100 * dev.pstates.back().clock))) +
+                            "% clock)",
+               range);
+    return false;
+  }
+  s.power_cap_w = cap_w;
+  return true;
 }
 
 bool attach_hw_profile(Scenario& s, const std::string& path, const std::string& pointer,

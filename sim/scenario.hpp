@@ -135,6 +135,7 @@ struct Scenario {
   Fidelity fidelity = Fidelity::flow;
   std::optional<double> power_cap_w;
   std::optional<double> price_per_device_hour;  ///< overrides the catalog price
+  std::optional<double> price_electricity_per_j;  ///< $/J (written per kWh)
   std::string hw_profile_file;  ///< calibration profile (resolved path), empty for the catalog
   std::shared_ptr<const hw::HwProfile> hw_profile;  ///< its contents; null: catalog figures
 };
@@ -149,6 +150,11 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
 /// file), missing fields as one warning. The cluster device must be set. False on error.
 bool attach_hw_profile(Scenario& scenario, const std::string& path, const std::string& pointer,
                        Diagnostics& diag);
+
+/// Sets the power cap of every device after checking it against the cluster's device (which must
+/// be set): below idle power, below the slowest performance state's busy power, or above the
+/// device maximum is an error at `pointer`. False on error (the scenario is unchanged).
+bool set_power_cap(Scenario& scenario, double cap_w, const std::string& pointer, Diagnostics& diag);
 
 /// Reads and validates a scenario file.
 std::optional<Scenario> load_scenario_file(const std::string& path, Diagnostics& diag);

@@ -74,7 +74,13 @@ class StepCosts {
     base_.fidelity = Fidelity::analytic;
   }
 
-  double seconds(double decode, double context, double chunk, double chunk_context) {
+  /// One scheduler step of this shape: its time, the devices' energy over it, and the most any
+  /// device draws in it.
+  struct Cost {
+    double seconds = 0, joules = 0, peak_w = 0;
+  };
+
+  Cost step(double decode, double context, double chunk, double chunk_context) {
     const auto key = std::make_tuple(round_batch(decode), round_to(context, 256), round_up(chunk, 128),
                                      round_to(chunk_context, 512));
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
@@ -89,9 +95,10 @@ class StepCosts {
     for (std::size_t i = 0; i < static_cast<std::size_t>(step.last_step_first_task); ++i) {
       previous_end = std::max(previous_end, t.finish[i]);
     }
-    const double dt = t.makespan - previous_end;
-    cache_[key] = dt;
-    return dt;
+    const Cost c{t.makespan - previous_end, device_energy(step.graph, t, previous_end, t.makespan),
+                 peak_device_watts(step.graph)};
+    cache_[key] = c;
+    return c;
   }
   std::size_t evaluations() const { return cache_.size(); }
 
@@ -106,7 +113,7 @@ class StepCosts {
   static double round_up(double x, double q) { return x <= 0 ? 0.0 : std::ceil(x / q) * q; }
 
   Scenario base_;
-  std::map<std::tuple<double, double, double, double>, double> cache_;
+  std::map<std::tuple<double, double, double, double>, Cost> cache_;
 };
 
 Percentiles percentiles(std::vector<double> v) {
@@ -147,6 +154,7 @@ struct PoolOutcome {
   double decode_sum = 0;      // decode sequences per rank, summed over steps
   double peak_kv = 0;
   std::size_t evaluations = 0;
+  double busy_s = 0, step_joules = 0, peak_w = 0;  // energy of the steps (docs/power.md)
   std::string error;          // internal failure, empty when fine
 };
 
@@ -307,7 +315,11 @@ PoolOutcome run_pool(const Scenario& s, const ServingSpec& sv, std::vector<Reque
         out.error = "serving: a step with no work (the KV cache cannot take any prompt token)";
         return out;
       }
-      const double dt = costs.seconds(max_decode, ctx_at_max, max_chunk, chunk_ctx_at_max);
+      const StepCosts::Cost cost = costs.step(max_decode, ctx_at_max, max_chunk, chunk_ctx_at_max);
+      const double dt = cost.seconds;
+      out.busy_s += dt;
+      out.step_joules += cost.joules;
+      out.peak_w = std::max(out.peak_w, cost.peak_w);
       t += dt;
       ++out.iterations;
       out.decode_sum += max_decode;
@@ -368,7 +380,8 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
   double first_arrival = n > 0 ? reqs.front().arrival : 0;
   std::vector<double> ttft, tpot, e2e;
 
-  PoolOutcome pool;
+  PoolOutcome pool, prefill_pool;  // prefill_pool: disaggregated only
+  int pool_devices = s.cluster.num_devices(), prefill_devices = 0;
   double kv_capacity = 0, transfer_mean = 0;
   std::string infeasible;
   if (!sv.disaggregated) {
@@ -424,6 +437,9 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
       pool.iterations += p1.iterations;
       pool.preemptions += p1.preemptions;
       pool.evaluations += p1.evaluations;
+      prefill_pool = p1;
+      prefill_devices = pre.cluster.num_devices();
+      pool_devices = dec.cluster.num_devices();
     }
   }
   if (!pool.error.empty()) return std::unexpected(pool.error);
@@ -498,11 +514,23 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
   }
   out.devices *= sv.replicas;
   out.nodes *= sv.replicas;
-  if (out.price_per_device_hour && out.output_tokens_per_s > 0) {
-    out.usd_per_million_output_tokens = *out.price_per_device_hour * out.devices / 3600.0 / out.output_tokens_per_s * 1e6;
+  if (out.energy && out.feasible) {
+    // The whole run: every step's energy, and idle power while no request is in the system.
+    EnergyStats& e = *out.energy;
+    const double idle_j = e.idle_w_per_device * (pool_devices * std::max(0.0, makespan - pool.busy_s) +
+                                                  prefill_devices * std::max(0.0, makespan - prefill_pool.busy_s));
+    e.joules = (pool.step_joules + prefill_pool.step_joules + idle_j) * sv.replicas;
+    e.seconds = makespan;
+    e.per = "run";
+    e.token_kind = "output";
+    e.tokens = out_tokens * sv.replicas;
+    e.avg_w_per_device = makespan > 0 ? e.joules / (out.devices * makespan) : e.idle_w_per_device;
+    e.peak_w_per_device = std::max({e.idle_w_per_device, pool.peak_w, prefill_pool.peak_w});
+    e.source = "timeline integral of per-kernel device power over every scheduler step (analytic step timelines)";
   } else {
-    out.usd_per_million_output_tokens.reset();
+    out.energy.reset();
   }
+  price_report(out);
   out.serving = st;
   out.events += static_cast<long long>(pool.evaluations);
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

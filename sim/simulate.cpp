@@ -118,11 +118,27 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
   r.expert_load = std::move(step.expert_load);
   r.routing = routing_kind_name(s.routing.kind);
   r.placement = placement_strategy_name(s.parallelism.placement);
-  r.price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour;
-  if (r.price_per_device_hour && r.output_tokens_per_s > 0) {
-    r.usd_per_million_output_tokens =
-        *r.price_per_device_hour * r.devices / 3600.0 / r.output_tokens_per_s * 1e6;
+  EnergyStats e;
+  e.seconds = r.step_time_s;
+  if (timeline.energy_j >= 0 && first == 0) {
+    e.joules = timeline.energy_j;
+    e.source = "SimGrid host energy plugin (one performance state per kernel power)";
+  } else {
+    // Pipelined decode simulates two steps; the last one is a window of the timeline.
+    e.joules = device_energy(step.graph, timeline, previous_end, timeline.makespan);
+    e.source = "timeline integral of per-kernel device power (" + r.fidelity + " timeline)";
   }
+  e.token_kind = s.workload.kind == WorkloadKind::prefill ? "input" : "output";
+  e.tokens = s.workload.kind == WorkloadKind::prefill ? step.input_tokens : step.output_tokens;
+  e.avg_w_per_device = r.step_time_s > 0 ? e.joules / (r.devices * r.step_time_s) : step.graph.idle_w;
+  e.peak_w_per_device = peak_device_watts(step.graph);
+  e.idle_w_per_device = step.graph.idle_w;
+  e.cap_w = s.power_cap_w.value_or(s.cluster.device->tdp_w);
+  e.capped = s.power_cap_w.has_value();
+  r.energy = e;
+  r.price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour;
+  r.price_electricity_per_j = s.price_electricity_per_j;
+  price_report(r);
   link_utilization(step.graph, first, r);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (detail != nullptr) {

@@ -88,6 +88,25 @@ double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
   return worst;
 }
 
+double device_energy(const StepGraph& g, const Timeline& t, double t0, double t1) {
+  double joules = g.idle_w * g.num_devices * std::max(0.0, t1 - t0);
+  for (std::size_t i = 0; i < g.tasks.size(); ++i) {
+    const Task& task = g.tasks[i];
+    if (task.is_collective()) continue;
+    const double overlap = std::min(t1, t.finish[i]) - std::max(t0, t.start[i]);
+    if (overlap > 0) joules += (task.watts - g.idle_w) * task.device_count * overlap;
+  }
+  return joules;
+}
+
+double peak_device_watts(const StepGraph& g) {
+  double peak = g.idle_w;
+  for (const Task& task : g.tasks) {
+    if (!task.is_collective()) peak = std::max(peak, task.watts);
+  }
+  return peak;
+}
+
 Timeline evaluate_analytic(const StepGraph& graph) {
   Timeline t;
   const std::size_t n = graph.tasks.size();

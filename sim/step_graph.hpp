@@ -54,6 +54,7 @@ struct Task {
   double seconds = 0;
   double flops = 0;
   double bytes = 0;            ///< memory traffic of the kernel
+  double watts = 0;            ///< power of each of its devices while it runs (cost model)
   // Collective task: all `traffic.n` devices take part.
   std::shared_ptr<const TrafficMatrix> traffic;
   std::vector<int> deps;       ///< indices of tasks that must finish first
@@ -87,6 +88,7 @@ struct Fabric {
 
 struct StepGraph {
   int num_devices = 0;
+  double idle_w = 0;           ///< power of a device that runs no kernel (each device)
   Fabric fabric;
   std::vector<Task> tasks;     ///< topologically ordered: deps always point backwards
 
@@ -99,11 +101,22 @@ struct Timeline {
   std::vector<double> finish;
   double makespan = 0;
   long long events = 0;        ///< simulation events (activities completed)
+  /// Device energy over [0, makespan] as the evaluator measured it (the flow engine: SimGrid's
+  /// host energy plugin); negative when the evaluator does not measure energy.
+  double energy_j = -1;
 };
 
 /// Closed-form duration of a collective on `fabric`: the longest time any port needs for its
 /// bytes (the larger of sent and received, over its bandwidth) plus its network's latency.
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric);
+
+/// Energy of the graph's devices over [t0, t1] of `timeline`: every device at idle power, plus,
+/// for each compute task, its power above idle on its devices for the part of it inside the
+/// window. Collectives add nothing here (devices wait at idle; link energy is separate).
+double device_energy(const StepGraph& graph, const Timeline& timeline, double t0, double t1);
+
+/// The highest power any device draws in the graph (idle when no kernel runs).
+double peak_device_watts(const StepGraph& graph);
 
 /// Evaluates the graph in closed form: each task starts when its last dependency finishes.
 Timeline evaluate_analytic(const StepGraph& graph);

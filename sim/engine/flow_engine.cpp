@@ -1,13 +1,16 @@
 #include "flow_engine.hpp"
 
+#include <simgrid/plugins/energy.h>
 #include <simgrid/s4u.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 namespace sg4 = simgrid::s4u;
@@ -28,12 +31,46 @@ struct Platform {
 // its own port. A transfer crosses the sender's up link and the receiver's down link, so each
 // carries half the end-to-end latency. Zones nest root -> zone, never deeper; no route crosses
 // zones (device-to-NIC hops are not modelled: GPUDirect RDMA reads device memory directly).
-Platform build_platform(const Fabric& fabric) {
+// SimGrid's host energy plugin integrates, per host, idle + (busy - idle) x load of its current
+// performance state. Every distinct kernel power of a device becomes one state of its host (all
+// at the same speed: the cost model already timed the kernel at its clock), and the state is set
+// when the kernel starts. A stage runs one kernel at a time, so a host is never in two at once.
+struct PowerStates {
+  std::vector<double> watts;                       ///< distinct kernel powers
+  std::map<double, unsigned long> index;           ///< power -> state
+  std::size_t count() const { return std::max<std::size_t>(1, watts.size()); }
+  /// The "wattage_per_state" property: "idle:busy" per state (busy = idle without kernels).
+  std::string property(double idle_w) const {
+    std::string out;
+    for (std::size_t i = 0; i < count(); ++i) {
+      out += (i ? "," : "") + std::to_string(idle_w) + ":" + std::to_string(watts.empty() ? idle_w : watts[i]);
+    }
+    return out;
+  }
+};
+
+PowerStates power_states_of(const StepGraph& g) {
+  PowerStates ps;
+  for (const Task& t : g.tasks) {
+    if (!t.is_collective() && ps.index.emplace(t.watts, ps.watts.size()).second) ps.watts.push_back(t.watts);
+  }
+  return ps;
+}
+
+Platform build_platform(const Fabric& fabric, const PowerStates& power, double idle_w) {
   Platform p;
   const hw::FabricSpec& spec = fabric.spec;
   auto* root = sg4::create_full_zone("cluster");
+  const std::vector<double> speeds(power.count(), kHostSpeed);
+  const std::string device_watts = power.property(idle_w);
+  const std::string no_watts = PowerStates{}.property(0.0);
+  std::string nic_watts;
+  for (std::size_t i = 0; i < power.count(); ++i) nic_watts += (i ? "," : "") + no_watts;
   auto add_port = [&](sg4::NetZone* zone, const std::string& name, int port) {
-    sg4::Host* h = zone->create_host(name, kHostSpeed);
+    sg4::Host* h = zone->create_host(name, speeds);
+    // Devices draw power; NIC endpoints stand for links, whose energy is not modelled here.
+    h->set_property("wattage_per_state", port < fabric.num_devices() ? device_watts : nic_watts);
+    h->set_property("wattage_off", "0");
     auto* link = zone->create_split_duplex_link(name + "-port", fabric.port_bandwidth(port))
                      ->set_latency(fabric.port_latency(port) / 2);
     zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
@@ -194,7 +231,9 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   char arg2[] = "--log=root.thresh:critical";
   char* argv[] = {arg0, arg1, arg2, nullptr};
   sg4::Engine engine(&argc, argv);
-  const Platform platform = build_platform(g.fabric);
+  sg_host_energy_plugin_init();
+  const PowerStates power = power_states_of(g);
+  const Platform platform = build_platform(g.fabric, power, g.idle_w);
 
   const std::size_t n = g.tasks.size();
   Timeline t;
@@ -256,11 +295,27 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
     ++seen[i];
     ++t.events;
   });
+  // A kernel puts its devices in the state of its power when it starts.
+  std::unordered_map<const sg4::Activity*, std::size_t> kernel_of;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!g.tasks[i].is_collective()) kernel_of.emplace(execs[i].front().get(), i);
+  }
+  sg4::Exec::on_start_cb([&](const sg4::Exec& e) {
+    auto it = kernel_of.find(&e);
+    if (it == kernel_of.end()) return;
+    const Task& task = g.tasks[it->second];
+    const unsigned long state = power.index.at(task.watts);
+    for (int d = task.device; d < task.device + task.device_count; ++d) {
+      platform.ports[static_cast<std::size_t>(d)]->set_pstate(state);
+    }
+  });
   for (auto& parts : execs) {
     for (auto& e : parts) e->vetoable_start();
   }
   engine.run();
   t.makespan = engine.get_clock();
+  t.energy_j = 0;
+  for (int d = 0; d < g.num_devices; ++d) t.energy_j += sg_host_get_consumed_energy(platform.ports[static_cast<std::size_t>(d)]);
   return t;
 }
 
@@ -290,7 +345,8 @@ std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
                       write_all(fds[1], t.start.data(), n * sizeof(double)) &&
                       write_all(fds[1], t.finish.data(), n * sizeof(double)) &&
                       write_all(fds[1], &t.makespan, sizeof t.makespan) &&
-                      write_all(fds[1], &t.events, sizeof t.events);
+                      write_all(fds[1], &t.events, sizeof t.events) &&
+                      write_all(fds[1], &t.energy_j, sizeof t.energy_j);
       rc = ok ? 0 : 3;
     } catch (const std::exception& e) {
       const std::string msg = e.what();
@@ -310,7 +366,8 @@ std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
     ok = read_all(fds[0], t.start.data(), n * sizeof(double)) &&
          read_all(fds[0], t.finish.data(), n * sizeof(double)) &&
          read_all(fds[0], &t.makespan, sizeof t.makespan) &&
-         read_all(fds[0], &t.events, sizeof t.events);
+         read_all(fds[0], &t.events, sizeof t.events) &&
+         read_all(fds[0], &t.energy_j, sizeof t.energy_j);
   }
   ::close(fds[0]);
   int status = 0;

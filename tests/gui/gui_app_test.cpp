@@ -284,20 +284,24 @@ class GuiAppTest : public QObject {
     QCOMPARE(w.sweep()->model()->rowCount(), 2);  // the previous sweep stays
   }
 
-  void power_caps_below_tdp_are_shown_refused() {
+  void power_caps_run_side_by_side_and_a_cap_above_the_device_is_refused() {
     MainWindow w;
     w.set_moesim(MOESIM_BINARY);
     QVERIFY(w.open_file(kDefault));
     QSignalSpy done(w.power_caps(), &PowerCapPage::all_done);
-    QVERIFY(w.power_caps()->start("500W, 700W"));
+    QVERIFY(w.power_caps()->start("500W, 700W, 900W"));
     QVERIFY(done.wait(120000));
     const PowerCapModel* m = w.power_caps()->model();
-    QCOMPARE(m->state(0), PowerCapModel::State::refused);
-    const QString why = m->index(0, PowerCapModel::kMessage).data().toString();
-    QVERIFY2(why.contains("/power/cap") && why.contains("not simulated"), qPrintable(why));
-    QVERIFY(!why.contains("scenario.json"));  // the temporary copy is not named
+    QCOMPARE(m->state(0), PowerCapModel::State::done);
     QCOMPARE(m->state(1), PowerCapModel::State::done);
-    QVERIFY(m->index(1, PowerCapModel::kThroughput).data(Qt::UserRole).toDouble() > 0);
+    // A lower cap never runs faster, and the H100's 700 W is its maximum: 900 W is refused.
+    QVERIFY(m->index(0, PowerCapModel::kThroughput).data(Qt::UserRole).toDouble() <=
+            m->index(1, PowerCapModel::kThroughput).data(Qt::UserRole).toDouble() * (1 + 1e-9));
+    QVERIFY(m->index(0, PowerCapModel::kTokensPerJoule).data(Qt::UserRole).toDouble() > 0);
+    QCOMPARE(m->state(2), PowerCapModel::State::refused);
+    const QString why = m->index(2, PowerCapModel::kMessage).data().toString();
+    QVERIFY2(why.contains("/power/cap") && why.contains("above the device maximum"), qPrintable(why));
+    QVERIFY(!why.contains("scenario.json"));  // the temporary copy is not named
     QVERIFY(!w.power_caps()->start("fast"));
   }
 

@@ -286,3 +286,39 @@ TEST(Cli, UnknownSubcommandIsAUsageError) {
   EXPECT_NE(r.code, 0);
   EXPECT_FALSE(r.err.empty());
 }
+
+TEST(Cli, PowerCapListComparesEachCapSideBySide) {
+  const auto r = run("run --json --fidelity analytic --power-cap 300W,500W,700W " + std::string(MOESIM_SOURCE_DIR) +
+                     "/scenarios/deepseek-v3-prefill-ep32.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["power_caps"].size(), 3u);
+  double last_tps = 0;
+  for (const auto& row : j["power_caps"]) {
+    const double cap = row["cap_w"].get<double>();
+    const auto& rep = row["report"];
+    EXPECT_LE(rep["power"]["peak_w_per_device"].get<double>(), cap + 1e-9);
+    EXPECT_LE(rep["power"]["avg_w_per_device"].get<double>(), cap + 1e-9);
+    EXPECT_GT(rep["energy"]["tokens_per_joule"].get<double>(), 0);
+    const double tps = rep["throughput"]["input_tokens_per_s"].get<double>();
+    EXPECT_GE(tps, last_tps);  // a higher cap never makes it slower
+    last_tps = tps;
+  }
+  const auto table = run("run --fidelity analytic --power-cap 300W,700W " + std::string(MOESIM_SOURCE_DIR) +
+                         "/scenarios/deepseek-v3-prefill-ep32.json");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("tokens/J"), std::string::npos) << table.out;
+}
+
+TEST(Cli, PowerCapOutsideTheDeviceRangeIsAnInputError) {
+  const std::string file = std::string(MOESIM_SOURCE_DIR) + "/scenarios/default.json";
+  const auto low = run("run --power-cap 500W,40W " + file);
+  EXPECT_EQ(low.code, 1);
+  EXPECT_NE(low.err.find("below the idle power"), std::string::npos) << low.err;
+  const auto high = run("run --power-cap 900W " + file);
+  EXPECT_EQ(high.code, 1);
+  EXPECT_NE(high.err.find("above the device maximum"), std::string::npos) << high.err;
+  const auto junk = run("run --power-cap fast " + file);
+  EXPECT_EQ(junk.code, 1);
+  EXPECT_NE(junk.err.find("--power-cap"), std::string::npos) << junk.err;
+}

@@ -59,3 +59,34 @@ TEST(FlowEngine, FullRunReportsSimulatorStatistics) {
   EXPECT_GT(r->wall_s, 0);
   EXPECT_EQ(r->fidelity, "flow");
 }
+
+// SimGrid's host energy plugin integrates what the timeline says: each device at idle, plus each
+// kernel's power above idle while it runs, under a cap that puts kernels in several states.
+TEST(FlowEngine, HostEnergyPluginMatchesTheTimelineIntegralOfPower) {
+  Scenario s = default_with(Fidelity::flow);
+  s.power_cap_w = 450;
+  const DeploymentStep step = build_deployment_step(s);
+  auto flow = engine::run_flow(step.graph);
+  ASSERT_TRUE(flow) << flow.error();
+  ASSERT_GT(flow->energy_j, 0);
+  const double integral = device_energy(step.graph, *flow, 0, flow->makespan);
+  EXPECT_NEAR(flow->energy_j, integral, 1e-6 * integral);
+  EXPECT_GT(flow->energy_j, step.graph.idle_w * step.graph.num_devices * flow->makespan);
+  EXPECT_LE(flow->energy_j, 450.0 * step.graph.num_devices * flow->makespan);
+}
+
+TEST(FlowEngine, CappedBusyGraphWithOneKernelPowerPerDevice) {
+  StepGraph g;
+  g.num_devices = 2;
+  g.fabric = one_node(2, 100e9, 1e-6);
+  g.idle_w = 10;
+  Task a;
+  a.device = 0;
+  a.device_count = 2;
+  a.seconds = 0.5;
+  a.watts = 100;
+  g.add(a);
+  auto flow = engine::run_flow(g);
+  ASSERT_TRUE(flow) << flow.error();
+  EXPECT_NEAR(flow->energy_j, 2 * 100 * 0.5, 1e-9);
+}

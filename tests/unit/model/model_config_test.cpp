@@ -637,7 +637,7 @@ const std::map<std::string, std::string>& preset_sources() {
 
 // Presets without an unedited config in shared/models/hf, defined from the owner's published
 // architecture (the preset file's "_source" says where).
-const std::vector<std::string> kArchitecturePresets{"qwen1.5-moe-a2.7b"};
+const std::vector<std::string> kArchitecturePresets{"olmoe-1b-7b", "qwen1.5-moe-a2.7b"};
 
 TEST(Presets, EveryPresetIsAShippedSharedConfig) {
   std::vector<std::string> expected;
@@ -669,6 +669,22 @@ TEST(Presets, Qwen15MoeMatchesItsOwnersCounts) {
   EXPECT_NEAR(pc.active / 1e9, 2.7, 0.02 * 2.7);
   EXPECT_EQ(m->moe.num_experts, 60);
   EXPECT_EQ(m->moe.top_k, 4);
+}
+
+// OLMoE-1B-7B: "7 billion (B) parameters but uses only 1B per input token" (arXiv 2409.02060,
+// abstract); the paper's own table gives the exact figures 6.9B total and 1.3B active.
+TEST(Presets, OlmoeMatchesItsOwnersCounts) {
+  Diagnostics diag;
+  auto m = load_preset("olmoe-1b-7b", diag);
+  ASSERT_TRUE(m) << diag.to_string();
+  const ParamCounts pc = count_parameters(*m);
+  EXPECT_EQ(std::lround(pc.total / 1e9), 7);
+  EXPECT_EQ(std::lround(pc.active / 1e9), 1);
+  EXPECT_NEAR(pc.total / 1e9, 6.9, 0.02 * 6.9);
+  EXPECT_NEAR(pc.active / 1e9, 1.3, 0.02 * 1.3);
+  EXPECT_EQ(m->moe.num_experts, 64);
+  EXPECT_EQ(m->moe.top_k, 8);
+  EXPECT_TRUE(m->attention.qk_norm);
 }
 
 TEST(Presets, UnknownNameListsValidOnes) {

@@ -7,6 +7,7 @@
 
 #include "json_reader.hpp"
 #include "scenario.hpp"
+#include "has_problem.hpp"
 
 using moesim::Diagnostics;
 using moesim::sim::Scenario;
@@ -27,13 +28,7 @@ std::optional<Scenario> load(const nlohmann::json& doc, Diagnostics& diag, const
   return moesim::sim::scenario_from_json(doc, dir, diag);
 }
 
-// True when some problem has this pointer and mentions `text` in its message or hint.
-bool has_problem(const Diagnostics& d, const std::string& pointer, const std::string& text) {
-  for (const auto& p : d.problems()) {
-    if (p.pointer == pointer && (p.message + " (" + p.hint + ")").find(text) != std::string::npos) return true;
-  }
-  return false;
-}
+using moesim::test_support::has_problem;
 
 }  // namespace
 

@@ -1,0 +1,62 @@
+// llama.cpp OLMoE on a Snapdragon 8 Elite Gen 5 (Hexagon v81), case "llamacpp-olmoe-hexagon-v81"
+// of shared/validation/cases.json. Source: ggml-org/llama.cpp docs/backend/snapdragon/README.md
+// (OLMoE-1B-7B-0125-Instruct q4_0, 212 prompt tokens, 257 generated): prefill 122.5 tokens/s,
+// decode 45.69 tokens/s. Tolerance 30% (issue 5). The phone's efficiencies come from a
+// different model (Llama-3.2-1B on the previous Hexagon generation), never from this case;
+// assumptions and results are in docs/validation.md.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "json_reader.hpp"
+#include "scenario.hpp"
+#include "simulate.hpp"
+
+namespace {
+
+using namespace moesim;
+
+nlohmann::json the_case() {
+  std::ifstream f(std::string(MOESIM_SOURCE_DIR) + "/../shared/validation/cases.json");
+  const auto doc = nlohmann::json::parse(f);
+  for (const auto& c : doc["cases"]) {
+    if (c["id"] == "llamacpp-olmoe-hexagon-v81") return c;
+  }
+  ADD_FAILURE() << "case llamacpp-olmoe-hexagon-v81 not found in shared/validation/cases.json";
+  return {};
+}
+
+sim::Report run_scenario(const std::string& name) {
+  Diagnostics diag(name);
+  auto s = sim::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/" + name, diag);
+  EXPECT_TRUE(s) << diag.to_string();
+  s->fidelity = sim::Fidelity::analytic;
+  auto r = sim::simulate(*s, [](const sim::StepGraph&) -> std::expected<sim::Timeline, std::string> {
+    return std::unexpected("analytic only");
+  });
+  EXPECT_TRUE(r);
+  return *r;
+}
+
+}  // namespace
+
+TEST(PhoneValidation, OlmoeHexagonDecodeWithin30Percent) {
+  const auto c = the_case();
+  ASSERT_EQ(c["setup"]["prompt_tokens"], 212);
+  const double measured = c["value"][1].get<double>();  // decode tokens/s
+  const sim::Report r = run_scenario("olmoe-1b-7b-decode-1xphone.json");
+  ASSERT_TRUE(r.feasible) << r.reason;
+  const double predicted = r.output_tokens_per_s;  // batch 1: one sequence's tokens/s
+  RecordProperty("predicted_decode_tokens_per_s", std::to_string(predicted));
+  EXPECT_NEAR(predicted, measured, 0.30 * measured) << "predicted " << predicted << " vs measured " << measured;
+}
+
+// Known miss (docs/validation.md, "Not yet reproduced"): moesim predicts about 264 tokens/s for
+// the 212-token prefill against the measured 122.5, +116%. Kept as a disabled test, so the gap
+// stays visible (run with --gtest_also_run_disabled_tests); nothing was tuned to close it.
+TEST(PhoneValidation, DISABLED_OlmoeHexagonPrefillWithin30Percent) {
+  const double measured = the_case()["value"][0].get<double>();
+  const sim::Report r = run_scenario("olmoe-1b-7b-prefill-1xphone.json");
+  EXPECT_NEAR(r.input_tokens_per_s, measured, 0.30 * measured);
+}
