@@ -4,6 +4,8 @@
 #include <QGroupBox>
 #include <QHeaderView>
 #include <QLabel>
+#include <QPainter>
+#include <QStyledItemDelegate>
 #include <QSplitter>
 #include <QStackedLayout>
 #include <QTableView>
@@ -18,6 +20,18 @@
 #include "trace_model.hpp"
 
 namespace moesim::gui {
+namespace {
+
+// Heat-map cells are colour only; the figure is in the tooltip.
+class HeatCellDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+  void paint(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const override {
+    painter->fillRect(option.rect, index.data(Qt::BackgroundRole).value<QBrush>());
+  }
+};
+
+}  // namespace
 
 Dashboard::Dashboard(QWidget* parent)
     : QWidget(parent),
@@ -52,22 +66,26 @@ Dashboard::Dashboard(QWidget* parent)
 
   heatmap_ = new QTableView;
   heatmap_->setModel(expert_load_);
-  heatmap_->horizontalHeader()->setMinimumSectionSize(8);
-  heatmap_->horizontalHeader()->setDefaultSectionSize(14);
-  heatmap_->verticalHeader()->setDefaultSectionSize(12);
-  heatmap_->verticalHeader()->setMinimumSectionSize(8);
+  // The whole table at once: every layer and device stretched into the box.
+  heatmap_->horizontalHeader()->setMinimumSectionSize(1);
+  heatmap_->verticalHeader()->setMinimumSectionSize(1);
+  heatmap_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  heatmap_->verticalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   heatmap_->setShowGrid(false);
-  heatmap_->setItemDelegate(nullptr);
+  heatmap_->setItemDelegate(new HeatCellDelegate(heatmap_));
   heatmap_missing_ = new QLabel;
   heatmap_missing_->setWordWrap(true);
   heatmap_missing_->setAlignment(Qt::AlignCenter);
   heatmap_missing_->setStyleSheet(QStringLiteral("color: #666; border: 1px dashed #bbb; padding: 12px;"));
-  auto* heat_box = new QGroupBox(tr("Expert load: tokens per MoE layer (rows) and device (columns)"));
+  auto* heat_box = new QGroupBox(tr("Expert load: tokens per MoE layer (rows, first at the top) and device (columns); darker = busier"));
   heatmap_stack_ = new QStackedLayout(heat_box);
   heatmap_stack_->addWidget(heatmap_);
   heatmap_stack_->addWidget(heatmap_missing_);
   auto heat_update = [this] {
     if (expert_load_->available()) {
+      // Labels only where they fit; the tooltip names every cell.
+      heatmap_->horizontalHeader()->setVisible(expert_load_->columnCount() <= 24);
+      heatmap_->verticalHeader()->setVisible(expert_load_->rowCount() <= 32);
       heatmap_stack_->setCurrentWidget(heatmap_);
     } else {
       heatmap_missing_->setText(headline_->rowCount() == 0 ? tr("No results yet: run the scenario.")
