@@ -21,10 +21,36 @@ std::string routing_kind_name(RoutingKind kind) {
   return "uniform";
 }
 
-std::mt19937_64 routing_rng(std::uint64_t seed, int moe_layer, int stream) {
-  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
-                    static_cast<std::uint32_t>(moe_layer), static_cast<std::uint32_t>(stream)};
-  return std::mt19937_64(seq);
+RoutingRng routing_rng(std::uint64_t seed, int moe_layer, int stream) {
+  // Mix (seed, layer, stream) through the generator itself so nearby keys give unrelated streams.
+  RoutingRng mix(seed);
+  RoutingRng mix2(mix() ^ (static_cast<std::uint64_t>(moe_layer) << 20) ^ static_cast<std::uint64_t>(stream));
+  return RoutingRng(mix2());
+}
+
+long long draw_binomial(long long n, double p, RoutingRng& rng) {
+  if (n <= 0 || p <= 0) return 0;
+  if (p >= 1) return n;
+  const double mean = static_cast<double>(n) * p, var = mean * (1 - p);
+  if (var >= 25) {
+    // Box-Muller: one normal deviate.
+    const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
+    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.141592653589793 * u2);
+    return std::clamp(static_cast<long long>(std::floor(mean + std::sqrt(var) * z + 0.5)), 0LL, n);
+  }
+  // Inversion on the cumulative probabilities (at most a few dozen steps at these means).
+  const bool flip = p > 0.5;
+  const double q = flip ? 1 - p : p;
+  const double ratio = q / (1 - q);
+  double prob = std::pow(1 - q, static_cast<double>(n)), cum = prob;
+  const double u = rng.uniform();
+  long long k = 0;
+  while (u > cum && k < n) {
+    prob *= ratio * static_cast<double>(n - k) / static_cast<double>(k + 1);
+    ++k;
+    cum += prob;
+  }
+  return flip ? n - k : k;
 }
 
 namespace {
@@ -142,7 +168,7 @@ std::vector<double> routing_probabilities(const std::vector<double>& popularity,
 }
 
 std::vector<double> sample_expert_counts(const std::vector<double>& pi, double tokens, int top_k,
-                                         std::mt19937_64& rng) {
+                                         RoutingRng& rng) {
   std::vector<double> counts(pi.size(), 0.0);
   long long left = std::llround(tokens * top_k);
   double mass_left = 0;
@@ -151,8 +177,7 @@ std::vector<double> sample_expert_counts(const std::vector<double>& pi, double t
   for (std::size_t e = 0; e < pi.size() && left > 0; ++e) {
     if (pi[e] <= 0) continue;
     const double p = mass_left > 0 ? std::min(1.0, pi[e] / mass_left) : 1.0;
-    std::binomial_distribution<long long> draw(left, p);
-    const long long c = e + 1 == pi.size() ? left : draw(rng);
+    const long long c = e + 1 == pi.size() ? left : draw_binomial(left, p, rng);
     counts[e] = static_cast<double>(c);
     left -= c;
     mass_left -= pi[e];

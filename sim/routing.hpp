@@ -68,14 +68,41 @@ std::vector<double> inclusion_probabilities(const std::vector<double>& weights, 
 std::vector<double> routing_probabilities(const std::vector<double>& popularity, const RouterShape& router,
                                           std::vector<double>* group_prob = nullptr);
 
+/// The generator of routing draws: SplitMix64 (Steele, Lea and Flood, "Fast splittable
+/// pseudorandom number generators", OOPSLA 2014), chosen because a layer needs a fresh,
+/// independent stream and this one is seeded in one step (std::mt19937_64 fills 312 words).
+class RoutingRng {
+ public:
+  using result_type = std::uint64_t;
+  explicit RoutingRng(std::uint64_t seed) : state_(seed) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, 1).
+  double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
+
+ private:
+  std::uint64_t state_;
+};
+
+/// A binomial draw: exact inversion for small means, the normal approximation (continuity
+/// corrected, clamped to [0, n]) once n p (1 - p) >= 25, where its error is far below the
+/// sampling noise it models.
+long long draw_binomial(long long n, double p, RoutingRng& rng);
+
 /// Draws the assignments each expert receives from `tokens` tokens: a multinomial over
 /// tokens * top_k assignments with cell probabilities pi / top_k. (Counts, not tokens: an expert
 /// is chosen at most once per token in expectation through pi <= 1.)
 std::vector<double> sample_expert_counts(const std::vector<double>& pi, double tokens, int top_k,
-                                         std::mt19937_64& rng);
+                                         RoutingRng& rng);
 
 /// Random generator for (seed, layer, stream); different streams never share a sequence.
-std::mt19937_64 routing_rng(std::uint64_t seed, int moe_layer, int stream);
+RoutingRng routing_rng(std::uint64_t seed, int moe_layer, int stream);
 
 }  // namespace moesim::sim
 

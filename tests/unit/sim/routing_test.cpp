@@ -203,3 +203,24 @@ TEST(Placement, UniformHitsMatchTheExactHypergeometricFigure) {
   EXPECT_NEAR(g.node[2], 0.5, 1e-12);
   EXPECT_LT(g.node[2], h.node[2]);
 }
+
+TEST(Routing, BinomialDrawsHaveTheBinomialMeanAndVariance) {
+  // Both branches: inversion (n p (1 - p) = 1.8) and the normal approximation (210).
+  for (const auto& [n, p] : std::vector<std::pair<long long, double>>{{20, 0.1}, {1000, 0.3}, {1000, 0.97}}) {
+    RoutingRng rng(42);
+    const int draws = 20000;
+    double sum = 0, sq = 0;
+    for (int i = 0; i < draws; ++i) {
+      const auto k = static_cast<double>(draw_binomial(n, p, rng));
+      EXPECT_GE(k, 0);
+      EXPECT_LE(k, static_cast<double>(n));
+      sum += k;
+      sq += k * k;
+    }
+    const double mean = sum / draws, var = sq / draws - mean * mean;
+    const double np = static_cast<double>(n) * p, npq = np * (1 - p);
+    // Standard error of the mean is sqrt(npq / draws); 5 of them is a loose, honest bound.
+    EXPECT_NEAR(mean, np, 5 * std::sqrt(npq / draws)) << n << " " << p;
+    EXPECT_NEAR(var, npq, 0.05 * npq) << n << " " << p;
+  }
+}
