@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# P4: a 1,000-point sweep (analytic fidelity, the default scenario) on --jobs 1 and --jobs 2,
+# P4: a 1,000-point sweep (the default scenario at flow fidelity: a SimGrid run per point; set
+# FIDELITY=analytic for ~7 ms points, where the coordinator, not the workers, sets the pace) on --jobs 1 and --jobs 2,
 # then the same sweep with one worker killed mid-run (kill -9), to show the sweep carries on and
 # --resume completes it. Prints wall times and the speed-up; reports the machine's load.
 # Usage: bench/sweep_speedup.sh [path/to/moesim]
@@ -9,7 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cat > "$work/spec.json" <<JSON
 {"base": "$(pwd)/scenarios/default.json",
- "fidelity": "analytic",
+ "fidelity": "${FIDELITY:-flow}",
  "axes": [{"pointer": "/workload/batch_per_device", "range": {"from": 8, "to": 80, "step": 8}},
           {"pointer": "/workload/context_tokens", "range": {"from": 512, "to": 5120, "step": 512}},
           {"pointer": "/routing/seed", "range": {"from": 1, "to": 10, "step": 1}}]}

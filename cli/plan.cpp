@@ -172,7 +172,10 @@ bool plot_front(const PlanSpec& spec, const std::vector<Candidate>& all, const s
     error = "cannot write the plot's files";
     return false;
   }
-  Job job{{"/usr/bin/gnuplot", script.string()}, "", (dir / "gnuplot.stderr").string(), 60};
+  Job job;
+  job.argv = {"/usr/bin/gnuplot", script.string()};
+  job.stderr_path = (dir / "gnuplot.stderr").string();
+  job.timeout_s = 60;
   bool ok = false;
   run_pool(1, 1, [&](std::size_t) { return job; }, [&](std::size_t, const JobResult& r) {
     ok = r.ok();

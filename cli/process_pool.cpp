@@ -57,7 +57,54 @@ struct Running {
   bool timed_out = false;
 };
 
+PointRunner& point_runner() {
+  static PointRunner runner;
+  return runner;
+}
+
+// Runs job.in_process in a forked child with the same redirections and process group as a
+// spawned program.
+JobResult fork_job(const Job& job, pid_t& pid) {
+  JobResult r;
+  std::fflush(nullptr);  // buffered output would otherwise be written twice
+  pid = fork();
+  if (pid < 0) {
+    r.error = std::string("cannot fork: ") + std::strerror(errno);
+    return r;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    setpgid(0, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    auto redirect = [](const std::string& path, int fd, int flags) {
+      const int f = open(path.empty() ? "/dev/null" : path.c_str(), flags, 0644);
+      if (f >= 0) {
+        dup2(f, fd);
+        close(f);
+      }
+    };
+    redirect("", STDIN_FILENO, O_RDONLY);
+    redirect(job.stdout_path, STDOUT_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
+    redirect(job.stderr_path, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
+    int rc = 4;
+    try {
+      rc = job.in_process();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "moesim: %s\n", e.what());
+    }
+    std::fflush(nullptr);
+    _exit(rc);
+  }
+  setpgid(pid, pid);  // also from the parent, so a kill never races the child's own call
+  r.started = true;
+  return r;
+}
+
 JobResult start_job(const Job& job, pid_t& pid) {
+  if (job.in_process) return fork_job(job, pid);
   JobResult r;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -74,7 +121,10 @@ JobResult start_job(const Job& job, pid_t& pid) {
   sigaddset(&defaults, SIGINT);
   sigaddset(&defaults, SIGTERM);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);  // the pool blocks SIGCHLD; its jobs must not
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> argv;
   for (const auto& a : job.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -106,6 +156,16 @@ bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size
               const std::function<void(std::size_t, const JobResult&)>& done) {
   InterruptGuard guard;
   if (parallel < 1) parallel = 1;
+  // Wait for children by blocking on SIGCHLD (with a short timeout for deadlines and
+  // interrupts) instead of polling: the coordinator must not compete with its workers.
+  sigset_t chld, previous;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &previous);
+  struct Restore {
+    sigset_t mask;
+    ~Restore() { sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{previous};
   std::vector<Running> running;
   std::size_t next = 0;
   auto kill_all = [&] {
@@ -162,7 +222,10 @@ bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size
       reaped = true;
       done(index, res);
     }
-    if (!reaped) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (!reaped && !running.empty()) {
+      timespec wait{0, 20'000'000};  // 20 ms: the granularity of timeouts and interrupts
+      sigtimedwait(&chld, nullptr, &wait);
+    }
   }
   return true;
 }
@@ -171,7 +234,11 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
                    const std::function<void(std::size_t, const ScenarioOutcome&)>& done) {
   std::vector<ScenarioRun> runs(count);
   const char* env = std::getenv("MOESIM_SWEEP_WORKER");
-  const std::string worker = env != nullptr && *env != '\0' ? std::string(env) : self_executable();
+  const bool exec_worker = env != nullptr && *env != '\0';
+  const std::string worker = exec_worker ? std::string(env) : self_executable();
+  // Without a worker override, a registered runner does each point in a forked copy of this
+  // process: the same work as `moesim run`, without loading the program again.
+  const PointRunner runner = exec_worker ? PointRunner{} : point_runner();
   auto make = [&](std::size_t i) {
     runs[i] = make_run(i);
     const ScenarioRun& r = runs[i];
@@ -183,6 +250,11 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
     }
     job.stderr_path = r.work_prefix + ".stderr";
     job.timeout_s = r.timeout_s;
+    if (runner) {
+      job.in_process = [runner, scenario = r.scenario, fidelity = r.fidelity, out = r.work_prefix + ".report.json"] {
+        return runner(scenario, fidelity, out);
+      };
+    }
     return job;
   };
   auto finish = [&](std::size_t i, const JobResult& res) {
@@ -214,6 +286,8 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
   };
   return run_pool(count, parallel, make, finish);
 }
+
+void set_point_runner(PointRunner runner) { point_runner() = std::move(runner); }
 
 int parallel_slots(int requested) {
   if (requested > 0) return requested;

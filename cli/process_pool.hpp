@@ -15,6 +15,9 @@ namespace moesim::tools {
 
 struct Job {
   std::vector<std::string> argv;  ///< argv[0] is the program path
+  /// When set, the job is this function in a forked copy of this process instead of argv
+  /// (no exec: nothing to load again); its return value is the exit code.
+  std::function<int()> in_process;
   std::string stdout_path;        ///< empty: /dev/null
   std::string stderr_path;        ///< empty: /dev/null
   double timeout_s = 0;           ///< 0: no limit
@@ -62,6 +65,11 @@ struct ScenarioOutcome {
 /// `make(i)` is called just before run i starts (it may write the scenario file then).
 bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make,
                    const std::function<void(std::size_t, const ScenarioOutcome&)>& done);
+
+/// What `moesim run SCENARIO --json --out OUT [--fidelity F]` does, for forked workers: the CLI
+/// registers it (it links the flow engine; this library does not). Unset: workers are exec'd.
+using PointRunner = std::function<int(const std::string& scenario, const std::string& fidelity, const std::string& out)>;
+void set_point_runner(PointRunner runner);
 
 /// Parallel slots for `requested` (0 or less: every core).
 int parallel_slots(int requested);
