@@ -532,4 +532,12 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   return out;
 }
 
+double last_step_start(const DeploymentStep& step, const Timeline& timeline) {
+  double start = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(step.last_step_first_task); ++i) {
+    start = std::max(start, timeline.finish[i]);
+  }
+  return start;
+}
+
 }  // namespace moesim::sim

@@ -52,6 +52,11 @@ inline constexpr double kRuntimeReserveBytes = 2.0 * 1024 * 1024 * 1024;
 
 DeploymentStep build_deployment_step(const Scenario& scenario);
 
+/// When the simulated step starts in steady state: the end of the tasks before
+/// `last_step_first_task` (the first of two pipelined steps), 0 when one step is simulated.
+/// The step lasts from there to the makespan.
+double last_step_start(const DeploymentStep& step, const Timeline& timeline);
+
 /// Memory per device alone (cheap; used for feasibility before any simulation).
 MemoryBreakdown memory_per_device(const Scenario& scenario);
 

@@ -25,6 +25,7 @@ struct Request {
   int prefilled = 0;           // of those, in the KV cache
   int generated = 0;           // output tokens produced so far (kept across preemptions)
   int kv = 0;                  // KV cache tokens held
+  bool chunk_this_step = false;  // got prompt tokens in the step being applied
   double first_token = -1;     // time of the first output token
   double finish = -1;
   int rank = 0;
@@ -91,10 +92,7 @@ class StepCosts {
     s.workload.chunk_context = std::get<3>(key);
     const DeploymentStep step = build_deployment_step(s);
     const Timeline t = evaluate_analytic(step.graph);
-    double previous_end = 0;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(step.last_step_first_task); ++i) {
-      previous_end = std::max(previous_end, t.finish[i]);
-    }
+    const double previous_end = last_step_start(step, t);
     const Cost c{t.makespan - previous_end, device_energy(step.graph, t, previous_end, t.makespan),
                  peak_device_watts(step.graph)};
     cache_[key] = c;
@@ -327,18 +325,18 @@ PoolOutcome run_pool(const Scenario& s, const ServingSpec& sv, std::vector<Reque
       for (int k = 0; k < ranks; ++k) {
         auto& run = running[static_cast<std::size_t>(k)];
         double& used = kv_used[static_cast<std::size_t>(k)];
-        std::vector<int> chunked;
         for (const auto& [id, take] : chunks[static_cast<std::size_t>(k)]) {
           Request& r = reqs[static_cast<std::size_t>(id)];
           r.prefilled += take;
           r.kv += take;
           used += take;
-          chunked.push_back(id);
+          r.chunk_this_step = true;
         }
         std::vector<int> still;
         for (int id : run) {
           Request& r = reqs[static_cast<std::size_t>(id)];
-          const bool was_chunk = std::find(chunked.begin(), chunked.end(), id) != chunked.end();
+          const bool was_chunk = r.chunk_this_step;
+          r.chunk_this_step = false;
           const bool was_decode = !was_chunk && r.prefilled >= r.prefill_target;
           // A step that completes a prompt yields a token, as does every decode step.
           if (was_decode || (was_chunk && r.prefilled >= r.prefill_target)) {

@@ -82,8 +82,7 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
   // With two simulated steps (pipelined decode) the step time is the steady-state period: from
   // the end of the first step to the end of the second.
   const std::size_t first = static_cast<std::size_t>(step.last_step_first_task);
-  double previous_end = 0;
-  for (std::size_t i = 0; i < first; ++i) previous_end = std::max(previous_end, timeline.finish[i]);
+  const double previous_end = last_step_start(step, timeline);
   r.step_time_s = timeline.makespan - previous_end;
   r.events = timeline.events;
   r.input_tokens_per_s = step.input_tokens / r.step_time_s;

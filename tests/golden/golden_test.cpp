@@ -13,6 +13,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../unit/run_command.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -72,16 +74,10 @@ TEST_P(Golden, ReportMatchesTheReviewedCopy) {
   const fs::path expected = fs::path(MOESIM_SOURCE_DIR) / "tests/golden/expected" / (name + ".json");
   ASSERT_TRUE(fs::exists(expected)) << "no reviewed report for scenarios/" << name
                                     << ".json: run tests/golden/regenerate.sh and review the diff";
-  const std::string cmd = std::string(MOESIM_BINARY) + " run --json " + scenario.string();
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  ASSERT_TRUE(WIFEXITED(status));
-  const int code = WEXITSTATUS(status);
-  ASSERT_TRUE(code == 0 || code == 3) << "moesim run failed with exit code " << code;
+  const auto run = moesim::test::run_command(std::string(MOESIM_BINARY) + " run --json " + scenario.string(),
+                                             fs::temp_directory_path() / ("moesim_golden_" + name + ".stderr"));
+  ASSERT_TRUE(run.code == 0 || run.code == 3) << "moesim run failed with exit code " << run.code << ": " << run.err;
+  const std::string& out = run.out;
   const auto got = nlohmann::json::parse(out);
   std::ifstream f(expected);
   const auto want = nlohmann::json::parse(f);

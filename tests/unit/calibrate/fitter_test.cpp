@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../run_command.hpp"
 #include "fitter.hpp"
 #include "json_reader.hpp"
 
@@ -278,30 +279,13 @@ TEST(FitBadInput, MemoryFasterThanTheCatalogPeakPointsAtTheDevice) {
 
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-};
+using CliRun = moesim::test::CommandResult;
 
 const std::filesystem::path kTmp =
     std::filesystem::temp_directory_path() / ("moesim_fit_test_" + std::to_string(getpid()));
 
 CliRun run_moesim(const std::string& args) {
-  std::filesystem::create_directories(kTmp);
-  const std::string cmd = std::string(MOESIM_BINARY) + " " + args + " 2>" + (kTmp / "stderr.txt").string();
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string stderr_text() {
-  std::ifstream in(kTmp / "stderr.txt");
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return moesim::test::run_command(std::string(MOESIM_BINARY) + " " + args, kTmp / "stderr.txt");
 }
 
 }  // namespace
@@ -309,7 +293,7 @@ std::string stderr_text() {
 TEST(FitCli, FitsAProfileThatRunUses) {
   const std::string profile = (kTmp / "profile.json").string();
   const CliRun fitted = run_moesim("fit " + kData + "h100_sample_raw.json -o " + profile);
-  ASSERT_EQ(fitted.code, 0) << stderr_text();
+  ASSERT_EQ(fitted.code, 0) << fitted.err;
   EXPECT_NE(fitted.out.find("gemm bf16 eff_max"), std::string::npos) << fitted.out;
   Diagnostics diag(profile);
   ASSERT_TRUE(hw::load_hw_profile(profile, diag)) << diag.to_string();
@@ -317,7 +301,7 @@ TEST(FitCli, FitsAProfileThatRunUses) {
   const CliRun base = run_moesim("run --json --fidelity analytic");
   const CliRun calibrated = run_moesim("run --json --fidelity analytic --hw-profile " + profile);
   ASSERT_EQ(base.code, 0);
-  ASSERT_EQ(calibrated.code, 0) << stderr_text();
+  ASSERT_EQ(calibrated.code, 0) << calibrated.err;
   const double t0 = nlohmann::json::parse(base.out)["step_time_s"];
   const double t1 = nlohmann::json::parse(calibrated.out)["step_time_s"];
   EXPECT_GT(t1, 0);
@@ -325,7 +309,6 @@ TEST(FitCli, FitsAProfileThatRunUses) {
 
   const CliRun bad = run_moesim("fit " + kData + "h100_sample_truth.json");
   EXPECT_EQ(bad.code, 1);
-  EXPECT_NE(stderr_text().find("h100_sample_truth.json:/format: missing required key"), std::string::npos)
-      << stderr_text();
+  EXPECT_NE(bad.err.find("h100_sample_truth.json:/format: missing required key"), std::string::npos) << bad.err;
   std::filesystem::remove_all(kTmp);
 }

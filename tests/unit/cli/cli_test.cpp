@@ -11,15 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../run_command.hpp"
 #include "catalog.hpp"
 #include "units.hpp"
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = moesim::test::CommandResult;
 
 // ctest runs tests in parallel processes: each gets its own folder.
 const std::filesystem::path kTmp =
@@ -46,21 +44,7 @@ std::vector<std::string> csv_fields(const std::string& line) {
 }
 
 Result run(const std::string& args) {
-  std::filesystem::create_directories(kTmp);
-  const auto err_file = kTmp / "stderr.txt";
-  const std::string cmd = std::string(MOESIM_BINARY) + " " + args + " 2>" + err_file.string();
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  return r;
+  return moesim::test::run_command(std::string(MOESIM_BINARY) + " " + args, kTmp / "stderr.txt");
 }
 
 std::string write(const std::string& name, const std::string& text) {
