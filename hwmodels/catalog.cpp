@@ -251,7 +251,10 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
         link.bandwidth = l.quantity("bandwidth", Dimension::bandwidth, true).value_or(0);
         link.efficiency = l.number("efficiency", true, 1e-3, 1.0).value_or(1.0);
         link.latency_s = l.quantity("latency", Dimension::time, true).value_or(0);
-        require_sources(l, {"bandwidth", "efficiency", "latency"}, link.sources);
+        link.message_efficiency = l.number("message_efficiency", false, 1e-3, 1.0);
+        link.message_overhead_s = l.quantity("message_overhead", Dimension::time).value_or(0);
+        require_sources(l, {"bandwidth", "efficiency", "latency", "message_efficiency", "message_overhead"},
+                        link.sources);
         l.finish();
         if (link.bandwidth <= 0) {
           link_diag.error(l.pointer_to("bandwidth"), "bandwidth must be positive");

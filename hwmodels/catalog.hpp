@@ -72,9 +72,17 @@ struct Link {
   double bandwidth = 0;        ///< B/s per direction per port
   double efficiency = 0;       ///< achievable / nominal, (0, 1]
   double latency_s = 0;        ///< one message end to end through the fabric's switch
+  /// Achievable / nominal when the traffic is one message per (token, expert) copy, as DeepEP's
+  /// low-latency kernels send it (GPU-initiated writes of one token each); nullopt: `efficiency`.
+  std::optional<double> message_efficiency;
+  /// Fixed cost of such a per-token-message collective on this link class on top of `latency_s`
+  /// (what the kernels spend besides moving bytes), seconds.
+  double message_overhead_s = 0;
   std::map<std::string, std::string> sources;
 
   double effective_bandwidth() const { return bandwidth * efficiency; }
+  /// Usable rate of per-token-message traffic.
+  double message_bandwidth() const { return bandwidth * message_efficiency.value_or(efficiency); }
 };
 
 /// The catalog: built-in devices and links, looked up by name.

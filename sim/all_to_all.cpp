@@ -123,6 +123,7 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a, bool p
     }
     *disp = TrafficMatrix::port_sums(std::move(disp_sent), std::move(disp_recv));
     *comb = TrafficMatrix::port_sums(std::move(comb_sent), std::move(comb_recv));
+    disp->token_messages = comb->token_messages = a.algorithm == AllToAllAlgorithm::deepep_low_latency;
     return {disp, comb};
   }
   for (int s = 0; s < n; ++s) {
@@ -154,6 +155,7 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a, bool p
   }
   disp->finalize();
   comb->finalize();
+  disp->token_messages = comb->token_messages = a.algorithm == AllToAllAlgorithm::deepep_low_latency;
   return {disp, comb};
 }
 

@@ -195,9 +195,12 @@ class ExpertLayerBuilder {
         sent[static_cast<std::size_t>(to_cluster(p))] += src.sent_by(p);
         received[static_cast<std::size_t>(to_cluster(p))] += src.received_by(p);
       }
-      return std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
+      auto sums = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
+      sums->token_messages = src.token_messages;
+      return sums;
     }
     auto dst = std::make_shared<TrafficMatrix>(cluster_.num_ports());
+    dst->token_messages = src.token_messages;
     for (int i = 0; i < src.n; ++i) {
       for (int j = 0; j < src.n; ++j) {
         if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);

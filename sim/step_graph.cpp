@@ -83,7 +83,8 @@ double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
   for (int p = 0; p < traffic.n; ++p) {
     const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));
     if (bytes <= 0) continue;
-    worst = std::max(worst, bytes / fabric.port_bandwidth(p) + fabric.port_latency(p));
+    const bool tm = traffic.token_messages;
+    worst = std::max(worst, bytes / fabric.port_bandwidth(p, tm) + fabric.port_latency(p, tm));
   }
   return worst;
 }

@@ -22,6 +22,9 @@ const char* phase_name(Phase p);
 struct TrafficMatrix {
   int n = 0;
   std::vector<double> bytes;  ///< n * n, bytes[src * n + dst]; empty for a sums-only matrix
+  /// Moved as one message per (token, expert) copy (DeepEP low-latency kernels): ports run at
+  /// their links' per-token-message rate and pay their message overhead (hw::Link).
+  bool token_messages = false;
 
   explicit TrafficMatrix(int ports) : n(ports), bytes(static_cast<std::size_t>(ports) * ports, 0.0) {}
   /// A matrix that keeps only what the closed-form evaluator needs: bytes sent and received per
@@ -76,13 +79,16 @@ struct Fabric {
   int nic_port(int device) const {
     return num_devices() + spec.node_of(device) * spec.nics_per_node + spec.nic_of(device);
   }
-  /// Achievable bytes per second through `port` in each direction.
-  double port_bandwidth(int port) const {
-    return is_nic(port) ? spec.scale_out.effective_bandwidth() : spec.scale_up.effective_bandwidth();
+  const hw::Link& port_link(int port) const { return is_nic(port) ? spec.scale_out : spec.scale_up; }
+  /// Achievable bytes per second through `port` in each direction, for bulk transfers or for
+  /// per-token messages.
+  double port_bandwidth(int port, bool token_messages = false) const {
+    return token_messages ? port_link(port).message_bandwidth() : port_link(port).effective_bandwidth();
   }
-  /// End-to-end latency of one message between two ports of this port's network.
-  double port_latency(int port) const {
-    return is_nic(port) ? spec.scale_out.latency_s : spec.scale_up.latency_s;
+  /// End-to-end latency of one message between two ports of this port's network; a per-token
+  /// message collective adds its link's message overhead.
+  double port_latency(int port, bool token_messages = false) const {
+    return port_link(port).latency_s + (token_messages ? port_link(port).message_overhead_s : 0.0);
   }
 };
 
@@ -107,7 +113,8 @@ struct Timeline {
 };
 
 /// Closed-form duration of a collective on `fabric`: the longest time any port needs for its
-/// bytes (the larger of sent and received, over its bandwidth) plus its network's latency.
+/// bytes (the larger of sent and received, over its bandwidth) plus its network's latency, both
+/// for per-token messages when the traffic is (TrafficMatrix::token_messages).
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric);
 
 /// Energy of the graph's devices over [t0, t1] of `timeline`: every device at idle power, plus,

@@ -24,6 +24,10 @@ constexpr double kHostSpeed = 1e12;
 
 struct Platform {
   std::vector<sg4::Host*> ports;  ///< one host per fabric port: devices first, then NICs
+  /// Where per-token-message collectives (TrafficMatrix::token_messages) attach, per port: a twin
+  /// host behind the port's own link plus a link that carries the message overhead as latency,
+  /// or the port's host itself when its link has no such overhead. Empty when no task needs it.
+  std::vector<sg4::Host*> token_ports;
 };
 
 // A star zone per node in which every device owns a full-duplex port (split-duplex link) to the
@@ -57,7 +61,7 @@ PowerStates power_states_of(const StepGraph& g) {
   return ps;
 }
 
-Platform build_platform(const Fabric& fabric, const PowerStates& power, double idle_w) {
+Platform build_platform(const Fabric& fabric, const PowerStates& power, double idle_w, bool token_ports) {
   Platform p;
   const hw::FabricSpec& spec = fabric.spec;
   auto* root = sg4::create_full_zone("cluster");
@@ -76,6 +80,22 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
                     {{link, sg4::LinkInRoute::Direction::UP}}, true);
     p.ports.push_back(h);
+    if (!token_ports) return;
+    const double overhead = fabric.port_latency(port, true) - fabric.port_latency(port);
+    if (overhead <= 0) {
+      p.token_ports.push_back(h);
+      return;
+    }
+    // The twin shares the port's link (and so its bandwidth); each end adds half the overhead.
+    sg4::Host* twin = zone->create_host(name + "-tok", speeds);
+    twin->set_property("wattage_per_state", nic_watts);
+    twin->set_property("wattage_off", "0");
+    auto* extra = zone->create_link(name + "-tok-overhead", 1e15)
+                      ->set_latency(overhead / 2)
+                      ->set_sharing_policy(sg4::Link::SharingPolicy::FATPIPE);
+    zone->add_route(twin->get_netpoint(), nullptr, nullptr, nullptr,
+                    {sg4::LinkInRoute(extra), {link, sg4::LinkInRoute::Direction::UP}}, true);
+    p.token_ports.push_back(twin);
   };
   for (int node = 0; node < spec.nodes; ++node) {
     auto* zone = sg4::create_star_zone("node" + std::to_string(node));
@@ -225,15 +245,22 @@ bool read_all(int fd, void* data, std::size_t size) {
 }  // namespace
 
 Timeline run_flow_in_this_process(const StepGraph& g) {
-  int argc = 3;
+  // SimGrid caps each flow at TCP-gamma / (2 x route latency), a TCP window model; RDMA and
+  // NVLink have no such window, and a route that carries a message overhead (token_ports) would
+  // otherwise be slowed by it. A huge gamma removes the cap (it never bound the plain routes).
+  int argc = 4;
   char arg0[] = "moesim";
   char arg1[] = "--cfg=host/model:ptask_L07";
   char arg2[] = "--log=root.thresh:critical";
-  char* argv[] = {arg0, arg1, arg2, nullptr};
+  char arg3[] = "--cfg=network/TCP-gamma:1e18";
+  char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
   sg4::Engine engine(&argc, argv);
   sg_host_energy_plugin_init();
   const PowerStates power = power_states_of(g);
-  const Platform platform = build_platform(g.fabric, power, g.idle_w);
+  const bool token_messages = std::any_of(g.tasks.begin(), g.tasks.end(), [](const Task& t) {
+    return t.is_collective() && t.traffic->token_messages;
+  });
+  const Platform platform = build_platform(g.fabric, power, g.idle_w, token_messages);
 
   const std::size_t n = g.tasks.size();
   Timeline t;
@@ -244,10 +271,11 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   std::unordered_map<const sg4::Activity*, std::size_t> index;
   index.reserve(n);
   std::unordered_map<const TrafficMatrix*, std::vector<NetworkPart>> split;
-  auto hosts_of = [&](const std::vector<int>& ports) {
+  auto hosts_of = [&](const std::vector<int>& ports, bool per_token = false) {
+    const std::vector<sg4::Host*>& from = per_token ? platform.token_ports : platform.ports;
     std::vector<sg4::Host*> hosts;
     hosts.reserve(ports.size());
-    for (int p : ports) hosts.push_back(platform.ports[static_cast<std::size_t>(p)]);
+    for (int p : ports) hosts.push_back(from[static_cast<std::size_t>(p)]);
     return hosts;
   };
   for (std::size_t i = 0; i < n; ++i) {
@@ -257,11 +285,21 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
       // Layers share their traffic matrices: split each one once.
       auto it = split.find(task.traffic.get());
       if (it == split.end()) it = split.emplace(task.traffic.get(), split_by_network(g.fabric, *task.traffic)).first;
+      const bool per_token = task.traffic->token_messages;
       for (const NetworkPart& part : it->second) {
         sg4::ExecPtr e = sg4::Exec::init();
-        e->set_hosts(hosts_of(part.ports));
+        e->set_hosts(hosts_of(part.ports, per_token));
         e->set_flops_amounts(std::vector<double>(part.ports.size(), 0.0));
-        e->set_bytes_amounts(part.bytes);
+        if (per_token) {
+          // Per-token messages reach a lower rate on the same link: each byte occupies it longer.
+          const int p0 = part.ports.front();
+          const double slower = g.fabric.port_bandwidth(p0) / g.fabric.port_bandwidth(p0, true);
+          std::vector<double> bytes = part.bytes;
+          for (double& b : bytes) b *= slower;
+          e->set_bytes_amounts(std::move(bytes));
+        } else {
+          e->set_bytes_amounts(part.bytes);
+        }
         parts.push_back(e);
       }
     } else if (task.device_count == 1) {

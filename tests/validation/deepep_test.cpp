@@ -130,6 +130,38 @@ TEST(DeepEpNormal, InternodeRdmaBottleneckBandwidth) {
   }
 }
 
+// deepep-ll-ep8/32/128: DeepEP README, low-latency kernels on H800 + CX7 400 Gb/s after the
+// 2025-06-05 change (NVLink to the GPUs of the own node, IBGDA RDMA to every other GPU):
+// dispatch 77 / 155 / 192 us, combine 114 / 273 / 369 us. DeepEP's tests/test_low_latency.py:
+// 128 tokens per GPU, hidden 7168, top-8 of 288 experts with uniform scores, fp8 dispatch with
+// scales, bf16 combine; the metric is the kernel time. Every (token, expert) pair is its own
+// message. 288 experts cannot be spread evenly over 128 GPUs; EP128 is simulated with 256 experts
+// (DeepSeek-V3's routed experts, 2 per GPU): under uniform routing a GPU sends top_k x (EP - 1)/EP
+// messages per token whatever the expert count, so only the evenness matters.
+// The cost parameters come from other measurements (hwmodels/data/links.json): ib-ndr400's
+// message_efficiency from DeepEP's earlier pure-RDMA rows of EP8-EP64, the NVLink
+// message_overhead from DeepEP PR #173's H20 rows; none from these cases.
+TEST(DeepEpLowLatency, Ep8Ep32Ep128KernelTimes) {
+  struct Case {
+    int gpus, experts;
+    double dispatch, combine;
+  };
+  for (const Case c : {Case{8, 288, 77e-6, 114e-6}, Case{32, 288, 155e-6, 273e-6}, Case{128, 256, 192e-6, 369e-6}}) {
+    AllToAllSpec a;
+    a.experts = c.experts;
+    a.top_k = 8;
+    a.hidden = 7168;
+    a.tokens.assign(static_cast<std::size_t>(c.gpus), 128.0);
+    a.dispatch_dtype = DType::fp8;
+    a.combine_dtype = DType::bf16;
+    a.algorithm = AllToAllAlgorithm::deepep_low_latency;
+    const Timed t = simulate(h800_cluster(c.gpus / 8), a);
+    const std::string ep = "EP" + std::to_string(c.gpus) + " low-latency ";
+    expect_within(t.dispatch_s, c.dispatch, (ep + "dispatch (s)").c_str());
+    expect_within(t.combine_s, c.combine, (ep + "combine (s)").c_str());
+  }
+}
+
 // dsv3-ep-tpot-bound: Insights into DeepSeek-V3 (ISCA'25, arXiv 2505.09343) sec 2.3.2,
 // "(1Byte + 2Bytes) x 32 x 9 x 7K / 50GB/s = 120.96us": 32 tokens per GPU, each sent to 9
 // experts (8 routed + 1 shared) on other nodes, fp8 out and bf16 back, over a 50 GB/s NIC with no
@@ -145,6 +177,7 @@ TEST(IscaBound, DeepSeekV3DecodeCommunicationPerLayer) {
   f.spec.has_scale_out = true;
   f.spec.scale_out = *Catalog::builtin().find_link("ib-ndr400");
   f.spec.scale_out.efficiency = 1.0;  // the paper's bound uses the full 50 GB/s
+  f.spec.scale_out.message_efficiency.reset();  // for per-token messages too
   f.spec.scale_out.latency_s = 0.0;   // and no fixed latency
   f.spec.nics_per_node = 1;
   AllToAllSpec a;

@@ -64,3 +64,23 @@ TEST(Catalog, RejectsAFigureWithoutASourceAndBadValues) {
   EXPECT_NE(all.find("links.json:/links/0/bandwidth"), std::string::npos) << all;
   EXPECT_NE(all.find("links.json:/links/0/sources/latency"), std::string::npos) << all;
 }
+
+TEST(Catalog, PerTokenMessageFiguresAreCheckedAndSourced) {
+  const std::string devices = R"({"devices": []})";
+  const std::string links = R"({"links": [{"name": "l", "description": "d", "class": "scale_out",
+    "bandwidth": "50GB/s", "efficiency": 0.9, "latency": "1us", "message_efficiency": 1.5,
+    "message_overhead": "-2us", "sources": {"bandwidth": "b", "efficiency": "e", "latency": "l",
+    "message_efficiency": "m"}}]})";
+  moesim::Diagnostics diag;
+  EXPECT_FALSE(Catalog::parse(devices, links, diag));
+  const std::string all = diag.to_string();
+  EXPECT_NE(all.find("links.json:/links/0/message_efficiency"), std::string::npos) << all;
+  EXPECT_NE(all.find("links.json:/links/0/message_overhead: '-2us' is negative"), std::string::npos) << all;
+  EXPECT_NE(all.find("links.json:/links/0/sources/message_overhead: figure 'message_overhead' has no source"),
+            std::string::npos) << all;
+  // Without the optional figures a link's per-token messages run at its bulk rate, no extra cost.
+  const auto* ib = Catalog::builtin().find_link("ib-hdr200");
+  ASSERT_NE(ib, nullptr);
+  EXPECT_DOUBLE_EQ(ib->message_bandwidth(), ib->effective_bandwidth());
+  EXPECT_DOUBLE_EQ(ib->message_overhead_s, 0.0);
+}
