@@ -219,8 +219,13 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
           dev.flash_read_bandwidth = flash.quantity("read_bandwidth", Dimension::bandwidth, true);
           flash.finish();
         }
+        if (ObjectReader radio = d.object("radio"); radio.valid()) {
+          dev.radio_tx_w = radio.quantity("tx", Dimension::power, true);
+          dev.radio_rx_w = radio.quantity("rx", Dimension::power, true);
+          radio.finish();
+        }
         require_sources(d, {"peak", "matmul_efficiency", "memory", "power", "kernel_launch",
-                            "price_per_hour", "engines", "flash"},
+                            "price_per_hour", "engines", "flash", "radio"},
                         dev.sources);
         d.finish();
         if (dev.memory_bytes <= 0 || dev.memory_bandwidth <= 0) {

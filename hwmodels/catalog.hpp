@@ -56,6 +56,8 @@ struct Device {
   double kernel_launch_s = 0;        ///< per kernel overhead
   std::optional<double> price_per_hour;   ///< $/h on demand, where a public price exists
   std::optional<double> flash_read_bandwidth;  ///< phones: UFS read B/s
+  std::optional<double> radio_tx_w;  ///< phones: Wi-Fi radio power while transmitting
+  std::optional<double> radio_rx_w;  ///< phones: Wi-Fi radio power while receiving
   std::map<std::string, std::string> sources;  ///< field -> citation
 
   /// Peak of the main engine for `dtype`, nullopt when the device has no such format.

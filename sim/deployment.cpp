@@ -5,8 +5,10 @@
 
 #include "all_to_all.hpp"
 #include "cost_model.hpp"
+#include "expert_cache.hpp"
 #include "placement.hpp"
 #include "routing.hpp"
+#include "units.hpp"
 
 namespace moesim::sim {
 namespace {
@@ -244,6 +246,9 @@ MemoryBreakdown memory_per_device(const Scenario& s) {
     if (m.layers[static_cast<std::size_t>(l)].moe) {
       const double local_experts = static_cast<double>(m.moe.num_experts + par.redundant_experts) / par.expert_ep;
       linear_params += local_experts * lp.routed_expert / par.expert_tp;
+      mem.expert_bytes = lp.routed_expert / par.expert_tp * wbytes;
+      mem.layer_expert_bytes = local_experts * mem.expert_bytes;
+      mem.routed_expert_bytes += mem.layer_expert_bytes;
     }
   }
   const ParamCounts pc = count_parameters(m);
@@ -283,6 +288,30 @@ MemoryBreakdown memory_per_device(const Scenario& s) {
   mem.buffers = a2a + kRuntimeReserveBytes;
   mem.total = mem.weights + mem.kv_cache + mem.activations + mem.buffers;
   mem.capacity = s.cluster.device->memory_bytes;
+  // A phone keeps what does not fit of its routed experts in flash (docs/phones.md): everything
+  // else stays resident, and the RAM left over caches experts. It needs at least one layer's
+  // experts in RAM at a time.
+  if (mem.total > mem.capacity && s.cluster.device->flash_read_bandwidth && mem.routed_expert_bytes > 0) {
+    mem.offloaded = true;
+    const double resident = mem.total - mem.routed_expert_bytes;
+    mem.weights -= mem.routed_expert_bytes;
+    if (resident + mem.layer_expert_bytes > mem.capacity) {
+      mem.offload_problem = "does not fit even with flash offload: the resident part (weights without routed experts " +
+                            format_quantity(mem.weights, Dimension::bytes) + ", KV cache " +
+                            format_quantity(mem.kv_cache, Dimension::bytes) + ", activations and buffers " +
+                            format_quantity(mem.activations + mem.buffers, Dimension::bytes) +
+                            ") plus one layer's experts (" + format_quantity(mem.layer_expert_bytes, Dimension::bytes) +
+                            ") needs " + format_quantity(resident + mem.layer_expert_bytes, Dimension::bytes) +
+                            ", has " + format_quantity(mem.capacity, Dimension::bytes);
+      mem.weights += mem.layer_expert_bytes;
+      mem.total = resident + mem.layer_expert_bytes;
+    } else {
+      mem.cache_bytes = mem.capacity - resident;
+      mem.cache_experts = std::floor(mem.cache_bytes / mem.expert_bytes);
+      mem.weights += mem.cache_experts * mem.expert_bytes;
+      mem.total = resident + mem.cache_experts * mem.expert_bytes;
+    }
+  }
   return mem;
 }
 
@@ -401,6 +430,40 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     }
     out.expert_load = builder.summary(micro);
   }
+  // Flash offload: each MoE layer's expert kernel first waits for the experts it misses in the
+  // cache to be read from flash (once per step; the routing is known after the gate, so the read
+  // overlaps the dispatch).
+  std::vector<double> flash_stall(static_cast<std::size_t>(m.num_layers), 0.0);
+  if (out.memory.offloaded && out.memory.offload_problem.empty()) {
+    ExpertCacheSpec cs;
+    cs.routing = s.routing;
+    cs.router = {m.moe.num_experts, m.moe.top_k, m.moe.n_group, m.moe.topk_group};
+    cs.tokens = sh.tokens_per_rank * par.attention_dp;
+    cs.capacity_experts = static_cast<std::size_t>(out.memory.cache_experts);
+    cs.moe_layers = static_cast<int>(std::count_if(m.layers.begin(), m.layers.end(), [](const auto& ly) { return ly.moe; }));
+    std::vector<double> expected = routing_probabilities(expert_popularity(s.routing, cs.router, 0), cs.router);
+    for (double& x : expected) x *= cs.tokens;
+    cs.held = place_experts(cs.router.experts, par.redundant_experts, par.expert_ep,
+                            std::min(par.expert_ep, s.cluster.devices_per_node), par.placement, expected)
+                  .held;
+    const ExpertCacheStats cache = simulate_expert_cache(cs);
+    OffloadStats o;
+    o.flash_bytes = out.memory.routed_expert_bytes;
+    o.cache_experts = out.memory.cache_experts;
+    o.cache_bytes = o.cache_experts * out.memory.expert_bytes;
+    o.experts = out.memory.routed_expert_bytes / out.memory.expert_bytes;
+    o.hit_rate = cache.hit_rate;
+    o.flash_read_Bps = *dev.flash_read_bandwidth;
+    std::size_t moe_layer = 0;
+    for (int l = 0; l < m.num_layers; ++l) {
+      if (!m.layers[static_cast<std::size_t>(l)].moe) continue;
+      const double misses = cache.worst_misses_per_layer[moe_layer++];
+      flash_stall[static_cast<std::size_t>(l)] = misses * out.memory.expert_bytes / o.flash_read_Bps;
+      o.misses_per_step += misses;
+      o.stall_s += flash_stall[static_cast<std::size_t>(l)];
+    }
+    out.offload = o;
+  }
 
   // Activations handed from one stage to the next: device i of a stage to device i of the next.
   std::vector<std::shared_ptr<const TrafficMatrix>> pp_send(static_cast<std::size_t>(pp));
@@ -499,6 +562,12 @@ DeploymentStep build_deployment_step(const Scenario& s) {
             std::vector<int> deps;
             if (disp_id[static_cast<std::size_t>(k)] >= 0) deps.push_back(disp_id[static_cast<std::size_t>(k)]);
             std::vector<int> ex;
+            if (const double stall = flash_stall[static_cast<std::size_t>(l)]; stall > 0 && k == 0 && mb == 0) {
+              KernelCost read;
+              read.seconds = stall;
+              read.watts = cost.power().idle_w;  // the SoC waits on flash (UFS power is not modelled)
+              add_compute(Phase::experts, l, st, read, {});
+            }
             ex.push_back(expert_task(lx, l, st, deps));
             const auto& comb = lx.combine;
             std::vector<int> next = comb ? std::vector<int>{collective(Phase::combine, l, comb, ex)} : ex;

@@ -2,6 +2,9 @@
 // Turns a validated scenario into what the evaluators need: the step graph (which kernels and
 // collectives run where, in which order) and the memory each device needs.
 
+#include <optional>
+#include <string>
+
 #include "scenario.hpp"
 #include "step_graph.hpp"
 
@@ -15,6 +18,28 @@ struct MemoryBreakdown {
   double buffers = 0;          ///< all-to-all buffers and the runtime's reserve
   double total = 0;
   double capacity = 0;
+  /// Flash offload (a phone whose routed experts do not fit in RAM; docs/phones.md): the routed
+  /// experts live in flash and `cache_experts` of them in an LRU cache in the RAM left over;
+  /// `weights` and `total` then count the cache, not the experts in flash.
+  bool offloaded = false;
+  double routed_expert_bytes = 0;  ///< the routed experts this device holds, all layers
+  double expert_bytes = 0;         ///< one routed expert of one layer (this device's share)
+  double layer_expert_bytes = 0;   ///< one layer's routed experts on this device
+  double cache_bytes = 0;          ///< RAM left for the expert cache
+  double cache_experts = 0;        ///< whole experts that fit in it
+  std::string offload_problem;     ///< non-empty: does not fit even with flash offload
+};
+
+/// The expert cache of an offloaded deployment over simulated steps (see expert_cache.hpp).
+struct OffloadStats {
+  double flash_bytes = 0;          ///< per device: its routed experts, all in flash
+  double cache_bytes = 0;          ///< per device: RAM holding cached experts
+  double experts = 0;              ///< per device: routed experts (all layers)
+  double cache_experts = 0;        ///< per device: of those, how many the cache holds
+  double hit_rate = 0;
+  double stall_s = 0;              ///< per step: flash reads on the critical path
+  double misses_per_step = 0;      ///< on the worst device, summed over layers
+  double flash_read_Bps = 0;
 };
 
 /// How routed assignments fell on devices in one step (see docs/routing.md).
@@ -44,6 +69,7 @@ struct DeploymentStep {
   hw::DType compute_dtype = hw::DType::bf16;
   hw::DType dispatch_dtype = hw::DType::bf16;
   hw::DType combine_dtype = hw::DType::bf16;
+  std::optional<OffloadStats> offload;  ///< set when memory.offloaded
 };
 
 /// GPU runtime memory moesim reserves per device (CUDA context, library workspaces, collective

@@ -125,6 +125,13 @@ nlohmann::json Report::to_json() const {
     j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
                   {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
   }
+  if (offload) {
+    const OffloadStats& o = *offload;
+    j["offload"] = {{"flash_bytes_per_device", o.flash_bytes}, {"cache_bytes_per_device", o.cache_bytes},
+                    {"experts_per_device", o.experts}, {"cached_experts_per_device", o.cache_experts},
+                    {"hit_rate", o.hit_rate}, {"misses_per_step", o.misses_per_step},
+                    {"stall_s", o.stall_s}, {"flash_read_Bps", o.flash_read_Bps}};
+  }
   if (usd_per_million_output_tokens) {
     j["cost"] = {{"usd_per_million_output_tokens", *usd_per_million_output_tokens}};
     if (price_per_device_hour) j["cost"]["usd_per_device_hour"] = *price_per_device_hour;
@@ -172,6 +179,11 @@ std::string report_to_table(const Report& r) {
     << ", KV " << fmt("%.1f", r.memory_kv_cache / gib) << ", activations "
     << fmt("%.2f", r.memory_activations / gib) << ", buffers " << fmt("%.2f", r.memory_buffers / gib)
     << ")\n";
+  if (r.offload) {
+    o << "  flash offload   " << fmt("%.0f", r.offload->cache_experts) << " of " << fmt("%.0f", r.offload->experts)
+      << " experts cached, hit rate " << fmt("%.1f", 100 * r.offload->hit_rate) << "%, stall "
+      << format_quantity(r.offload->stall_s, Dimension::time) << " per step\n";
+  }
   if (!r.simulated) return o.str();
   if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
   o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";

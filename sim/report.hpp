@@ -105,6 +105,7 @@ struct Report {
   std::optional<double> price_per_device_hour;
   std::optional<double> price_electricity_per_j;
   std::optional<EnergyStats> energy;
+  std::optional<OffloadStats> offload;  ///< phones with experts offloaded to flash
   long long events = 0;
   double wall_s = 0;
 

@@ -24,6 +24,8 @@ const std::vector<std::string> kDistributions{"uniform"};
 const std::vector<std::string> kDistributionObjects{"zipf", "dirichlet", "hot_experts", "trace"};
 
 // What this version simulates; the rest of scenario v1 is recognised and refused clearly.
+// Phones per Wi-Fi cell (issue 5: clusters of 1 to 8 phones).
+constexpr int kMaxPhones = 8;
 constexpr const char* kNotYet = "is part of scenario v1 but not simulated by this version of moesim";
 
 std::optional<hw::DType> read_dtype(ObjectReader& r, const std::string& key, hw::DType fallback) {
@@ -118,7 +120,16 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
     ObjectReader n = c.object("node", true);
     s.cluster.device = read_device(n, "device");
     s.cluster.devices_per_node = static_cast<int>(n.integer("devices_per_node", true, 1, 1024).value_or(1));
-    s.cluster.scale_up = read_link(n, "scale_up");
+    // Several phones talk over Wi-Fi: the link gives each station's rate (docs/phones.md).
+    if (s.cluster.device && s.cluster.device->kind == "phone" && s.cluster.devices_per_node > 1 &&
+        !n.has("scale_up")) {
+      diag.error(n.pointer_to("scale_up"),
+                 "a cluster of " + std::to_string(s.cluster.devices_per_node) +
+                     " phones needs Wi-Fi rates: missing 'scale_up'",
+                 "give a Wi-Fi link, whose per-station rate the phones use: wifi6 or wifi7 (moesim links lists them)");
+    } else {
+      s.cluster.scale_up = read_link(n, "scale_up");
+    }
     n.finish();
   }
   if (ObjectReader so = c.object("scale_out"); so.valid()) {
@@ -159,11 +170,16 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
                "a cluster of phones needs a Wi-Fi link, but '" + s.cluster.scale_up->name + "' is a " +
                    s.cluster.scale_up->link_class + " link",
                "use a wireless link: wifi6 or wifi7 (moesim links lists them with their rates)");
-  } else if (phone && s.cluster.num_devices() > 1) {
+  } else if (phone && s.cluster.nodes > 1) {
+    diag.error(c.pointer_to("nodes"),
+               "phones share one Wi-Fi cell: a phone cluster is one node, got " + std::to_string(s.cluster.nodes),
+               "use \"nodes\": 1 and put the phones in node.devices_per_node (1 to " +
+                   std::to_string(kMaxPhones) + ")");
+  } else if (phone && s.cluster.devices_per_node > kMaxPhones) {
     diag.error(c.pointer_to("node") + "/devices_per_node",
-               "clusters of several phones (experts spread over Wi-Fi) are part of scenario v1 but not simulated by "
-               "this version of moesim",
-               "use one phone (devices_per_node 1)");
+               std::to_string(s.cluster.devices_per_node) + " phones in one Wi-Fi cell; moesim models 1 to " +
+                   std::to_string(kMaxPhones),
+               "use at most " + std::to_string(kMaxPhones) + " phones");
   } else if (!phone && s.cluster.scale_up && s.cluster.scale_up->link_class == "wireless") {
     diag.error(c.pointer_to("node") + "/scale_up",
                "link '" + s.cluster.scale_up->name + "' is a Wi-Fi link, for phones only",

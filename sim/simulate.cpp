@@ -62,7 +62,11 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
   r.memory_buffers = mem.buffers;
   r.memory_total = mem.total;
   r.memory_capacity = mem.capacity;
-  if (mem.total > mem.capacity) {
+  r.offload = step.offload;
+  if (!mem.offload_problem.empty()) {
+    r.feasible = false;
+    r.reason = mem.offload_problem;
+  } else if (mem.total > mem.capacity) {
     r.feasible = false;
     r.reason = "does not fit in device memory: needs " + format_quantity(mem.total, Dimension::bytes) +
                " per device (weights " + format_quantity(mem.weights, Dimension::bytes) + ", KV cache " +
@@ -126,6 +130,21 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
     // Pipelined decode simulates two steps; the last one is a window of the timeline.
     e.joules = device_energy(step.graph, timeline, previous_end, timeline.makespan);
     e.source = "timeline integral of per-kernel device power (" + r.fidelity + " timeline)";
+  }
+  // Phones: the Wi-Fi radio transmits and receives for the airtime of the step's bytes.
+  const hw::Device& dev = *s.cluster.device;
+  if (step.graph.fabric.wireless() && dev.radio_tx_w && dev.radio_rx_w) {
+    const Fabric& f = step.graph.fabric;
+    for (std::size_t i = first; i < step.graph.tasks.size(); ++i) {
+      const Task& task = step.graph.tasks[i];
+      if (!task.is_collective()) continue;
+      for (int p = 0; p < task.traffic->n; ++p) {
+        e.radio_joules += f.airtime(p, task.traffic->sent_by(p), 0) * *dev.radio_tx_w +
+                          f.airtime(p, 0, task.traffic->received_by(p)) * *dev.radio_rx_w;
+      }
+    }
+    e.joules += e.radio_joules;
+    if (e.radio_joules > 0) e.source += "; Wi-Fi radio: transmit and receive power over each phone's airtime";
   }
   e.token_kind = s.workload.kind == WorkloadKind::prefill ? "input" : "output";
   e.tokens = s.workload.kind == WorkloadKind::prefill ? step.input_tokens : step.output_tokens;

@@ -79,6 +79,11 @@ int StepGraph::add(Task t) {
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
   // Each network finishes after its busiest port's bytes plus its own latency; the collective
   // ends with the last network.
+  if (fabric.wireless()) {
+    double air = 0;
+    for (int p = 0; p < traffic.n; ++p) air += fabric.airtime(p, traffic.sent_by(p), traffic.received_by(p));
+    return air > 0 ? air + fabric.spec.scale_up.latency_s : 0.0;
+  }
   double worst = 0;
   for (int p = 0; p < traffic.n; ++p) {
     const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));

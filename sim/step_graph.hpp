@@ -90,6 +90,14 @@ struct Fabric {
   double port_latency(int port, bool token_messages = false) const {
     return port_link(port).latency_s + (token_messages ? port_link(port).message_overhead_s : 0.0);
   }
+  /// Phones on one Wi-Fi cell: the devices' ports are stations that share the air (one medium),
+  /// and every byte between two stations is relayed by the access point, so it crosses the air
+  /// twice: up at the sender's rate, down at the receiver's (docs/phones.md).
+  bool wireless() const { return spec.scale_up.link_class == "wireless"; }
+  /// Seconds of air a station needs to send `sent` and receive `received` bytes at its rate.
+  double airtime(int port, double sent, double received) const {
+    return (sent + received) / port_bandwidth(port);
+  }
 };
 
 struct StepGraph {
@@ -114,7 +122,9 @@ struct Timeline {
 
 /// Closed-form duration of a collective on `fabric`: the longest time any port needs for its
 /// bytes (the larger of sent and received, over its bandwidth) plus its network's latency, both
-/// for per-token messages when the traffic is (TrafficMatrix::token_messages).
+/// for per-token messages when the traffic is (TrafficMatrix::token_messages). On a Wi-Fi cell
+/// (Fabric::wireless) the stations share one medium: the sum of every station's airtime plus the
+/// latency.
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric);
 
 /// Energy of the graph's devices over [t0, t1] of `timeline`: every device at idle power, plus,

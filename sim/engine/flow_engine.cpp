@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <algorithm>
 #include <csignal>
@@ -242,9 +244,139 @@ bool read_all(int fd, void* data, std::size_t size) {
   return true;
 }
 
+// A task starts with its first activity and ends with its last: records both in `t` as the
+// activities of `index` complete (`seen` counts them per task; both must outlive the run).
+void record_task_times(const std::unordered_map<const sg4::Activity*, std::size_t>& index, std::vector<int>& seen,
+                       Timeline& t) {
+  sg4::Activity::on_completion_cb([&index, &seen, &t](const sg4::Activity& a) {
+    auto it = index.find(&a);
+    if (it == index.end()) return;
+    const std::size_t i = it->second;
+    t.start[i] = seen[i] == 0 ? a.get_start_time() : std::min(t.start[i], a.get_start_time());
+    t.finish[i] = std::max(t.finish[i], a.get_finish_time());
+    ++seen[i];
+    ++t.events;
+  });
+}
+
+// Phones on one Wi-Fi cell (Fabric::wireless): SimGrid's Wi-Fi zone, whose single link is the
+// air. Under the CM02 network model a flow between two stations of the zone loads the air with
+// 1/rate(sender) + 1/rate(receiver) per byte (the access point relays it), and the air's capacity
+// is one second of airtime per second: the stations share one medium. The host model is the
+// default one (ptask_L07 rejects Wi-Fi links), so collectives are point-to-point comms and a
+// kernel on several phones is one execution per phone. Wi-Fi links carry no latency in SimGrid;
+// a collective's latency is a delay (an execution on a many-core "latency" host) before its comms.
+Timeline run_wifi(const StepGraph& g) {
+  int argc = 4;
+  char arg0[] = "moesim";
+  char arg1[] = "--cfg=network/model:CM02";
+  char arg2[] = "--cfg=network/crosstraffic:0";
+  char arg3[] = "--log=root.thresh:critical";
+  char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
+  sg4::Engine engine(&argc, argv);
+  sg_host_energy_plugin_init();
+  const PowerStates power = power_states_of(g);
+  const int n_dev = g.num_devices;
+
+  auto* cell = sg4::create_wifi_zone("cell");
+  const std::vector<double> speeds(power.count(), kHostSpeed);
+  std::vector<sg4::Host*> phones;
+  std::vector<double> rates;
+  for (int d = 0; d < n_dev; ++d) {
+    sg4::Host* h = cell->create_host("phone" + std::to_string(d), speeds);
+    h->set_property("wattage_per_state", power.property(g.idle_w));
+    h->set_property("wattage_off", "0");
+    phones.push_back(h);
+    rates.push_back(g.fabric.port_bandwidth(d));  // rate level d belongs to station d
+  }
+  sg4::Host* delay = cell->create_host("latency", kHostSpeed);
+  delay->set_core_count(1 << 16);
+  delay->set_property("wattage_per_state", "0:0");
+  delay->set_property("wattage_off", "0");
+  cell->create_router("access-point");
+  cell->set_property("access_point", "access-point");
+  const sg4::Link* air = cell->create_link("air", rates);
+  cell->seal();
+  for (int d = 0; d < n_dev; ++d) air->set_host_wifi_rate(phones[static_cast<std::size_t>(d)], d);
+
+  const std::size_t n = g.tasks.size();
+  Timeline t;
+  t.start.assign(n, 0.0);
+  t.finish.assign(n, 0.0);
+  // Per task: the activities that wait for its dependencies, and those its successors wait for.
+  std::vector<std::vector<sg4::ActivityPtr>> firsts(n), lasts(n);
+  std::unordered_map<const sg4::Activity*, std::size_t> index;
+  std::unordered_map<const sg4::Activity*, unsigned long> kernel_state;
+  const double latency = g.fabric.spec.scale_up.latency_s;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Task& task = g.tasks[i];
+    if (task.is_collective()) {
+      const TrafficMatrix& m = *task.traffic;
+      bool any = false;
+      for (int a = 0; a < m.n && !any; ++a) any = m.sent_by(a) > 0;
+      sg4::ExecPtr wait = sg4::Exec::init();
+      wait->set_host(delay);
+      wait->set_flops_amount(any ? latency * kHostSpeed : 0.0);
+      firsts[i].push_back(wait);
+      for (int a = 0; a < m.n; ++a) {
+        for (int b = 0; b < m.n; ++b) {
+          if (a == b || m.at(a, b) <= 0) continue;
+          sg4::CommPtr c = sg4::Comm::sendto_init(phones[static_cast<std::size_t>(a)], phones[static_cast<std::size_t>(b)]);
+          c->set_payload_size(static_cast<std::uint64_t>(std::llround(m.at(a, b))));
+          wait->add_successor(c);
+          lasts[i].push_back(c);
+        }
+      }
+      if (lasts[i].empty()) lasts[i].push_back(wait);
+    } else {
+      for (int d = task.device; d < task.device + task.device_count; ++d) {
+        sg4::ExecPtr e = sg4::Exec::init();
+        e->set_host(phones[static_cast<std::size_t>(d)]);
+        e->set_flops_amount(task.seconds * kHostSpeed);
+        kernel_state.emplace(e.get(), power.index.at(task.watts));
+        firsts[i].push_back(e);
+        lasts[i].push_back(e);
+      }
+    }
+    for (int d : task.deps) {
+      for (const auto& before : lasts[static_cast<std::size_t>(d)]) {
+        for (const auto& a : firsts[i]) {
+          // Activity::add_successor is protected; the typed activities expose it.
+          if (auto* e = dynamic_cast<sg4::Exec*>(before.get())) {
+            e->add_successor(a);
+          } else {
+            static_cast<sg4::Comm*>(before.get())->add_successor(a);
+          }
+        }
+      }
+    }
+    for (const auto& a : firsts[i]) index.emplace(a.get(), i);
+    for (const auto& a : lasts[i]) index.emplace(a.get(), i);
+  }
+  std::vector<int> seen(n, 0);
+  record_task_times(index, seen, t);
+  // A kernel puts its phone in the state of its power when it starts.
+  sg4::Exec::on_start_cb([&](const sg4::Exec& e) {
+    auto it = kernel_state.find(&e);
+    if (it != kernel_state.end()) e.get_host()->set_pstate(it->second);
+  });
+  for (std::size_t i = 0; i < n; ++i) {
+    for (auto& a : firsts[i]) a->vetoable_start();
+    for (auto& a : lasts[i]) {
+      if (a->get_state() == sg4::Activity::State::INITED) a->vetoable_start();
+    }
+  }
+  engine.run();
+  t.makespan = engine.get_clock();
+  t.energy_j = 0;
+  for (sg4::Host* h : phones) t.energy_j += sg_host_get_consumed_energy(h);
+  return t;
+}
+
 }  // namespace
 
 Timeline run_flow_in_this_process(const StepGraph& g) {
+  if (g.fabric.wireless() && g.num_devices > 1) return run_wifi(g);
   // SimGrid caps each flow at TCP-gamma / (2 x route latency), a TCP window model; RDMA and
   // NVLink have no such window, and a route that carries a message overhead (token_ports) would
   // otherwise be slowed by it. A huge gamma removes the cap (it never bound the plain routes).
@@ -322,17 +454,8 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
       index.emplace(e.get(), i);
     }
   }
-  // A task starts with its first part and ends with its last.
   std::vector<int> seen(n, 0);
-  sg4::Activity::on_completion_cb([&](const sg4::Activity& a) {
-    auto it = index.find(&a);
-    if (it == index.end()) return;
-    const std::size_t i = it->second;
-    t.start[i] = seen[i] == 0 ? a.get_start_time() : std::min(t.start[i], a.get_start_time());
-    t.finish[i] = std::max(t.finish[i], a.get_finish_time());
-    ++seen[i];
-    ++t.events;
-  });
+  record_task_times(index, seen, t);
   // A kernel puts its devices in the state of its power when it starts.
   std::unordered_map<const sg4::Activity*, std::size_t> kernel_of;
   for (std::size_t i = 0; i < n; ++i) {

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include "deployment.hpp"
+#include "catalog.hpp"
 #include "flow_engine.hpp"
+#include "json_reader.hpp"
 #include "simulate.hpp"
 #include "../test_fabric.hpp"
 
@@ -89,4 +91,63 @@ TEST(FlowEngine, CappedBusyGraphWithOneKernelPowerPerDevice) {
   auto flow = engine::run_flow(g);
   ASSERT_TRUE(flow) << flow.error();
   EXPECT_NEAR(flow->energy_j, 2 * 100 * 0.5, 1e-9);
+}
+
+// Phones on one Wi-Fi cell run on SimGrid's Wi-Fi zone (CM02, shared air). A simple collective:
+// 3 stations, one flow each; every byte crosses the air twice and the stations share it, so the
+// collective lasts the total airtime plus the latency, in the closed form and in SimGrid alike.
+TEST(WifiEngine, ASharedMediumCollectiveMatchesTheClosedForm) {
+  StepGraph g;
+  g.num_devices = 3;
+  g.idle_w = 0.5;
+  g.fabric.spec.devices_per_node = 3;
+  g.fabric.spec.scale_up = *moesim::hw::Catalog::builtin().find_link("wifi7");
+  auto m = std::make_shared<TrafficMatrix>(3);
+  m->at(0, 1) = 4e6;
+  m->at(1, 2) = 1e6;
+  m->at(2, 0) = 2e6;
+  m->finalize();
+  Task k;
+  k.device = 0;
+  k.device_count = 3;
+  k.seconds = 0.01;
+  k.watts = 3;
+  const int kernel = g.add(k);
+  Task c;
+  c.phase = Phase::dispatch;
+  c.traffic = m;
+  c.deps = {kernel};
+  g.add(c);
+  auto flow = engine::run_flow(g);
+  ASSERT_TRUE(flow) << flow.error();
+  const Timeline analytic = evaluate_analytic(g);
+  const double rate = g.fabric.spec.scale_up.effective_bandwidth();
+  EXPECT_NEAR(analytic.makespan, 0.01 + 2 * 7e6 / rate + 2e-3, 1e-12);
+  EXPECT_NEAR(flow->makespan, analytic.makespan, 1e-6 * analytic.makespan);
+  // Energy: 3 phones at 3 W for the kernel, at idle during the collective.
+  EXPECT_NEAR(flow->energy_j, 3 * (3 * 0.01 + 0.5 * (analytic.makespan - 0.01)), 1e-6);
+}
+
+// A whole decode step of OLMoE on 2 and 4 phones: flow (SimGrid Wi-Fi zone) and analytic
+// (shared-medium closed form) agree to 1% (the comms are rounded to whole bytes in SimGrid).
+TEST(WifiEngine, PhoneClusterDecodeAgreesWithTheClosedForm) {
+  for (int phones : {2, 4}) {
+    auto doc = nlohmann::json::parse(R"({
+      "model": {"preset": "olmoe-1b-7b", "weights_dtype": "int4", "kv_dtype": "fp16"},
+      "cluster": {"nodes": 1, "node": {"device": "snapdragon-8-elite-gen5", "scale_up": "wifi6"}},
+      "workload": {"kind": "decode", "batch_per_device": 4, "context_tokens": 512},
+      "fidelity": "flow"
+    })");
+    doc["cluster"]["node"]["devices_per_node"] = phones;
+    doc["parallelism"] = {{"attention", {{"tp", 1}, {"dp", phones}}}, {"experts", {{"ep", phones}, {"tp", 1}}}};
+    moesim::Diagnostics diag("t.json");
+    auto s = scenario_from_json(doc, "", diag);
+    ASSERT_TRUE(s) << diag.to_string();
+    const DeploymentStep step = build_deployment_step(*s);
+    auto flow = engine::run_flow(step.graph);
+    ASSERT_TRUE(flow) << flow.error();
+    const Timeline analytic = evaluate_analytic(step.graph);
+    EXPECT_NEAR(flow->makespan, analytic.makespan, 0.01 * analytic.makespan) << phones << " phones";
+    EXPECT_NEAR(flow->energy_j, device_energy(step.graph, analytic, 0, analytic.makespan), 0.01 * flow->energy_j);
+  }
 }
