@@ -261,12 +261,19 @@ int cmd_devices() {
 
 int cmd_links() {
   const auto& cat = hw::Catalog::builtin();
-  std::printf("%-14s %-10s %12s %6s %10s  %s\n", "link", "class", "bandwidth", "eff.", "latency",
-              "description");
+  // "msg eff." and "msg +": per-token-message efficiency and overhead (low-latency all-to-all,
+  // docs/catalog.md); "-" where the link has no such figure and bulk figures apply.
+  std::printf("%-14s %-10s %12s %6s %10s %8s %8s  %s\n", "link", "class", "bandwidth", "eff.", "latency",
+              "msg eff.", "msg +", "description");
   for (const auto& l : cat.links()) {
-    std::printf("%-14s %-10s %12s %6.2f %10s  %s\n", l.name.c_str(), l.link_class.c_str(),
+    char msg_eff[16] = "-";
+    if (l.message_efficiency) std::snprintf(msg_eff, sizeof msg_eff, "%.2f", *l.message_efficiency);
+    const std::string msg_over =
+        l.message_overhead_s > 0 ? format_quantity(l.message_overhead_s, Dimension::time) : "-";
+    std::printf("%-14s %-10s %12s %6.2f %10s %8s %8s  %s\n", l.name.c_str(), l.link_class.c_str(),
                 format_quantity(l.bandwidth, Dimension::bandwidth).c_str(), l.efficiency,
-                format_quantity(l.latency_s, Dimension::time).c_str(), l.description.c_str());
+                format_quantity(l.latency_s, Dimension::time).c_str(), msg_eff, msg_over.c_str(),
+                l.description.c_str());
   }
   return kExitOk;
 }
