@@ -198,10 +198,8 @@ class ExpertLayerBuilder {
       return std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
     }
     auto dst = std::make_shared<TrafficMatrix>(cluster_.num_ports());
-    for (int i = 0; i < src.n; ++i) {
-      for (int j = 0; j < src.n; ++j) {
-        if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);
-      }
+    for (const TrafficMatrix::Entry& e : src.entries()) {
+      if (e.bytes > 0) dst->add(to_cluster(e.src), to_cluster(e.dst), e.bytes);
     }
     dst->finalize();
     return dst;
@@ -379,7 +377,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     const double msg = T * m.hidden * act;
     for (int d = 0; d < n; ++d) {
       const int group = d / tp, rank = d % tp;
-      mtx->at(d, group * tp + (rank + 1) % tp) = 2.0 * (tp - 1) / tp * msg;
+      mtx->add(d, group * tp + (rank + 1) % tp, 2.0 * (tp - 1) / tp * msg);
     }
     mtx->finalize();
     tp_allreduce = mtx;
@@ -408,7 +406,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
       const bool same_node = g.fabric.spec.node_of(src) == g.fabric.spec.node_of(dst);
       const int from = same_node ? src : g.fabric.nic_port(src);
       const int to = same_node ? dst : g.fabric.nic_port(dst);
-      mtx->at(from, to) += T / tp * m.hidden * act;
+      mtx->add(from, to, T / tp * m.hidden * act);
     }
     mtx->finalize();
     pp_send[static_cast<std::size_t>(st)] = mtx;

@@ -43,7 +43,7 @@ TEST(FlowEngine, ContentionOnOnePortSlowsTheCollective) {
   Task all_to_one;
   all_to_one.phase = Phase::dispatch;
   auto m = std::make_shared<TrafficMatrix>(4);
-  for (int s = 1; s < 4; ++s) m->at(s, 0) = 1e9;  // three senders share device 0's down link
+  for (int s = 1; s < 4; ++s) m->add(s, 0, 1e9);  // three senders share device 0's down link
   all_to_one.traffic = m;
   g.add(all_to_one);
   auto t = engine::run_flow(g);
