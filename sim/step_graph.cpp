@@ -150,12 +150,19 @@ Timeline evaluate_analytic(const StepGraph& graph) {
   const std::size_t n = graph.tasks.size();
   t.start.assign(n, 0.0);
   t.finish.assign(n, 0.0);
+  // Consecutive collectives often move the same matrix (the sub-batches of two-micro-batch
+  // overlap): its duration is computed once.
+  const TrafficMatrix* last_traffic = nullptr;
+  double last_seconds = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const Task& task = graph.tasks[i];
     double ready = 0;
     for (int d : task.deps) ready = std::max(ready, t.finish[static_cast<std::size_t>(d)]);
-    const double dur = task.is_collective() ? collective_seconds(*task.traffic, graph.fabric)
-                                            : task.seconds;
+    if (task.is_collective() && task.traffic.get() != last_traffic) {
+      last_traffic = task.traffic.get();
+      last_seconds = collective_seconds(*last_traffic, graph.fabric);
+    }
+    const double dur = task.is_collective() ? last_seconds : task.seconds;
     t.start[i] = ready;
     t.finish[i] = ready + dur;
     t.makespan = std::max(t.makespan, t.finish[i]);
