@@ -434,6 +434,9 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   // What each (step, pipeline micro-batch) must wait for before entering stage 0: the same
   // sequences' previous token (autoregressive), i.e. the end of that micro-batch last step.
   std::vector<std::vector<int>> mb_end(static_cast<std::size_t>(pp));
+  // At most 9 tasks per layer and sub-batch (attention, all-reduce, norms, gate, shared expert,
+  // dispatch, experts, combine, all-reduce) and one per stage exit: reserved once, not regrown.
+  g.tasks.reserve(static_cast<std::size_t>(steps) * pp * sub * (9 * static_cast<std::size_t>(m.num_layers) + pp));
   for (int step = 0; step < steps; ++step) {
     if (step == steps - 1) out.last_step_first_task = static_cast<int>(g.tasks.size());
     for (int mb = 0; mb < pp; ++mb) {
