@@ -72,8 +72,8 @@ AllToAllTraffic expert_all_to_all(const Fabric& f, const AllToAllSpec& a, bool p
       comb_recv[s_] += tokens * bc;
       return;
     }
-    disp->at(src, dst) += tokens * bd;
-    comb->at(dst, src) += tokens * bc;
+    disp->add(src, dst, tokens * bd);
+    comb->add(dst, src, tokens * bc);
   };
   if (!pairs) {
     // The same sums without visiting every pair: O(devices x devices per node).

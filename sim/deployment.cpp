@@ -73,13 +73,18 @@ class ExpertLayerBuilder {
     const ModelConfig& m = s_.model.config;
     const auto& par = s_.parallelism;
     const double tokens = tokens_per_rank_ * par.attention_dp;
-    const LayerRoutingDraw draw = draw_layer_routing(s_.routing, router_, moe_layer, tokens);
+    // Uniform routing: every layer has the same probabilities; only the draws differ.
+    if (probabilities_.pi.empty() || !same_popularity_in_every_layer(s_.routing)) {
+      probabilities_ = layer_routing_probabilities(s_.routing, router_, moe_layer);
+    }
+    const LayerRoutingDraw draw = draw_layer_routing(s_.routing, router_, moe_layer, tokens, probabilities_);
     // Placement depends on the expected load only: layers with the same (uniform routing: all
-    // of them) share it.
+    // of them) share it, and the groups of its slots.
     if (placement_.held.empty() || draw.expected != placed_for_) {
       placement_ = place_experts(router_.experts, par.redundant_experts, ep_, stage_.spec.devices_per_node,
                                  par.placement, draw.expected);
       placed_for_ = draw.expected;
+      groups_.slot_group.clear();
     }
     const ExpertPlacement& placement = placement_;
     const std::vector<double> loads = device_loads(placement, draw.counts);
@@ -88,9 +93,12 @@ class ExpertLayerBuilder {
     if (par.placement == PlacementStrategy::contiguous) {
       contiguous_sum_ += balance;
     } else {
-      const ExpertPlacement plain = place_experts(router_.experts, 0, ep_, stage_.spec.devices_per_node,
-                                                  PlacementStrategy::contiguous, draw.expected);
-      contiguous_sum_ += max_over_mean(device_loads(plain, draw.counts));
+      // Contiguous placement does not depend on the load: one for all layers.
+      if (contiguous_.held.empty()) {
+        contiguous_ = place_experts(router_.experts, 0, ep_, stage_.spec.devices_per_node,
+                                    PlacementStrategy::contiguous, draw.expected);
+      }
+      contiguous_sum_ += max_over_mean(device_loads(contiguous_, draw.counts));
     }
     worst_ = std::max(worst_, balance);
     ++layers_;
@@ -122,7 +130,9 @@ class ExpertLayerBuilder {
       }
     }
     if (ep_ > 1) {
-      RoutingGroups groups;
+      // The groups of the slots follow the placement; they are rebuilt when it changes.
+      RoutingGroups& groups = groups_;
+      const bool regroup = groups.slot_group.empty();
       groups.assignments_per_group = router_.top_k;
       groups.experts_per_group = router_.experts;
       const int nodes = stage_.spec.nodes;
@@ -130,13 +140,13 @@ class ExpertLayerBuilder {
       if (limit > 0 && limit < nodes) {
         // Node-limited routing: a token picks its nodes by their expected load, then experts there.
         std::vector<double> node_load(static_cast<std::size_t>(nodes), 0.0);
-        groups.slot_group.resize(placement.held.size());
+        if (regroup) groups.slot_group.resize(placement.held.size());
         for (int d = 0; d < ep_; ++d) {
           const int node = d / stage_.spec.devices_per_node;
           for (int e : placement.held[static_cast<std::size_t>(d)]) {
             const auto ee = static_cast<std::size_t>(e);
             node_load[static_cast<std::size_t>(node)] += draw.expected[ee] / placement.replicas[ee];
-            groups.slot_group[static_cast<std::size_t>(d)].push_back(node);
+            if (regroup) groups.slot_group[static_cast<std::size_t>(d)].push_back(node);
           }
         }
         groups.prob = inclusion_probabilities(node_load, limit);
@@ -144,9 +154,11 @@ class ExpertLayerBuilder {
         groups.experts_per_group = static_cast<double>(router_.experts) / nodes;
       } else if (router_.groups > 1) {
         const int per_group = router_.experts / router_.groups;
-        groups.slot_group.resize(placement.held.size());
-        for (int d = 0; d < ep_; ++d) {
-          for (int e : placement.held[static_cast<std::size_t>(d)]) groups.slot_group[static_cast<std::size_t>(d)].push_back(e / per_group);
+        if (regroup) {
+          groups.slot_group.resize(placement.held.size());
+          for (int d = 0; d < ep_; ++d) {
+            for (int e : placement.held[static_cast<std::size_t>(d)]) groups.slot_group[static_cast<std::size_t>(d)].push_back(e / per_group);
+          }
         }
         groups.prob = draw.group_prob;
         groups.assignments_per_group = static_cast<double>(router_.top_k) / router_.top_groups;
@@ -203,10 +215,8 @@ class ExpertLayerBuilder {
     }
     auto dst = std::make_shared<TrafficMatrix>(cluster_.num_ports());
     dst->token_messages = src.token_messages;
-    for (int i = 0; i < src.n; ++i) {
-      for (int j = 0; j < src.n; ++j) {
-        if (src.at(i, j) > 0) dst->at(to_cluster(i), to_cluster(j)) += src.at(i, j);
-      }
+    for (const TrafficMatrix::Entry& e : src.entries()) {
+      if (e.bytes > 0) dst->add(to_cluster(e.src), to_cluster(e.dst), e.bytes);
     }
     dst->finalize();
     return dst;
@@ -227,6 +237,9 @@ class ExpertLayerBuilder {
   std::vector<std::vector<double>> per_layer_device_;
   ExpertPlacement placement_;       // the last placement and the expected load it was made for
   std::vector<double> placed_for_;
+  RoutingGroups groups_;            // slot groups of placement_ (empty: not built yet)
+  ExpertPlacement contiguous_;      // contiguous placement without replicas, for the comparison
+  LayerRoutingProbabilities probabilities_;  // the last layer's routing probabilities
 };
 
 }  // namespace
@@ -411,7 +424,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     const double msg = T * m.hidden * act;
     for (int d = 0; d < n; ++d) {
       const int group = d / tp, rank = d % tp;
-      mtx->at(d, group * tp + (rank + 1) % tp) = 2.0 * (tp - 1) / tp * msg;
+      mtx->add(d, group * tp + (rank + 1) % tp, 2.0 * (tp - 1) / tp * msg);
     }
     mtx->finalize();
     tp_allreduce = mtx;
@@ -474,7 +487,7 @@ DeploymentStep build_deployment_step(const Scenario& s) {
       const bool same_node = g.fabric.spec.node_of(src) == g.fabric.spec.node_of(dst);
       const int from = same_node ? src : g.fabric.nic_port(src);
       const int to = same_node ? dst : g.fabric.nic_port(dst);
-      mtx->at(from, to) += T / tp * m.hidden * act;
+      mtx->add(from, to, T / tp * m.hidden * act);
     }
     mtx->finalize();
     pp_send[static_cast<std::size_t>(st)] = mtx;
@@ -487,6 +500,9 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   // What each (step, pipeline micro-batch) must wait for before entering stage 0: the same
   // sequences' previous token (autoregressive), i.e. the end of that micro-batch last step.
   std::vector<std::vector<int>> mb_end(static_cast<std::size_t>(pp));
+  // At most 9 tasks per layer and sub-batch (attention, all-reduce, norms, gate, shared expert,
+  // dispatch, experts, combine, all-reduce) and one per stage exit: reserved once, not regrown.
+  g.tasks.reserve(static_cast<std::size_t>(steps) * pp * sub * (9 * static_cast<std::size_t>(m.num_layers) + pp));
   for (int step = 0; step < steps; ++step) {
     if (step == steps - 1) out.last_step_first_task = static_cast<int>(g.tasks.size());
     for (int mb = 0; mb < pp; ++mb) {

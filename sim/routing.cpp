@@ -232,12 +232,26 @@ std::shared_ptr<const ExpertCountTrace> read_expert_count_trace(const std::strin
 
 namespace moesim::sim {
 
+LayerRoutingProbabilities layer_routing_probabilities(const RoutingSpec& spec, const RouterShape& router,
+                                                      int moe_layer) {
+  LayerRoutingProbabilities p;
+  p.pi = routing_probabilities(expert_popularity(spec, router, moe_layer), router, &p.group_prob);
+  return p;
+}
+
+bool same_popularity_in_every_layer(const RoutingSpec& spec) { return spec.kind == RoutingKind::uniform; }
+
 LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& router, int moe_layer,
                                     double tokens) {
+  return draw_layer_routing(spec, router, moe_layer, tokens, layer_routing_probabilities(spec, router, moe_layer));
+}
+
+LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& router, int moe_layer,
+                                    double tokens, const LayerRoutingProbabilities& probabilities) {
   LayerRoutingDraw d;
   d.tokens = tokens;
-  const std::vector<double> pop = expert_popularity(spec, router, moe_layer);
-  const std::vector<double> pi = routing_probabilities(pop, router, &d.group_prob);
+  const std::vector<double>& pi = probabilities.pi;
+  d.group_prob = probabilities.group_prob;
   d.expected.resize(pi.size());
   for (std::size_t e = 0; e < pi.size(); ++e) d.expected[e] = pi[e] * tokens;
   auto rng = routing_rng(spec.seed, moe_layer, 2);

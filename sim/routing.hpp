@@ -118,9 +118,25 @@ struct LayerRoutingDraw {
   double skipped = 0;            ///< assignments to zero-compute experts
 };
 
+/// One layer's per-token inclusion probabilities (pi) and group probabilities, from its popularity.
+struct LayerRoutingProbabilities {
+  std::vector<double> pi;
+  std::vector<double> group_prob;
+};
+
+LayerRoutingProbabilities layer_routing_probabilities(const RoutingSpec& spec, const RouterShape& router,
+                                                      int moe_layer);
+
+/// Whether every layer has the same popularity (uniform routing), so that one layer's
+/// probabilities serve them all.
+bool same_popularity_in_every_layer(const RoutingSpec& spec);
+
 /// Draws layer `moe_layer`'s routing for `tokens` tokens: popularity, top-k inclusion, one
 /// multinomial, then zero-compute experts (skip_fraction) and capacity (capacity_factor).
 LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& router, int moe_layer,
                                     double tokens);
+/// The same with the layer's probabilities already computed.
+LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& router, int moe_layer,
+                                    double tokens, const LayerRoutingProbabilities& probabilities);
 
 }  // namespace moesim::sim

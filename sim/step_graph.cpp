@@ -20,52 +20,90 @@ const char* phase_name(Phase p) {
 }
 
 TrafficMatrix TrafficMatrix::port_sums(std::vector<double> sent, std::vector<double> received) {
-  TrafficMatrix m(0);
-  m.n = static_cast<int>(sent.size());
+  TrafficMatrix m(static_cast<int>(sent.size()));
+  m.sums_only_ = true;
+  m.final_ = true;
   m.total_ = 0;
   for (double b : sent) m.total_ += b;
   m.sent_ = std::move(sent);
   m.received_ = std::move(received);
+  for (int d = 0; d < m.n; ++d) {
+    m.busiest_ = std::max({m.busiest_, m.sent_[static_cast<std::size_t>(d)], m.received_[static_cast<std::size_t>(d)]});
+  }
   return m;
 }
 
 void TrafficMatrix::finalize() {
-  if (bytes.empty()) return;  // sums only: already final
+  if (final_) return;
+  final_ = true;
+  // Stable: repeated pairs keep the order they were added in, so each pair's bytes are summed
+  // exactly as the dense matrix summed them.
+  std::stable_sort(entries_.begin(), entries_.end(),
+                   [](const Entry& a, const Entry& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; });
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (out > 0 && entries_[out - 1].src == entries_[i].src && entries_[out - 1].dst == entries_[i].dst) {
+      entries_[out - 1].bytes += entries_[i].bytes;
+    } else {
+      entries_[out++] = entries_[i];
+    }
+  }
+  entries_.resize(out);
   sent_.assign(static_cast<std::size_t>(n), 0.0);
   received_.assign(static_cast<std::size_t>(n), 0.0);
   total_ = 0;
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < n; ++j) {
-      const double b = at(i, j);
-      sent_[static_cast<std::size_t>(i)] += b;
-      received_[static_cast<std::size_t>(j)] += b;
-      total_ += b;
-    }
+  for (const Entry& e : entries_) {
+    sent_[static_cast<std::size_t>(e.src)] += e.bytes;
+    received_[static_cast<std::size_t>(e.dst)] += e.bytes;
+    total_ += e.bytes;
+  }
+  busiest_ = 0;
+  for (int d = 0; d < n; ++d) {
+    busiest_ = std::max({busiest_, sent_[static_cast<std::size_t>(d)], received_[static_cast<std::size_t>(d)]});
   }
 }
 
-double TrafficMatrix::sent_by(int d) const {
-  if (!sent_.empty()) return sent_[static_cast<std::size_t>(d)];
+double TrafficMatrix::at(int src, int dst) const {
+  if (final_) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), Entry{src, dst, 0.0}, [](const Entry& a, const Entry& b) {
+      return a.src != b.src ? a.src < b.src : a.dst < b.dst;
+    });
+    return it != entries_.end() && it->src == src && it->dst == dst ? it->bytes : 0.0;
+  }
   double s = 0;
-  for (int j = 0; j < n; ++j) s += at(d, j);
+  for (const Entry& e : entries_) {
+    if (e.src == src && e.dst == dst) s += e.bytes;
+  }
+  return s;
+}
+
+double TrafficMatrix::sent_by(int d) const {
+  if (final_) return sent_[static_cast<std::size_t>(d)];
+  double s = 0;
+  for (const Entry& e : entries_) {
+    if (e.src == d) s += e.bytes;
+  }
   return s;
 }
 
 double TrafficMatrix::received_by(int d) const {
-  if (!received_.empty()) return received_[static_cast<std::size_t>(d)];
+  if (final_) return received_[static_cast<std::size_t>(d)];
   double s = 0;
-  for (int i = 0; i < n; ++i) s += at(i, d);
+  for (const Entry& e : entries_) {
+    if (e.dst == d) s += e.bytes;
+  }
   return s;
 }
 
 double TrafficMatrix::total() const {
-  if (!sent_.empty()) return total_;
+  if (final_) return total_;
   double s = 0;
-  for (double b : bytes) s += b;
+  for (const Entry& e : entries_) s += e.bytes;
   return s;
 }
 
 double TrafficMatrix::busiest_port_bytes() const {
+  if (final_) return busiest_;
   double worst = 0;
   for (int d = 0; d < n; ++d) worst = std::max({worst, sent_by(d), received_by(d)});
   return worst;
@@ -118,12 +156,19 @@ Timeline evaluate_analytic(const StepGraph& graph) {
   const std::size_t n = graph.tasks.size();
   t.start.assign(n, 0.0);
   t.finish.assign(n, 0.0);
+  // Consecutive collectives often move the same matrix (the sub-batches of two-micro-batch
+  // overlap): its duration is computed once.
+  const TrafficMatrix* last_traffic = nullptr;
+  double last_seconds = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const Task& task = graph.tasks[i];
     double ready = 0;
     for (int d : task.deps) ready = std::max(ready, t.finish[static_cast<std::size_t>(d)]);
-    const double dur = task.is_collective() ? collective_seconds(*task.traffic, graph.fabric)
-                                            : task.seconds;
+    if (task.is_collective() && task.traffic.get() != last_traffic) {
+      last_traffic = task.traffic.get();
+      last_seconds = collective_seconds(*last_traffic, graph.fabric);
+    }
+    const double dur = task.is_collective() ? last_seconds : task.seconds;
     t.start[i] = ready;
     t.finish[i] = ready + dur;
     t.makespan = std::max(t.makespan, t.finish[i]);

@@ -16,34 +16,50 @@ enum class Phase { attention, gate, dispatch, experts, combine, shared_expert, d
 inline constexpr int kNumPhases = 9;
 const char* phase_name(Phase p);
 
-/// Bytes moved between ports in one collective; row = source. Ports are the fabric's endpoints
-/// (see Fabric): each device's scale-up port, then each NIC. Bytes between two scale-up ports
-/// cross the node's switch; bytes between two NIC ports cross the scale-out network.
+/// Bytes moved between ports in one collective. Ports are the fabric's endpoints (see Fabric):
+/// each device's scale-up port, then each NIC. Bytes between two scale-up ports cross the node's
+/// switch; bytes between two NIC ports cross the scale-out network. Sparse: only the pairs that
+/// move bytes are stored (a dense port x port matrix per layer was most of the memory and time of
+/// large flow runs).
 struct TrafficMatrix {
+  struct Entry {
+    int src = 0;
+    int dst = 0;
+    double bytes = 0;
+  };
   int n = 0;
-  std::vector<double> bytes;  ///< n * n, bytes[src * n + dst]; empty for a sums-only matrix
   /// Moved as one message per (token, expert) copy (DeepEP low-latency kernels): ports run at
   /// their links' per-token-message rate and pay their message overhead (hw::Link).
   bool token_messages = false;
 
-  explicit TrafficMatrix(int ports) : n(ports), bytes(static_cast<std::size_t>(ports) * ports, 0.0) {}
+  explicit TrafficMatrix(int ports) : n(ports) {}
   /// A matrix that keeps only what the closed-form evaluator needs: bytes sent and received per
   /// port (no pairs; the flow engine refuses it). Already final.
   static TrafficMatrix port_sums(std::vector<double> sent, std::vector<double> received);
-  bool has_pairs() const { return !bytes.empty() || n == 0; }
-  double& at(int src, int dst) { return bytes[static_cast<std::size_t>(src) * n + dst]; }
-  double at(int src, int dst) const { return bytes[static_cast<std::size_t>(src) * n + dst]; }
+  bool has_pairs() const { return !sums_only_; }
+  /// Adds bytes from src to dst (repeated pairs accumulate in the order they are added).
+  void add(int src, int dst, double bytes) { entries_.push_back({src, dst, bytes}); }
+  /// Bytes from src to dst.
+  double at(int src, int dst) const;
+  /// The pairs with bytes; after finalize(): one entry per pair, sorted by (src, dst).
+  const std::vector<Entry>& entries() const { return entries_; }
   double sent_by(int d) const;
   double received_by(int d) const;
   double total() const;
-  /// Caches the per-port sums so the queries above are O(1); call once the matrix is final.
+  /// Merges repeated pairs and caches the per-port sums so the queries above are O(1) (at() is
+  /// a binary search); call once the matrix is final. Sums are taken in row-major order, as over
+  /// the dense matrix.
   void finalize();
   /// max over ports of max(sent, received): what the busiest port must carry.
   double busiest_port_bytes() const;
 
  private:
+  std::vector<Entry> entries_;
+  bool sums_only_ = false;
+  bool final_ = false;
   std::vector<double> sent_, received_;  // per-port sums, filled by finalize()
   double total_ = 0;
+  double busiest_ = 0;
 };
 
 /// A node of the step graph.

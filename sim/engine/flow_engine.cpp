@@ -126,18 +126,21 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
 // sent and received per port therefore takes exactly as long. This rebuilds a collective with at
 // most about two flows per port (greedy transportation plan) instead of one per port pair, which
 // keeps SimGrid fast on hundreds of GPUs.
+// `out` is dense over `ports` (k x k, in the order of `ports`), not over all of the matrix's ports.
 void add_compact_flows(const std::vector<int>& ports, const TrafficMatrix& m, std::vector<double>& out) {
   struct Open {
     int port;
     double left;
   };
+  // Ports are named by their index in `ports` below.
   std::vector<Open> sources, sinks;
-  for (int p : ports) {
-    if (m.sent_by(p) > 0) sources.push_back({p, m.sent_by(p)});
-    if (m.received_by(p) > 0) sinks.push_back({p, m.received_by(p)});
+  const int count = static_cast<int>(ports.size());
+  for (int i = 0; i < count; ++i) {
+    const int p = ports[static_cast<std::size_t>(i)];
+    if (m.sent_by(p) > 0) sources.push_back({i, m.sent_by(p)});
+    if (m.received_by(p) > 0) sinks.push_back({i, m.received_by(p)});
   }
-  const auto n = static_cast<std::size_t>(m.n);
-  auto flow = [&](int a, int b) -> double& { return out[static_cast<std::size_t>(a) * n + b]; };
+  auto flow = [&](int a, int b) -> double& { return out[static_cast<std::size_t>(a) * static_cast<std::size_t>(count) + b]; };
   std::size_t k = 0;  // first sink with bytes left
   for (auto& src : sources) {
     while (src.left > 0) {
@@ -151,12 +154,12 @@ void add_compact_flows(const std::vector<int>& ports, const TrafficMatrix& m, st
       src.left -= x;
       sinks[j].left -= x;
     }
-    if (src.left <= 1e-9 * m.sent_by(src.port)) continue;
+    if (src.left <= 1e-9 * m.sent_by(ports[static_cast<std::size_t>(src.port)])) continue;
     // The source's remaining bytes can only go to itself: reroute through an existing flow
     // a -> b (a, b != src) as a -> src and src -> b, which keeps every port's sums.
     double left = src.left;
-    for (int a : ports) {
-      for (int b : ports) {
+    for (int a = 0; a < count; ++a) {
+      for (int b = 0; b < count; ++b) {
         if (left <= 0) break;
         if (a == src.port || b == src.port || a == b) continue;
         double& ab = flow(a, b);
@@ -185,7 +188,6 @@ struct NetworkPart {
 // The networks share no link, so each runs as its own parallel task; the collective ends with the
 // last. Each part's flows are the compact form above, which keeps the per-port loads.
 std::vector<NetworkPart> split_by_network(const Fabric& f, const TrafficMatrix& m) {
-  std::vector<double> compact(static_cast<std::size_t>(m.n) * m.n, 0.0);
   std::vector<std::vector<int>> groups;
   for (int node = 0; node < f.spec.nodes; ++node) {
     std::vector<int> g;
@@ -205,16 +207,10 @@ std::vector<NetworkPart> split_by_network(const Fabric& f, const TrafficMatrix& 
       if (m.sent_by(p) > 0 || m.received_by(p) > 0) active.push_back(p);
     }
     if (active.empty()) continue;
-    add_compact_flows(active, m, compact);
     NetworkPart part;
-    part.ports = active;
-    const std::size_t k = active.size();
-    part.bytes.assign(k * k, 0.0);
-    for (std::size_t i = 0; i < k; ++i) {
-      for (std::size_t j = 0; j < k; ++j) {
-        part.bytes[i * k + j] = compact[static_cast<std::size_t>(active[i]) * m.n + active[j]];
-      }
-    }
+    part.bytes.assign(active.size() * active.size(), 0.0);
+    add_compact_flows(active, m, part.bytes);
+    part.ports = std::move(active);
     parts.push_back(std::move(part));
   }
   return parts;
@@ -318,14 +314,13 @@ Timeline run_wifi(const StepGraph& g) {
       wait->set_host(delay);
       wait->set_flops_amount(any ? latency * kHostSpeed : 0.0);
       firsts[i].push_back(wait);
-      for (int a = 0; a < m.n; ++a) {
-        for (int b = 0; b < m.n; ++b) {
-          if (a == b || m.at(a, b) <= 0) continue;
-          sg4::CommPtr c = sg4::Comm::sendto_init(phones[static_cast<std::size_t>(a)], phones[static_cast<std::size_t>(b)]);
-          c->set_payload_size(static_cast<std::uint64_t>(std::llround(m.at(a, b))));
-          wait->add_successor(c);
-          lasts[i].push_back(c);
-        }
+      for (const TrafficMatrix::Entry& e : m.entries()) {
+        if (e.src == e.dst || e.bytes <= 0) continue;
+        sg4::CommPtr c = sg4::Comm::sendto_init(phones[static_cast<std::size_t>(e.src)],
+                                                phones[static_cast<std::size_t>(e.dst)]);
+        c->set_payload_size(static_cast<std::uint64_t>(std::llround(e.bytes)));
+        wait->add_successor(c);
+        lasts[i].push_back(c);
       }
       if (lasts[i].empty()) lasts[i].push_back(wait);
     } else {

@@ -45,7 +45,7 @@ TEST(FlowEngine, ContentionOnOnePortSlowsTheCollective) {
   Task all_to_one;
   all_to_one.phase = Phase::dispatch;
   auto m = std::make_shared<TrafficMatrix>(4);
-  for (int s = 1; s < 4; ++s) m->at(s, 0) = 1e9;  // three senders share device 0's down link
+  for (int s = 1; s < 4; ++s) m->add(s, 0, 1e9);  // three senders share device 0's down link
   all_to_one.traffic = m;
   g.add(all_to_one);
   auto t = engine::run_flow(g);
@@ -103,9 +103,9 @@ TEST(WifiEngine, ASharedMediumCollectiveMatchesTheClosedForm) {
   g.fabric.spec.devices_per_node = 3;
   g.fabric.spec.scale_up = *moesim::hw::Catalog::builtin().find_link("wifi7");
   auto m = std::make_shared<TrafficMatrix>(3);
-  m->at(0, 1) = 4e6;
-  m->at(1, 2) = 1e6;
-  m->at(2, 0) = 2e6;
+  m->add(0, 1, 4e6);
+  m->add(1, 2, 1e6);
+  m->add(2, 0, 2e6);
   m->finalize();
   Task k;
   k.device = 0;

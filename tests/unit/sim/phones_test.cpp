@@ -135,9 +135,9 @@ TEST(WifiCell, ACollectiveTakesTheSumOfAllStationsAirtime) {
   f.spec.scale_up = wifi;
   ASSERT_TRUE(f.wireless());
   sim::TrafficMatrix m(3);
-  m.at(0, 1) = 1e6;
-  m.at(1, 2) = 3e6;
-  m.at(2, 0) = 2e6;
+  m.add(0, 1, 1e6);
+  m.add(1, 2, 3e6);
+  m.add(2, 0, 2e6);
   m.finalize();
   const double rate = wifi.effective_bandwidth();
   EXPECT_NEAR(sim::collective_seconds(m, f), 2 * 6e6 / rate + wifi.latency_s, 1e-12);

@@ -20,9 +20,9 @@ Task compute(int device, double seconds, Phase phase, std::vector<int> deps = {}
 
 TEST(StepGraph, CollectiveTimeIsTheBusiestPortPlusLatency) {
   TrafficMatrix m(3);
-  m.at(0, 1) = 100;
-  m.at(0, 2) = 100;  // device 0 sends 200
-  m.at(1, 2) = 50;   // device 2 receives 150
+  m.add(0, 1, 100);
+  m.add(0, 2, 100);  // device 0 sends 200
+  m.add(1, 2, 50);   // device 2 receives 150
   const Fabric f = one_node(3, 100.0, 0.5);
   EXPECT_DOUBLE_EQ(m.busiest_port_bytes(), 200);
   EXPECT_DOUBLE_EQ(collective_seconds(m, f), 2.0 + 0.5);
@@ -38,7 +38,7 @@ TEST(StepGraph, AnalyticMakespanAndCriticalPathFollowTheSlowestChain) {
   Task coll;
   coll.phase = Phase::dispatch;
   auto m = std::make_shared<TrafficMatrix>(2);
-  m->at(0, 1) = 20;  // 2 s
+  m->add(0, 1, 20);  // 2 s
   coll.traffic = m;
   coll.deps = {a0, a1};
   const int c = g.add(coll);
