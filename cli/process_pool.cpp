@@ -1,18 +1,23 @@
 #include "process_pool.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -62,49 +67,273 @@ PointRunner& point_runner() {
   return runner;
 }
 
-// Runs job.in_process in a forked child with the same redirections and process group as a
-// spawned program.
-JobResult fork_job(const Job& job, pid_t& pid) {
-  JobResult r;
-  std::fflush(nullptr);  // buffered output would otherwise be written twice
-  pid = fork();
-  if (pid < 0) {
-    r.error = std::string("cannot fork: ") + std::strerror(errno);
-    return r;
+// --- Persistent point workers -------------------------------------------------------------
+// A worker is forked once and runs points one after another: the coordinator writes a request
+// (scenario, fidelity, report path, standard-error path) on the worker's request pipe, the
+// worker runs the registered PointRunner with its standard error sent to that file and answers
+// with the exit code. Forking per point cost more than the analytic points themselves (page
+// faults of the copy-on-write child; docs/sweep.md). Isolation is kept: a point that crashes or
+// is killed takes only its worker, which is replaced, and the flow engine still runs each
+// SimGrid simulation in a child of its own.
+
+bool write_all(int fd, const void* data, std::size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
   }
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    setpgid(0, 0);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    auto redirect = [](const std::string& path, int fd, int flags) {
-      const int f = open(path.empty() ? "/dev/null" : path.c_str(), flags, 0644);
-      if (f >= 0) {
-        dup2(f, fd);
-        close(f);
-      }
-    };
-    redirect("", STDIN_FILENO, O_RDONLY);
-    redirect(job.stdout_path, STDOUT_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
-    redirect(job.stderr_path, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
-    int rc = 4;
+  return true;
+}
+
+bool read_all(int fd, void* data, std::size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// A request: its length, then the fields separated by NUL bytes.
+bool send_request(int fd, const std::vector<std::string>& fields) {
+  std::string body;
+  for (const auto& f : fields) body += f + '\0';
+  const auto size = static_cast<std::uint32_t>(body.size());
+  return write_all(fd, &size, sizeof size) && write_all(fd, body.data(), body.size());
+}
+
+std::optional<std::vector<std::string>> receive_request(int fd) {
+  std::uint32_t size = 0;
+  if (!read_all(fd, &size, sizeof size)) return std::nullopt;
+  std::string body(size, '\0');
+  if (!read_all(fd, body.data(), body.size())) return std::nullopt;
+  std::vector<std::string> fields;
+  for (std::size_t start = 0; start < body.size();) {
+    const std::size_t end = body.find('\0', start);
+    fields.push_back(body.substr(start, end - start));
+    start = end + 1;
+  }
+  return fields;
+}
+
+void redirect_fd(const std::string& path, int fd, int flags) {
+  const int f = open(path.empty() ? "/dev/null" : path.c_str(), flags, 0644);
+  if (f >= 0) {
+    dup2(f, fd);
+    close(f);
+  }
+}
+
+[[noreturn]] void worker_main(int requests, int answers, const PointRunner& runner) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  setpgid(0, 0);
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE}) signal(sig, SIG_DFL);
+  redirect_fd("", STDIN_FILENO, O_RDONLY);
+  redirect_fd("", STDOUT_FILENO, O_WRONLY);
+  while (auto fields = receive_request(requests)) {
+    if (fields->size() != 4) break;
+    redirect_fd((*fields)[3], STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
+    std::int32_t rc = 4;
     try {
-      rc = job.in_process();
+      rc = runner((*fields)[0], (*fields)[1], (*fields)[2]);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "moesim: %s\n", e.what());
     }
     std::fflush(nullptr);
-    _exit(rc);
+    redirect_fd("", STDERR_FILENO, O_WRONLY);
+    if (!write_all(answers, &rc, sizeof rc)) break;
+  }
+  _exit(0);
+}
+
+struct Worker {
+  pid_t pid = 0;
+  int requests = -1;    // coordinator -> worker
+  int answers = -1;     // worker -> coordinator
+  bool busy = false;
+  bool answered = false;  // the answer pipe closed or answered; only the exit is left to see
+  std::size_t index = 0;
+  Clock::time_point start;
+  double timeout_s = 0;
+  bool timed_out = false;
+};
+
+void close_worker_fds(Worker& w) {
+  if (w.requests >= 0) close(w.requests);
+  if (w.answers >= 0) close(w.answers);
+  w.requests = w.answers = -1;
+}
+
+// Forks a worker; false (with `error`) when the system refuses.
+bool start_worker(Worker& w, std::vector<Worker>& all, const PointRunner& runner, std::string& error) {
+  int req[2], ans[2];
+  if (pipe(req) != 0) {
+    error = std::string("cannot create a pipe: ") + std::strerror(errno);
+    return false;
+  }
+  if (pipe(ans) != 0) {
+    error = std::string("cannot create a pipe: ") + std::strerror(errno);
+    close(req[0]);
+    close(req[1]);
+    return false;
+  }
+  std::fflush(nullptr);  // buffered output would otherwise be written twice
+  const pid_t pid = fork();
+  if (pid < 0) {
+    error = std::string("cannot fork: ") + std::strerror(errno);
+    for (int fd : {req[0], req[1], ans[0], ans[1]}) close(fd);
+    return false;
+  }
+  if (pid == 0) {
+    for (auto& other : all) close_worker_fds(other);  // only its own pipes stay open
+    close(req[1]);
+    close(ans[0]);
+    worker_main(req[0], ans[1], runner);
   }
   setpgid(pid, pid);  // also from the parent, so a kill never races the child's own call
-  r.started = true;
-  return r;
+  close(req[0]);
+  close(ans[1]);
+  w = Worker{};
+  w.pid = pid;
+  w.requests = req[1];
+  w.answers = ans[0];
+  return true;
+}
+
+bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
+                    const std::function<ScenarioRun(std::size_t)>& make,
+                    const std::function<void(std::size_t, const JobResult&)>& done, const std::function<void()>& tick) {
+  InterruptGuard guard;
+  struct sigaction ignore {}, old_pipe {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, &old_pipe);  // a dead worker's pipe must not end the coordinator
+  struct RestorePipe {
+    struct sigaction old;
+    ~RestorePipe() { sigaction(SIGPIPE, &old, nullptr); }
+  } restore_pipe{old_pipe};
+
+  std::vector<Worker> workers(std::min<std::size_t>(count, static_cast<std::size_t>(std::max(parallel, 1))));
+  std::string start_error;
+  std::vector<bool> alive(workers.size(), false);
+  for (std::size_t k = 0; k < workers.size(); ++k) alive[k] = start_worker(workers[k], workers, runner, start_error);
+  auto stop_all = [&] {
+    for (auto& w : workers) {
+      if (w.pid <= 0) continue;
+      kill(-w.pid, SIGKILL);
+      waitpid(w.pid, nullptr, 0);
+      close_worker_fds(w);
+      w.pid = 0;
+    }
+  };
+  auto finish_point = [&](Worker& w, JobResult res) {
+    res.started = true;
+    res.elapsed_s = std::chrono::duration<double>(Clock::now() - w.start).count();
+    res.timed_out = w.timed_out;
+    w.busy = false;
+    done(w.index, res);
+  };
+  std::size_t next = 0;
+  std::size_t busy = 0;
+  while (next < count || busy > 0) {
+    if (g_interrupt.load() != 0) {
+      stop_all();
+      return false;
+    }
+    if (std::none_of(alive.begin(), alive.end(), [](bool a) { return a; })) {
+      // No worker could be started: the remaining points cannot run.
+      for (; next < count; ++next) {
+        JobResult r;
+        r.error = start_error;
+        done(next, r);
+      }
+      break;
+    }
+    for (std::size_t k = 0; k < workers.size() && next < count; ++k) {
+      Worker& w = workers[k];
+      if (!alive[k] || w.busy) continue;
+      const std::size_t i = next++;
+      const ScenarioRun run = make(i);
+      w.busy = true;
+      w.answered = false;
+      w.index = i;
+      w.start = Clock::now();
+      w.timeout_s = run.timeout_s;
+      w.timed_out = false;
+      ++busy;
+      // A failed send means the worker died; its exit is seen below and fails this point.
+      send_request(w.requests, {run.scenario, run.fidelity, run.work_prefix + ".report.json", run.work_prefix + ".stderr"});
+    }
+    if (tick) tick();
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> owner;
+    for (std::size_t k = 0; k < workers.size(); ++k) {
+      if (alive[k] && workers[k].busy && !workers[k].answered) {
+        fds.push_back({workers[k].answers, POLLIN, 0});
+        owner.push_back(k);
+      }
+    }
+    // 20 ms: the granularity of timeouts, interrupts, the tick and noticing a dead worker.
+    if (poll(fds.data(), fds.size(), 20) > 0) {
+      for (std::size_t f = 0; f < fds.size(); ++f) {
+        if (fds[f].revents == 0) continue;
+        Worker& w = workers[owner[f]];
+        std::int32_t rc = 0;
+        if (read_all(w.answers, &rc, sizeof rc)) {
+          JobResult res;
+          res.exit_code = rc;
+          finish_point(w, res);
+          --busy;
+        } else {
+          w.answered = true;  // closed without an answer: it is dying
+        }
+      }
+    }
+    // Workers that ended (crashed, killed, timed out) and points past their time.
+    for (std::size_t k = 0; k < workers.size(); ++k) {
+      Worker& w = workers[k];
+      if (!alive[k]) continue;
+      int status = 0;
+      const pid_t gone = waitpid(w.pid, &status, WNOHANG);
+      if (gone == 0) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - w.start).count();
+        if (w.busy && w.timeout_s > 0 && elapsed > w.timeout_s && !w.timed_out) {
+          w.timed_out = true;
+          kill(-w.pid, SIGKILL);
+        }
+        continue;
+      }
+      kill(-w.pid, SIGKILL);  // whatever it left running in its group goes with it
+      close_worker_fds(w);
+      if (w.busy) {
+        JobResult res;
+        if (gone < 0) {
+          res.signal = SIGKILL;
+        } else if (WIFEXITED(status)) {
+          res.exit_code = WEXITSTATUS(status);
+        } else if (WIFSIGNALED(status)) {
+          res.signal = WTERMSIG(status);
+        }
+        finish_point(w, res);
+        --busy;
+      }
+      alive[k] = next < count && start_worker(w, workers, runner, start_error);
+      if (!alive[k]) w.pid = 0;
+    }
+  }
+  stop_all();
+  return true;
 }
 
 JobResult start_job(const Job& job, pid_t& pid) {
-  if (job.in_process) return fork_job(job, pid);
   JobResult r;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -153,7 +382,7 @@ std::string JobResult::describe() const {
 }
 
 bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size_t)>& make,
-              const std::function<void(std::size_t, const JobResult&)>& done) {
+              const std::function<void(std::size_t, const JobResult&)>& done, const std::function<void()>& tick) {
   InterruptGuard guard;
   if (parallel < 1) parallel = 1;
   // Wait for children by blocking on SIGCHLD (with a short timeout for deadlines and
@@ -189,6 +418,7 @@ bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size
       }
       running.push_back({i, pid, Clock::now(), job.timeout_s, false});
     }
+    if (tick) tick();
     bool reaped = false;
     for (std::size_t k = 0; k < running.size();) {
       Running& r = running[k];
@@ -231,17 +461,21 @@ bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size
 }
 
 bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make_run,
-                   const std::function<void(std::size_t, const ScenarioOutcome&)>& done) {
+                   const std::function<void(std::size_t, const ScenarioOutcome&)>& done,
+                   const std::function<void()>& tick) {
   std::vector<ScenarioRun> runs(count);
   const char* env = std::getenv("MOESIM_SWEEP_WORKER");
   const bool exec_worker = env != nullptr && *env != '\0';
   const std::string worker = exec_worker ? std::string(env) : self_executable();
-  // Without a worker override, a registered runner does each point in a forked copy of this
-  // process: the same work as `moesim run`, without loading the program again.
+  // Without a worker override, a registered runner does the points in persistent forked
+  // workers: the same work as `moesim run`, without loading the program again.
   const PointRunner runner = exec_worker ? PointRunner{} : point_runner();
-  auto make = [&](std::size_t i) {
+  auto remember = [&](std::size_t i) -> const ScenarioRun& {
     runs[i] = make_run(i);
-    const ScenarioRun& r = runs[i];
+    return runs[i];
+  };
+  auto make = [&](std::size_t i) {
+    const ScenarioRun& r = remember(i);
     Job job;
     job.argv = {worker, "run", r.scenario, "--json", "--out", r.work_prefix + ".report.json"};
     if (!r.fidelity.empty()) {
@@ -250,11 +484,6 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
     }
     job.stderr_path = r.work_prefix + ".stderr";
     job.timeout_s = r.timeout_s;
-    if (runner) {
-      job.in_process = [runner, scenario = r.scenario, fidelity = r.fidelity, out = r.work_prefix + ".report.json"] {
-        return runner(scenario, fidelity, out);
-      };
-    }
     return job;
   };
   auto finish = [&](std::size_t i, const JobResult& res) {
@@ -284,13 +513,18 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
     runs[i] = ScenarioRun{};
     done(i, o);
   };
-  return run_pool(count, parallel, make, finish);
+  if (runner) return run_in_workers(count, parallel, runner, remember, finish, tick);
+  return run_pool(count, parallel, make, finish, tick);
 }
 
 void set_point_runner(PointRunner runner) { point_runner() = std::move(runner); }
 
 int parallel_slots(int requested) {
   if (requested > 0) return requested;
+  // The cores this process may run on (taskset, cgroups, an MPI rank's binding), else all.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
 }

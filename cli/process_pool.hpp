@@ -15,9 +15,6 @@ namespace moesim::tools {
 
 struct Job {
   std::vector<std::string> argv;  ///< argv[0] is the program path
-  /// When set, the job is this function in a forked copy of this process instead of argv
-  /// (no exec: nothing to load again); its return value is the exit code.
-  std::function<int()> in_process;
   std::string stdout_path;        ///< empty: /dev/null
   std::string stderr_path;        ///< empty: /dev/null
   double timeout_s = 0;           ///< 0: no limit
@@ -40,8 +37,9 @@ struct JobResult {
 /// when a slot frees, `done` is called in this thread as each one ends (in completion order).
 /// SIGINT/SIGTERM during the run end every running job and stop launching new ones; the
 /// function then returns false (true when every job ran).
+/// `tick`, when set, is called in this thread at least every 20 ms while jobs run.
 bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size_t)>& make,
-              const std::function<void(std::size_t, const JobResult&)>& done);
+              const std::function<void(std::size_t, const JobResult&)>& done, const std::function<void()>& tick = {});
 
 /// One `moesim run SCENARIO --json` in a child process.
 struct ScenarioRun {
@@ -60,18 +58,24 @@ struct ScenarioOutcome {
 };
 
 /// Runs the scenarios with at most `parallel` at once; temporary files are removed after each.
-/// The worker is this executable, or $MOESIM_SWEEP_WORKER when set (a wrapper script, or a
-/// test's deliberately crashing worker). Returns false when interrupted.
-/// `make(i)` is called just before run i starts (it may write the scenario file then).
+/// With a registered PointRunner (set_point_runner), `parallel` worker processes are forked
+/// once and each runs points one after another (a crashed, killed or timed-out point takes
+/// only its worker, which is replaced); otherwise, or when $MOESIM_SWEEP_WORKER is set (a
+/// wrapper script, or a test's deliberately crashing worker), each point is a program started
+/// as `WORKER run SCENARIO --json --out ...`. Returns false when interrupted.
+/// `make(i)` is called just before run i starts (it may write the scenario file then);
+/// `tick`, when set, is called in this thread at least every 20 ms while points run.
 bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make,
-                   const std::function<void(std::size_t, const ScenarioOutcome&)>& done);
+                   const std::function<void(std::size_t, const ScenarioOutcome&)>& done,
+                   const std::function<void()>& tick = {});
 
-/// What `moesim run SCENARIO --json --out OUT [--fidelity F]` does, for forked workers: the CLI
-/// registers it (it links the flow engine; this library does not). Unset: workers are exec'd.
+/// What `moesim run SCENARIO --json --out OUT [--fidelity F]` does, for forked workers: the
+/// programs register it (it links the flow engine; this library does not). Unset: workers are
+/// exec'd. It runs many points in one process, so it must leave no state behind.
 using PointRunner = std::function<int(const std::string& scenario, const std::string& fidelity, const std::string& out)>;
 void set_point_runner(PointRunner runner);
 
-/// Parallel slots for `requested` (0 or less: every core).
+/// Parallel slots for `requested` (0 or less: every core this process may use).
 int parallel_slots(int requested);
 
 /// The path of the running executable (for re-running this program as a worker).
