@@ -48,7 +48,7 @@ fi
 echo "--- killed worker"
 "$MOESIM" sweep "$work/spec.json" --jobs 2 -o "$work/kill" &
 sweep=$!
-sleep 5
+sleep 0.3
 # Points are short: try workers until one is caught alive.
 for _ in $(seq 100); do
   victim=$(pgrep -P "$sweep" | head -1 || true)  # none alive at this instant: try again

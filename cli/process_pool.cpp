@@ -108,14 +108,15 @@ bool send_request(int fd, const std::vector<std::string>& fields) {
   return write_all(fd, &size, sizeof size) && write_all(fd, body.data(), body.size());
 }
 
-std::optional<std::vector<std::string>> receive_request(int fd) {
+// The last of `max_fields` fields takes the rest of the message (it may hold any bytes).
+std::optional<std::vector<std::string>> receive_request(int fd, std::size_t max_fields) {
   std::uint32_t size = 0;
   if (!read_all(fd, &size, sizeof size)) return std::nullopt;
   std::string body(size, '\0');
   if (!read_all(fd, body.data(), body.size())) return std::nullopt;
   std::vector<std::string> fields;
   for (std::size_t start = 0; start < body.size();) {
-    const std::size_t end = body.find('\0', start);
+    const std::size_t end = fields.size() + 1 == max_fields ? body.size() - 1 : body.find('\0', start);
     fields.push_back(body.substr(start, end - start));
     start = end + 1;
   }
@@ -130,7 +131,37 @@ void redirect_fd(const std::string& path, int fd, int flags) {
   }
 }
 
-[[noreturn]] void worker_main(int requests, int answers, const PointRunner& runner) {
+// How point `run` ended, from its exit (or signal) and the files it left; removes the files.
+ScenarioOutcome outcome_of(const ScenarioRun& run, const JobResult& res) {
+  const std::string report_path = run.work_prefix + ".report.json";
+  const std::string stderr_path = run.work_prefix + ".stderr";
+  ScenarioOutcome o;
+  o.seconds = res.elapsed_s;
+  const bool ran = res.started && !res.timed_out && res.signal == 0;
+  if (ran && (res.exit_code == 0 || res.exit_code == 3)) {
+    try {
+      o.report = nlohmann::json::parse(read_text(report_path));
+      o.status = res.exit_code == 0 ? "ok" : "infeasible";
+    } catch (const nlohmann::json::exception& e) {
+      o.error = std::string("unreadable report: ") + e.what();
+    }
+  }
+  if (!o.report) {
+    o.status = ran && res.exit_code == 1 ? "invalid" : "failed";
+    std::string err = read_text(stderr_path);
+    constexpr std::size_t kTail = 2000;
+    if (err.size() > kTail) err = "..." + err.substr(err.size() - kTail);
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    o.error = res.describe() + (o.error.empty() ? "" : "; " + o.error) + (err.empty() ? "" : ": " + err);
+  }
+  std::remove(report_path.c_str());
+  std::remove(stderr_path.c_str());
+  return o;
+}
+
+// A request: point index, scenario, fidelity, work prefix. An answer: the exit code, and with a
+// summarize hook the status, seconds and summary.
+[[noreturn]] void worker_main(int requests, int answers, const PointRunner& runner, const PointHooks& hooks) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -138,18 +169,38 @@ void redirect_fd(const std::string& path, int fd, int flags) {
   for (int sig : {SIGINT, SIGTERM, SIGPIPE}) signal(sig, SIG_DFL);
   redirect_fd("", STDIN_FILENO, O_RDONLY);
   redirect_fd("", STDOUT_FILENO, O_WRONLY);
-  while (auto fields = receive_request(requests)) {
+  while (auto fields = receive_request(requests, 4)) {
     if (fields->size() != 4) break;
-    redirect_fd((*fields)[3], STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
-    std::int32_t rc = 4;
+    const std::size_t index = std::stoull((*fields)[0]);
+    const ScenarioRun run{(*fields)[1], (*fields)[2], (*fields)[3], 0};
+    std::vector<std::string> answer;
     try {
-      rc = runner((*fields)[0], (*fields)[1], (*fields)[2]);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "moesim: %s\n", e.what());
+      if (hooks.prepare) hooks.prepare(index);
+      redirect_fd(run.work_prefix + ".stderr", STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
+      const auto start = Clock::now();
+      int rc = 4;
+      try {
+        rc = runner(run.scenario, run.fidelity, run.work_prefix + ".report.json");
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "moesim: %s\n", e.what());
+      }
+      std::fflush(nullptr);
+      redirect_fd("", STDERR_FILENO, O_WRONLY);
+      answer.push_back(std::to_string(rc));
+      if (hooks.summarize) {
+        JobResult res;
+        res.started = true;
+        res.exit_code = rc;
+        res.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+        const ScenarioOutcome o = outcome_of(run, res);
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.17g", o.seconds);
+        answer.insert(answer.end(), {o.status, seconds, hooks.summarize(index, o)});
+      }
+    } catch (const std::exception&) {
+      break;  // the coordinator sees the worker end and fails the point
     }
-    std::fflush(nullptr);
-    redirect_fd("", STDERR_FILENO, O_WRONLY);
-    if (!write_all(answers, &rc, sizeof rc)) break;
+    if (!send_request(answers, answer)) break;
   }
   _exit(0);
 }
@@ -173,7 +224,8 @@ void close_worker_fds(Worker& w) {
 }
 
 // Forks a worker; false (with `error`) when the system refuses.
-bool start_worker(Worker& w, std::vector<Worker>& all, const PointRunner& runner, std::string& error) {
+bool start_worker(Worker& w, std::vector<Worker>& all, const PointRunner& runner, const PointHooks& hooks,
+                  std::string& error) {
   int req[2], ans[2];
   if (pipe(req) != 0) {
     error = std::string("cannot create a pipe: ") + std::strerror(errno);
@@ -196,7 +248,7 @@ bool start_worker(Worker& w, std::vector<Worker>& all, const PointRunner& runner
     for (auto& other : all) close_worker_fds(other);  // only its own pipes stay open
     close(req[1]);
     close(ans[0]);
-    worker_main(req[0], ans[1], runner);
+    worker_main(req[0], ans[1], runner, hooks);
   }
   setpgid(pid, pid);  // also from the parent, so a kill never races the child's own call
   close(req[0]);
@@ -208,9 +260,13 @@ bool start_worker(Worker& w, std::vector<Worker>& all, const PointRunner& runner
   return true;
 }
 
-bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
+// `make` runs here; `ended` gets the points that ended without an answer (and every point
+// without a summarize hook), `answered` those summarized in their worker.
+bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner, const PointHooks& hooks,
                     const std::function<ScenarioRun(std::size_t)>& make,
-                    const std::function<void(std::size_t, const JobResult&)>& done, const std::function<void()>& tick) {
+                    const std::function<void(std::size_t, const JobResult&)>& ended,
+                    const std::function<void(std::size_t, const ScenarioOutcome&)>& answered,
+                    const std::function<void()>& tick) {
   InterruptGuard guard;
   struct sigaction ignore {}, old_pipe {};
   ignore.sa_handler = SIG_IGN;
@@ -224,7 +280,7 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
   std::vector<Worker> workers(std::min<std::size_t>(count, static_cast<std::size_t>(std::max(parallel, 1))));
   std::string start_error;
   std::vector<bool> alive(workers.size(), false);
-  for (std::size_t k = 0; k < workers.size(); ++k) alive[k] = start_worker(workers[k], workers, runner, start_error);
+  for (std::size_t k = 0; k < workers.size(); ++k) alive[k] = start_worker(workers[k], workers, runner, hooks, start_error);
   auto stop_all = [&] {
     for (auto& w : workers) {
       if (w.pid <= 0) continue;
@@ -239,7 +295,7 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
     res.elapsed_s = std::chrono::duration<double>(Clock::now() - w.start).count();
     res.timed_out = w.timed_out;
     w.busy = false;
-    done(w.index, res);
+    ended(w.index, res);
   };
   std::size_t next = 0;
   std::size_t busy = 0;
@@ -253,7 +309,7 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
       for (; next < count; ++next) {
         JobResult r;
         r.error = start_error;
-        done(next, r);
+        ended(next, r);
       }
       break;
     }
@@ -270,7 +326,7 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
       w.timed_out = false;
       ++busy;
       // A failed send means the worker died; its exit is seen below and fails this point.
-      send_request(w.requests, {run.scenario, run.fidelity, run.work_prefix + ".report.json", run.work_prefix + ".stderr"});
+      send_request(w.requests, {std::to_string(i), run.scenario, run.fidelity, run.work_prefix});
     }
     if (tick) tick();
     std::vector<pollfd> fds;
@@ -286,10 +342,18 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
       for (std::size_t f = 0; f < fds.size(); ++f) {
         if (fds[f].revents == 0) continue;
         Worker& w = workers[owner[f]];
-        std::int32_t rc = 0;
-        if (read_all(w.answers, &rc, sizeof rc)) {
+        const auto answer = receive_request(w.answers, 4);
+        if (answer && answer->size() == 4) {
+          ScenarioOutcome o;
+          o.status = (*answer)[1];
+          o.seconds = std::stod((*answer)[2]);
+          o.summary = (*answer)[3];
+          w.busy = false;
+          --busy;
+          answered(w.index, o);
+        } else if (answer && answer->size() == 1) {
           JobResult res;
-          res.exit_code = rc;
+          res.exit_code = std::stoi((*answer)[0]);
           finish_point(w, res);
           --busy;
         } else {
@@ -325,7 +389,7 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner,
         finish_point(w, res);
         --busy;
       }
-      alive[k] = next < count && start_worker(w, workers, runner, start_error);
+      alive[k] = next < count && start_worker(w, workers, runner, hooks, start_error);
       if (!alive[k]) w.pid = 0;
     }
   }
@@ -462,7 +526,7 @@ bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size
 
 bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make_run,
                    const std::function<void(std::size_t, const ScenarioOutcome&)>& done,
-                   const std::function<void()>& tick) {
+                   const std::function<void()>& tick, const PointHooks& hooks) {
   std::vector<ScenarioRun> runs(count);
   const char* env = std::getenv("MOESIM_SWEEP_WORKER");
   const bool exec_worker = env != nullptr && *env != '\0';
@@ -476,6 +540,7 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
   };
   auto make = [&](std::size_t i) {
     const ScenarioRun& r = remember(i);
+    if (hooks.prepare) hooks.prepare(i);
     Job job;
     job.argv = {worker, "run", r.scenario, "--json", "--out", r.work_prefix + ".report.json"};
     if (!r.fidelity.empty()) {
@@ -487,33 +552,16 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
     return job;
   };
   auto finish = [&](std::size_t i, const JobResult& res) {
-    const std::string report_path = runs[i].work_prefix + ".report.json";
-    const std::string stderr_path = runs[i].work_prefix + ".stderr";
-    ScenarioOutcome o;
-    o.seconds = res.elapsed_s;
-    const bool ran = res.started && !res.timed_out && res.signal == 0;
-    if (ran && (res.exit_code == 0 || res.exit_code == 3)) {
-      try {
-        o.report = nlohmann::json::parse(read_text(report_path));
-        o.status = res.exit_code == 0 ? "ok" : "infeasible";
-      } catch (const nlohmann::json::exception& e) {
-        o.error = std::string("unreadable report: ") + e.what();
-      }
-    }
-    if (!o.report) {
-      o.status = ran && res.exit_code == 1 ? "invalid" : "failed";
-      std::string err = read_text(stderr_path);
-      constexpr std::size_t kTail = 2000;
-      if (err.size() > kTail) err = "..." + err.substr(err.size() - kTail);
-      while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-      o.error = res.describe() + (o.error.empty() ? "" : "; " + o.error) + (err.empty() ? "" : ": " + err);
-    }
-    std::remove(report_path.c_str());
-    std::remove(stderr_path.c_str());
+    ScenarioOutcome o = outcome_of(runs[i], res);
+    if (hooks.summarize) o.summary = hooks.summarize(i, o);
     runs[i] = ScenarioRun{};
     done(i, o);
   };
-  if (runner) return run_in_workers(count, parallel, runner, remember, finish, tick);
+  auto answered = [&](std::size_t i, const ScenarioOutcome& o) {
+    runs[i] = ScenarioRun{};
+    done(i, o);
+  };
+  if (runner) return run_in_workers(count, parallel, runner, hooks, remember, finish, answered, tick);
   return run_pool(count, parallel, make, finish, tick);
 }
 

@@ -55,6 +55,19 @@ struct ScenarioOutcome {
   std::optional<nlohmann::json> report;
   std::string error;         ///< failed: how it ended, then the tail of its standard error
   double seconds = 0;
+  std::string summary;       ///< what PointHooks::summarize made of it (then `report` may be empty)
+};
+
+/// Work done for each point in the process that runs it, so that the coordinator, which
+/// serves every worker, does not become the bottleneck of short points. In a forked worker the
+/// hooks see the caller's data as it was when the pool started; with exec'd workers
+/// ($MOESIM_SWEEP_WORKER) or for a point whose worker died they run in the coordinator.
+struct PointHooks {
+  /// Before point i runs (e.g. writes its scenario file).
+  std::function<void(std::size_t)> prepare;
+  /// Point i's outcome as text, handed to `done` in ScenarioOutcome::summary with the status
+  /// and seconds; the report and error are then not sent back (`report`, `error` are empty).
+  std::function<std::string(std::size_t, const ScenarioOutcome&)> summarize;
 };
 
 /// Runs the scenarios with at most `parallel` at once; temporary files are removed after each.
@@ -67,7 +80,7 @@ struct ScenarioOutcome {
 /// `tick`, when set, is called in this thread at least every 20 ms while points run.
 bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make,
                    const std::function<void(std::size_t, const ScenarioOutcome&)>& done,
-                   const std::function<void()>& tick = {});
+                   const std::function<void()>& tick = {}, const PointHooks& hooks = {});
 
 /// What `moesim run SCENARIO --json --out OUT [--fidelity F]` does, for forked workers: the
 /// programs register it (it links the flow engine; this library does not). Unset: workers are

@@ -60,7 +60,7 @@ bool write_rows(const fs::path& dir, const SweepSpec& spec, const std::vector<js
 // rows (at worst one cut line, which a resume skips).
 class RowAppender {
  public:
-  RowAppender(const fs::path& dir, const SweepSpec& spec) : spec_(spec) {
+  explicit RowAppender(const fs::path& dir) {
     jsonl_ = open((dir / kRowsFile).c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     csv_ = open((dir / kCsvFile).c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   }
@@ -71,15 +71,16 @@ class RowAppender {
   RowAppender(const RowAppender&) = delete;
   RowAppender& operator=(const RowAppender&) = delete;
   bool ok() const { return jsonl_ >= 0 && csv_ >= 0; }
-  bool append(const json& row) {
-    return write_all(jsonl_, row.dump() + "\n") && write_all(csv_, csv_row(spec_, row));
+  /// A row as its JSONL line followed by its CSV line.
+  bool append(const std::string& lines) {
+    const std::size_t cut = lines.find('\n') + 1;
+    return write_all(jsonl_, lines.substr(0, cut)) && write_all(csv_, lines.substr(cut));
   }
 
  private:
   static bool write_all(int fd, const std::string& text) {
     return ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   }
-  const SweepSpec& spec_;
   int jsonl_ = -1, csv_ = -1;
 };
 
@@ -245,20 +246,39 @@ void share_plan(SweepGroup& group, SweepPlan& plan) {
   plan.todo = j.at("todo").get<std::vector<std::size_t>>();
 }
 
-// Runs `points` on this process's worker pool, writing each point's scenario under `work`;
-// `on_row` gets each result row as it finishes. False when interrupted.
+// A finished point as the text the rows are written from: its status, then its JSONL line, then
+// its CSV line. Made in the worker that ran the point (PointHooks::summarize).
+struct FinishedPoint {
+  std::string status;
+  std::string lines;  // JSONL line + CSV line
+  static std::string encode(const std::string& status, const std::string& lines) { return status + "\n" + lines; }
+  static FinishedPoint decode(const std::string& text) {
+    const std::size_t cut = text.find('\n');
+    return {text.substr(0, cut), text.substr(cut + 1)};
+  }
+};
+
+// Runs `points` on this process's worker pool; the workers write each point's scenario under
+// `work` and turn its report into rows; `on_row` gets each as it finishes. False when
+// interrupted.
 bool run_points(const SweepSpec& spec, const std::vector<std::size_t>& points, const fs::path& work, int slots,
-                const std::function<void(const json&)>& on_row, const std::function<void()>& tick) {
+                const std::function<void(const FinishedPoint&)>& on_row, const std::function<void()>& tick) {
+  auto prefix = [&](std::size_t k) { return (work / ("point-" + std::to_string(points[k]))).string(); };
   auto make_run = [&](std::size_t k) {
-    const fs::path prefix = work / ("point-" + std::to_string(points[k]));
-    write_text_atomic(prefix.string() + ".json", apply_point(spec, spec.point(points[k])).dump(2));
-    return ScenarioRun{prefix.string() + ".json", spec.fidelity, prefix.string(), spec.timeout_s};
+    return ScenarioRun{prefix(k) + ".json", spec.fidelity, prefix(k), spec.timeout_s};
   };
-  return run_scenarios(points.size(), slots, make_run, [&](std::size_t k, const ScenarioOutcome& o) {
-    const std::size_t i = points[k];
-    fs::remove(work / ("point-" + std::to_string(i) + ".json"));
-    on_row(result_row(spec, i, o.status, o.error, o.report, o.seconds));
-  }, tick);
+  PointHooks hooks;
+  hooks.prepare = [&](std::size_t k) {
+    write_text_atomic(prefix(k) + ".json", apply_point(spec, spec.point(points[k])).dump(2));
+  };
+  hooks.summarize = [&](std::size_t k, const ScenarioOutcome& o) {
+    fs::remove(prefix(k) + ".json");
+    const json row = result_row(spec, points[k], o.status, o.error, o.report, o.seconds);
+    return FinishedPoint::encode(o.status, row.dump() + "\n" + csv_row(spec, row));
+  };
+  return run_scenarios(points.size(), slots, make_run, [&](std::size_t, const ScenarioOutcome& o) {
+    on_row(FinishedPoint::decode(o.summary));
+  }, tick, hooks);
 }
 
 // A rank above 0: its slice of the points, each row sent to rank 0, then an end message.
@@ -273,7 +293,7 @@ int run_remote_rank(SweepGroup& group, const std::optional<SweepSpec>& spec, con
     // Rank 0 read the spec; this one could not (another machine, another file system).
     end["complete"] = false;
     end["error"] = "rank " + std::to_string(group.rank()) + " cannot read the spec or its base scenario";
-    group.send_to_root(end.dump());
+    group.send_to_root("E" + end.dump());
     return 1;
   }
   std::error_code ec;
@@ -281,14 +301,14 @@ int run_remote_rank(SweepGroup& group, const std::optional<SweepSpec>& spec, con
                                                      std::to_string(getpid()));
   fs::create_directories(work, ec);
   std::size_t sent = 0;
-  const bool complete = run_points(*spec, mine, work, slots, [&](const json& row) {
-    group.send_to_root(row.dump());
+  const bool complete = run_points(*spec, mine, work, slots, [&](const FinishedPoint& p) {
+    group.send_to_root("R" + FinishedPoint::encode(p.status, p.lines));
     ++sent;
   }, {});
   fs::remove_all(work, ec);
   end["complete"] = complete;
   end["points"] = sent;
-  group.send_to_root(end.dump());
+  group.send_to_root("E" + end.dump());
   return complete ? 0 : 2;
 }
 
@@ -314,7 +334,7 @@ int cmd_sweep(const SweepOptions& options, SweepGroup* group) {
   std::vector<std::size_t> mine;
   for (std::size_t k = 0; k < plan.todo.size(); k += static_cast<std::size_t>(ranks)) mine.push_back(plan.todo[k]);
   const fs::path dir = results_dir(options);
-  RowAppender out(dir, *spec);
+  RowAppender out(dir);
   if (!out.ok()) {
     std::cerr << dir.string() << ": cannot append to the results\n";
     return 1;
@@ -323,24 +343,24 @@ int cmd_sweep(const SweepOptions& options, SweepGroup* group) {
   std::size_t finished = 0, failed = 0;
   bool write_error = false;
   std::map<std::string, std::size_t> by_status;
-  auto on_row = [&](const json& row) {
-    if (!out.append(row)) write_error = true;
-    const std::string status = row.at("status").get<std::string>();
+  auto on_row = [&](const FinishedPoint& p) {
+    if (!out.append(p.lines)) write_error = true;
+    const std::string& status = p.status;
     ++finished;
     ++by_status[status];
     if (status == "failed") ++failed;
     progress.update(finished, failed);
   };
-  // Messages from the other ranks: rows, and one end message each.
+  // Messages from the other ranks: rows ("R" + FinishedPoint), and one end message each ("E" + JSON).
   std::vector<std::size_t> per_rank(static_cast<std::size_t>(ranks), 0);
   int ended = 0;
   bool complete = true;
   auto take = [&](const std::string& message) {
-    const json m = json::parse(message);
-    if (!m.contains("end")) {
-      on_row(m);
+    if (message.starts_with("R")) {
+      on_row(FinishedPoint::decode(message.substr(1)));
       return;
     }
+    const json m = json::parse(message.substr(1));
     ++ended;
     per_rank.at(m.at("rank").get<std::size_t>()) = m.at("points").get<std::size_t>();
     complete = complete && m.at("complete").get<bool>();
@@ -350,9 +370,9 @@ int cmd_sweep(const SweepOptions& options, SweepGroup* group) {
     while (auto m = group->receive(false)) take(*m);
   };
   const auto start = std::chrono::steady_clock::now();
-  complete = run_points(*spec, mine, dir / "work", slots, [&](const json& row) {
+  complete = run_points(*spec, mine, dir / "work", slots, [&](const FinishedPoint& p) {
     ++per_rank[0];
-    on_row(row);
+    on_row(p);
   }, group == nullptr ? std::function<void()>{} : drain);
   while (ended < ranks - 1) take(*group->receive(true));
   progress.update(finished, failed, true);
