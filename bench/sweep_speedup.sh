@@ -3,7 +3,7 @@
 # FIDELITY=analytic for ~7 ms points, where the coordinator, not the workers, sets the pace) on --jobs 1 and --jobs 2,
 # then the same sweep with one worker killed mid-run (kill -9), to show the sweep carries on and
 # --resume completes it. Prints wall times and the speed-up; reports the machine's load.
-# Usage: bench/sweep_speedup.sh [path/to/moesim]
+# Usage: [REPEAT=3] [FIDELITY=analytic] bench/sweep_speedup.sh [path/to/moesim]
 set -euo pipefail
 MOESIM=${1:-build/release/cli/moesim}
 work=$(mktemp -d)
@@ -16,15 +16,28 @@ cat > "$work/spec.json" <<JSON
           {"pointer": "/routing/seed", "range": {"from": 1, "to": 10, "step": 1}}]}
 JSON
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+# REPEAT runs of each (alternating, so a change in the machine's load hits both); medians.
+REPEAT=${REPEAT:-3}
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+declare -A walls
+for rep in $(seq "$REPEAT"); do
+  for jobs in 1 2; do
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    rm -rf "$work/j$jobs"
+    start=$(date +%s.%N)
+    "$MOESIM" sweep "$work/spec.json" --jobs "$jobs" -o "$work/j$jobs" > /dev/null
+    t=$(echo "$(date +%s.%N) - $start" | bc -l)
+    walls[$jobs]+="$t "
+    printf 'run %d, jobs %d: %.2f s, %d rows (1-min load average before: %s)\n' "$rep" "$jobs" "$t" \
+      "$(wc -l < "$work/j$jobs/results.jsonl")" "$load"
+  done
+done
 declare -A wall
 for jobs in 1 2; do
-  echo "load average before --jobs $jobs: $(cut -d' ' -f1-3 /proc/loadavg)"
-  start=$(date +%s.%N)
-  "$MOESIM" sweep "$work/spec.json" --jobs "$jobs" -o "$work/j$jobs"
-  wall[$jobs]=$(echo "$(date +%s.%N) - $start" | bc -l)
-  printf 'jobs %d: %.1f s, %d rows\n' "$jobs" "${wall[$jobs]}" "$(wc -l < "$work/j$jobs/results.jsonl")"
+  wall[$jobs]=$(echo "${walls[$jobs]}" | tr ' ' '\n' | grep . | median)
+  printf 'jobs %d: median %.2f s of %d runs\n' "$jobs" "${wall[$jobs]}" "$REPEAT"
 done
-printf 'speed-up 2 jobs vs 1: %.2fx\n' "$(echo "${wall[1]} / ${wall[2]}" | bc -l)"
+printf 'speed-up 2 jobs vs 1 (medians): %.2fx\n' "$(echo "${wall[1]} / ${wall[2]}" | bc -l)"
 # Identical rows whatever the number of jobs.
 if diff <(tail -n +2 "$work/j1/results.csv" | sort -n) <(tail -n +2 "$work/j2/results.csv" | sort -n) > /dev/null; then
   echo "rows: --jobs 1 and --jobs 2 agree"
@@ -35,7 +48,7 @@ fi
 echo "--- killed worker"
 "$MOESIM" sweep "$work/spec.json" --jobs 2 -o "$work/kill" &
 sweep=$!
-sleep 5
+sleep 0.3
 # Points are short: try workers until one is caught alive.
 for _ in $(seq 100); do
   victim=$(pgrep -P "$sweep" | head -1 || true)  # none alive at this instant: try again

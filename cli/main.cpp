@@ -17,6 +17,7 @@
 #include "json_reader.hpp"
 #include "model/presets.hpp"
 #include "process_pool.hpp"
+#include "run_point.hpp"
 #include "scenario.hpp"
 #include "simulate.hpp"
 #include "tools.hpp"
@@ -497,11 +498,8 @@ int main(int argc, char** argv) {
   topology->add_option("--pair-bytes", pair_bytes, "Bytes each device sends every other device (e.g. 1MB)");
 
   moesim::tools::HeadlessCommands headless(app);  // sweep, merge, plan, regress
-  // Sweep and regress points run as forked copies of this process doing what `run` does.
-  moesim::tools::set_point_runner([](const std::string& point, const std::string& point_fidelity,
-                                     const std::string& point_out) {
-    return cmd_run(point, "json", point_out, point_fidelity, "", "", "", RunProgress(false));
-  });
+  // Sweep, regress and plan points run in forked workers doing what `run --json --out` does.
+  moesim::tools::set_point_runner(moesim::tools::run_point);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

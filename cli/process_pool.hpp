@@ -15,9 +15,6 @@ namespace moesim::tools {
 
 struct Job {
   std::vector<std::string> argv;  ///< argv[0] is the program path
-  /// When set, the job is this function in a forked copy of this process instead of argv
-  /// (no exec: nothing to load again); its return value is the exit code.
-  std::function<int()> in_process;
   std::string stdout_path;        ///< empty: /dev/null
   std::string stderr_path;        ///< empty: /dev/null
   double timeout_s = 0;           ///< 0: no limit
@@ -40,8 +37,9 @@ struct JobResult {
 /// when a slot frees, `done` is called in this thread as each one ends (in completion order).
 /// SIGINT/SIGTERM during the run end every running job and stop launching new ones; the
 /// function then returns false (true when every job ran).
+/// `tick`, when set, is called in this thread at least every 20 ms while jobs run.
 bool run_pool(std::size_t count, int parallel, const std::function<Job(std::size_t)>& make,
-              const std::function<void(std::size_t, const JobResult&)>& done);
+              const std::function<void(std::size_t, const JobResult&)>& done, const std::function<void()>& tick = {});
 
 /// One `moesim run SCENARIO --json` in a child process.
 struct ScenarioRun {
@@ -57,21 +55,40 @@ struct ScenarioOutcome {
   std::optional<nlohmann::json> report;
   std::string error;         ///< failed: how it ended, then the tail of its standard error
   double seconds = 0;
+  std::string summary;       ///< what PointHooks::summarize made of it (then `report` may be empty)
+};
+
+/// Work done for each point in the process that runs it, so that the coordinator, which
+/// serves every worker, does not become the bottleneck of short points. In a forked worker the
+/// hooks see the caller's data as it was when the pool started; with exec'd workers
+/// ($MOESIM_SWEEP_WORKER) or for a point whose worker died they run in the coordinator.
+struct PointHooks {
+  /// Before point i runs (e.g. writes its scenario file).
+  std::function<void(std::size_t)> prepare;
+  /// Point i's outcome as text, handed to `done` in ScenarioOutcome::summary with the status
+  /// and seconds; the report and error are then not sent back (`report`, `error` are empty).
+  std::function<std::string(std::size_t, const ScenarioOutcome&)> summarize;
 };
 
 /// Runs the scenarios with at most `parallel` at once; temporary files are removed after each.
-/// The worker is this executable, or $MOESIM_SWEEP_WORKER when set (a wrapper script, or a
-/// test's deliberately crashing worker). Returns false when interrupted.
-/// `make(i)` is called just before run i starts (it may write the scenario file then).
+/// With a registered PointRunner (set_point_runner), `parallel` worker processes are forked
+/// once and each runs points one after another (a crashed, killed or timed-out point takes
+/// only its worker, which is replaced); otherwise, or when $MOESIM_SWEEP_WORKER is set (a
+/// wrapper script, or a test's deliberately crashing worker), each point is a program started
+/// as `WORKER run SCENARIO --json --out ...`. Returns false when interrupted.
+/// `make(i)` is called just before run i starts (it may write the scenario file then);
+/// `tick`, when set, is called in this thread at least every 20 ms while points run.
 bool run_scenarios(std::size_t count, int parallel, const std::function<ScenarioRun(std::size_t)>& make,
-                   const std::function<void(std::size_t, const ScenarioOutcome&)>& done);
+                   const std::function<void(std::size_t, const ScenarioOutcome&)>& done,
+                   const std::function<void()>& tick = {}, const PointHooks& hooks = {});
 
-/// What `moesim run SCENARIO --json --out OUT [--fidelity F]` does, for forked workers: the CLI
-/// registers it (it links the flow engine; this library does not). Unset: workers are exec'd.
+/// What `moesim run SCENARIO --json --out OUT [--fidelity F]` does, for forked workers: the
+/// programs register it (it links the flow engine; this library does not). Unset: workers are
+/// exec'd. It runs many points in one process, so it must leave no state behind.
 using PointRunner = std::function<int(const std::string& scenario, const std::string& fidelity, const std::string& out)>;
 void set_point_runner(PointRunner runner);
 
-/// Parallel slots for `requested` (0 or less: every core).
+/// Parallel slots for `requested` (0 or less: every core this process may use).
 int parallel_slots(int requested);
 
 /// The path of the running executable (for re-running this program as a worker).

@@ -232,13 +232,27 @@ nlohmann::json updated_baseline(const Baseline& baseline, const nlohmann::json& 
   nlohmann::json doc = baseline.doc;
   for (const auto& k : baseline.keys) {
     auto got = lookup(report, k.key);
-    if (!got) {
+    if (!got || got->is_null()) {
       missing.push_back(k.key);
       continue;
     }
     doc["keys"][k.key]["value"] = *got;
   }
   return doc;
+}
+
+std::string missing_keys_error(const Baseline& baseline, const nlohmann::json& report,
+                               const std::vector<std::string>& missing) {
+  std::vector<std::string> report_keys;
+  for (const auto& [key, value] : flatten(report)) report_keys.push_back(key);
+  std::string text = "the report has no ";
+  for (std::size_t i = 0; i < missing.size(); ++i) {
+    text += (i == 0 ? "" : ", ") + std::string("'") + missing[i] + "'";
+    const std::string near = closest_name(missing[i], report_keys);
+    if (!near.empty()) text += " (did you mean '" + near + "'?)";
+  }
+  return text + "; --update never drops a watched key: rename it or delete it in " + baseline.file +
+         " (its tolerance goes with it), then run --update again";
 }
 
 int cmd_regress(const RegressOptions& options) {
@@ -289,8 +303,11 @@ int cmd_regress(const RegressOptions& options) {
     if (options.update) {
       std::vector<std::string> missing;
       const auto doc = updated_baseline(b, *o.report, missing);
-      for (const auto& m : missing) r.error += (r.error.empty() ? "" : "; ") + ("the report has no key '" + m + "'");
-      if (r.error.empty() && !write_text_atomic(b.file, doc.dump(2) + "\n")) r.error = "cannot rewrite " + b.file;
+      if (!missing.empty()) {
+        r.error = missing_keys_error(b, *o.report, missing);
+      } else if (!write_text_atomic(b.file, doc.dump(2) + "\n")) {
+        r.error = "cannot rewrite " + b.file;
+      }
     }
     r.checks = compare_with_baseline(b, *o.report);
   });

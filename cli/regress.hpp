@@ -58,9 +58,15 @@ std::string junit_xml(const std::vector<BaselineResult>& results);
 std::string markdown_summary(const std::vector<BaselineResult>& results);
 
 /// The baseline document with its values replaced by the report's (tolerances kept).
-/// Keys the report lacks are listed in `missing`.
+/// Keys the report lacks (or holds as null) are listed in `missing`: such a baseline must not
+/// be written (--update refuses rather than keep a stale value or drop a watched key).
 nlohmann::json updated_baseline(const Baseline& baseline, const nlohmann::json& report,
                                 std::vector<std::string>& missing);
+
+/// Why --update refuses a baseline with keys the report lacks: the keys, the closest report
+/// keys ("did you mean"), and what to do.
+std::string missing_keys_error(const Baseline& baseline, const nlohmann::json& report,
+                               const std::vector<std::string>& missing);
 
 struct RegressOptions {
   std::string dir;

@@ -4,6 +4,7 @@
 // (docs/sweep.md). This header holds the testable parts: the spec, axis expansion, sampling,
 // shard slices, the rows; cmd_sweep / cmd_merge are the commands.
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -98,9 +99,30 @@ struct SweepOptions {
   std::string fidelity;                ///< overrides the spec's
 };
 
+/// The processes of one sweep spread over several ranks (MPI in moesim-mpi; this library does
+/// not link MPI): rank 0 checks the spec and the results folder, hands rank r the points
+/// r, r+K, ... of those left to run, and writes every row; the other ranks run their points on
+/// their own worker pools and send each row to rank 0 as it finishes.
+class SweepGroup {
+ public:
+  virtual ~SweepGroup() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// Collective: every rank ends with rank 0's `text`.
+  virtual void broadcast(std::string& text) = 0;
+  /// Ranks above 0: one message to rank 0.
+  virtual void send_to_root(const std::string& message) = 0;
+  /// Rank 0: the next message from another rank; with `wait` false, nullopt when none is waiting.
+  virtual std::optional<std::string> receive(bool wait) = 0;
+};
+
 /// Exit codes: 0 every point done, 1 bad spec or options (nothing ran), 2 some points failed or
-/// the sweep was interrupted (rows so far are kept; --resume continues).
-int cmd_sweep(const SweepOptions& options);
+/// the sweep was interrupted (rows so far are kept; --resume continues). With a group, every
+/// rank calls it; rank 0 prints, writes the results and returns the sweep's exit code.
+int cmd_sweep(const SweepOptions& options, SweepGroup* group = nullptr);
+
+/// Registers the options of `sweep` (the same in moesim and moesim-mpi).
+void add_sweep_options(CLI::App& sweep, SweepOptions& options);
 
 /// Joins the results folders of shards into `out_dir` (sorted by point, one row each).
 /// Exit codes: 0 complete, 1 bad input, 2 points missing or failed.

@@ -22,14 +22,7 @@ HeadlessCommands::HeadlessCommands(CLI::App& app) : state_(std::make_unique<Stat
   State& s = *state_;
   SweepOptions& so = s.sweep_options;
   s.sweep = app.add_subcommand("sweep", "Run a base scenario over axes of its fields, one process per point");
-  s.sweep->add_option("spec", so.spec_path, "Sweep spec JSON (docs/sweep.md)")->required()->check(CLI::ExistingFile);
-  s.sweep->add_option("-j,--jobs", so.jobs, "Points run at once (default: all cores)")->check(CLI::PositiveNumber);
-  s.sweep->add_option("-o,--out", so.out_dir, "Results folder (default: SPEC-stem.results)");
-  s.sweep->add_flag("--resume", so.resume, "Continue a sweep in its results folder: skip points already done");
-  s.sweep->add_option("--shard", so.shard, "Run only slice i of N (0 <= i < N), e.g. for Slurm job arrays");
-  s.sweep->add_option("--timeout", so.timeout, "Wall-clock limit per point (e.g. 30s); overrides the spec");
-  s.sweep->add_option("--fidelity", so.fidelity, "Override every point's fidelity")
-      ->check(CLI::IsMember({"analytic", "flow"}));
+  add_sweep_options(*s.sweep, so);
   PlanOptions& po = s.plan_options;
   s.plan = app.add_subcommand("plan", "Search deployments for the cheapest that meet a workload's SLOs");
   s.plan->add_option("spec", po.spec_path, "Plan spec JSON (docs/plan.md)")->required()->check(CLI::ExistingFile);

@@ -14,6 +14,7 @@ packages=(
   gnuplot-nox                         # moesim plan: the Pareto-front PNG
   qt6-base-dev qt6-charts-dev libgl-dev  # gui/ (moesim-gui; Qt6 Gui needs the OpenGL headers)
   fonts-dejavu-core                   # gui/: a font for the offscreen platform (tests, screenshots)
+  libopenmpi-dev openmpi-bin          # moesim-mpi: sweeps spread over MPI ranks (mpirun)
 )
 
 missing=()

@@ -138,3 +138,26 @@ TEST(Regress, AFolderWithoutBaselinesIsAnInputError) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no baseline files"), std::string::npos) << r.err;
 }
+
+TEST(Regress, UpdateRefusesABaselineKeyTheReportNoLongerHas) {
+  const auto dir = temp_dir("regress_update_missing");
+  // A watched key the report does not have (as after a report key was renamed).
+  const auto file = copy_default_baseline(dir / "b", [](json& b) {
+    b["keys"]["step_time"] = {{"value", 0.0112}, {"rel_tol", 0.01}};
+  });
+  const std::string before = slurp(file);
+  const auto r = run_moesim("regress --update " + (dir / "b").string());
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("default: NOT rewritten: the report has no 'step_time' (did you mean 'step_time_s'?)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("rename it or delete it in " + file.string()), std::string::npos) << r.out;
+  EXPECT_EQ(slurp(file), before) << "neither kept stale nor dropped: the baseline is left as it was";
+  // Once the key is deleted by hand, --update rewrites the rest.
+  json doc = json::parse(before);
+  doc["keys"].erase("step_time");
+  put(file, doc.dump(2));
+  const auto again = run_moesim("regress --update " + (dir / "b").string());
+  EXPECT_EQ(again.code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("default: baseline rewritten"), std::string::npos) << again.out;
+}

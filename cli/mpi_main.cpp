@@ -1,0 +1,105 @@
+// moesim-mpi: `mpirun -n K moesim-mpi sweep SPEC.json [options]` spreads the points of a sweep
+// over K MPI ranks (docs/sweep.md). Rank 0 checks the spec and the results folder and writes
+// every row; each rank runs its slice of the points on its own pool of forked workers. The
+// sweep itself is moesim's (cli/sweep_cmd.cpp); this file only carries its messages over MPI.
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "process_pool.hpp"
+#include "run_point.hpp"
+#include "sweep.hpp"
+
+namespace {
+
+using namespace moesim::tools;
+
+constexpr int kTag = 7;
+
+class MpiGroup final : public SweepGroup {
+ public:
+  MpiGroup() {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  void broadcast(std::string& text) override {
+    unsigned long long n = text.size();
+    MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    text.resize(static_cast<std::size_t>(n));
+    for (std::size_t at = 0; at < text.size();) {  // MPI counts are ints
+      const int chunk = static_cast<int>(std::min<std::size_t>(text.size() - at, INT_MAX));
+      MPI_Bcast(text.data() + at, chunk, MPI_CHAR, 0, MPI_COMM_WORLD);
+      at += static_cast<std::size_t>(chunk);
+    }
+  }
+
+  void send_to_root(const std::string& message) override {
+    MPI_Send(message.data(), static_cast<int>(message.size()), MPI_CHAR, 0, kTag, MPI_COMM_WORLD);
+  }
+
+  std::optional<std::string> receive(bool wait) override {
+    MPI_Status status;
+    int flag = 0;
+    while (true) {
+      MPI_Iprobe(MPI_ANY_SOURCE, kTag, MPI_COMM_WORLD, &flag, &status);
+      if (flag != 0 || !wait) break;
+      // A blocking MPI_Probe spins on a core the other ranks' workers could use.
+      timespec nap{0, 2'000'000};
+      nanosleep(&nap, nullptr);
+    }
+    if (flag == 0) return std::nullopt;
+    int n = 0;
+    MPI_Get_count(&status, MPI_CHAR, &n);
+    std::string text(static_cast<std::size_t>(n), '\0');
+    MPI_Recv(text.data(), n, MPI_CHAR, status.MPI_SOURCE, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    return text;
+  }
+
+ private:
+  int rank_ = 0, size_ = 1;
+};
+
+int run(int argc, char** argv) {
+  MpiGroup group;
+  CLI::App app{"moesim-mpi: a moesim sweep spread over MPI ranks (mpirun -n K moesim-mpi sweep SPEC.json)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "moesim-mpi 0.1.0");
+  SweepOptions options;
+  auto* sweep = app.add_subcommand("sweep", "Run a sweep's points over the ranks; rank 0 writes the results");
+  add_sweep_options(*sweep, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Every rank parses the same arguments: one message is enough.
+    if (group.rank() == 0) return app.exit(e) == 0 ? 0 : 1;
+    return e.get_exit_code() == 0 ? 0 : 1;
+  }
+  set_point_runner(run_point);
+  try {
+    return cmd_sweep(options, &group);
+  } catch (const std::exception& e) {
+    std::cerr << "moesim-mpi: rank " << group.rank() << ": internal error: " << e.what() << "\n";
+    MPI_Abort(MPI_COMM_WORLD, 4);
+    return 4;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  const int rc = run(argc, argv);
+  MPI_Finalize();
+  return rc;
+}

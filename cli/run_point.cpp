@@ -1,0 +1,35 @@
+#include "run_point.hpp"
+
+#include <iostream>
+
+#include "flow_engine.hpp"
+#include "process_pool.hpp"
+#include "scenario.hpp"
+#include "simulate.hpp"
+
+namespace moesim::tools {
+
+int run_point(const std::string& scenario_path, const std::string& fidelity, const std::string& out) {
+  Diagnostics diag(scenario_path);
+  auto scenario = sim::load_scenario_file(scenario_path, diag);
+  for (const auto& p : diag.problems()) std::cerr << p.to_string() << "\n";  // warnings too
+  if (!scenario) return 1;
+  if (fidelity == "analytic") scenario->fidelity = sim::Fidelity::analytic;
+  if (fidelity == "flow") scenario->fidelity = sim::Fidelity::flow;
+  auto report = sim::simulate(*scenario, sim::engine::run_flow, nullptr);
+  if (!report) {
+    std::cerr << "moesim: simulation failed: " << report.error() << "\n";
+    return 4;
+  }
+  if (!write_text_atomic(out, report->to_json().dump(2) + "\n")) {
+    std::cerr << out << ": cannot write the file\n";
+    return 1;
+  }
+  if (!report->feasible) {
+    std::cerr << "moesim: infeasible: " << report->reason << "\n";
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace moesim::tools

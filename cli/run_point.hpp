@@ -1,0 +1,15 @@
+#pragma once
+// One sweep, regress or plan point in a worker process: what `moesim run SCENARIO --json --out
+// OUT [--fidelity F]` does, as a function that `moesim` and `moesim-mpi` register with
+// set_point_runner (it links the flow engine, which the moesim_tools library does not).
+
+#include <string>
+
+namespace moesim::tools {
+
+/// Simulates the scenario file and writes its report JSON to `out`; problems and failures go
+/// to standard error. Exit codes as `moesim run`: 0 ok, 1 invalid input, 3 infeasible (the
+/// report is written), 4 the simulator failed.
+int run_point(const std::string& scenario, const std::string& fidelity, const std::string& out);
+
+}  // namespace moesim::tools
