@@ -3,18 +3,22 @@
 # FIDELITY=analytic for ~7 ms points, where the coordinator, not the workers, sets the pace) on --jobs 1 and --jobs 2,
 # then the same sweep with one worker killed mid-run (kill -9), to show the sweep carries on and
 # --resume completes it. Prints wall times and the speed-up; reports the machine's load.
-# Usage: [REPEAT=3] [FIDELITY=analytic] bench/sweep_speedup.sh [path/to/moesim]
+# BASE picks the base scenario: with BASE=scenarios/deepseek-v3-decode-ep144.json FIDELITY=analytic
+# each point is a ~5 ms DeepSeek-V3 EP144 evaluation in the worker itself (no fork per point), the
+# planner's kind of sweep; flow points fork a SimGrid child each, whose page faults dominate on a VM.
+# Usage: [REPEAT=3] [FIDELITY=analytic] [BASE=scenario.json] bench/sweep_speedup.sh [path/to/moesim]
 set -euo pipefail
 MOESIM=${1:-build/release/cli/moesim}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cat > "$work/spec.json" <<JSON
-{"base": "$(pwd)/scenarios/default.json",
+{"base": "$(pwd)/${BASE:-scenarios/default.json}",
  "fidelity": "${FIDELITY:-flow}",
  "axes": [{"pointer": "/workload/batch_per_device", "range": {"from": 8, "to": 80, "step": 8}},
           {"pointer": "/workload/context_tokens", "range": {"from": 512, "to": 5120, "step": 512}},
           {"pointer": "/routing/seed", "range": {"from": 1, "to": 10, "step": 1}}]}
 JSON
+echo "base: ${BASE:-scenarios/default.json}, fidelity ${FIDELITY:-flow}"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 # REPEAT runs of each (alternating, so a change in the machine's load hits both); medians.
 REPEAT=${REPEAT:-3}

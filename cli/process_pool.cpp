@@ -1,6 +1,7 @@
 #include "process_pool.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -267,6 +268,15 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner, 
                     const std::function<void(std::size_t, const JobResult&)>& ended,
                     const std::function<void(std::size_t, const ScenarioOutcome&)>& answered,
                     const std::function<void()>& tick) {
+  // Workers (forked below, so they inherit it) evaluate point after point with the same
+  // allocation pattern, and the coordinator parses row after row. By default glibc hands large
+  // blocks (mmap) and the heap's free top (trim) back to the kernel after each and page-faults
+  // them in again on the next: ~100 faults per DeepSeek-V3 point, a third of a 1,000-point sweep's
+  // time on the development VM, and page faults are what two workers share worst there
+  // (bench/sweep_speedup.sh, docs/sweep.md). Keep freed memory for reuse instead: a process's
+  // footprint stays that of its largest point.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum: blocks below 32 MiB come from the heap
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   InterruptGuard guard;
   struct sigaction ignore {}, old_pipe {};
   ignore.sa_handler = SIG_IGN;
