@@ -4,8 +4,9 @@
 PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
-# CI treats warnings as errors.
-CMAKE_ARGS ?= $(if $(CI),-DMOESIM_WERROR=ON,)
+# CI treats warnings as errors. setup installs Qt6, so the GUI is required here, not AUTO: a
+# missing Qt package fails the build instead of silently skipping moesim-gui and its tests.
+CMAKE_ARGS ?= -DMOESIM_BUILD_GUI=ON $(if $(CI),-DMOESIM_WERROR=ON,)
 
 .PHONY: setup build run test clean
 

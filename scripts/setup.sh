@@ -13,6 +13,7 @@ packages=(
   libbenchmark-dev                    # bench/
   gnuplot-nox                         # moesim plan: the Pareto-front PNG
   qt6-base-dev qt6-charts-dev libgl-dev  # gui/ (moesim-gui; Qt6 Gui needs the OpenGL headers)
+  libqt6opengl6-dev                   # gui/: Qt6Charts' CMake package needs Qt6OpenGL's
   fonts-dejavu-core                   # gui/: a font for the offscreen platform (tests, screenshots)
   libopenmpi-dev openmpi-bin          # moesim-mpi: sweeps spread over MPI ranks (mpirun)
 )
