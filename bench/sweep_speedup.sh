@@ -4,7 +4,7 @@
 # then the same sweep with one worker killed mid-run (kill -9), to show the sweep carries on and
 # --resume completes it. Prints wall times and the speed-up; reports the machine's load.
 # BASE picks the base scenario: with BASE=scenarios/deepseek-v3-decode-ep144.json FIDELITY=analytic
-# each point is a ~5 ms DeepSeek-V3 EP144 evaluation in the worker itself (no fork per point), the
+# each point is a ~3.7 ms DeepSeek-V3 EP144 evaluation in the worker itself (no fork per point), the
 # planner's kind of sweep; flow points fork a SimGrid child each, whose page faults dominate on a VM.
 # Usage: [REPEAT=3] [FIDELITY=analytic] [BASE=scenario.json] bench/sweep_speedup.sh [path/to/moesim]
 set -euo pipefail

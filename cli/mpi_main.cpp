@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <thread>
 
 #include "process_pool.hpp"
 #include "run_point.hpp"
@@ -29,6 +30,15 @@ class MpiGroup final : public SweepGroup {
   MpiGroup() {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  /// Ranks on this machine (sharing its memory), this one included.
+  int ranks_on_this_machine() const {
+    MPI_Comm local;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
+    int n = 1;
+    MPI_Comm_size(local, &n);
+    MPI_Comm_free(&local);
+    return n;
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -86,6 +96,14 @@ int run(int argc, char** argv) {
     return e.get_exit_code() == 0 ? 0 : 1;
   }
   set_point_runner(run_point);
+  // Default workers per rank: this machine's cores shared among its ranks, and no more than the
+  // cores the rank may use. A binding alone is not enough: OpenMPI binds ranks to a whole socket
+  // when there are more than two, and each would then start a worker per core of its socket.
+  const int local_ranks = group.ranks_on_this_machine();  // collective: every rank calls it
+  if (options.jobs <= 0) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    options.jobs = std::max(1, std::min(parallel_slots(0), cores / local_ranks));
+  }
   try {
     return cmd_sweep(options, &group);
   } catch (const std::exception& e) {

@@ -136,7 +136,7 @@ bool same_sweep(json a, json b) {
 
 void add_sweep_options(CLI::App& sweep, SweepOptions& so) {
   sweep.add_option("spec", so.spec_path, "Sweep spec JSON (docs/sweep.md)")->required()->check(CLI::ExistingFile);
-  sweep.add_option("-j,--jobs", so.jobs, "Points run at once (default: all cores; under MPI: per rank, the cores it is bound to)")
+  sweep.add_option("-j,--jobs", so.jobs, "Points run at once (default: all cores; under MPI: per rank, the machine's cores shared among its ranks)")
       ->check(CLI::PositiveNumber);
   sweep.add_option("-o,--out", so.out_dir, "Results folder (default: SPEC-stem.results)");
   sweep.add_flag("--resume", so.resume, "Continue a sweep in its results folder: skip points already done");
@@ -370,10 +370,12 @@ int cmd_sweep(const SweepOptions& options, SweepGroup* group) {
     while (auto m = group->receive(false)) take(*m);
   };
   const auto start = std::chrono::steady_clock::now();
-  complete = run_points(*spec, mine, dir / "work", slots, [&](const FinishedPoint& p) {
+  // && complete: end messages of other ranks may already have been taken while this rank ran.
+  const bool mine_complete = run_points(*spec, mine, dir / "work", slots, [&](const FinishedPoint& p) {
     ++per_rank[0];
     on_row(p);
   }, group == nullptr ? std::function<void()>{} : drain);
+  complete = mine_complete && complete;
   while (ended < ranks - 1) take(*group->receive(true));
   progress.update(finished, failed, true);
   progress.finish();

@@ -453,28 +453,43 @@ DeploymentStep build_deployment_step(const Scenario& s) {
     cs.router = {m.moe.num_experts, m.moe.top_k, m.moe.n_group, m.moe.topk_group};
     cs.tokens = sh.tokens_per_rank * par.attention_dp;
     cs.capacity_experts = static_cast<std::size_t>(out.memory.cache_experts);
-    cs.moe_layers = static_cast<int>(std::count_if(m.layers.begin(), m.layers.end(), [](const auto& ly) { return ly.moe; }));
     std::vector<double> expected = routing_probabilities(expert_popularity(s.routing, cs.router, 0), cs.router);
     for (double& x : expected) x *= cs.tokens;
     cs.held = place_experts(cs.router.experts, par.redundant_experts, par.expert_ep,
                             std::min(par.expert_ep, s.cluster.devices_per_node), par.placement, expected)
                   .held;
-    const ExpertCacheStats cache = simulate_expert_cache(cs);
     OffloadStats o;
     o.flash_bytes = out.memory.routed_expert_bytes;
     o.cache_experts = out.memory.cache_experts;
     o.cache_bytes = o.cache_experts * out.memory.expert_bytes;
     o.experts = out.memory.routed_expert_bytes / out.memory.expert_bytes;
-    o.hit_rate = cache.hit_rate;
     o.flash_read_Bps = *dev.flash_read_bandwidth;
-    std::size_t moe_layer = 0;
-    for (int l = 0; l < m.num_layers; ++l) {
-      if (!m.layers[static_cast<std::size_t>(l)].moe) continue;
-      const double misses = cache.worst_misses_per_layer[moe_layer++];
-      flash_stall[static_cast<std::size_t>(l)] = misses * out.memory.expert_bytes / o.flash_read_Bps;
-      o.misses_per_step += misses;
-      o.stall_s += flash_stall[static_cast<std::size_t>(l)];
+    // Each pipeline stage's devices cache only their own stage's experts (memory_per_device sizes
+    // the cache for one stage), so each stage runs its own caches over its own MoE layers.
+    double hits = 0, accesses = 0;
+    int moe_before = 0;
+    for (int st = 0; st < pp; ++st) {
+      const int l0 = st * layers_per_stage, l1 = std::min(m.num_layers, l0 + layers_per_stage);
+      std::vector<int> stage_moe;
+      for (int l = l0; l < l1; ++l) {
+        if (m.layers[static_cast<std::size_t>(l)].moe) stage_moe.push_back(l);
+      }
+      if (stage_moe.empty()) continue;
+      cs.first_moe_layer = moe_before;
+      cs.moe_layers = static_cast<int>(stage_moe.size());
+      moe_before += cs.moe_layers;
+      const ExpertCacheStats cache = simulate_expert_cache(cs);
+      hits += cache.hit_rate * cache.accesses_per_step;
+      accesses += cache.accesses_per_step;
+      for (std::size_t i = 0; i < stage_moe.size(); ++i) {
+        const double misses = cache.worst_misses_per_layer[i];
+        const auto l = static_cast<std::size_t>(stage_moe[i]);
+        flash_stall[l] = misses * out.memory.expert_bytes / o.flash_read_Bps;
+        o.misses_per_step += misses;
+        o.stall_s += flash_stall[l];
+      }
     }
+    o.hit_rate = accesses > 0 ? hits / accesses : 1.0;
     out.offload = o;
   }
 
@@ -500,9 +515,9 @@ DeploymentStep build_deployment_step(const Scenario& s) {
   // What each (step, pipeline micro-batch) must wait for before entering stage 0: the same
   // sequences' previous token (autoregressive), i.e. the end of that micro-batch last step.
   std::vector<std::vector<int>> mb_end(static_cast<std::size_t>(pp));
-  // At most 9 tasks per layer and sub-batch (attention, all-reduce, norms, gate, shared expert,
-  // dispatch, experts, combine, all-reduce) and one per stage exit: reserved once, not regrown.
-  g.tasks.reserve(static_cast<std::size_t>(steps) * pp * sub * (9 * static_cast<std::size_t>(m.num_layers) + pp));
+  // At most 10 tasks per layer and sub-batch (attention, all-reduce, norms, gate, shared expert,
+  // dispatch, flash read, experts, combine, all-reduce) and one per stage exit: reserved once.
+  g.tasks.reserve(static_cast<std::size_t>(steps) * pp * sub * (10 * static_cast<std::size_t>(m.num_layers) + pp));
   for (int step = 0; step < steps; ++step) {
     if (step == steps - 1) out.last_step_first_task = static_cast<int>(g.tasks.size());
     for (int mb = 0; mb < pp; ++mb) {

@@ -32,7 +32,8 @@ ExpertCacheStats simulate_expert_cache(const ExpertCacheSpec& spec) {
   // Popularity and inclusion probabilities are fixed per layer; only the draws change per step.
   std::vector<std::vector<double>> pi(layers);
   for (std::size_t l = 0; l < layers; ++l) {
-    pi[l] = routing_probabilities(expert_popularity(spec.routing, spec.router, static_cast<int>(l)), spec.router);
+    pi[l] = routing_probabilities(
+        expert_popularity(spec.routing, spec.router, spec.first_moe_layer + static_cast<int>(l)), spec.router);
   }
   std::vector<std::vector<double>> misses(layers, std::vector<double>(devices, 0.0));
   double hits = 0, accesses = 0;
@@ -40,7 +41,7 @@ ExpertCacheStats simulate_expert_cache(const ExpertCacheSpec& spec) {
   for (int step = 0; step < steps; ++step) {
     const bool counted = step >= spec.warmup_steps;
     for (std::size_t l = 0; l < layers; ++l) {
-      auto rng = routing_rng(spec.routing.seed, static_cast<int>(l), kFirstCacheStream + step);
+      auto rng = routing_rng(spec.routing.seed, spec.first_moe_layer + static_cast<int>(l), kFirstCacheStream + step);
       const std::vector<double> counts = sample_expert_counts(pi[l], spec.tokens, spec.router.top_k, rng);
       for (std::size_t d = 0; d < devices; ++d) {
         for (int e : spec.held[d]) {

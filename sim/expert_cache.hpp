@@ -33,6 +33,7 @@ struct ExpertCacheSpec {
   RoutingSpec routing;
   RouterShape router;
   int moe_layers = 0;
+  int first_moe_layer = 0;               ///< model-wide index of the first (a pipeline stage's)
   double tokens = 0;                    ///< tokens routed per step and layer, cluster-wide
   std::vector<std::vector<int>> held;   ///< per device: the experts it holds (each layer alike)
   std::size_t capacity_experts = 0;     ///< cache entries per device (one expert of one layer each)

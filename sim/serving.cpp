@@ -382,7 +382,12 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Flo
   int pool_devices = s.cluster.num_devices(), prefill_devices = 0;
   double kv_capacity = 0, transfer_mean = 0;
   std::string infeasible;
-  if (!sv.disaggregated) {
+  if (memory_per_device(s).offloaded) {
+    // The expert cache is sized to all RAM left beside a fixed-batch step's KV cache; serving
+    // would need the two to share RAM as requests come and go, which is not modelled.
+    infeasible = "serving with routed experts offloaded to flash is not modelled (the expert cache takes the RAM "
+                 "the KV cache would need); run a decode or prefill workload, or use more devices so the model fits";
+  } else if (!sv.disaggregated) {
     kv_capacity = kv_capacity_tokens(s, sv.max_batched_tokens).first;
     if (n > 0 && static_cast<double>(largest) > kv_capacity) {
       infeasible = "a request needs " + std::to_string(largest) + " KV cache tokens, but an attention rank holds " +

@@ -119,6 +119,36 @@ TEST(FlashOffload, Qwen3OnOnePhoneRunsWithAnExpertCache) {
   EXPECT_EQ(r.to_json()["offload"]["hit_rate"].get<double>(), o.hit_rate);
 }
 
+// Two pipeline stages of one phone each: each phone caches its own stage's experts (half the
+// model), so the hit rate follows that stage's cached fraction, and every MoE layer of both stages
+// is charged its own misses.
+TEST(FlashOffload, EachPipelineStageCachesItsOwnLayers) {
+  nlohmann::json doc = phones_doc(2, "qwen3-30b-a3b");
+  doc["model"]["weights_dtype"] = "int8";
+  doc["parallelism"] = {{"attention", {{"tp", 1}, {"dp", 1}}}, {"experts", {{"ep", 1}, {"tp", 1}}}, {"pp", 2}};
+  doc["workload"]["batch_per_device"] = 2;  // one sequence per pipeline micro-batch
+  const sim::Report r = run_analytic(doc);
+  ASSERT_TRUE(r.feasible) << r.reason;
+  ASSERT_TRUE(r.offload);
+  const sim::OffloadStats& o = *r.offload;
+  EXPECT_EQ(o.experts, 128.0 * 24);  // one stage: 24 of the 48 MoE layers
+  EXPECT_LT(o.cache_experts, o.experts);
+  EXPECT_NEAR(o.hit_rate, o.cache_experts / o.experts, 0.03);  // uniform routing
+  const hw::Device& phone = *hw::Catalog::builtin().find_device("snapdragon-8-elite-gen5");
+  EXPECT_NEAR(o.stall_s, o.misses_per_step * (o.flash_bytes / o.experts) / *phone.flash_read_bandwidth, 1e-12);
+}
+
+// Serving would need the expert cache and the KV cache to share RAM as requests come and go; that
+// is not modelled, and the report says so instead of serving with no room for the KV cache.
+TEST(FlashOffload, ServingWithOffloadedExpertsIsRefusedWithTheReason) {
+  nlohmann::json doc = phones_doc(1, "qwen3-30b-a3b");
+  doc["workload"] = {{"kind", "serving"}, {"arrival", "offline"}, {"requests", 4},
+                     {"input_tokens", 64}, {"output_tokens", 16}, {"max_sequences", 4}};
+  const sim::Report r = run_analytic(doc);
+  EXPECT_FALSE(r.feasible);
+  EXPECT_NE(r.reason.find("offloaded to flash is not modelled"), std::string::npos) << r.reason;
+}
+
 TEST(FlashOffload, AModelThatFitsIsNotOffloaded) {
   const sim::Report r = run_analytic(phones_doc(2, "qwen3-30b-a3b"));
   ASSERT_TRUE(r.feasible) << r.reason;
