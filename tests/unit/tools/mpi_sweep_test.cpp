@@ -105,3 +105,25 @@ TEST(SweepMpi, ABadSpecIsReportedOnceAndNothingRuns) {
   EXPECT_EQ(r.err.find("names no scenario field", first + 1), std::string::npos) << "rank 0 alone prints: " << r.err;
   EXPECT_FALSE(fs::exists(dir / "out" / "results.csv"));
 }
+
+// Flow points under MPI: each point forks a SimGrid child inside a rank. libsimgrid exports MPI_*
+// symbols of its own (SMPI); moesim-mpi must still call OpenMPI's, and the flow rows must equal a
+// one-process sweep's.
+TEST(SweepMpi, FlowPointsRunUnderMpiAndGiveTheSameRows) {
+  if (std::string(MOESIM_MPI_BINARY).empty()) GTEST_SKIP() << "moesim-mpi is not built (CMake found no MPI)";
+  const auto dir = temp_dir("sweep_mpi_flow");
+  for (const char* d : {"one", "mpi"}) fs::remove_all(dir / d);
+  const json spec_doc = {{"base", (fs::path(MOESIM_SOURCE_DIR) / "scenarios/default.json").string()},
+                         {"fidelity", "flow"},
+                         {"axes", {{{"pointer", "/workload/batch_per_device"}, {"values", {8, 16, 32, 64}}}}}};
+  const auto spec = put(dir / "spec.json", spec_doc.dump());
+  const auto one = run_moesim("sweep " + spec + " -j 1 -o " + (dir / "one").string());
+  ASSERT_EQ(one.code, 0) << one.out << one.err;
+  const auto mpi = run_command(mpirun(2) + " sweep " + spec + " -j 1 -o " + (dir / "mpi").string(), dir / "mpi.stderr");
+  ASSERT_EQ(mpi.code, 0) << mpi.out << mpi.err;
+  EXPECT_NE(mpi.out.find("points per rank: 2 2"), std::string::npos) << mpi.out;
+  const auto csv = sorted_lines(dir / "mpi" / "results.csv");
+  EXPECT_EQ(csv, sorted_lines(dir / "one" / "results.csv"));
+  ASSERT_EQ(csv.size(), 5u);  // header and 4 rows
+  EXPECT_NE(slurp(dir / "mpi" / "results.jsonl").find("\"fidelity\":\"flow\""), std::string::npos);
+}
