@@ -12,6 +12,9 @@
 #include <climits>
 #include <cstdio>
 #include <ctime>
+#include <deque>
+#include <string>
+#include <utility>
 #include <iostream>
 #include <thread>
 
@@ -54,8 +57,22 @@ class MpiGroup final : public SweepGroup {
     }
   }
 
+  // Rows go out without waiting for rank 0 to take them (a blocking send of a row above the eager
+  // limit held the rank's pool until rank 0 polled). MPI keeps messages between two ranks in
+  // order, so the end message still arrives last. Sent buffers are freed as their sends complete.
   void send_to_root(const std::string& message) override {
-    MPI_Send(message.data(), static_cast<int>(message.size()), MPI_CHAR, 0, kTag, MPI_COMM_WORLD);
+    pending_.emplace_back(message, MPI_REQUEST_NULL);
+    auto& [text, request] = pending_.back();
+    MPI_Isend(text.data(), static_cast<int>(text.size()), MPI_CHAR, 0, kTag, MPI_COMM_WORLD, &request);
+    while (!pending_.empty()) {
+      int done = 0;
+      MPI_Test(&pending_.front().second, &done, MPI_STATUS_IGNORE);
+      if (done == 0) break;
+      pending_.pop_front();
+    }
+  }
+  ~MpiGroup() override {
+    for (auto& p : pending_) MPI_Wait(&p.second, MPI_STATUS_IGNORE);
   }
 
   std::optional<std::string> receive(bool wait) override {
@@ -78,6 +95,7 @@ class MpiGroup final : public SweepGroup {
 
  private:
   int rank_ = 0, size_ = 1;
+  std::deque<std::pair<std::string, MPI_Request>> pending_;  ///< sends not known to be complete
 };
 
 int run(int argc, char** argv) {
