@@ -1,6 +1,5 @@
 #include "plan.hpp"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -498,10 +497,10 @@ int cmd_plan(const PlanOptions& options) {
     std::cerr << options.spec_path << ":/search: the search space is empty (no node count fits the hardware options)\n";
     return 1;
   }
-  // The step of a large deployment allocates big buffers: keep freed memory in the heap rather
-  // than returning it to the kernel after every candidate (a third of the time otherwise).
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  // Keep freed memory in the heap rather than returning it to the kernel after every candidate
+  // (a third of the time otherwise). glibc refuses an mmap threshold above 32 MiB: the 256 MiB
+  // asked for here before was silently ignored.
+  keep_freed_memory();
   // Candidates are independent and the core library keeps no mutable global state: threads.
   const int threads = std::min<int>(parallel_slots(options.jobs), static_cast<int>(all.size()));
   const auto t0 = std::chrono::steady_clock::now();

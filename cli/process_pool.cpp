@@ -268,15 +268,7 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner, 
                     const std::function<void(std::size_t, const JobResult&)>& ended,
                     const std::function<void(std::size_t, const ScenarioOutcome&)>& answered,
                     const std::function<void()>& tick) {
-  // Workers (forked below, so they inherit it) evaluate point after point with the same
-  // allocation pattern, and the coordinator parses row after row. By default glibc hands large
-  // blocks (mmap) and the heap's free top (trim) back to the kernel after each and page-faults
-  // them in again on the next: ~100 faults per DeepSeek-V3 point, a third of a 1,000-point sweep's
-  // time on the development VM, and page faults are what two workers share worst there
-  // (bench/sweep_speedup.sh, docs/sweep.md). Keep freed memory for reuse instead: a process's
-  // footprint stays that of its largest point.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum: blocks below 32 MiB come from the heap
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  keep_freed_memory();  // workers are forked below and inherit it
   InterruptGuard guard;
   struct sigaction ignore {}, old_pipe {};
   ignore.sa_handler = SIG_IGN;
@@ -573,6 +565,18 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
   };
   if (runner) return run_in_workers(count, parallel, runner, hooks, remember, finish, answered, tick);
   return run_pool(count, parallel, make, finish, tick);
+}
+
+// Workers evaluate point after point with the same allocation pattern, the coordinator parses
+// row after row, and plan evaluates candidate after candidate. By default glibc hands large blocks
+// (mmap) and the heap's free top (trim) back to the kernel after each and page-faults them in
+// again on the next: ~100 faults per DeepSeek-V3 evaluation, a third of a 1,000-point sweep's time
+// on the development VM, and page faults are what two workers share worst there
+// (bench/sweep_speedup.sh, docs/sweep.md). Keeping freed memory for reuse instead leaves a
+// process's footprint at that of its largest evaluation.
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum: blocks below 32 MiB come from the heap
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 void set_point_runner(PointRunner runner) { point_runner() = std::move(runner); }

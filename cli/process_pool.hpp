@@ -88,6 +88,9 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
 using PointRunner = std::function<int(const std::string& scenario, const std::string& fidelity, const std::string& out)>;
 void set_point_runner(PointRunner runner);
 
+/// Keeps memory freed by this process (and by processes forked from it later) for reuse instead
+/// of handing it back to the kernel after every evaluation (glibc's mmap and trim thresholds).
+void keep_freed_memory();
 /// Parallel slots for `requested` (0 or less: every core this process may use).
 int parallel_slots(int requested);
 
