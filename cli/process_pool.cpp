@@ -22,6 +22,8 @@
 #include <sstream>
 #include <thread>
 
+#include "fd_io.hpp"
+
 extern char** environ;
 
 namespace moesim::tools {
@@ -54,6 +56,8 @@ class InterruptGuard {
 };
 
 using Clock = std::chrono::steady_clock;
+using sim::read_all;
+using sim::write_all;
 
 struct Running {
   std::size_t index = 0;
@@ -76,30 +80,6 @@ PointRunner& point_runner() {
 // faults of the copy-on-write child; docs/sweep.md). Isolation is kept: a point that crashes or
 // is killed takes only its worker, which is replaced, and the flow engine still runs each
 // SimGrid simulation in a child of its own.
-
-bool write_all(int fd, const void* data, std::size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-bool read_all(int fd, void* data, std::size_t size) {
-  char* p = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::read(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 // A request: its length, then the fields separated by NUL bytes.
 bool send_request(int fd, const std::vector<std::string>& fields) {

@@ -12,8 +12,12 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <initializer_list>
 #include <map>
+#include <string>
 #include <unordered_map>
+
+#include "fd_io.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -216,30 +220,6 @@ std::vector<NetworkPart> split_by_network(const Fabric& f, const TrafficMatrix& 
   return parts;
 }
 
-bool write_all(int fd, const void* data, std::size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t w = ::write(fd, p, size);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    size -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool read_all(int fd, void* data, std::size_t size) {
-  char* p = static_cast<char*>(data);
-  while (size > 0) {
-    const ssize_t r = ::read(fd, p, size);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    size -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
 // A task starts with its first activity and ends with its last: records both in `t` as the
 // activities of `index` complete (`seen` counts them per task; both must outlive the run).
 void record_task_times(const std::unordered_map<const sg4::Activity*, std::size_t>& index, std::vector<int>& seen,
@@ -255,6 +235,20 @@ void record_task_times(const std::unordered_map<const sg4::Activity*, std::size_
   });
 }
 
+// The command line an Engine is built from: "moesim" and `options`. It must outlive the Engine
+// (SimGrid's constructor takes argc/argv by pointer).
+struct EngineArgs {
+  explicit EngineArgs(std::initializer_list<const char*> options) : words{"moesim"} {
+    words.insert(words.end(), options.begin(), options.end());
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    argc = static_cast<int>(words.size());
+  }
+  std::vector<std::string> words;
+  std::vector<char*> argv;
+  int argc = 0;
+};
+
 // Phones on one Wi-Fi cell (Fabric::wireless): SimGrid's Wi-Fi zone, whose single link is the
 // air. Under the CM02 network model a flow between two stations of the zone loads the air with
 // 1/rate(sender) + 1/rate(receiver) per byte (the access point relays it), and the air's capacity
@@ -263,13 +257,8 @@ void record_task_times(const std::unordered_map<const sg4::Activity*, std::size_
 // kernel on several phones is one execution per phone. Wi-Fi links carry no latency in SimGrid;
 // a collective's latency is a delay (an execution on a many-core "latency" host) before its comms.
 Timeline run_wifi(const StepGraph& g) {
-  int argc = 4;
-  char arg0[] = "moesim";
-  char arg1[] = "--cfg=network/model:CM02";
-  char arg2[] = "--cfg=network/crosstraffic:0";
-  char arg3[] = "--log=root.thresh:critical";
-  char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
-  sg4::Engine engine(&argc, argv);
+  EngineArgs args({"--cfg=network/model:CM02", "--cfg=network/crosstraffic:0", "--log=root.thresh:critical"});
+  sg4::Engine engine(&args.argc, args.argv.data());
   sg_host_energy_plugin_init();
   const PowerStates power = power_states_of(g);
   const int n_dev = g.num_devices;
@@ -375,13 +364,8 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   // SimGrid caps each flow at TCP-gamma / (2 x route latency), a TCP window model; RDMA and
   // NVLink have no such window, and a route that carries a message overhead (token_ports) would
   // otherwise be slowed by it. A huge gamma removes the cap (it never bound the plain routes).
-  int argc = 4;
-  char arg0[] = "moesim";
-  char arg1[] = "--cfg=host/model:ptask_L07";
-  char arg2[] = "--log=root.thresh:critical";
-  char arg3[] = "--cfg=network/TCP-gamma:1e18";
-  char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
-  sg4::Engine engine(&argc, argv);
+  EngineArgs args({"--cfg=host/model:ptask_L07", "--log=root.thresh:critical", "--cfg=network/TCP-gamma:1e18"});
+  sg4::Engine engine(&args.argc, args.argv.data());
   sg_host_energy_plugin_init();
   const PowerStates power = power_states_of(g);
   const bool token_messages = std::any_of(g.tasks.begin(), g.tasks.end(), [](const Task& t) {
@@ -410,23 +394,25 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
     std::vector<sg4::ExecPtr>& parts = execs[i];
     if (task.is_collective()) {
       // Layers share their traffic matrices: split each one once.
-      auto it = split.find(task.traffic.get());
-      if (it == split.end()) it = split.emplace(task.traffic.get(), split_by_network(g.fabric, *task.traffic)).first;
       const bool per_token = task.traffic->token_messages;
+      auto it = split.find(task.traffic.get());
+      if (it == split.end()) {
+        std::vector<NetworkPart> parts_of = split_by_network(g.fabric, *task.traffic);
+        if (per_token) {
+          // Per-token messages reach a lower rate on the same link: each byte occupies it longer.
+          for (NetworkPart& part : parts_of) {
+            const int p0 = part.ports.front();
+            const double slower = g.fabric.port_bandwidth(p0) / g.fabric.port_bandwidth(p0, true);
+            for (double& b : part.bytes) b *= slower;
+          }
+        }
+        it = split.emplace(task.traffic.get(), std::move(parts_of)).first;
+      }
       for (const NetworkPart& part : it->second) {
         sg4::ExecPtr e = sg4::Exec::init();
         e->set_hosts(hosts_of(part.ports, per_token));
         e->set_flops_amounts(std::vector<double>(part.ports.size(), 0.0));
-        if (per_token) {
-          // Per-token messages reach a lower rate on the same link: each byte occupies it longer.
-          const int p0 = part.ports.front();
-          const double slower = g.fabric.port_bandwidth(p0) / g.fabric.port_bandwidth(p0, true);
-          std::vector<double> bytes = part.bytes;
-          for (double& b : bytes) b *= slower;
-          e->set_bytes_amounts(std::move(bytes));
-        } else {
-          e->set_bytes_amounts(part.bytes);
-        }
+        e->set_bytes_amounts(part.bytes);
         parts.push_back(e);
       }
     } else if (task.device_count == 1) {
