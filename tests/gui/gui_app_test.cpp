@@ -335,7 +335,7 @@ class GuiAppTest : public QObject {
     MainWindow w;
     QVERIFY(w.open_file(kDefault));
     QMimeData mime;
-    mime.setUrls({QUrl::fromLocalFile(MOESIM_SHARED_MODELS_DIR "/Qwen--Qwen3-30B-A3B.json")});
+    mime.setUrls({QUrl::fromLocalFile(MOESIM_HF_CONFIGS_DIR "/Qwen--Qwen3-30B-A3B.json")});
     QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
     QApplication::sendEvent(&w, &enter);
     QVERIFY(enter.isAccepted());
@@ -357,7 +357,7 @@ class GuiAppTest : public QObject {
   void model_config_file_replaces_the_preset() {
     MainWindow w;
     QVERIFY(w.open_file(kDefault));
-    w.editor()->use_model_config(MOESIM_SHARED_MODELS_DIR "/Qwen--Qwen3-30B-A3B.json");
+    w.editor()->use_model_config(MOESIM_HF_CONFIGS_DIR "/Qwen--Qwen3-30B-A3B.json");
     w.editor()->validate_now();
     QVERIFY(w.editor()->field_text("/model/preset").isEmpty());
     QVERIFY(w.editor()->field_text("/model/hf_config").endsWith("Qwen--Qwen3-30B-A3B.json"));

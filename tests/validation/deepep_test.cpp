@@ -1,4 +1,4 @@
-// DeepEP all-to-all measurements (shared/validation/cases.json), reproduced by simulating one
+// DeepEP all-to-all measurements (data/validation/cases.json), reproduced by simulating one
 // dispatch and one combine with moesim's all-to-all model on the H800 catalog fabric, in both
 // fidelities. Each published figure must be matched within 15%.
 //

@@ -1,5 +1,5 @@
 // Small-batch serving-engine overheads: case "qwen3-30b-a3b-h20-bs1" of
-// shared/validation/cases.json (source: QwenLM/Qwen3 docs/source/getting_started/speed_benchmark.md,
+// data/validation/cases.json (source: QwenLM/Qwen3 docs/source/getting_started/speed_benchmark.md,
 // SGLang 0.4.6.post1 on one H20 96GB, bf16, batch 1, 2048 generated tokens, speed = (prompt +
 // generated tokens) / time). Tolerance 20% (issue 4).
 //

@@ -1,5 +1,5 @@
 // llama.cpp OLMoE on a Snapdragon 8 Elite Gen 5 (Hexagon v81), case "llamacpp-olmoe-hexagon-v81"
-// of shared/validation/cases.json. Source: ggml-org/llama.cpp docs/backend/snapdragon/README.md
+// of data/validation/cases.json. Source: ggml-org/llama.cpp docs/backend/snapdragon/README.md
 // (OLMoE-1B-7B-0125-Instruct q4_0, 212 prompt tokens, 257 generated): prefill 122.5 tokens/s,
 // decode 45.69 tokens/s. Tolerance 30% (issue 5). The phone's efficiencies come from a
 // different model (Llama-3.2-1B on the previous Hexagon generation), never from this case;

@@ -1,4 +1,4 @@
-// Serving throughput, case "qwen15-moe-a100-vllm" of shared/validation/cases.json. Source: Qwen
+// Serving throughput, case "qwen15-moe-a100-vllm" of data/validation/cases.json. Source: Qwen
 // blog "Qwen1.5-MoE: Matching 7B Model Performance with 1/3 Activated Parameters"
 // (qwenlm.github.io/blog/qwen-moe/): on one A100-80G with vLLM, 1000 input and 1000 output
 // tokens, Qwen1.5-MoE-A2.7B-Chat 2.01 req/s, 4010.27 tokens/s against Qwen1.5-7B-Chat 1.15 req/s,

@@ -1,6 +1,6 @@
 // sim/model: reading HF and DeepSeek-native configs, and parameter counts checked against the
 // figures the model owners publish. Config provenance and the quoted figures are listed in
-// shared/models/hf/SOURCES.md ("SOURCES item N" below); docs/models-params.md explains the
+// data/hf/SOURCES.md (a copy of shared/models/hf/) ("SOURCES item N" below); docs/models-params.md explains the
 // counting convention and tabulates the results.
 
 #include <gtest/gtest.h>
@@ -16,8 +16,8 @@
 #include "model/model_config.hpp"
 #include "model/presets.hpp"
 
-#ifndef MOESIM_SHARED_MODELS_DIR
-#error "MOESIM_SHARED_MODELS_DIR must name the folder with the shared HF configs (shared/models/hf)"
+#ifndef MOESIM_HF_CONFIGS_DIR
+#error "MOESIM_HF_CONFIGS_DIR must name the folder with the HF configs (data/hf)"
 #endif
 
 namespace moesim::sim {
@@ -40,7 +40,7 @@ constexpr double kB = 1e9;
 }
 
 std::string shared_path(const std::string& file) {
-  return std::string(MOESIM_SHARED_MODELS_DIR) + "/" + file;
+  return std::string(MOESIM_HF_CONFIGS_DIR) + "/" + file;
 }
 
 /// Loads a shared config; a third-party config must load without a single problem (unknown
@@ -635,7 +635,7 @@ const std::map<std::string, std::string>& preset_sources() {
   return m;
 }
 
-// Presets without an unedited config in shared/models/hf, defined from the owner's published
+// Presets without an unedited config in data/hf, defined from the owner's published
 // architecture (the preset file's "_source" says where).
 const std::vector<std::string> kArchitecturePresets{"olmoe-1b-7b", "qwen1.5-moe-a2.7b", "qwen3-0.6b", "qwen3-1.7b",
                                                     "qwen3-4b",    "qwen3-8b",          "qwen3-14b", "qwen3-32b"};

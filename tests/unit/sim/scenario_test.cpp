@@ -100,7 +100,7 @@ TEST(Scenario, UnknownPresetListsTheValidOnes) {
 TEST(Scenario, HfConfigPathResolvesAgainstTheScenarioFolder) {
   const auto dir = std::filesystem::temp_directory_path() / ("moesim_scenario_test_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir / "models");
-  std::filesystem::copy_file(std::string(MOESIM_SHARED_MODELS_DIR) + "/mistralai--Mixtral-8x7B-v0.1.json",
+  std::filesystem::copy_file(std::string(MOESIM_HF_CONFIGS_DIR) + "/mistralai--Mixtral-8x7B-v0.1.json",
                              dir / "models" / "mixtral.json",
                              std::filesystem::copy_options::overwrite_existing);
   auto doc = base();
