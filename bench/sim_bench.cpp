@@ -7,9 +7,9 @@
 
 #include <stdexcept>
 
-#include "flow_engine.hpp"
+#include "engine/engine.hpp"
 #include "json_reader.hpp"
-#include "simulate.hpp"
+#include "workloads/workloads.hpp"
 
 using namespace moesim::sim;
 

@@ -12,17 +12,17 @@
 
 #include "catalog.hpp"
 #include "fitter.hpp"
-#include "flow_engine.hpp"
+#include "engine/engine.hpp"
 #include "hw_profile.hpp"
 #include "json_reader.hpp"
-#include "model/presets.hpp"
+#include "model/model.hpp"
 #include "process_pool.hpp"
 #include "run_point.hpp"
-#include "scenario.hpp"
-#include "simulate.hpp"
+#include "input/input.hpp"
+#include "workloads/workloads.hpp"
 #include "tools.hpp"
 #include "topology.hpp"
-#include "trace.hpp"
+#include "report/report.hpp"
 #include "units.hpp"
 
 namespace {

@@ -16,8 +16,8 @@
 #include "flat_json.hpp"
 #include "json_reader.hpp"
 #include "process_pool.hpp"
-#include "scenario.hpp"
-#include "simulate.hpp"
+#include "input/input.hpp"
+#include "workloads/workloads.hpp"
 #include "units.hpp"
 
 namespace fs = std::filesystem;

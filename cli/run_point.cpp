@@ -2,10 +2,10 @@
 
 #include <iostream>
 
-#include "flow_engine.hpp"
+#include "engine/engine.hpp"
 #include "process_pool.hpp"
-#include "scenario.hpp"
-#include "simulate.hpp"
+#include "input/input.hpp"
+#include "workloads/workloads.hpp"
 
 namespace moesim::tools {
 

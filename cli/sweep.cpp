@@ -16,7 +16,7 @@
 #include "flat_json.hpp"
 #include "json_reader.hpp"
 #include "process_pool.hpp"
-#include "scenario.hpp"
+#include "input/input.hpp"
 #include "units.hpp"
 
 namespace fs = std::filesystem;

@@ -21,9 +21,9 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
-#include "all_to_all.hpp"
+#include "input/input.hpp"
 #include "catalog.hpp"
-#include "model/presets.hpp"
+#include "model/model.hpp"
 #include "problem_model.hpp"
 
 namespace moesim::gui {

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "json_reader.hpp"
-#include "scenario.hpp"
+#include "input/input.hpp"
 
 namespace moesim::gui {
 

@@ -1,4 +1,4 @@
-#include "flow_engine.hpp"
+#include "engine/flow_engine.hpp"
 
 #include <simgrid/plugins/energy.h>
 #include <simgrid/s4u.hpp>

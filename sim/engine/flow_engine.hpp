@@ -6,7 +6,7 @@
 #include <expected>
 #include <string>
 
-#include "step_graph.hpp"
+#include "graph/graph.hpp"
 
 namespace moesim::sim::engine {
 

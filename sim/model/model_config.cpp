@@ -1,4 +1,4 @@
-#include "model_config.hpp"
+#include "model/model_config.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "presets.hpp"
+#include "model/presets.hpp"
 
 #include <algorithm>
 #include <string_view>

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
-#include "model_config.hpp"
+#include "model/model_config.hpp"
 
 namespace moesim::sim {
 

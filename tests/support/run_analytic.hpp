@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "diagnostics.hpp"
-#include "scenario.hpp"
-#include "simulate.hpp"
+#include "input/input.hpp"
+#include "workloads/workloads.hpp"
 
 namespace moesim::test_support {
 

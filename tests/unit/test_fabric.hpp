@@ -1,7 +1,7 @@
 #pragma once
 // Fabrics for tests that build step graphs by hand.
 
-#include "step_graph.hpp"
+#include "graph/graph.hpp"
 
 namespace moesim::sim::test_support {
 

@@ -16,10 +16,10 @@
 
 #include <cmath>
 
-#include "all_to_all.hpp"
+#include "moe/moe.hpp"
 #include "catalog.hpp"
-#include "flow_engine.hpp"
-#include "step_graph.hpp"
+#include "engine/engine.hpp"
+#include "graph/graph.hpp"
 
 using namespace moesim::sim;
 using moesim::hw::Catalog;

@@ -9,7 +9,7 @@
 #include <cmath>
 #include "json_reader.hpp"
 #include "run_analytic.hpp"
-#include "scenario.hpp"
+#include "input/input.hpp"
 #include "validation_cases.hpp"
 
 namespace {

@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "catalog.hpp"
-#include "flow_engine.hpp"
+#include "engine/engine.hpp"
 #include "json_reader.hpp"
-#include "simulate.hpp"
+#include "workloads/workloads.hpp"
 
 using namespace moesim::sim;
 

@@ -5,9 +5,9 @@
 // job; docs/routing.md gives the figures.
 #include <gtest/gtest.h>
 
-#include "flow_engine.hpp"
+#include "engine/engine.hpp"
 #include "json_reader.hpp"
-#include "simulate.hpp"
+#include "workloads/workloads.hpp"
 
 using namespace moesim::sim;
 

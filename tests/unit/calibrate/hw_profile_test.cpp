@@ -7,10 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cost_model.hpp"
+#include "step/step.hpp"
 #include "hw_profile.hpp"
-#include "scenario.hpp"
-#include "simulate.hpp"
+#include "input/input.hpp"
+#include "workloads/workloads.hpp"
 
 using namespace moesim;
 

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 
-#include "deployment.hpp"
+#include "step/step.hpp"
 #include "catalog.hpp"
-#include "flow_engine.hpp"
+#include "engine/engine.hpp"
 #include "json_reader.hpp"
-#include "simulate.hpp"
+#include "workloads/workloads.hpp"
 #include "../test_fabric.hpp"
 
 using namespace moesim::sim;

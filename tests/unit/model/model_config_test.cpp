@@ -13,8 +13,7 @@
 #include <string>
 
 #include "json_reader.hpp"
-#include "model/model_config.hpp"
-#include "model/presets.hpp"
+#include "model/model.hpp"
 
 #ifndef MOESIM_HF_CONFIGS_DIR
 #error "MOESIM_HF_CONFIGS_DIR must name the folder with the HF configs (data/hf)"

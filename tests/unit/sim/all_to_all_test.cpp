@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "all_to_all.hpp"
+#include "moe/moe.hpp"
 
 using namespace moesim::sim;
 using moesim::hw::DType;

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "deployment.hpp"
+#include "step/step.hpp"
 #include "json_reader.hpp"
-#include "simulate.hpp"
+#include "workloads/workloads.hpp"
 
 using namespace moesim::sim;
 

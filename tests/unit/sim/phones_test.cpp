@@ -5,13 +5,13 @@
 #include <cmath>
 
 #include "catalog.hpp"
-#include "expert_cache.hpp"
+#include "moe/moe.hpp"
 #include "has_problem.hpp"
 #include "run_analytic.hpp"
 #include "json_reader.hpp"
-#include "scenario.hpp"
-#include "simulate.hpp"
-#include "step_graph.hpp"
+#include "input/input.hpp"
+#include "workloads/workloads.hpp"
+#include "graph/graph.hpp"
 
 using moesim::Diagnostics;
 namespace hw = moesim::hw;

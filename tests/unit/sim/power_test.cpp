@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "catalog.hpp"
-#include "cost_model.hpp"
+#include "step/step.hpp"
 #include "has_problem.hpp"
 #include "run_analytic.hpp"
 #include "json_reader.hpp"
-#include "scenario.hpp"
-#include "simulate.hpp"
+#include "input/input.hpp"
+#include "workloads/workloads.hpp"
 
 using moesim::Diagnostics;
 namespace hw = moesim::hw;

@@ -9,9 +9,7 @@
 #include <set>
 #include <unistd.h>
 
-#include "all_to_all.hpp"
-#include "placement.hpp"
-#include "routing.hpp"
+#include "moe/moe.hpp"
 
 using namespace moesim::sim;
 

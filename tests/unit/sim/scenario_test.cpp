@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "json_reader.hpp"
-#include "scenario.hpp"
+#include "input/input.hpp"
 #include "has_problem.hpp"
 
 using moesim::Diagnostics;

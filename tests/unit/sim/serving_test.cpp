@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "json_reader.hpp"
-#include "simulate.hpp"
+#include "workloads/workloads.hpp"
 
 using namespace moesim::sim;
 

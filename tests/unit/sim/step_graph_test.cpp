@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "step_graph.hpp"
+#include "graph/graph.hpp"
 #include "../test_fabric.hpp"
 
 using namespace moesim::sim;

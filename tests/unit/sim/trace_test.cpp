@@ -3,8 +3,8 @@
 #include <set>
 
 #include "json_reader.hpp"
-#include "simulate.hpp"
-#include "trace.hpp"
+#include "workloads/workloads.hpp"
+#include "report/report.hpp"
 
 using namespace moesim::sim;
 

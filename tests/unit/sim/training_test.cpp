@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "json_reader.hpp"
-#include "simulate.hpp"
+#include "workloads/workloads.hpp"
 
 using namespace moesim::sim;
 

@@ -1,0 +1,206 @@
+#include "graph/step_graph.hpp"
+
+#include <algorithm>
+
+namespace moesim::sim {
+
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::attention: return "attention";
+    case Phase::gate: return "gate";
+    case Phase::dispatch: return "dispatch";
+    case Phase::experts: return "experts";
+    case Phase::combine: return "combine";
+    case Phase::shared_expert: return "shared_expert";
+    case Phase::dense_mlp: return "dense_mlp";
+    case Phase::pipeline: return "pipeline";
+    case Phase::other: return "other";
+  }
+  return "other";
+}
+
+TrafficMatrix TrafficMatrix::port_sums(std::vector<double> sent, std::vector<double> received) {
+  TrafficMatrix m(static_cast<int>(sent.size()));
+  m.sums_only_ = true;
+  m.final_ = true;
+  m.total_ = 0;
+  for (double b : sent) m.total_ += b;
+  m.sent_ = std::move(sent);
+  m.received_ = std::move(received);
+  for (int d = 0; d < m.n; ++d) {
+    m.busiest_ = std::max({m.busiest_, m.sent_[static_cast<std::size_t>(d)], m.received_[static_cast<std::size_t>(d)]});
+  }
+  return m;
+}
+
+void TrafficMatrix::finalize() {
+  if (final_) return;
+  final_ = true;
+  // Stable: repeated pairs keep the order they were added in, so each pair's bytes are summed
+  // exactly as the dense matrix summed them.
+  std::stable_sort(entries_.begin(), entries_.end(),
+                   [](const Entry& a, const Entry& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; });
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (out > 0 && entries_[out - 1].src == entries_[i].src && entries_[out - 1].dst == entries_[i].dst) {
+      entries_[out - 1].bytes += entries_[i].bytes;
+    } else {
+      entries_[out++] = entries_[i];
+    }
+  }
+  entries_.resize(out);
+  sent_.assign(static_cast<std::size_t>(n), 0.0);
+  received_.assign(static_cast<std::size_t>(n), 0.0);
+  total_ = 0;
+  for (const Entry& e : entries_) {
+    sent_[static_cast<std::size_t>(e.src)] += e.bytes;
+    received_[static_cast<std::size_t>(e.dst)] += e.bytes;
+    total_ += e.bytes;
+  }
+  busiest_ = 0;
+  for (int d = 0; d < n; ++d) {
+    busiest_ = std::max({busiest_, sent_[static_cast<std::size_t>(d)], received_[static_cast<std::size_t>(d)]});
+  }
+}
+
+double TrafficMatrix::at(int src, int dst) const {
+  if (final_) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), Entry{src, dst, 0.0}, [](const Entry& a, const Entry& b) {
+      return a.src != b.src ? a.src < b.src : a.dst < b.dst;
+    });
+    return it != entries_.end() && it->src == src && it->dst == dst ? it->bytes : 0.0;
+  }
+  double s = 0;
+  for (const Entry& e : entries_) {
+    if (e.src == src && e.dst == dst) s += e.bytes;
+  }
+  return s;
+}
+
+double TrafficMatrix::sent_by(int d) const {
+  if (final_) return sent_[static_cast<std::size_t>(d)];
+  double s = 0;
+  for (const Entry& e : entries_) {
+    if (e.src == d) s += e.bytes;
+  }
+  return s;
+}
+
+double TrafficMatrix::received_by(int d) const {
+  if (final_) return received_[static_cast<std::size_t>(d)];
+  double s = 0;
+  for (const Entry& e : entries_) {
+    if (e.dst == d) s += e.bytes;
+  }
+  return s;
+}
+
+double TrafficMatrix::total() const {
+  if (final_) return total_;
+  double s = 0;
+  for (const Entry& e : entries_) s += e.bytes;
+  return s;
+}
+
+double TrafficMatrix::busiest_port_bytes() const {
+  if (final_) return busiest_;
+  double worst = 0;
+  for (int d = 0; d < n; ++d) worst = std::max({worst, sent_by(d), received_by(d)});
+  return worst;
+}
+
+int StepGraph::add(Task t) {
+  tasks.push_back(std::move(t));
+  return static_cast<int>(tasks.size()) - 1;
+}
+
+double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
+  // Each network finishes after its busiest port's bytes plus its own latency; the collective
+  // ends with the last network.
+  if (fabric.wireless()) {
+    double air = 0;
+    for (int p = 0; p < traffic.n; ++p) air += fabric.airtime(p, traffic.sent_by(p), traffic.received_by(p));
+    return air > 0 ? air + fabric.spec.scale_up.latency_s : 0.0;
+  }
+  double worst = 0;
+  for (int p = 0; p < traffic.n; ++p) {
+    const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));
+    if (bytes <= 0) continue;
+    const bool tm = traffic.token_messages;
+    worst = std::max(worst, bytes / fabric.port_bandwidth(p, tm) + fabric.port_latency(p, tm));
+  }
+  return worst;
+}
+
+double device_energy(const StepGraph& g, const Timeline& t, double t0, double t1) {
+  double joules = g.idle_w * g.num_devices * std::max(0.0, t1 - t0);
+  for (std::size_t i = 0; i < g.tasks.size(); ++i) {
+    const Task& task = g.tasks[i];
+    if (task.is_collective()) continue;
+    const double overlap = std::min(t1, t.finish[i]) - std::max(t0, t.start[i]);
+    if (overlap > 0) joules += (task.watts - g.idle_w) * task.device_count * overlap;
+  }
+  return joules;
+}
+
+double peak_device_watts(const StepGraph& g) {
+  double peak = g.idle_w;
+  for (const Task& task : g.tasks) {
+    if (!task.is_collective()) peak = std::max(peak, task.watts);
+  }
+  return peak;
+}
+
+Timeline evaluate_analytic(const StepGraph& graph) {
+  Timeline t;
+  const std::size_t n = graph.tasks.size();
+  t.start.assign(n, 0.0);
+  t.finish.assign(n, 0.0);
+  // Consecutive collectives often move the same matrix (the sub-batches of two-micro-batch
+  // overlap): its duration is computed once.
+  const TrafficMatrix* last_traffic = nullptr;
+  double last_seconds = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Task& task = graph.tasks[i];
+    double ready = 0;
+    for (int d : task.deps) ready = std::max(ready, t.finish[static_cast<std::size_t>(d)]);
+    if (task.is_collective() && task.traffic.get() != last_traffic) {
+      last_traffic = task.traffic.get();
+      last_seconds = collective_seconds(*last_traffic, graph.fabric);
+    }
+    const double dur = task.is_collective() ? last_seconds : task.seconds;
+    t.start[i] = ready;
+    t.finish[i] = ready + dur;
+    t.makespan = std::max(t.makespan, t.finish[i]);
+  }
+  t.events = static_cast<long long>(n);
+  return t;
+}
+
+std::vector<double> critical_path_phases(const StepGraph& graph, const Timeline& timeline) {
+  std::vector<double> phases(kNumPhases, 0.0);
+  if (graph.tasks.empty()) return phases;
+  std::size_t cur = 0;
+  for (std::size_t i = 1; i < graph.tasks.size(); ++i) {
+    if (timeline.finish[i] > timeline.finish[cur]) cur = i;
+  }
+  while (true) {
+    const Task& task = graph.tasks[cur];
+    const double ready = timeline.start[cur];
+    phases[static_cast<std::size_t>(task.phase)] += timeline.finish[cur] - ready;
+    if (task.deps.empty()) {
+      phases[static_cast<std::size_t>(Phase::other)] += ready;  // idle before the first task
+      break;
+    }
+    std::size_t prev = static_cast<std::size_t>(task.deps.front());
+    for (int d : task.deps) {
+      if (timeline.finish[static_cast<std::size_t>(d)] > timeline.finish[prev]) prev = static_cast<std::size_t>(d);
+    }
+    // Any gap between the last dependency and the start (none in our evaluators) is "other".
+    phases[static_cast<std::size_t>(Phase::other)] += std::max(0.0, ready - timeline.finish[prev]);
+    cur = prev;
+  }
+  return phases;
+}
+
+}  // namespace moesim::sim

@@ -1,0 +1,180 @@
+#pragma once
+// Scenario v1: the public input contract (see docs/scenario.md). Parsed, then validated into
+// typed structs; every problem is collected with its file and JSON pointer.
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "catalog.hpp"
+#include "diagnostics.hpp"
+#include "engines.hpp"
+#include "hw_profile.hpp"
+#include "fabric.hpp"
+#include "input/moe_spec.hpp"
+#include "model/model.hpp"
+
+namespace moesim::sim {
+
+struct ModelChoice {
+  std::string preset;          ///< built-in preset name, or empty
+  std::string hf_config;       ///< config.json path, resolved against the scenario's folder
+  hw::DType weights_dtype = hw::DType::bf16;  ///< dtype of the linear layers' weights
+  hw::DType kv_dtype = hw::DType::bf16;
+  ModelConfig config;
+};
+
+struct ScaleOut {
+  const hw::Link* link = nullptr;
+  int nics_per_node = 0;
+  hw::ScaleOutTopology topology = hw::ScaleOutTopology::fat_tree;
+  int nodes_per_leaf = 0;      ///< fat-tree: nodes under one leaf switch (0: one switch for all)
+};
+
+struct ClusterSpec {
+  int nodes = 1;
+  const hw::Device* device = nullptr;
+  int devices_per_node = 1;
+  const hw::Link* scale_up = nullptr;
+  std::optional<ScaleOut> scale_out;
+
+  int num_devices() const { return nodes * devices_per_node; }
+};
+
+struct ParallelismSpec {
+  int attention_tp = 1;
+  int attention_dp = 1;
+  int expert_ep = 1;
+  int expert_tp = 1;
+  int pp = 1;
+  int redundant_experts = 0;
+  PlacementStrategy placement = PlacementStrategy::contiguous;  ///< eplb when redundant experts
+};
+
+enum class WorkloadKind { decode, prefill, serving, training };
+
+/// A token count of a request: fixed (lo == hi) or uniform integers in [lo, hi].
+struct TokenCountSpec {
+  int lo = 0, hi = 0;
+};
+
+/// One request of an arrival trace.
+struct RequestSpec {
+  double arrival_s = 0;
+  int input_tokens = 0;
+  int output_tokens = 0;
+};
+
+/// workload.kind = "training" (docs/training.md).
+struct TrainingSpec {
+  int global_batch = 0;         ///< sequences per optimizer step
+  int seq_len = 0;
+  int micro_batch = 1;          ///< sequences per micro-batch per data-parallel rank
+  bool interleaved = false;     ///< interleaved 1F1B (two model chunks per stage) instead of 1F1B
+  int virtual_stages = 1;       ///< model chunks per stage (default 2 when interleaved)
+  bool virtual_stages_given = false;  ///< the scenario set virtual_stages (errors point at it)
+  bool full_recompute = false;  ///< "recompute": "full" re-runs each forward pass before its backward
+  double framework_efficiency = 1.0;  ///< achieved fraction of the modelled forward/backward speed
+};
+
+/// workload.kind = "serving" (docs/serving.md). Limits are per attention data-parallel rank,
+/// as in engines that run one scheduler per DP rank.
+struct ServingSpec {
+  enum class Arrival { offline, poisson, trace };
+  Arrival arrival = Arrival::offline;
+  double poisson_rps = 0;
+  std::string trace_file;
+  std::vector<RequestSpec> trace;
+  int requests = 0;
+  TokenCountSpec input_tokens, output_tokens;
+  int max_concurrency = 0;      ///< closed-loop clients (0: open loop)
+  int max_batched_tokens = 8192;
+  int max_sequences = 256;
+  bool chunked_prefill = true;
+  /// Share of each device's memory the engine may use for weights, activations and KV cache
+  /// (vLLM's gpu_memory_utilization); the KV cache gets what is left of it. 1: all of it.
+  double memory_utilization = 1.0;
+  int replicas = 1;             ///< identical deployments behind a round-robin router
+  bool disaggregated = false;   ///< prefill and decode on separate pools of nodes
+  int prefill_nodes = 0;        ///< disaggregated: the first this many nodes prefill
+  std::optional<double> slo_ttft_s, slo_tpot_s;
+  double slo_percentile = 99;
+};
+
+struct WorkloadSpec {
+  WorkloadKind kind = WorkloadKind::decode;
+  int batch_per_device = 1;    ///< sequences per attention data-parallel rank
+  int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
+  int input_tokens = 0;        ///< prefill: prompt tokens per sequence
+  /// Decode steps of a serving run may carry a chunk of prompt tokens too (chunked prefill):
+  /// prompt tokens per attention rank in this step, and the context they attend to on average.
+  /// Not a scenario key: set by the serving simulator.
+  double chunk_tokens = 0;
+  double chunk_context = 0;
+  ServingSpec serving;
+  TrainingSpec training;
+};
+
+/// How expert-parallel tokens travel (scenario key "communication").
+struct CommunicationSpec {
+  AllToAllAlgorithm all_to_all = AllToAllAlgorithm::deepep_normal;
+  std::optional<hw::DType> dispatch_dtype;  ///< default: fp8 with fp8 weights, else bf16
+  std::optional<hw::DType> combine_dtype;   ///< default: bf16
+};
+
+enum class Fidelity { analytic, flow };
+
+struct Scenario {
+  std::string name;
+  std::string file;            ///< where it was read from ("<embedded default>" for the default)
+  ModelChoice model;
+  ClusterSpec cluster;
+  ParallelismSpec parallelism;
+  RoutingSpec routing;
+  WorkloadSpec workload;
+  CommunicationSpec communication;
+  std::string overlap = "none";
+  Fidelity fidelity = Fidelity::flow;
+  std::optional<double> power_cap_w;
+  std::optional<double> price_per_device_hour;  ///< overrides the catalog price
+  std::optional<double> price_electricity_per_j;  ///< $/J (written per kWh)
+  std::string hw_profile_file;  ///< calibration profile (resolved path), empty for the catalog
+  std::shared_ptr<const hw::HwProfile> hw_profile;  ///< its contents; null: catalog figures
+  /// Serving-engine profile (hwmodels/data/engines.json); null: the device's catalog figures.
+  const hw::EngineProfile* engine = nullptr;
+};
+
+/// Validates a parsed scenario document. `base_dir` resolves relative paths; `diag` carries the
+/// file label. Returns nullopt when any error was found (all of them are in `diag`).
+std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std::string& base_dir,
+                                           Diagnostics& diag);
+
+/// Loads the calibration profile at `path` into `scenario` (replacing any it had) and checks it
+/// against the cluster's device; problems are reported at `pointer` (and in the profile's own
+/// file), missing fields as one warning. The cluster device must be set. False on error.
+bool attach_hw_profile(Scenario& scenario, const std::string& path, const std::string& pointer,
+                       Diagnostics& diag);
+
+/// Sets the power cap of every device after checking it against the cluster's device (which must
+/// be set): below idle power, below the slowest performance state's busy power, or above the
+/// device maximum is an error at `pointer`. False on error (the scenario is unchanged).
+bool set_power_cap(Scenario& scenario, double cap_w, const std::string& pointer, Diagnostics& diag);
+
+/// Reads and validates a scenario file.
+std::optional<Scenario> load_scenario_file(const std::string& path, Diagnostics& diag);
+
+/// The scenario `moesim run` uses without a file: Mixtral-8x7B on one 8xH100 node.
+std::optional<Scenario> default_scenario(Diagnostics& diag);
+/// Its JSON text (also shipped as scenarios/default.json).
+std::string default_scenario_text();
+
+/// The physical fabric of the scenario's cluster.
+hw::FabricSpec fabric_of(const Scenario& scenario);
+
+std::string workload_kind_name(WorkloadKind kind);
+std::string fidelity_name(Fidelity f);
+
+}  // namespace moesim::sim

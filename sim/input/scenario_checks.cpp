@@ -1,0 +1,241 @@
+#include "input/scenario_checks.hpp"
+
+namespace moesim::sim {
+namespace {
+
+// Pipeline stages divide the devices and the layers, sit on whole nodes or inside one, and split
+// a fixed batch into micro-batches. False when the stages do not divide the devices (the other
+// checks would not make sense).
+bool check_pipeline(const Scenario& s, Diagnostics& diag) {
+  const auto& par = s.parallelism;
+  const ModelConfig& m = s.model.config;
+  const int devices = s.cluster.num_devices();
+  if (devices % par.pp != 0) {
+    diag.error("/parallelism/pp", std::to_string(devices) + " devices do not split into " +
+                                      std::to_string(par.pp) + " pipeline stages");
+    return false;
+  }
+  const int stage = devices / par.pp;
+  if (stage % s.cluster.devices_per_node != 0 && s.cluster.devices_per_node % stage != 0) {
+    diag.error("/parallelism/pp",
+               "a pipeline stage of " + std::to_string(stage) + " devices neither fills whole nodes of " +
+                   std::to_string(s.cluster.devices_per_node) + " nor fits in one",
+               "choose pp so that devices / pp is a multiple or a divisor of devices_per_node");
+  }
+  if (par.pp > m.num_layers) {
+    diag.error("/parallelism/pp", std::to_string(par.pp) + " stages for " +
+                                      std::to_string(m.num_layers) + " layers");
+  }
+  const bool fixed_batch = s.workload.kind == WorkloadKind::decode || s.workload.kind == WorkloadKind::prefill;
+  if (fixed_batch && par.pp > 1 && s.workload.batch_per_device % par.pp != 0) {
+    diag.error("/workload/batch_per_device",
+               "batch of " + std::to_string(s.workload.batch_per_device) + " does not split into " +
+                   std::to_string(par.pp) + " pipeline micro-batches");
+  }
+  return true;
+}
+
+// Attention: tp x dp x pp is the device count.
+void check_attention_degrees(const Scenario& s, Diagnostics& diag) {
+  const auto& par = s.parallelism;
+  const int devices = s.cluster.num_devices();
+  if (par.attention_tp * par.attention_dp * par.pp != devices) {
+    diag.error("/parallelism/attention",
+               "attention tp x dp x pp = " + std::to_string(par.attention_tp) + " x " +
+                   std::to_string(par.attention_dp) + " x " + std::to_string(par.pp) + " = " +
+                   std::to_string(par.attention_tp * par.attention_dp * par.pp) +
+                   ", but the cluster has " + std::to_string(devices) + " devices",
+               "tp x dp x pp must equal nodes x devices_per_node");
+  }
+}
+
+// Experts: ep x tp x pp covers the devices (training may replicate the group), the slots divide
+// over EP, and a dense model has no expert degrees.
+void check_experts(const Scenario& s, Diagnostics& diag) {
+  const auto& par = s.parallelism;
+  const ModelConfig& m = s.model.config;
+  const int devices = s.cluster.num_devices();
+  if (m.is_moe()) {
+    // Training may replicate the expert-parallel group (expert data parallelism); inference
+    // deployments use one group per pipeline stage.
+    const int group = par.expert_ep * par.expert_tp * par.pp;
+    const bool expert_dp = s.workload.kind == WorkloadKind::training && group > 0 && devices % group == 0;
+    if (group != devices && !expert_dp) {
+      diag.error("/parallelism/experts",
+                 "experts ep x tp x pp = " + std::to_string(par.expert_ep * par.expert_tp * par.pp) +
+                     ", but the cluster has " + std::to_string(devices) + " devices",
+                 "ep x tp x pp must equal nodes x devices_per_node");
+    }
+    if (par.expert_ep > devices) {
+      diag.error("/parallelism/experts/ep",
+                 "EP degree " + std::to_string(par.expert_ep) + " is above the device count " +
+                     std::to_string(devices));
+    }
+    const int slots = m.moe.num_experts + par.redundant_experts;
+    if (par.redundant_experts > m.moe.num_experts) {
+      diag.error("/parallelism/redundant_experts",
+                 std::to_string(par.redundant_experts) + " redundant experts for " +
+                     std::to_string(m.moe.num_experts) + " experts",
+                 "at most one replica per expert");
+    } else if (slots % par.expert_ep != 0 &&
+               !(s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated)) {
+      // (disaggregated pools each spread the slots over their own devices: checked per pool)
+      diag.error("/parallelism/experts/ep",
+                 par.redundant_experts == 0
+                     ? std::to_string(m.moe.num_experts) + " experts do not divide evenly over EP " +
+                           std::to_string(par.expert_ep)
+                     : std::to_string(m.moe.num_experts) + " experts + " +
+                           std::to_string(par.redundant_experts) + " redundant = " +
+                           std::to_string(slots) + " slots do not divide evenly over EP " +
+                           std::to_string(par.expert_ep),
+                 "choose an EP degree that divides " + std::to_string(slots) +
+                     ", or add redundant experts");
+    }
+    if (par.expert_tp > 1) {
+      diag.error("/parallelism/experts/tp", std::string("expert tensor parallelism ") + kNotYet,
+                 "use \"tp\": 1 and spread experts with ep");
+    } else if (m.moe.expert_intermediate % par.expert_tp != 0) {
+      diag.error("/parallelism/experts/tp",
+                 "expert intermediate size " + std::to_string(m.moe.expert_intermediate) +
+                     " does not split over expert TP " + std::to_string(par.expert_tp));
+    }
+  } else if (par.expert_ep != 1 || par.expert_tp != 1) {
+    diag.error("/parallelism/experts", "model '" + m.name + "' is dense: it has no experts to split",
+               "remove /parallelism/experts");
+  }
+}
+
+// Attention TP: groups stay inside a node, and the heads split over them.
+void check_attention_tp(const Scenario& s, Diagnostics& diag) {
+  const auto& par = s.parallelism;
+  const ModelConfig& m = s.model.config;
+  const int devices = s.cluster.num_devices();
+  if (s.cluster.devices_per_node % par.attention_tp != 0) {
+    diag.error("/parallelism/attention/tp",
+               "attention TP " + std::to_string(par.attention_tp) + " does not fit in a node of " +
+                   std::to_string(s.cluster.devices_per_node) + " devices",
+               "TP groups stay inside a node: choose a divisor of devices_per_node");
+  }
+  if (m.attention.num_heads % par.attention_tp != 0) {
+    diag.error("/parallelism/attention/tp",
+               std::to_string(m.attention.num_heads) + " attention heads do not split over TP " +
+                   std::to_string(par.attention_tp));
+  }
+}
+
+// A decode context within the model's maximum position.
+void check_decode_context(const Scenario& s, Diagnostics& diag) {
+  const ModelConfig& m = s.model.config;
+  if (s.workload.kind == WorkloadKind::decode && m.max_position > 0 &&
+      s.workload.context_tokens >= m.max_position) {
+    diag.error("/workload/context_tokens",
+               "context of " + std::to_string(s.workload.context_tokens) +
+                   " tokens is beyond the model's maximum position " + std::to_string(m.max_position));
+  }
+}
+
+// Disaggregated serving: two pools with a scale-out network between them, each able to hold the
+// experts.
+void check_disaggregation(const Scenario& s, Diagnostics& diag) {
+  const auto& par = s.parallelism;
+  const ModelConfig& m = s.model.config;
+  const int devices = s.cluster.num_devices();
+  if (s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated) {
+    const ServingSpec& sv = s.workload.serving;
+    const std::string ptr = "/workload/disaggregated/prefill_nodes";
+    const int slots = m.moe.num_experts + par.redundant_experts;
+    if (sv.prefill_nodes >= s.cluster.nodes) {
+      diag.error(ptr, std::to_string(sv.prefill_nodes) + " prefill nodes leave none of the " +
+                          std::to_string(s.cluster.nodes) + " nodes to decode",
+                 "at most " + std::to_string(s.cluster.nodes - 1));
+    } else if (!s.cluster.scale_out) {
+      diag.error(ptr, "disaggregation moves KV caches between nodes: the cluster needs a scale-out network");
+    } else if (par.pp != 1) {
+      diag.error("/parallelism/pp", "disaggregated pools run without pipeline stages in this version", "use pp 1");
+    } else if (sv.max_concurrency > 0) {
+      diag.error("/workload/max_concurrency", "closed-loop clients with disaggregation " + std::string(kNotYet),
+                 "use an open arrival process");
+    } else if (m.is_moe()) {
+      for (int nodes : {sv.prefill_nodes, s.cluster.nodes - sv.prefill_nodes}) {
+        const int ep = nodes * s.cluster.devices_per_node / par.expert_tp;
+        if (slots % ep != 0) {
+          diag.error(ptr, std::to_string(slots) + " expert slots do not divide over a pool of " + std::to_string(nodes) +
+                              " nodes (EP " + std::to_string(ep) + ")",
+                     "each pool spreads the experts over all its devices: choose pools whose device counts divide " +
+                         std::to_string(slots));
+          break;
+        }
+      }
+    }
+  }
+}
+
+// Training: the global batch fills micro-batches on every data-parallel rank and the pipeline,
+// interleaving splits the layers, and sequences fit the model.
+void check_training(const Scenario& s, Diagnostics& diag) {
+  const auto& par = s.parallelism;
+  const ModelConfig& m = s.model.config;
+  if (s.workload.kind == WorkloadKind::training) {
+    const TrainingSpec& tr = s.workload.training;
+    const long long per_step = static_cast<long long>(tr.micro_batch) * par.attention_dp;
+    if (tr.global_batch % per_step != 0) {
+      diag.error("/workload/global_batch",
+                 "global batch " + std::to_string(tr.global_batch) + " does not divide into micro-batches of " +
+                     std::to_string(tr.micro_batch) + " sequences on " + std::to_string(par.attention_dp) +
+                     " data-parallel ranks",
+                 "choose a multiple of micro_batch x attention dp = " + std::to_string(per_step));
+    } else if (tr.global_batch / per_step < par.pp) {
+      diag.error("/workload/global_batch",
+                 std::to_string(tr.global_batch / per_step) + " micro-batches per rank cannot fill " +
+                     std::to_string(par.pp) + " pipeline stages",
+                 "1F1B needs at least pp micro-batches: raise global_batch or lower micro_batch");
+    }
+    if (tr.interleaved && (m.num_layers % (par.pp * tr.virtual_stages) != 0)) {
+      diag.error(tr.virtual_stages_given ? "/workload/virtual_stages" : "/workload/schedule",
+                 std::to_string(m.num_layers) + " layers do not split into " + std::to_string(par.pp) + " stages x " +
+                     std::to_string(tr.virtual_stages) + " chunks",
+                 "use \"1f1b\" or a virtual_stages that divides " + std::to_string(m.num_layers / par.pp) +
+                     " layers per stage");
+    }
+    if (m.max_position > 0 && tr.seq_len > m.max_position) {
+      diag.error("/workload/seq_len", "sequence of " + std::to_string(tr.seq_len) +
+                                          " tokens is beyond the model's maximum position " + std::to_string(m.max_position));
+    }
+  }
+}
+
+// A prefill prompt within the model's maximum position.
+void check_prefill_prompt(const Scenario& s, Diagnostics& diag) {
+  const ModelConfig& m = s.model.config;
+  if (s.workload.kind == WorkloadKind::prefill && m.max_position > 0 &&
+      s.workload.input_tokens > m.max_position) {
+    diag.error("/workload/input_tokens",
+               "prompt of " + std::to_string(s.workload.input_tokens) +
+                   " tokens is beyond the model's maximum position " + std::to_string(m.max_position));
+  }
+}
+
+// The device computes in the weights' dtype.
+void check_compute_dtype(const Scenario& s, Diagnostics& diag) {
+  if (s.cluster.device && !s.cluster.device->peak(s.model.weights_dtype)) {
+    diag.error("/model/weights_dtype",
+               "device '" + s.cluster.device->name + "' has no " +
+                   hw::dtype_name(s.model.weights_dtype) + " compute");
+  }
+}
+
+}  // namespace
+
+void check_consistency(const Scenario& s, Diagnostics& diag) {
+  if (!check_pipeline(s, diag)) return;
+  check_attention_degrees(s, diag);
+  check_experts(s, diag);
+  check_attention_tp(s, diag);
+  check_decode_context(s, diag);
+  check_disaggregation(s, diag);
+  check_training(s, diag);
+  check_prefill_prompt(s, diag);
+  check_compute_dtype(s, diag);
+}
+
+}  // namespace moesim::sim

@@ -1,0 +1,295 @@
+#include "report/report.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+#include "units.hpp"
+
+namespace moesim::sim {
+namespace {
+
+void flatten(const nlohmann::json& j, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+  } else if (j.is_array()) {
+    return;  // per-layer/per-device tables live in the JSON report only
+  } else if (j.is_string()) {
+    out.emplace_back(prefix, j.get<std::string>());
+  } else {
+    out.emplace_back(prefix, j.dump());
+  }
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json Report::to_json() const {
+  using nlohmann::json;
+  json j = json::object();
+  j["report_version"] = 1;
+  j["scenario"] = scenario;
+  j["model"] = model;
+  j["workload"] = workload;
+  j["fidelity"] = fidelity;
+  j["cluster"] = {{"device", device}, {"devices", devices}, {"nodes", nodes}};
+  if (!engine.empty()) j["engine"] = engine;
+  j["feasible"] = feasible;
+  if (!feasible) j["reason"] = reason;
+  j["memory"]["per_device_bytes"] = {{"weights", memory_weights},
+                                     {"kv_cache", memory_kv_cache},
+                                     {"activations", memory_activations},
+                                     {"buffers", memory_buffers},
+                                     {"total", memory_total},
+                                     {"capacity", memory_capacity}};
+  if (!simulated) return j;
+  j["step_time_s"] = step_time_s;
+  const double nodes_d = nodes > 0 ? nodes : 1, devices_d = devices > 0 ? devices : 1;
+  j["throughput"] = {{"input_tokens_per_s", input_tokens_per_s},
+                     {"output_tokens_per_s", output_tokens_per_s},
+                     {"input_tokens_per_s_per_node", input_tokens_per_s / nodes_d},
+                     {"output_tokens_per_s_per_node", output_tokens_per_s / nodes_d},
+                     {"input_tokens_per_s_per_device", input_tokens_per_s / devices_d},
+                     {"output_tokens_per_s_per_device", output_tokens_per_s / devices_d}};
+  for (const auto& [k, v] : latency_s) {
+    j["latency"][k + "_s"] = {{"p50", v.p50}, {"p90", v.p90}, {"p99", v.p99}};
+  }
+  if (training) {
+    const TrainingStats& t = *training;
+    j["training"] = {{"step_time_s", step_time_s}, {"mfu", t.mfu}, {"tokens_per_s_per_device", t.tokens_per_s_per_device},
+                     {"micro_batches", t.micro_batches}, {"forward_s", t.forward_s}, {"backward_s", t.backward_s},
+                     {"recompute_s", t.recompute_s}, {"bubble_fraction", t.bubble_fraction}, {"dp_sync_s", t.dp_sync_s}, {"dp_exposed_s", t.dp_exposed_s},
+                     {"optimizer_s", t.optimizer_s}, {"model_flops_per_token", t.model_flops_per_token},
+                     {"device_hours_per_trillion_tokens", t.device_hours_per_trillion_tokens}};
+  }
+  if (serving) {
+    const ServingStats& sv = *serving;
+    j["serving"] = {{"requests", sv.requests}, {"replicas", sv.replicas}, {"makespan_s", sv.makespan_s},
+                    {"iterations", sv.iterations}, {"preemptions", sv.preemptions},
+                    {"mean_decode_batch", sv.mean_decode_batch}, {"kv_capacity_tokens", sv.kv_capacity_tokens},
+                    {"peak_kv_fraction", sv.peak_kv_fraction}};
+    if (sv.prefill_nodes > 0) {
+      j["serving"]["prefill_nodes"] = sv.prefill_nodes;
+      j["serving"]["kv_transfer_s"] = sv.kv_transfer_s;
+    }
+    if (sv.slo_ttft_s || sv.slo_tpot_s) {
+      j["slo"] = {{"met", sv.slo_met}, {"goodput_rps", sv.goodput_rps}, {"percentile", sv.slo_percentile}};
+      if (sv.slo_ttft_s) j["slo"]["ttft_s"] = *sv.slo_ttft_s;
+      if (sv.slo_tpot_s) j["slo"]["tpot_s"] = *sv.slo_tpot_s;
+    }
+  }
+  j["phases_s"] = phases_s;
+  auto comm = [](const CommStats& c) {
+    return json{{"bytes", c.bytes},
+                {"seconds", c.seconds},
+                {"bottleneck_bandwidth_Bps", c.bottleneck_bandwidth_Bps}};
+  };
+  j["comm"] = {{"dispatch", comm(dispatch)}, {"combine", comm(combine)}};
+  for (const auto& [cls, st] : links) {
+    j["links"][cls] = {{"bytes", st.bytes}, {"utilization", st.utilization}};
+  }
+  j["expert_load"] = {{"max_over_mean", expert_load.max_over_mean},
+                      {"max_over_mean_contiguous", expert_load.max_over_mean_contiguous},
+                      {"worst_layer_max_over_mean", expert_load.worst_layer_max_over_mean},
+                      {"dropped_tokens", expert_load.dropped},
+                      {"dropped_fraction", expert_load.assignments + expert_load.dropped > 0
+                                               ? expert_load.dropped / (expert_load.assignments + expert_load.dropped)
+                                               : 0.0},
+                      {"skipped_assignments", expert_load.skipped},
+                      {"routing", routing},
+                      {"placement", placement}};
+  if (!expert_load.per_layer_device.empty()) {
+    j["expert_load"]["per_layer_device_tokens"] = expert_load.per_layer_device;
+  }
+  if (energy) {
+    const EnergyStats& e = *energy;
+    j["energy"] = {{"joules", e.joules}, {"seconds", e.seconds}, {"per", e.per}, {"tokens", e.tokens},
+                   {"token_kind", e.token_kind},
+                   {"joules_per_token", e.tokens > 0 ? e.joules / e.tokens : 0.0},
+                   {"tokens_per_joule", e.joules > 0 ? e.tokens / e.joules : 0.0}, {"source", e.source}};
+    if (e.radio_joules > 0) j["energy"]["radio_joules"] = e.radio_joules;
+    j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
+                  {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
+  }
+  if (offload) {
+    const OffloadStats& o = *offload;
+    j["offload"] = {{"flash_bytes_per_device", o.flash_bytes}, {"cache_bytes_per_device", o.cache_bytes},
+                    {"experts_per_device", o.experts}, {"cached_experts_per_device", o.cache_experts},
+                    {"hit_rate", o.hit_rate}, {"misses_per_step", o.misses_per_step},
+                    {"stall_s", o.stall_s}, {"flash_read_Bps", o.flash_read_Bps}};
+  }
+  if (usd_per_million_output_tokens || usd_per_million_training_tokens) {
+    j["cost"] = nlohmann::json::object();
+    if (usd_per_million_output_tokens) j["cost"]["usd_per_million_output_tokens"] = *usd_per_million_output_tokens;
+    if (usd_per_million_training_tokens)
+      j["cost"]["usd_per_million_training_tokens"] = *usd_per_million_training_tokens;
+    if (price_per_device_hour) j["cost"]["usd_per_device_hour"] = *price_per_device_hour;
+    if (price_electricity_per_j) j["cost"]["usd_per_kwh"] = *price_electricity_per_j * 3.6e6;
+  }
+  j["simulator"] = {{"events", events}, {"wall_s", wall_s}};
+  return j;
+}
+
+void price_report(Report& r) {
+  r.usd_per_million_output_tokens.reset();
+  r.usd_per_million_training_tokens.reset();
+  if (r.training) {
+    const double trained_per_s = r.training->tokens_per_s_per_device * r.devices;
+    if (r.price_per_device_hour && trained_per_s > 0)
+      r.usd_per_million_training_tokens = *r.price_per_device_hour * r.devices / 3600.0 / trained_per_s * 1e6;
+    return;
+  }
+  if (r.output_tokens_per_s <= 0) return;
+  const bool electricity = r.price_electricity_per_j && r.energy;
+  if (!r.price_per_device_hour && !electricity) return;
+  double usd_per_s = r.price_per_device_hour ? *r.price_per_device_hour * r.devices / 3600.0 : 0.0;
+  if (electricity) usd_per_s += *r.price_electricity_per_j * r.energy->avg_w_per_device * r.devices;
+  r.usd_per_million_output_tokens = usd_per_s / r.output_tokens_per_s * 1e6;
+}
+
+std::string report_to_csv(const nlohmann::json& report) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  flatten(report, "", rows);
+  std::string header, values;
+  for (const auto& [k, v] : rows) {
+    if (!header.empty()) {
+      header += ",";
+      values += ",";
+    }
+    header += csv_field(k);
+    values += csv_field(v);
+  }
+  return header + "\n" + values + "\n";
+}
+
+std::string report_to_table(const Report& r) {
+  std::ostringstream o;
+  o << "moesim report: " << r.scenario << "\n";
+  o << "  model " << r.model << " | " << r.workload << " | " << r.devices << " x " << r.device
+    << " (" << r.nodes << " node" << (r.nodes == 1 ? "" : "s") << ") | fidelity " << r.fidelity
+    << (r.engine.empty() ? "" : " | engine " + r.engine) << "\n\n";
+  o << "  feasible        " << (r.feasible ? "yes" : "NO: " + r.reason) << "\n";
+  const double gib = 1024.0 * 1024 * 1024;
+  o << "  memory/device   " << fmt("%.1f", r.memory_total / gib) << " of "
+    << fmt("%.1f", r.memory_capacity / gib) << " GiB (weights " << fmt("%.1f", r.memory_weights / gib)
+    << ", KV " << fmt("%.1f", r.memory_kv_cache / gib) << ", activations "
+    << fmt("%.2f", r.memory_activations / gib) << ", buffers " << fmt("%.2f", r.memory_buffers / gib)
+    << ")\n";
+  if (r.offload) {
+    o << "  flash offload   " << fmt("%.0f", r.offload->cache_experts) << " of " << fmt("%.0f", r.offload->experts)
+      << " experts cached, hit rate " << fmt("%.1f", 100 * r.offload->hit_rate) << "%, stall "
+      << format_quantity(r.offload->stall_s, Dimension::time) << " per step\n";
+  }
+  if (!r.simulated) return o.str();
+  if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
+  o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";
+  if (r.input_tokens_per_s > 0) {
+    o << "  input tokens/s  " << fmt("%.0f", r.input_tokens_per_s) << " ("
+      << fmt("%.0f", r.input_tokens_per_s / r.devices) << " per device)\n";
+  }
+  o << "  output tokens/s " << fmt("%.0f", r.output_tokens_per_s) << " ("
+    << fmt("%.0f", r.output_tokens_per_s / r.devices) << " per device)\n";
+  for (const auto& [k, v] : r.latency_s) {
+    o << "  " << k << (k.size() < 4 ? " " : "") << "            p50 " << format_quantity(v.p50, Dimension::time)
+      << "  p90 " << format_quantity(v.p90, Dimension::time) << "  p99 " << format_quantity(v.p99, Dimension::time) << "\n";
+  }
+  if (r.training) {
+    const TrainingStats& t = *r.training;
+    o << "  training        " << fmt("%.0f", t.tokens_per_s_per_device) << " tokens/s per device, MFU "
+      << fmt("%.1f", 100 * t.mfu) << "%, " << fmt("%.0f", t.device_hours_per_trillion_tokens)
+      << " device-hours per trillion tokens\n";
+    o << "                  " << t.micro_batches << " micro-batches: forward " << format_quantity(t.forward_s, Dimension::time)
+      << ", backward " << format_quantity(t.backward_s, Dimension::time) << " per stage; bubble "
+      << fmt("%.1f", 100 * t.bubble_fraction) << "%, DP sync " << format_quantity(t.dp_sync_s, Dimension::time)
+      << " (" << format_quantity(t.dp_exposed_s, Dimension::time) << " exposed), optimizer "
+      << format_quantity(t.optimizer_s, Dimension::time) << "\n";
+  }
+  if (r.serving && r.feasible) {
+    const ServingStats& sv = *r.serving;
+    o << "  serving         " << sv.requests << " requests" << (sv.replicas > 1 ? " per replica (" + std::to_string(sv.replicas) + " replicas)" : "")
+      << " in " << format_quantity(sv.makespan_s, Dimension::time) << ", " << sv.iterations << " steps, mean decode batch "
+      << fmt("%.1f", sv.mean_decode_batch) << " per rank, " << sv.preemptions << " preemptions, KV peak "
+      << fmt("%.0f", 100 * sv.peak_kv_fraction) << "%\n";
+    if (sv.slo_ttft_s || sv.slo_tpot_s) {
+      o << "  SLO (p" << fmt("%.0f", sv.slo_percentile) << ")        " << (sv.slo_met ? "met" : "NOT met") << ", goodput "
+        << fmt("%.2f", sv.goodput_rps) << " requests/s\n";
+    }
+  }
+  if (!r.expert_load.per_layer_device.empty()) {
+    o << "  expert load     busiest device " << fmt("%.2f", r.expert_load.max_over_mean) << "x the mean ("
+      << r.placement << "; contiguous EP would give " << fmt("%.2f", r.expert_load.max_over_mean_contiguous)
+      << "x), " << r.routing << " routing";
+    if (r.expert_load.dropped > 0) o << ", " << fmt("%.0f", r.expert_load.dropped) << " assignments dropped";
+    o << "\n";
+  }
+  if (r.energy) {
+    const EnergyStats& e = *r.energy;
+    o << "  energy          " << format_quantity(e.joules, Dimension::energy) << " per " << e.per << ", "
+      << fmt("%.4g", e.tokens > 0 ? e.joules / e.tokens : 0.0) << " J per " << e.token_kind << " token ("
+      << fmt("%.4g", e.joules > 0 ? e.tokens / e.joules : 0.0) << " tokens/J)\n";
+    o << "  power/device    avg " << format_quantity(e.avg_w_per_device, Dimension::power) << ", peak "
+      << format_quantity(e.peak_w_per_device, Dimension::power) << ", idle "
+      << format_quantity(e.idle_w_per_device, Dimension::power) << (e.capped ? ", cap " : ", TDP ")
+      << format_quantity(e.cap_w, Dimension::power) << "\n";
+  }
+  if (r.usd_per_million_training_tokens) {
+    o << "  cost            $" << fmt("%.3f", *r.usd_per_million_training_tokens) << " per million trained tokens ($"
+      << fmt("%.2f", *r.price_per_device_hour) << "/device-hour)\n";
+  }
+  if (r.usd_per_million_output_tokens) {
+    o << "  cost            $" << fmt("%.3f", *r.usd_per_million_output_tokens) << " per million output tokens (";
+    if (r.price_per_device_hour) o << "$" << fmt("%.2f", *r.price_per_device_hour) << "/device-hour";
+    if (r.price_per_device_hour && r.price_electricity_per_j) o << " + ";
+    if (r.price_electricity_per_j) o << "electricity at $" << fmt("%.3f", *r.price_electricity_per_j * 3.6e6) << "/kWh";
+    o << ")\n";
+  }
+  if (r.serving) {
+    o << "\n  phases, traffic and memory below: a representative decode step (mean batch and context)\n";
+  }
+  o << "\n  phase (critical path per step)      time     share\n";
+  for (const auto& [k, v] : r.phases_s) {
+    if (v <= 0) continue;
+    double total = 0;
+    for (const auto& [name, t] : r.phases_s) total += t;
+    char line[128];
+    std::snprintf(line, sizeof line, "  %-32s %10s  %5.1f%%\n", k.c_str(),
+                  format_quantity(v, Dimension::time).c_str(), 100.0 * v / total);
+    o << line;
+  }
+  if (r.dispatch.bytes > 0) {
+    o << "\n  all-to-all        bytes/step    time/step   bottleneck bandwidth\n";
+    for (const auto& [name, c] : {std::pair<const char*, const CommStats&>{"dispatch", r.dispatch},
+                                  std::pair<const char*, const CommStats&>{"combine", r.combine}}) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  %-12s %14s %12s   %s\n", name,
+                    format_quantity(c.bytes, Dimension::bytes).c_str(),
+                    format_quantity(c.seconds, Dimension::time).c_str(),
+                    format_quantity(c.bottleneck_bandwidth_Bps, Dimension::bandwidth).c_str());
+      o << line;
+    }
+  }
+  for (const auto& [cls, st] : r.links) {
+    o << (cls == r.links.begin()->first ? "\n" : "") << "  link class " << cls << ": "
+      << format_quantity(st.bytes, Dimension::bytes) << " per step, busy " << fmt("%.1f", 100 * st.utilization)
+      << "% of the step\n";
+  }
+  o << "\n  simulator: " << r.events << " events in " << fmt("%.3f", r.wall_s) << " s\n";
+  return o.str();
+}
+
+}  // namespace moesim::sim

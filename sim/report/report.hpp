@@ -1,0 +1,133 @@
+#pragma once
+// Report v1: what a run predicts, under stable key names (docs/report.md). Rendered as JSON,
+// CSV (flattened keys) or a table for terminals.
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "step/step.hpp"
+// The rest of the door of sim/report/: the Chrome trace of one step.
+#include "report/trace.hpp"
+
+namespace moesim::sim {
+
+struct CommStats {
+  double bytes = 0;                    ///< per step, all devices
+  double seconds = 0;                  ///< per step, summed over layers
+  double bottleneck_bandwidth_Bps = 0; ///< busiest port's bytes over the collective's time
+};
+
+/// One link class over a step.
+struct LinkClassStats {
+  double bytes = 0;        ///< bytes sent through this class's ports per step
+  double utilization = 0;  ///< average fraction of the step its ports are busy, [0, 1]
+};
+
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0;
+};
+
+/// What a serving run adds (workload "serving").
+struct ServingStats {
+  int requests = 0;            ///< simulated (per replica when replicas > 1)
+  int replicas = 1;
+  double makespan_s = 0;       ///< first arrival to last completion
+  long long iterations = 0;    ///< scheduler steps
+  long long preemptions = 0;   ///< sequences evicted for KV space (recomputed later)
+  double mean_decode_batch = 0;   ///< decode sequences per attention rank per step, mean
+  double kv_capacity_tokens = 0;  ///< KV cache tokens one attention rank holds
+  double peak_kv_fraction = 0;    ///< most KV capacity in use on any rank
+  std::optional<double> slo_ttft_s, slo_tpot_s;
+  double slo_percentile = 99;
+  bool slo_met = false;
+  double goodput_rps = 0;      ///< requests per second meeting every SLO, all replicas
+  int prefill_nodes = 0;       ///< disaggregated: nodes of the prefill pool (0: colocated)
+  double kv_transfer_s = 0;    ///< disaggregated: mean time to move a prompt's KV cache
+};
+
+/// What a training run adds (workload "training").
+struct TrainingStats {
+  int micro_batches = 0;          ///< per data-parallel rank and step
+  double forward_s = 0, backward_s = 0;  ///< one micro-batch on one stage
+  double recompute_s = 0;         ///< of backward_s: the forward pass re-run under full recomputation
+  double bubble_fraction = 0;     ///< pipeline fill and drain over the step
+  double dp_sync_s = 0, dp_exposed_s = 0;  ///< gradient reduce-scatter + parameter all-gather
+  double optimizer_s = 0;
+  double tokens_per_s_per_device = 0;
+  double model_flops_per_token = 0;  ///< forward + backward (3x forward)
+  double mfu = 0;                 ///< model FLOPs over the devices' peak in the compute dtype
+  double device_hours_per_trillion_tokens = 0;
+};
+
+/// Energy and power over the window a report covers (docs/power.md).
+struct EnergyStats {
+  double joules = 0;              ///< all devices of the deployment, over the window
+  double seconds = 0;             ///< the window: one step (decode, prefill) or the run (serving)
+  double tokens = 0;              ///< tokens the window produced (see token_kind)
+  std::string per = "step";       ///< "step" | "run"
+  std::string token_kind = "output";  ///< "output" (decode, serving) | "input" (prefill)
+  std::string source;             ///< how the joules were obtained
+  double avg_w_per_device = 0;
+  double peak_w_per_device = 0;   ///< the most any device draws during a kernel
+  double idle_w_per_device = 0;
+  double cap_w = 0;               ///< the cap in force (the TDP without one)
+  bool capped = false;            ///< the scenario set a cap
+  double radio_joules = 0;        ///< of joules: Wi-Fi radio (phones)
+};
+
+struct Report {
+  std::string scenario;
+  std::string workload;                ///< "decode" | "prefill"
+  std::string fidelity;                ///< "analytic" | "flow"
+  std::string model;
+  std::string device;
+  std::string engine;                  ///< serving-engine profile applied ("" = none)
+  int devices = 0;
+  int nodes = 0;
+  bool feasible = true;
+  std::string reason;                  ///< why not feasible
+  bool simulated = false;              ///< timing figures below are valid
+
+  double step_time_s = 0;
+  double input_tokens_per_s = 0;
+  double output_tokens_per_s = 0;
+  std::map<std::string, Percentiles> latency_s;  ///< "ttft"/"tpot"/"e2e" -> seconds
+  std::optional<ServingStats> serving;
+  std::optional<TrainingStats> training;
+  std::map<std::string, double> phases_s;    ///< critical-path time per phase, per step
+  CommStats dispatch, combine;
+  std::map<std::string, LinkClassStats> links;  ///< "scale_up", "scale_out"
+  double memory_weights = 0, memory_kv_cache = 0, memory_activations = 0, memory_buffers = 0,
+         memory_total = 0, memory_capacity = 0;
+  ExpertLoadSummary expert_load;
+  std::string routing;                 ///< routing distribution name
+  std::string placement;               ///< expert placement strategy
+  std::optional<double> usd_per_million_output_tokens;
+  std::optional<double> usd_per_million_training_tokens;  ///< training: device-hours at the price
+  std::optional<double> price_per_device_hour;
+  std::optional<double> price_electricity_per_j;
+  std::optional<EnergyStats> energy;
+  std::optional<OffloadStats> offload;  ///< phones with experts offloaded to flash
+  long long events = 0;
+  double wall_s = 0;
+
+  /// Nested JSON with the v1 keys.
+  nlohmann::json to_json() const;
+};
+
+/// Fills the cost: device-hours at `price_per_device_hour` plus, with an electricity price and an
+/// energy figure, the energy at that price; both per million output tokens. A training report is
+/// priced per million trained tokens (device-hours only: training has no energy figure). No price,
+/// no cost.
+void price_report(Report& report);
+
+/// Flattens a JSON report into "a.b.c" -> value rows (header line + one data line).
+std::string report_to_csv(const nlohmann::json& report);
+
+/// A readable multi-line summary for terminals.
+std::string report_to_table(const Report& report);
+
+}  // namespace moesim::sim

@@ -1,0 +1,97 @@
+#include "step/deployment.hpp"
+
+namespace moesim::sim {
+namespace {
+
+// The counts that follow from the degrees.
+void derive_layout(ParallelLayout& l, int num_layers) {
+  l.devices = l.nodes * l.devices_per_node;
+  l.stage_devices = l.devices / l.pp;
+  l.layers_per_stage = (num_layers + l.pp - 1) / l.pp;
+}
+
+ParallelLayout layout_of(const Scenario& s) {
+  const ParallelismSpec& p = s.parallelism;
+  ParallelLayout l;
+  l.nodes = s.cluster.nodes;
+  l.devices_per_node = s.cluster.devices_per_node;
+  l.attention_tp = p.attention_tp;
+  l.attention_dp = p.attention_dp;
+  l.expert_ep = p.expert_ep;
+  l.expert_tp = p.expert_tp;
+  l.pp = p.pp;
+  l.redundant_experts = p.redundant_experts;
+  l.placement = p.placement;
+  derive_layout(l, s.model.config.num_layers);
+  return l;
+}
+
+}  // namespace
+
+StepShape step_shape_of(const WorkloadSpec& w) {
+  StepShape sh;
+  sh.kind = w.kind;
+  sh.batch_per_device = w.batch_per_device;
+  sh.context_tokens = w.context_tokens;
+  sh.input_tokens = w.input_tokens;
+  sh.chunk_tokens = w.chunk_tokens;
+  sh.chunk_context = w.chunk_context;
+  return sh;
+}
+
+Deployment resolve_deployment(const Scenario& s) {
+  const ModelConfig& m = s.model.config;
+  Deployment d{
+      .model = m,
+      .weights_dtype = s.model.weights_dtype,
+      .kv_dtype = s.model.kv_dtype,
+      .device = s.cluster.device,
+      .power_cap_w = s.power_cap_w,
+      .hw_profile = s.hw_profile,
+      .engine = s.engine,
+      .cost = CostModel(*s.cluster.device, s.model.weights_dtype, s.hw_profile.get(), s.power_cap_w, s.engine),
+      .fabric = Fabric{fabric_of(s)},
+      .par = layout_of(s),
+      .routing = s.routing,
+      .router = {m.moe.num_experts, m.moe.top_k, m.moe.n_group, m.moe.topk_group},
+      .all_to_all = s.communication.all_to_all,
+  };
+  // Tokens travel in fp8 when the experts compute in fp8 (DeepEP's dispatch), else in bf16;
+  // combine returns bf16 unless the scenario says otherwise.
+  d.dispatch_dtype = s.communication.dispatch_dtype.value_or(
+      d.cost.compute_dtype() == hw::DType::fp8 ? hw::DType::fp8 : hw::DType::bf16);
+  d.combine_dtype = s.communication.combine_dtype.value_or(hw::DType::bf16);
+  d.two_microbatch = s.overlap == "two-microbatch";
+  d.overlap_shared = s.overlap != "none";
+  d.price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour;
+  d.price_electricity_per_j = s.price_electricity_per_j;
+  return d;
+}
+
+Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {
+  Deployment d = whole;
+  ParallelLayout& l = d.par;
+  l.nodes = part.nodes;
+  l.devices_per_node = part.devices_per_node;
+  l.attention_dp = part.attention_dp;
+  l.expert_ep = part.expert_ep;
+  l.pp = part.pp;
+  derive_layout(l, d.model.num_layers);
+  // The part's fabric: the whole's links on fewer nodes (as fabric_of builds it for a cluster).
+  const hw::FabricSpec& w = whole.fabric.spec;
+  hw::FabricSpec f;
+  f.nodes = part.nodes;
+  f.devices_per_node = part.devices_per_node;
+  f.scale_up = w.scale_up;
+  if (part.scale_out && w.has_scale_out) {
+    f.has_scale_out = true;
+    f.scale_out = w.scale_out;
+    f.nics_per_node = w.nics_per_node;
+    f.topology = w.topology;
+    f.nodes_per_leaf = w.nodes_per_leaf;
+  }
+  d.fabric.spec = f;
+  return d;
+}
+
+}  // namespace moesim::sim

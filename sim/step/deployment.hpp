@@ -1,0 +1,93 @@
+#pragma once
+// A scenario resolved once into the deployment the workloads run on: the model and its dtypes,
+// the device and its cost model, the fabric, the parallel layout, the routing and the expert
+// placement policy, the all-to-all and the overlap. Built once per deployment by
+// resolve_deployment(); the step builder and the workloads read it and never go back to the raw
+// scenario. What changes from step to step (batch, context, prompt chunk) is a StepShape.
+
+#include <memory>
+#include <optional>
+
+#include "catalog.hpp"
+#include "engines.hpp"
+#include "graph/graph.hpp"
+#include "input/input.hpp"
+#include "model/model.hpp"
+#include "moe/moe.hpp"
+#include "step/cost_model.hpp"
+
+namespace moesim::sim {
+
+/// How the devices are split: the scenario's degrees and what follows from them.
+struct ParallelLayout {
+  int nodes = 1;
+  int devices_per_node = 1;
+  int devices = 1;              ///< nodes x devices_per_node
+  int attention_tp = 1;
+  int attention_dp = 1;
+  int expert_ep = 1;
+  int expert_tp = 1;
+  int pp = 1;
+  int redundant_experts = 0;
+  PlacementStrategy placement = PlacementStrategy::contiguous;
+  int stage_devices = 1;        ///< devices of one pipeline stage (devices / pp)
+  int layers_per_stage = 1;     ///< ceil(layers / pp): the first stage is the fullest
+};
+
+/// The batch of one step on each attention data-parallel rank: what a workload varies.
+struct StepShape {
+  WorkloadKind kind = WorkloadKind::decode;  ///< decode or prefill
+  int batch_per_device = 1;    ///< sequences per attention data-parallel rank
+  int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
+  int input_tokens = 0;        ///< prefill: prompt tokens per sequence
+  /// Decode steps of a serving run may carry a chunk of prompt tokens (chunked prefill): prompt
+  /// tokens per attention rank in this step, and the context they attend to on average.
+  double chunk_tokens = 0;
+  double chunk_context = 0;
+};
+
+/// The shape of a fixed-batch workload (decode or prefill).
+StepShape step_shape_of(const WorkloadSpec& workload);
+
+struct Deployment {
+  ModelConfig model;
+  hw::DType weights_dtype = hw::DType::bf16;
+  hw::DType kv_dtype = hw::DType::bf16;
+  const hw::Device* device = nullptr;
+  std::optional<double> power_cap_w;
+  std::shared_ptr<const hw::HwProfile> hw_profile;  ///< null: the catalog's figures
+  const hw::EngineProfile* engine = nullptr;        ///< null: kernels only
+  CostModel cost;
+  Fabric fabric;                ///< the whole cluster's ports and links
+  ParallelLayout par;
+  RoutingSpec routing;
+  RouterShape router;           ///< the model's router, for routing statistics
+  AllToAllAlgorithm all_to_all = AllToAllAlgorithm::deepep_normal;
+  hw::DType dispatch_dtype = hw::DType::bf16;
+  hw::DType combine_dtype = hw::DType::bf16;
+  bool two_microbatch = false;  ///< overlap "two-microbatch": two sub-batches interleave per pass
+  bool overlap_shared = false;  ///< shared experts run while the dispatch is in flight
+  std::optional<double> price_per_device_hour;    ///< the scenario's, else the catalog's
+  std::optional<double> price_electricity_per_j;  ///< $/J
+
+  const hw::Device& dev() const { return *device; }
+};
+
+/// Resolves a validated scenario (see scenario_from_json) into its deployment.
+Deployment resolve_deployment(const Scenario& scenario);
+
+/// A part of a deployment's cluster run as a deployment of its own (a disaggregated serving
+/// pool; the expert-parallel group of one training pipeline stage): the same model, device,
+/// costs, links, routing and all-to-all on `nodes` nodes of `devices_per_node` devices with these
+/// degrees (attention TP and expert TP stay the whole's).
+struct ClusterPart {
+  int nodes = 1;
+  int devices_per_node = 1;
+  int attention_dp = 1;
+  int expert_ep = 1;
+  int pp = 1;
+  bool scale_out = true;  ///< keep the scale-out network (false: one node on its own)
+};
+Deployment deployment_part(const Deployment& whole, const ClusterPart& part);
+
+}  // namespace moesim::sim

@@ -1,0 +1,212 @@
+#include "step/expert_layers.hpp"
+
+#include <algorithm>
+
+#include "step/step_tokens.hpp"
+
+namespace moesim::sim {
+
+ExpertLayerBuilder::ExpertLayerBuilder(const Deployment& d, double tokens_per_rank, TrafficDetail detail)
+    : d_(d), tokens_per_rank_(tokens_per_rank), pairs_(detail == TrafficDetail::pairs) {
+  const ModelConfig& m = d.model;
+  ep_ = d.par.expert_ep;
+  stage_ = d.fabric;
+  stage_.spec.nodes = std::max(1, ep_ / d.par.devices_per_node);
+  stage_.spec.devices_per_node = std::min(ep_, d.par.devices_per_node);
+  a2a_.experts = m.moe.num_experts + d.par.redundant_experts;
+  a2a_.top_k = m.moe.top_k;
+  a2a_.hidden = m.hidden;
+  a2a_.dispatch_dtype = d.dispatch_dtype;
+  a2a_.combine_dtype = d.combine_dtype;
+  a2a_.algorithm = d.all_to_all;
+  a2a_.tokens.assign(static_cast<std::size_t>(ep_), tokens_per_rank / d.par.attention_tp);
+}
+
+LayerExperts ExpertLayerBuilder::build(int moe_layer, int stage, const LayerParams& lp) {
+  const double tokens = tokens_per_rank_ * d_.par.attention_dp;
+  const LayerRoutingDraw& draw = route(moe_layer, tokens);
+  const std::vector<double> loads = record_loads(draw, stage);
+  LayerExperts lx;
+  straggler_gemm(draw, loads, lp, lx);
+  if (ep_ > 1) all_to_all(draw, tokens, stage, lx);
+  return lx;
+}
+
+// Uniform routing: every layer has the same probabilities; only the draws differ.
+const LayerRoutingDraw& ExpertLayerBuilder::route(int moe_layer, double tokens) {
+  if (probabilities_.pi.empty() || !same_popularity_in_every_layer(d_.routing)) {
+    probabilities_ = layer_routing_probabilities(d_.routing, d_.router, moe_layer);
+  }
+  draw_ = draw_layer_routing(d_.routing, d_.router, moe_layer, tokens, probabilities_);
+  return draw_;
+}
+
+// Placement depends on the expected load only: layers with the same (uniform routing: all of
+// them) share it, and the groups of its slots.
+const ExpertPlacement& ExpertLayerBuilder::place(const LayerRoutingDraw& draw) {
+  if (placement_.held.empty() || draw.expected != placed_for_) {
+    placement_ = place_experts(d_.router.experts, d_.par.redundant_experts, ep_, stage_.spec.devices_per_node,
+                               d_.par.placement, draw.expected);
+    placed_for_ = draw.expected;
+    groups_.slot_group.clear();
+  }
+  return placement_;
+}
+
+// The assignments each device of the expert-parallel group receives, and the balance figures
+// over layers (with the contiguous placement's for comparison).
+std::vector<double> ExpertLayerBuilder::record_loads(const LayerRoutingDraw& draw, int stage) {
+  const ExpertPlacement& placement = place(draw);
+  std::vector<double> loads = device_loads(placement, draw.counts);
+  const double balance = max_over_mean(loads);
+  balance_sum_ += balance;
+  if (d_.par.placement == PlacementStrategy::contiguous) {
+    contiguous_sum_ += balance;
+  } else {
+    // Contiguous placement does not depend on the load: one for all layers.
+    if (contiguous_.held.empty()) {
+      contiguous_ = place_experts(d_.router.experts, 0, ep_, stage_.spec.devices_per_node,
+                                  PlacementStrategy::contiguous, draw.expected);
+    }
+    contiguous_sum_ += max_over_mean(device_loads(contiguous_, draw.counts));
+  }
+  worst_ = std::max(worst_, balance);
+  ++layers_;
+  for (double c : draw.counts) assignments_ += c;
+  dropped_ += draw.dropped;
+  skipped_ += draw.skipped;
+  if (stage == 0) per_layer_device_.push_back(loads);
+  return loads;
+}
+
+// The grouped GEMM of each device; the slowest one holds up the combine. A device reads the
+// weights of the experts its tokens touch.
+void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std::vector<double>& loads,
+                                        const LayerParams& lp, LayerExperts& lx) const {
+  const ExpertPlacement& placement = placement_;
+  const double params = lp.routed_expert / d_.par.expert_tp;
+  const double wbytes = hw::dtype_bytes(d_.weights_dtype);
+  for (int d = 0; d < ep_; ++d) {
+    const auto& slots = placement.held[static_cast<std::size_t>(d)];
+    const double pairs = loads[static_cast<std::size_t>(d)];
+    double touched = 0;
+    for (int e : slots) {
+      const auto ee = static_cast<std::size_t>(e);
+      touched += std::min(1.0, draw.counts[ee] / placement.replicas[ee]);
+    }
+    const double rows = slots.empty() ? 0.0 : pairs / static_cast<double>(slots.size());
+    const KernelCost c =
+        rows > 0 ? d_.cost.grouped_gemm(2.0 * pairs * params,
+                                        touched * params * wbytes + 2.0 * pairs * d_.model.hidden * kActivationBytes, rows)
+                 : d_.cost.kernel(0, 0);
+    if (d == 0 || c.seconds > lx.straggler.seconds) {
+      lx.straggler = c;
+      lx.rows = rows;
+    }
+  }
+}
+
+// The groups a token's experts come from, following the placement (rebuilt when it changes):
+// nodes under node-limited routing (a token picks its nodes by their expected load, then experts
+// there), DeepSeek's expert groups under group-limited routing, else one group.
+const RoutingGroups& ExpertLayerBuilder::routing_groups(const LayerRoutingDraw& draw) {
+  const ExpertPlacement& placement = placement_;
+  RoutingGroups& groups = groups_;
+  const RouterShape& router = d_.router;
+  const bool regroup = groups.slot_group.empty();
+  groups.assignments_per_group = router.top_k;
+  groups.experts_per_group = router.experts;
+  const int nodes = stage_.spec.nodes;
+  const int limit = d_.routing.max_nodes_per_token;
+  if (limit > 0 && limit < nodes) {
+    std::vector<double> node_load(static_cast<std::size_t>(nodes), 0.0);
+    if (regroup) groups.slot_group.resize(placement.held.size());
+    for (int d = 0; d < ep_; ++d) {
+      const int node = d / stage_.spec.devices_per_node;
+      for (int e : placement.held[static_cast<std::size_t>(d)]) {
+        const auto ee = static_cast<std::size_t>(e);
+        node_load[static_cast<std::size_t>(node)] += draw.expected[ee] / placement.replicas[ee];
+        if (regroup) groups.slot_group[static_cast<std::size_t>(d)].push_back(node);
+      }
+    }
+    groups.prob = inclusion_probabilities(node_load, limit);
+    groups.assignments_per_group = static_cast<double>(router.top_k) / limit;
+    groups.experts_per_group = static_cast<double>(router.experts) / nodes;
+  } else if (router.groups > 1) {
+    const int per_group = router.experts / router.groups;
+    if (regroup) {
+      groups.slot_group.resize(placement.held.size());
+      for (int d = 0; d < ep_; ++d) {
+        for (int e : placement.held[static_cast<std::size_t>(d)]) {
+          groups.slot_group[static_cast<std::size_t>(d)].push_back(e / per_group);
+        }
+      }
+    }
+    groups.prob = draw.group_prob;
+    groups.assignments_per_group = static_cast<double>(router.top_k) / router.top_groups;
+    groups.experts_per_group = per_group;
+  }
+  return groups;
+}
+
+// Dispatch and combine traffic inside the stage's expert-parallel group, moved onto the
+// cluster's ports.
+void ExpertLayerBuilder::all_to_all(const LayerRoutingDraw& draw, double tokens, int stage, LayerExperts& lx) {
+  const RoutingGroups& groups = routing_groups(draw);
+  const TokenHits hits = token_hits(placement_, draw.counts, tokens, groups,
+                                    a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency);
+  a2a_.device_hit = hits.device;
+  a2a_.node_hit = hits.node;
+  const AllToAllTraffic local = expert_all_to_all(stage_, a2a_, pairs_);
+  const bool same_ports = stage == 0 && stage_.num_ports() == d_.fabric.num_ports();
+  lx.dispatch = same_ports ? local.dispatch : on_cluster(*local.dispatch, stage);
+  lx.combine = same_ports ? local.combine : on_cluster(*local.combine, stage);
+}
+
+ExpertLoadSummary ExpertLayerBuilder::summary(int micro_batches) {
+  ExpertLoadSummary out;
+  if (layers_ == 0) return out;
+  out.max_over_mean = balance_sum_ / layers_;
+  out.max_over_mean_contiguous = contiguous_sum_ / layers_;
+  out.worst_layer_max_over_mean = worst_;
+  // Every micro-batch of a step routes its own tokens the same way.
+  out.assignments = assignments_ * micro_batches;
+  out.dropped = dropped_ * micro_batches;
+  out.skipped = skipped_ * micro_batches;
+  out.per_layer_device = std::move(per_layer_device_);
+  for (auto& layer : out.per_layer_device) {
+    for (double& x : layer) x *= micro_batches;
+  }
+  return out;
+}
+
+// Moves a stage-local matrix (its first port is the stage's first device) onto the cluster's
+// ports; the first stage's matrix is used as it is when the stage is the whole cluster.
+std::shared_ptr<const TrafficMatrix> ExpertLayerBuilder::on_cluster(const TrafficMatrix& src, int stage) const {
+  const Fabric& cluster = d_.fabric;
+  const int first = stage * ep_;
+  auto to_cluster = [&](int port) {
+    return stage_.is_nic(port) ? cluster.nic_port(first + (port - stage_.num_devices()) * d_.par.devices_per_node /
+                                                             std::max(1, cluster.spec.nics_per_node))
+                               : first + port;
+  };
+  if (!src.has_pairs()) {
+    std::vector<double> sent(static_cast<std::size_t>(cluster.num_ports()), 0.0), received = sent;
+    for (int p = 0; p < src.n; ++p) {
+      sent[static_cast<std::size_t>(to_cluster(p))] += src.sent_by(p);
+      received[static_cast<std::size_t>(to_cluster(p))] += src.received_by(p);
+    }
+    auto sums = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
+    sums->token_messages = src.token_messages;
+    return sums;
+  }
+  auto dst = std::make_shared<TrafficMatrix>(cluster.num_ports());
+  dst->token_messages = src.token_messages;
+  for (const TrafficMatrix::Entry& e : src.entries()) {
+    if (e.bytes > 0) dst->add(to_cluster(e.src), to_cluster(e.dst), e.bytes);
+  }
+  dst->finalize();
+  return dst;
+}
+
+}  // namespace moesim::sim

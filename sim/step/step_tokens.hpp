@@ -1,0 +1,43 @@
+#pragma once
+// Inside sim/step/: the tokens a step shape puts on one attention rank, shared by the memory
+// model and the step builder.
+
+#include "step/deployment.hpp"
+
+namespace moesim::sim {
+
+/// Activations are bf16; embeddings, the lm head, routers and norms stay in bf16 whatever the
+/// weights' dtype.
+inline constexpr double kActivationBytes = 2;
+inline constexpr double kHighPrecisionBytes = 2;
+
+struct StepTokens {
+  double tokens_per_rank = 0;   ///< tokens an attention DP rank processes in this step
+  double attended_context = 0;  ///< context each new token attends to (average)
+  double chunk_tokens = 0;      ///< of tokens_per_rank: prompt tokens of a chunked prefill
+  double chunk_context = 0;     ///< the context those attend to (average)
+};
+
+inline StepTokens step_tokens(const StepShape& w) {
+  StepTokens sh;
+  if (w.kind == WorkloadKind::decode) {
+    sh.tokens_per_rank = w.batch_per_device + w.chunk_tokens;
+    sh.attended_context = w.context_tokens + 1;
+    sh.chunk_tokens = w.chunk_tokens;
+    sh.chunk_context = w.chunk_context;
+  } else {
+    sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * w.input_tokens;
+    sh.attended_context = (w.input_tokens + 1) / 2.0;  // causal: token i attends to i tokens
+  }
+  return sh;
+}
+
+/// KV-cache elements per token of layer `l` on one device: GQA heads split over attention TP
+/// (replicated when TP exceeds the KV heads); the MLA latent is shared by all heads.
+inline double kv_elements_per_device_token(const ModelConfig& m, int l, int tp) {
+  double per_token = kv_elements_per_token(m, l);
+  if (m.attention.kind == AttentionKind::gqa) per_token /= std::min<double>(tp, m.attention.num_kv_heads);
+  return per_token;
+}
+
+}  // namespace moesim::sim

@@ -1,0 +1,192 @@
+#include "workloads/fixed_step.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "units.hpp"
+
+namespace moesim::sim {
+namespace {
+
+// Memory per device, and whether the deployment fits (with flash offload on a phone).
+void memory_and_feasibility(const MemoryBreakdown& mem, Report& r) {
+  r.memory_weights = mem.weights;
+  r.memory_kv_cache = mem.kv_cache;
+  r.memory_activations = mem.activations;
+  r.memory_buffers = mem.buffers;
+  r.memory_total = mem.total;
+  r.memory_capacity = mem.capacity;
+  if (!mem.offload_problem.empty()) {
+    r.feasible = false;
+    r.reason = mem.offload_problem;
+  } else if (mem.total > mem.capacity) {
+    r.feasible = false;
+    r.reason = "does not fit in device memory: needs " + format_quantity(mem.total, Dimension::bytes) +
+               " per device (weights " + format_quantity(mem.weights, Dimension::bytes) + ", KV cache " +
+               format_quantity(mem.kv_cache, Dimension::bytes) + "), has " +
+               format_quantity(mem.capacity, Dimension::bytes);
+  }
+}
+
+// Step time (with two simulated steps, pipelined decode, the steady-state period: from the end
+// of the first step to the end of the second), throughput and latency; phases along the critical
+// path, scaled to one step over two (an approximation: the first step's fill is spread over the
+// phases in proportion).
+void timing(const DeploymentStep& step, const Timeline& timeline, double previous_end, WorkloadKind kind,
+            Report& r) {
+  r.simulated = true;
+  r.step_time_s = timeline.makespan - previous_end;
+  r.events = timeline.events;
+  r.input_tokens_per_s = step.input_tokens / r.step_time_s;
+  r.output_tokens_per_s = step.output_tokens / r.step_time_s;
+  if (kind == WorkloadKind::decode) {
+    r.latency_s["tpot"] = {r.step_time_s, r.step_time_s, r.step_time_s};
+  } else {
+    r.latency_s["ttft"] = {r.step_time_s, r.step_time_s, r.step_time_s};
+  }
+  const std::vector<double> phases = critical_path_phases(step.graph, timeline);
+  const double scale = r.step_time_s / timeline.makespan;
+  for (int p = 0; p < kNumPhases; ++p) {
+    r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)] * scale;
+  }
+}
+
+// Bytes, time and bottleneck bandwidth of the step's dispatches and combines.
+void all_to_all_stats(const StepGraph& g, const Timeline& timeline, std::size_t first, Report& r) {
+  for (std::size_t i = first; i < g.tasks.size(); ++i) {
+    const Task& task = g.tasks[i];
+    if (!task.is_collective()) continue;
+    CommStats* c = task.phase == Phase::dispatch  ? &r.dispatch
+                   : task.phase == Phase::combine ? &r.combine
+                                                  : nullptr;
+    if (c == nullptr) continue;
+    const double dur = timeline.finish[i] - timeline.start[i];
+    c->bytes += task.traffic->total();
+    c->seconds += dur;
+    c->bottleneck_bandwidth_Bps += task.traffic->busiest_port_bytes();  // bytes for now
+  }
+  for (CommStats* c : {&r.dispatch, &r.combine}) {
+    c->bottleneck_bandwidth_Bps = c->seconds > 0 ? c->bottleneck_bandwidth_Bps / c->seconds : 0;
+  }
+}
+
+// Phones: the Wi-Fi radio transmits and receives for the airtime of the step's bytes.
+double radio_joules(const StepGraph& g, const hw::Device& dev, std::size_t first) {
+  double j = 0;
+  const Fabric& f = g.fabric;
+  for (std::size_t i = first; i < g.tasks.size(); ++i) {
+    const Task& task = g.tasks[i];
+    if (!task.is_collective()) continue;
+    for (int p = 0; p < task.traffic->n; ++p) {
+      j += f.airtime(p, task.traffic->sent_by(p), 0) * *dev.radio_tx_w +
+           f.airtime(p, 0, task.traffic->received_by(p)) * *dev.radio_rx_w;
+    }
+  }
+  return j;
+}
+
+// Energy of the step: SimGrid's energy plugin when it saw the whole (single) step, else the
+// integral of per-kernel power over the last step's window; plus the radio of phones.
+EnergyStats energy(const Deployment& d, const DeploymentStep& step, const Timeline& timeline, double previous_end,
+                   std::size_t first, WorkloadKind kind, const Report& r) {
+  EnergyStats e;
+  e.seconds = r.step_time_s;
+  if (timeline.energy_j >= 0 && first == 0) {
+    e.joules = timeline.energy_j;
+    e.source = "SimGrid host energy plugin (one performance state per kernel power)";
+  } else {
+    e.joules = device_energy(step.graph, timeline, previous_end, timeline.makespan);
+    e.source = "timeline integral of per-kernel device power (" + r.fidelity + " timeline)";
+  }
+  const hw::Device& dev = d.dev();
+  if (step.graph.fabric.wireless() && dev.radio_tx_w && dev.radio_rx_w) {
+    e.radio_joules += radio_joules(step.graph, dev, first);
+    e.joules += e.radio_joules;
+    if (e.radio_joules > 0) e.source += "; Wi-Fi radio: transmit and receive power over each phone's airtime";
+  }
+  e.token_kind = kind == WorkloadKind::prefill ? "input" : "output";
+  e.tokens = kind == WorkloadKind::prefill ? step.input_tokens : step.output_tokens;
+  e.avg_w_per_device = r.step_time_s > 0 ? e.joules / (r.devices * r.step_time_s) : step.graph.idle_w;
+  e.peak_w_per_device = peak_device_watts(step.graph);
+  e.idle_w_per_device = step.graph.idle_w;
+  e.cap_w = d.power_cap_w.value_or(dev.tdp_w);
+  e.capped = d.power_cap_w.has_value();
+  return e;
+}
+
+// How busy each network's ports are over the step: each collective keeps a port busy for its
+// bytes (the larger direction) over the port's bandwidth; the sum over ports and collectives,
+// divided by ports x step time, is the average utilisation of that link class.
+void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
+  double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
+  for (std::size_t i = first; i < g.tasks.size(); ++i) {
+    const Task& task = g.tasks[i];
+    if (!task.is_collective()) continue;
+    for (int p = 0; p < task.traffic->n; ++p) {
+      const double sent = task.traffic->sent_by(p);
+      const double busy = std::max(sent, task.traffic->received_by(p)) / g.fabric.port_bandwidth(p);
+      if (g.fabric.is_nic(p)) {
+        busy_out += busy;
+        bytes_out += sent;
+      } else {
+        busy_up += busy;
+        bytes_up += sent;
+      }
+    }
+  }
+  if (r.step_time_s <= 0) return;
+  r.links["scale_up"] = {bytes_up, busy_up / (g.fabric.num_devices() * r.step_time_s)};
+  if (g.fabric.num_nics() > 0) {
+    r.links["scale_out"] = {bytes_out, busy_out / (g.fabric.num_nics() * r.step_time_s)};
+  }
+}
+
+}  // namespace
+
+std::expected<Report, std::string> run_fixed_step(const std::string& scenario_name, const Deployment& d,
+                                                  const StepShape& shape, Fidelity fidelity,
+                                                  const FlowEvaluator& flow, SimulationDetail* detail) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Report r;
+  r.scenario = scenario_name;
+  r.workload = workload_kind_name(shape.kind);
+  r.fidelity = fidelity_name(fidelity);
+  r.model = d.model.name;
+  r.device = d.dev().name;
+  if (d.engine) r.engine = d.engine->name;
+  r.devices = d.par.devices;
+  r.nodes = d.par.nodes;
+
+  DeploymentStep step = build_step(d, shape, traffic_detail_for(fidelity));
+  memory_and_feasibility(step.memory, r);
+  r.offload = step.offload;
+
+  Timeline timeline;
+  if (fidelity == Fidelity::flow) {
+    auto t = flow(step.graph);
+    if (!t) return std::unexpected(t.error());
+    timeline = *std::move(t);
+  } else {
+    timeline = evaluate_analytic(step.graph);
+  }
+  const std::size_t first = static_cast<std::size_t>(step.last_step_first_task);
+  const double previous_end = last_step_start(step, timeline);
+  timing(step, timeline, previous_end, shape.kind, r);
+  all_to_all_stats(step.graph, timeline, first, r);
+  r.expert_load = std::move(step.expert_load);
+  r.routing = routing_kind_name(d.routing.kind);
+  r.placement = placement_strategy_name(d.par.placement);
+  r.energy = energy(d, step, timeline, previous_end, first, shape.kind, r);
+  r.price_per_device_hour = d.price_per_device_hour;
+  r.price_electricity_per_j = d.price_electricity_per_j;
+  price_report(r);
+  link_utilization(step.graph, first, r);
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (detail != nullptr) {
+    detail->graph = std::move(step.graph);
+    detail->timeline = std::move(timeline);
+  }
+  return r;
+}
+
+}  // namespace moesim::sim

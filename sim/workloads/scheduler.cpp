@@ -1,0 +1,302 @@
+#include "workloads/scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <tuple>
+
+namespace moesim::sim {
+namespace {
+
+// Step times for batch shapes, memoized on a grid: decode sequences per rank (exact to 16, then
+// rounded up to 1/8 of their power of two), their mean context (to 256 tokens), prompt tokens of
+// the step per rank (rounded up to 128) and those tokens' mean context (to 512). Each shape is
+// one step of the deployment under the closed form.
+class StepCosts {
+ public:
+  explicit StepCosts(const Deployment& d) : d_(d) {}
+
+  /// One scheduler step of this shape: its time, the devices' energy over it, and the most any
+  /// device draws in it.
+  struct Cost {
+    double seconds = 0, joules = 0, peak_w = 0;
+  };
+
+  Cost step(double decode, double context, double chunk, double chunk_context) {
+    const auto key = std::make_tuple(round_batch(decode), round_to(context, 256), round_up(chunk, 128),
+                                     round_to(chunk_context, 512));
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+    StepShape shape;
+    shape.kind = WorkloadKind::decode;
+    shape.batch_per_device = static_cast<int>(std::get<0>(key));
+    shape.context_tokens = static_cast<int>(std::get<1>(key));
+    shape.chunk_tokens = std::get<2>(key);
+    shape.chunk_context = std::get<3>(key);
+    const DeploymentStep step = build_step(d_, shape, TrafficDetail::port_sums);
+    const Timeline t = evaluate_analytic(step.graph);
+    const double previous_end = last_step_start(step, t);
+    const Cost c{t.makespan - previous_end, device_energy(step.graph, t, previous_end, t.makespan),
+                 peak_device_watts(step.graph)};
+    cache_[key] = c;
+    return c;
+  }
+  std::size_t evaluations() const { return cache_.size(); }
+
+ private:
+  static double round_batch(double b) {
+    const double n = std::ceil(b);
+    if (n <= 16) return n;
+    const double step = std::exp2(std::floor(std::log2(n)) - 3);
+    return std::ceil(n / step) * step;
+  }
+  static double round_to(double x, double q) { return std::max(0.0, std::round(x / q) * q); }
+  static double round_up(double x, double q) { return x <= 0 ? 0.0 : std::ceil(x / q) * q; }
+
+  const Deployment& d_;
+  std::map<std::tuple<double, double, double, double>, Cost> cache_;
+};
+
+// What one rank puts into a step: its decodes (and their mean context) and its prompt chunks.
+struct RankBatch {
+  double decode = 0, ctx = 0;          // decode sequences, their KV tokens summed
+  double chunk = 0, chunk_ctx = 0;     // prompt tokens, their context summed (token-weighted)
+  std::vector<std::pair<int, int>> chunks;  // (request, prompt tokens this step)
+};
+
+class PoolScheduler {
+ public:
+  PoolScheduler(const Deployment& d, const ServingSpec& sv, std::vector<Request>& reqs, PoolMode mode,
+                double kv_capacity)
+      : sv_(sv), reqs_(reqs), mode_(mode), kv_capacity_(kv_capacity), ranks_(d.par.attention_dp),
+        n_(static_cast<int>(reqs.size())), waiting_(static_cast<std::size_t>(ranks_)),
+        running_(static_cast<std::size_t>(ranks_)), kv_used_(static_cast<std::size_t>(ranks_), 0.0), costs_(d),
+        closed_(sv.max_concurrency > 0 && mode == PoolMode::colocated) {}
+
+  PoolOutcome run() {
+    if (closed_) {
+      while (issued_ < std::min(n_, sv_.max_concurrency)) issue(0.0);
+    }
+    while (done_ < n_) {
+      release_arrivals();
+      if (!any_work()) {
+        if (!idle_until_next_arrival()) {
+          out_.error = "serving simulation stalled with requests left (internal error)";
+          return out_;
+        }
+        continue;
+      }
+      // Schedule each rank; the step's shape is the largest rank's batch.
+      std::vector<RankBatch> batches(static_cast<std::size_t>(ranks_));
+      const RankBatch* largest = nullptr;
+      for (int k = 0; k < ranks_; ++k) {
+        RankBatch& b = batches[static_cast<std::size_t>(k)];
+        schedule_rank(k, b);
+        if (largest == nullptr ? b.decode + b.chunk > 0 : b.decode + b.chunk > largest->decode + largest->chunk) {
+          largest = &b;
+        }
+      }
+      if (largest == nullptr) {
+        out_.error = "serving: a step with no work (the KV cache cannot take any prompt token)";
+        return out_;
+      }
+      const double decode = largest->decode, chunk = largest->chunk;
+      const StepCosts::Cost cost = costs_.step(decode, decode > 0 ? largest->ctx / decode : 0, chunk,
+                                               chunk > 0 ? largest->chunk_ctx / chunk : 0);
+      out_.busy_s += cost.seconds;
+      out_.step_joules += cost.joules;
+      out_.peak_w = std::max(out_.peak_w, cost.peak_w);
+      t_ += cost.seconds;
+      ++out_.iterations;
+      out_.decode_sum += decode;
+      for (int k = 0; k < ranks_; ++k) apply_step(k, batches[static_cast<std::size_t>(k)]);
+    }
+    out_.end = t_;
+    out_.evaluations = costs_.evaluations();
+    return out_;
+  }
+
+ private:
+  Request& req(int id) { return reqs_[static_cast<std::size_t>(id)]; }
+
+  // Sends the next request to the next rank (closed loop: not before `now`).
+  void issue(double now) {
+    Request& r = req(issued_);
+    if (closed_) r.arrival = std::max(r.arrival, now);
+    r.rank = next_rank_;
+    next_rank_ = (next_rank_ + 1) % ranks_;
+    ++issued_;
+  }
+
+  // Open loop: issue what has arrived; then queue at its rank every issued request that arrived.
+  void release_arrivals() {
+    if (!closed_) {
+      while (issued_ < n_ && req(issued_).arrival <= t_) issue(t_);
+    }
+    while (released_ < issued_ && req(released_).arrival <= t_) {
+      waiting_[static_cast<std::size_t>(req(released_).rank)].push_back(released_);
+      ++released_;
+    }
+  }
+
+  bool any_work() const {
+    for (int k = 0; k < ranks_; ++k) {
+      if (!waiting_[static_cast<std::size_t>(k)].empty() || !running_[static_cast<std::size_t>(k)].empty()) return true;
+    }
+    return false;
+  }
+
+  // Idle until the next arrival; false when none is left (an internal error).
+  bool idle_until_next_arrival() {
+    if (released_ < issued_) {
+      t_ = std::max(t_, req(released_).arrival);
+    } else if (issued_ < n_) {
+      t_ = std::max(t_, req(issued_).arrival);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // One rank's step: admit, preempt until the decodes fit, then fill the token budget with
+  // decodes and prompt chunks.
+  void schedule_rank(int k, RankBatch& b) {
+    admit(k);
+    preempt(k);
+    auto& run = running_[static_cast<std::size_t>(k)];
+    for (int id : run) {
+      if (!req(id).decoding()) continue;
+      b.decode += 1;
+      b.ctx += req(id).kv;
+    }
+    fill_prompt_chunks(k, b);
+  }
+
+  // Admit while the prompts of admitted sequences, still to be prefilled, fit in the KV cache
+  // next to what it holds (the oldest waiting request first, as engines do).
+  void admit(int k) {
+    auto& run = running_[static_cast<std::size_t>(k)];
+    auto& wait = waiting_[static_cast<std::size_t>(k)];
+    double& used = kv_used_[static_cast<std::size_t>(k)];
+    double committed = used;
+    for (int id : run) {
+      const Request& r = req(id);
+      committed += (r.prefill_target - r.prefilled) + 1;
+    }
+    while (!wait.empty() && static_cast<int>(run.size()) < sv_.max_sequences) {
+      const Request& r = req(wait.front());
+      if (!run.empty() && committed + r.prefill_target + 1 > kv_capacity_) break;
+      committed += r.prefill_target + 1;
+      if (mode_ == PoolMode::decode_only) used += r.kv;  // arrives with its KV cache
+      run.push_back(wait.front());
+      wait.pop_front();
+    }
+  }
+
+  // Decodes need one more KV slot each; preempt the newest until they fit. Recompute
+  // preemption: the prompt and the tokens so far are prefilled again later.
+  void preempt(int k) {
+    auto& run = running_[static_cast<std::size_t>(k)];
+    auto& wait = waiting_[static_cast<std::size_t>(k)];
+    double& used = kv_used_[static_cast<std::size_t>(k)];
+    while (true) {
+      double need = used;
+      for (int id : run) need += req(id).decoding() ? 1 : 0;
+      if (need <= kv_capacity_ || run.size() <= 1) break;
+      const int victim = run.back();
+      run.pop_back();
+      Request& v = req(victim);
+      used -= v.kv;
+      v.kv = 0;
+      v.prefilled = 0;
+      v.prefill_target = v.input + v.generated;
+      wait.push_front(victim);
+      ++out_.preemptions;
+    }
+  }
+
+  // Prompt chunks in admission order, within the batched-token budget left by the decodes and
+  // the KV cache (whole prompts only without chunked prefill).
+  void fill_prompt_chunks(int k, RankBatch& b) {
+    const double used = kv_used_[static_cast<std::size_t>(k)];
+    int budget = sv_.max_batched_tokens - static_cast<int>(b.decode);
+    double kv_after = used + b.decode;
+    for (int id : running_[static_cast<std::size_t>(k)]) {
+      if (budget <= 0) break;
+      const Request& r = req(id);
+      if (r.decoding()) continue;
+      const int left = r.prefill_target - r.prefilled;
+      int take = std::min(left, budget);
+      if (!sv_.chunked_prefill && take < left) break;
+      take = static_cast<int>(std::min<double>(take, kv_capacity_ - kv_after));
+      if (take <= 0) break;
+      b.chunks.push_back({id, take});
+      b.chunk_ctx += static_cast<double>(r.prefilled) * take;
+      b.chunk += take;
+      kv_after += take;
+      budget -= take;
+    }
+  }
+
+  // Applies the step to one rank: prompt chunks land in the KV cache, decodes produce tokens, and
+  // finished sequences leave (a prefill pool hands a sequence on once its first token is out).
+  void apply_step(int k, const RankBatch& b) {
+    auto& run = running_[static_cast<std::size_t>(k)];
+    double& used = kv_used_[static_cast<std::size_t>(k)];
+    for (const auto& [id, take] : b.chunks) {
+      Request& r = req(id);
+      r.prefilled += take;
+      r.kv += take;
+      used += take;
+      r.chunk_this_step = true;
+    }
+    std::vector<int> still;
+    for (int id : run) {
+      Request& r = req(id);
+      const bool was_chunk = r.chunk_this_step;
+      r.chunk_this_step = false;
+      const bool was_decode = !was_chunk && r.prefilled >= r.prefill_target;
+      // A step that completes a prompt yields a token, as does every decode step.
+      if (was_decode || (was_chunk && r.prefilled >= r.prefill_target)) {
+        r.generated += 1;
+        r.kv += 1;
+        used += 1;
+        if (r.first_token < 0) r.first_token = t_;
+      }
+      if (r.generated >= r.output || (mode_ == PoolMode::prefill_only && r.generated > 0)) {
+        r.finish = t_;
+        used -= r.kv;
+        r.kv = 0;
+        ++done_;
+        if (closed_ && issued_ < n_) issue(t_);
+      } else {
+        still.push_back(id);
+      }
+    }
+    run = std::move(still);
+    out_.peak_kv = std::max(out_.peak_kv, used / kv_capacity_);
+  }
+
+  const ServingSpec& sv_;
+  std::vector<Request>& reqs_;
+  PoolMode mode_;
+  double kv_capacity_;
+  int ranks_, n_;
+  std::vector<std::deque<int>> waiting_;
+  std::vector<std::vector<int>> running_;
+  std::vector<double> kv_used_;
+  StepCosts costs_;
+  bool closed_;
+  int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
+  double t_ = 0;
+  PoolOutcome out_;
+};
+
+}  // namespace
+
+PoolOutcome run_pool(const Deployment& d, const ServingSpec& sv, std::vector<Request>& reqs, PoolMode mode,
+                     double kv_capacity) {
+  return PoolScheduler(d, sv, reqs, mode, kv_capacity).run();
+}
+
+}  // namespace moesim::sim

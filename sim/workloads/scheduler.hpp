@@ -1,0 +1,37 @@
+#pragma once
+// Inside sim/workloads/: one deployment's continuous-batching schedulers over a serving run.
+// Every request goes to an attention data-parallel rank round-robin; each rank admits, preempts
+// and fills its token budget on its own, and all ranks step together (expert parallelism
+// synchronises them every layer), so a step lasts as long as the largest rank's batch takes.
+
+#include <string>
+#include <vector>
+
+#include "input/input.hpp"
+#include "step/step.hpp"
+#include "workloads/requests.hpp"
+
+namespace moesim::sim {
+
+enum class PoolMode {
+  colocated,     ///< prefill and decode on the same deployment
+  prefill_only,  ///< disaggregated prefill pool: a request leaves with its first token
+  decode_only,   ///< disaggregated decode pool: requests arrive with their prompt in the KV cache
+};
+
+struct PoolOutcome {
+  double end = 0;             ///< when the last request left
+  long long iterations = 0, preemptions = 0;
+  double decode_sum = 0;      ///< decode sequences per rank, summed over steps
+  double peak_kv = 0;
+  std::size_t evaluations = 0;
+  double busy_s = 0, step_joules = 0, peak_w = 0;  ///< energy of the steps (docs/power.md)
+  std::string error;          ///< internal failure, empty when fine
+};
+
+/// Runs `reqs` (sorted by arrival) through the deployment's schedulers, each rank holding
+/// `kv_capacity` KV-cache tokens; the requests' progress and times are left in `reqs`.
+PoolOutcome run_pool(const Deployment& deployment, const ServingSpec& serving, std::vector<Request>& reqs,
+                     PoolMode mode, double kv_capacity);
+
+}  // namespace moesim::sim
