@@ -109,7 +109,6 @@ void check_experts(const Scenario& s, Diagnostics& diag) {
 void check_attention_tp(const Scenario& s, Diagnostics& diag) {
   const auto& par = s.parallelism;
   const ModelConfig& m = s.model.config;
-  const int devices = s.cluster.num_devices();
   if (s.cluster.devices_per_node % par.attention_tp != 0) {
     diag.error("/parallelism/attention/tp",
                "attention TP " + std::to_string(par.attention_tp) + " does not fit in a node of " +
@@ -139,7 +138,6 @@ void check_decode_context(const Scenario& s, Diagnostics& diag) {
 void check_disaggregation(const Scenario& s, Diagnostics& diag) {
   const auto& par = s.parallelism;
   const ModelConfig& m = s.model.config;
-  const int devices = s.cluster.num_devices();
   if (s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated) {
     const ServingSpec& sv = s.workload.serving;
     const std::string ptr = "/workload/disaggregated/prefill_nodes";

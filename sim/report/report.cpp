@@ -177,8 +177,10 @@ std::string report_to_csv(const nlohmann::json& report) {
   return header + "\n" + values + "\n";
 }
 
-std::string report_to_table(const Report& r) {
-  std::ostringstream o;
+namespace {
+
+// What was run, whether it fits, and memory per device (with flash offload).
+void table_header(const Report& r, std::ostringstream& o) {
   o << "moesim report: " << r.scenario << "\n";
   o << "  model " << r.model << " | " << r.workload << " | " << r.devices << " x " << r.device
     << " (" << r.nodes << " node" << (r.nodes == 1 ? "" : "s") << ") | fidelity " << r.fidelity
@@ -195,7 +197,10 @@ std::string report_to_table(const Report& r) {
       << " experts cached, hit rate " << fmt("%.1f", 100 * r.offload->hit_rate) << "%, stall "
       << format_quantity(r.offload->stall_s, Dimension::time) << " per step\n";
   }
-  if (!r.simulated) return o.str();
+}
+
+// Step time, throughput and latency percentiles.
+void table_timing(const Report& r, std::ostringstream& o) {
   if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
   o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";
   if (r.input_tokens_per_s > 0) {
@@ -208,6 +213,10 @@ std::string report_to_table(const Report& r) {
     o << "  " << k << (k.size() < 4 ? " " : "") << "            p50 " << format_quantity(v.p50, Dimension::time)
       << "  p90 " << format_quantity(v.p90, Dimension::time) << "  p99 " << format_quantity(v.p99, Dimension::time) << "\n";
   }
+}
+
+// Training: throughput, MFU and where a step goes.
+void table_training(const Report& r, std::ostringstream& o) {
   if (r.training) {
     const TrainingStats& t = *r.training;
     o << "  training        " << fmt("%.0f", t.tokens_per_s_per_device) << " tokens/s per device, MFU "
@@ -219,6 +228,10 @@ std::string report_to_table(const Report& r) {
       << " (" << format_quantity(t.dp_exposed_s, Dimension::time) << " exposed), optimizer "
       << format_quantity(t.optimizer_s, Dimension::time) << "\n";
   }
+}
+
+// Serving: the run and its SLOs.
+void table_serving(const Report& r, std::ostringstream& o) {
   if (r.serving && r.feasible) {
     const ServingStats& sv = *r.serving;
     o << "  serving         " << sv.requests << " requests" << (sv.replicas > 1 ? " per replica (" + std::to_string(sv.replicas) + " replicas)" : "")
@@ -230,6 +243,10 @@ std::string report_to_table(const Report& r) {
         << fmt("%.2f", sv.goodput_rps) << " requests/s\n";
     }
   }
+}
+
+// How evenly the routed assignments fell on devices.
+void table_expert_load(const Report& r, std::ostringstream& o) {
   if (!r.expert_load.per_layer_device.empty()) {
     o << "  expert load     busiest device " << fmt("%.2f", r.expert_load.max_over_mean) << "x the mean ("
       << r.placement << "; contiguous EP would give " << fmt("%.2f", r.expert_load.max_over_mean_contiguous)
@@ -237,6 +254,10 @@ std::string report_to_table(const Report& r) {
     if (r.expert_load.dropped > 0) o << ", " << fmt("%.0f", r.expert_load.dropped) << " assignments dropped";
     o << "\n";
   }
+}
+
+// Energy per step or run, and power per device.
+void table_energy(const Report& r, std::ostringstream& o) {
   if (r.energy) {
     const EnergyStats& e = *r.energy;
     o << "  energy          " << format_quantity(e.joules, Dimension::energy) << " per " << e.per << ", "
@@ -247,6 +268,10 @@ std::string report_to_table(const Report& r) {
       << format_quantity(e.idle_w_per_device, Dimension::power) << (e.capped ? ", cap " : ", TDP ")
       << format_quantity(e.cap_w, Dimension::power) << "\n";
   }
+}
+
+// Cost per million tokens and the prices behind it.
+void table_cost(const Report& r, std::ostringstream& o) {
   if (r.usd_per_million_training_tokens) {
     o << "  cost            $" << fmt("%.3f", *r.usd_per_million_training_tokens) << " per million trained tokens ($"
       << fmt("%.2f", *r.price_per_device_hour) << "/device-hour)\n";
@@ -258,6 +283,10 @@ std::string report_to_table(const Report& r) {
     if (r.price_electricity_per_j) o << "electricity at $" << fmt("%.3f", *r.price_electricity_per_j * 3.6e6) << "/kWh";
     o << ")\n";
   }
+}
+
+// Critical-path time per phase.
+void table_phases(const Report& r, std::ostringstream& o) {
   if (r.serving) {
     o << "\n  phases, traffic and memory below: a representative decode step (mean batch and context)\n";
   }
@@ -271,6 +300,10 @@ std::string report_to_table(const Report& r) {
                   format_quantity(v, Dimension::time).c_str(), 100.0 * v / total);
     o << line;
   }
+}
+
+// Dispatch and combine: bytes, time and bottleneck bandwidth per step.
+void table_all_to_all(const Report& r, std::ostringstream& o) {
   if (r.dispatch.bytes > 0) {
     o << "\n  all-to-all        bytes/step    time/step   bottleneck bandwidth\n";
     for (const auto& [name, c] : {std::pair<const char*, const CommStats&>{"dispatch", r.dispatch},
@@ -283,11 +316,32 @@ std::string report_to_table(const Report& r) {
       o << line;
     }
   }
+}
+
+// Link classes: bytes and utilisation.
+void table_links(const Report& r, std::ostringstream& o) {
   for (const auto& [cls, st] : r.links) {
     o << (cls == r.links.begin()->first ? "\n" : "") << "  link class " << cls << ": "
       << format_quantity(st.bytes, Dimension::bytes) << " per step, busy " << fmt("%.1f", 100 * st.utilization)
       << "% of the step\n";
   }
+}
+
+}  // namespace
+
+std::string report_to_table(const Report& r) {
+  std::ostringstream o;
+  table_header(r, o);
+  if (!r.simulated) return o.str();
+  table_timing(r, o);
+  table_training(r, o);
+  table_serving(r, o);
+  table_expert_load(r, o);
+  table_energy(r, o);
+  table_cost(r, o);
+  table_phases(r, o);
+  table_all_to_all(r, o);
+  table_links(r, o);
   o << "\n  simulator: " << r.events << " events in " << fmt("%.3f", r.wall_s) << " s\n";
   return o.str();
 }

@@ -11,17 +11,10 @@ void derive_layout(ParallelLayout& l, int num_layers) {
 }
 
 ParallelLayout layout_of(const Scenario& s) {
-  const ParallelismSpec& p = s.parallelism;
   ParallelLayout l;
+  static_cast<ParallelismSpec&>(l) = s.parallelism;
   l.nodes = s.cluster.nodes;
   l.devices_per_node = s.cluster.devices_per_node;
-  l.attention_tp = p.attention_tp;
-  l.attention_dp = p.attention_dp;
-  l.expert_ep = p.expert_ep;
-  l.expert_tp = p.expert_tp;
-  l.pp = p.pp;
-  l.redundant_experts = p.redundant_experts;
-  l.placement = p.placement;
   derive_layout(l, s.model.config.num_layers);
   return l;
 }
@@ -41,7 +34,12 @@ StepShape step_shape_of(const WorkloadSpec& w) {
 
 Deployment resolve_deployment(const Scenario& s) {
   const ModelConfig& m = s.model.config;
-  Deployment d{
+  const CostModel cost(*s.cluster.device, s.model.weights_dtype, s.hw_profile.get(), s.power_cap_w, s.engine);
+  // Tokens travel in fp8 when the experts compute in fp8 (DeepEP's dispatch), else in bf16;
+  // combine returns bf16 unless the scenario says otherwise.
+  const hw::DType dispatch_dtype = s.communication.dispatch_dtype.value_or(
+      cost.compute_dtype() == hw::DType::fp8 ? hw::DType::fp8 : hw::DType::bf16);
+  return Deployment{
       .model = m,
       .weights_dtype = s.model.weights_dtype,
       .kv_dtype = s.model.kv_dtype,
@@ -49,23 +47,19 @@ Deployment resolve_deployment(const Scenario& s) {
       .power_cap_w = s.power_cap_w,
       .hw_profile = s.hw_profile,
       .engine = s.engine,
-      .cost = CostModel(*s.cluster.device, s.model.weights_dtype, s.hw_profile.get(), s.power_cap_w, s.engine),
+      .cost = cost,
       .fabric = Fabric{fabric_of(s)},
       .par = layout_of(s),
       .routing = s.routing,
       .router = {m.moe.num_experts, m.moe.top_k, m.moe.n_group, m.moe.topk_group},
       .all_to_all = s.communication.all_to_all,
+      .dispatch_dtype = dispatch_dtype,
+      .combine_dtype = s.communication.combine_dtype.value_or(hw::DType::bf16),
+      .two_microbatch = s.overlap == "two-microbatch",
+      .overlap_shared = s.overlap != "none",
+      .price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour,
+      .price_electricity_per_j = s.price_electricity_per_j,
   };
-  // Tokens travel in fp8 when the experts compute in fp8 (DeepEP's dispatch), else in bf16;
-  // combine returns bf16 unless the scenario says otherwise.
-  d.dispatch_dtype = s.communication.dispatch_dtype.value_or(
-      d.cost.compute_dtype() == hw::DType::fp8 ? hw::DType::fp8 : hw::DType::bf16);
-  d.combine_dtype = s.communication.combine_dtype.value_or(hw::DType::bf16);
-  d.two_microbatch = s.overlap == "two-microbatch";
-  d.overlap_shared = s.overlap != "none";
-  d.price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour;
-  d.price_electricity_per_j = s.price_electricity_per_j;
-  return d;
 }
 
 Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {

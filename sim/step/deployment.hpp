@@ -18,18 +18,12 @@
 
 namespace moesim::sim {
 
-/// How the devices are split: the scenario's degrees and what follows from them.
-struct ParallelLayout {
+/// How the devices are split: the scenario's degrees (attention TP and DP, expert EP and TP,
+/// pipeline stages, redundant experts, placement) and what follows from them.
+struct ParallelLayout : ParallelismSpec {
   int nodes = 1;
   int devices_per_node = 1;
   int devices = 1;              ///< nodes x devices_per_node
-  int attention_tp = 1;
-  int attention_dp = 1;
-  int expert_ep = 1;
-  int expert_tp = 1;
-  int pp = 1;
-  int redundant_experts = 0;
-  PlacementStrategy placement = PlacementStrategy::contiguous;
   int stage_devices = 1;        ///< devices of one pipeline stage (devices / pp)
   int layers_per_stage = 1;     ///< ceil(layers / pp): the first stage is the fullest
 };

@@ -55,94 +55,113 @@ Deployment forward_group(const Deployment& d) {
   return deployment_part(d, part);
 }
 
-}  // namespace
+// One micro-batch on one stage: the forward pass of the stage's expert-parallel group (the whole
+// model's, of which a stage does 1/pp: the head and embedding are spread too, a small
+// approximation), slowed by the framework's achieved fraction of the modelled speed
+// (docs/training.md: calibrated on a dense row, never on the case being predicted); the backward
+// pass does twice the matmul work and traffic, and full recomputation first re-runs the forward
+// pass from the stored layer inputs (Korthikanti et al., arXiv 2205.05198, sec. 4).
+struct MicroBatch {
+  DeploymentStep step;
+  Timeline timeline;
+  double forward_s = 0, recompute_s = 0, backward_s = 0;
+};
 
-std::expected<Report, std::string> simulate_training(const Scenario& s, const Deployment& d) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const TrainingSpec& tr = s.workload.training;
-  const ModelConfig& m = d.model;
-  const ParallelLayout& par = d.par;
-  const int devices = par.devices;
-  const int pp = par.pp;
-  const int micro_batches = tr.global_batch / (tr.micro_batch * par.attention_dp);
-
-  // One stage's devices run the whole model's forward pass for a micro-batch; a stage's share is
-  // 1/pp of it (the head and embedding are spread too: a small approximation).
+MicroBatch micro_batch(const Deployment& d, const TrainingSpec& tr) {
   StepShape fwd;
   fwd.kind = WorkloadKind::prefill;
   fwd.batch_per_device = tr.micro_batch;
   fwd.input_tokens = tr.seq_len;
-  const DeploymentStep step = build_step(forward_group(d), fwd, TrafficDetail::port_sums);
-  const Timeline timeline = evaluate_analytic(step.graph);
-  // One stage, one micro-batch, forward; the framework's achieved fraction of the modelled speed
-  // (docs/training.md: calibrated on a dense row, never on the case being predicted) slows it.
-  const double t_f = timeline.makespan / pp / tr.framework_efficiency;
-  // Backward: twice the matmul work and traffic; full recomputation first re-runs the forward
-  // pass from the stored layer inputs (Korthikanti et al., arXiv 2205.05198, sec. 4).
-  const double recompute = tr.full_recompute ? t_f : 0.0;
-  const double t_b = 2.0 * t_f + recompute;
+  MicroBatch mb;
+  mb.step = build_step(forward_group(d), fwd, TrafficDetail::port_sums);
+  mb.timeline = evaluate_analytic(mb.step.graph);
+  mb.forward_s = mb.timeline.makespan / d.par.pp / tr.framework_efficiency;
+  mb.recompute_s = tr.full_recompute ? mb.forward_s : 0.0;
+  mb.backward_s = 2.0 * mb.forward_s + mb.recompute_s;
+  return mb;
+}
 
-  // 1F1B: m micro-batches through pp stages; the bubble is (pp - 1) forward+backward slots,
-  // divided by the number of model chunks per stage when interleaved.
-  const double per_mb = t_f + t_b;
-  const double bubble = (pp - 1) * per_mb / tr.virtual_stages;
-  const double pipeline = micro_batches * per_mb + bubble;
+// 1F1B: m micro-batches through pp stages; the bubble is (pp - 1) forward+backward slots,
+// divided by the number of model chunks per stage when interleaved.
+struct Pipeline {
+  double bubble_s = 0, total_s = 0;
+};
 
-  // Parameters on one device: its stage's dense part (split by attention TP) and its experts.
+Pipeline one_f_one_b(const MicroBatch& mb, int micro_batches, int pp, int virtual_stages) {
+  const double per_mb = mb.forward_s + mb.backward_s;
+  Pipeline p;
+  p.bubble_s = (pp - 1) * per_mb / virtual_stages;
+  p.total_s = micro_batches * per_mb + p.bubble_s;
+  return p;
+}
+
+// Parameters on the fullest device (first/last stage): its stage's dense part (split by
+// attention TP) with the embedding and head, and its experts.
+struct DeviceParams {
   double dense = 0, expert = 0;
-  const int layers_per_stage = (m.num_layers + pp - 1) / pp;
-  for (int l = 0; l < layers_per_stage; ++l) {
+};
+
+DeviceParams params_per_device(const Deployment& d) {
+  const ModelConfig& m = d.model;
+  const ParallelLayout& par = d.par;
+  DeviceParams p;
+  for (int l = 0; l < par.layers_per_stage; ++l) {
     const LayerParams lp = layer_parameters(m, l);
-    dense += (lp.attention + lp.dense_mlp + lp.shared_experts + lp.gate + lp.norms) / par.attention_tp;
+    p.dense += (lp.attention + lp.dense_mlp + lp.shared_experts + lp.gate + lp.norms) / par.attention_tp;
     if (m.layers[static_cast<std::size_t>(l)].moe) {
-      expert += static_cast<double>(m.moe.num_experts + par.redundant_experts) / par.expert_ep * lp.routed_expert / par.expert_tp;
+      p.expert += static_cast<double>(m.moe.num_experts + par.redundant_experts) / par.expert_ep * lp.routed_expert / par.expert_tp;
     }
   }
   const ParamCounts pc = count_parameters(m);
-  dense += (pc.embedding + pc.lm_head) / par.attention_tp;  // first/last stage: the fullest
-  // Data-parallel degrees: dense weights are replicated over attention DP, experts over what
-  // expert parallelism leaves.
-  const int dp_dense = par.attention_dp;
-  const int dp_expert = std::max(1, devices / (par.expert_ep * par.expert_tp * pp));
-  // ZeRO-1: reduce-scatter the gradients and all-gather the parameters, each (n-1)/n of the bytes
-  // per device, over the device's share of the scale-out NICs (or NVLink inside one node).
+  p.dense += (pc.embedding + pc.lm_head) / par.attention_tp;
+  return p;
+}
+
+// Data parallelism: dense weights are replicated over attention DP, experts over what expert
+// parallelism leaves. ZeRO-1 reduce-scatters the gradients and all-gathers the parameters, each
+// (n-1)/n of the bytes per device, over the device's share of the scale-out NICs (or NVLink
+// inside one node); the reduction overlaps the last backward pass (bucketed as Megatron does)
+// and the rest is exposed.
+struct DataParallel {
+  int dp_dense = 1, dp_expert = 1;
+  double sync_s = 0, exposed_s = 0;
+  double shard = 0;  // parameters of this device's optimizer shard
+};
+
+DataParallel data_parallel(const Deployment& d, const DeviceParams& params, double backward_s) {
+  const ParallelLayout& par = d.par;
+  DataParallel dp;
+  dp.dp_dense = par.attention_dp;
+  dp.dp_expert = std::max(1, par.devices / (par.expert_ep * par.expert_tp * par.pp));
   const hw::FabricSpec& fabric = d.fabric.spec;
   const double nic_bw = fabric.has_scale_out ? fabric.scale_out.effective_bandwidth() * fabric.nics_per_node /
                                                    fabric.devices_per_node
                                              : fabric.scale_up.effective_bandwidth();
-  auto ring = [&](double params, int n) {
+  auto ring = [&](double p, int n) {
     const double bw = n <= par.devices_per_node && n > 1 ? fabric.scale_up.effective_bandwidth() : nic_bw;
-    return n > 1 ? 2.0 * (n - 1) / n * params * kGradBytes / bw : 0.0;
+    return n > 1 ? 2.0 * (n - 1) / n * p * kGradBytes / bw : 0.0;
   };
-  const double dp_sync = ring(dense, dp_dense) + ring(expert, dp_expert);
-  // The gradient reduction overlaps the last backward pass (bucketed as Megatron does); the rest
-  // is exposed.
-  const double dp_exposed = std::max(0.0, dp_sync - t_b);
-  const CostModel cost(d.dev(), hw::DType::bf16, d.hw_profile.get(), d.power_cap_w);
-  const double shard = dense / dp_dense + expert / dp_expert;
-  const double optimizer = cost.kernel(10.0 * shard, kAdamTrafficBytes * shard).seconds;
-  const double step_time = pipeline + dp_exposed + optimizer;
+  dp.sync_s = ring(params.dense, dp.dp_dense) + ring(params.expert, dp.dp_expert);
+  dp.exposed_s = std::max(0.0, dp.sync_s - backward_s);
+  dp.shard = params.dense / dp.dp_dense + params.expert / dp.dp_expert;
+  return dp;
+}
 
-  Report r;
-  r.scenario = s.name;
-  r.workload = "training";
-  r.fidelity = "analytic";
-  r.model = m.name;
-  r.device = d.dev().name;
-  r.devices = devices;
-  r.nodes = par.nodes;
-  r.simulated = true;
-  // Memory of the fullest device: weights, gradients, its optimizer shard, and the activations of
-  // the micro-batches in flight on the first stage (pp of them under 1F1B).
+// Memory of the fullest device: weights, gradients, its optimizer shard, and the activations of
+// the micro-batches in flight on the first stage (pp of them under 1F1B). Full recomputation
+// keeps only each layer's 16-bit input (2 s b h bytes per layer, same paper) plus one layer's
+// full set while it is being recomputed.
+void training_memory(const Deployment& d, const TrainingSpec& tr, const DeviceParams& params, const DataParallel& dp,
+                     int micro_batches, Report& r) {
+  const ModelConfig& m = d.model;
+  const ParallelLayout& par = d.par;
   const double wbytes = hw::dtype_bytes(d.weights_dtype);
-  r.memory_weights = (dense + expert) * wbytes;
-  r.memory_buffers = (dense + expert) * kGradBytes + shard * kOptimizerBytes + kRuntimeReserveBytes;
-  // Full recomputation keeps only each layer's 16-bit input (2 s b h bytes per layer, same paper)
-  // plus one layer's full set while it is being recomputed.
+  r.memory_weights = (params.dense + params.expert) * wbytes;
+  r.memory_buffers = (params.dense + params.expert) * kGradBytes + dp.shard * kOptimizerBytes + kRuntimeReserveBytes;
   const double tokens_per_mb = static_cast<double>(tr.micro_batch) * tr.seq_len;
   const double per_layer = (tr.full_recompute ? kRecomputeBytesPerHidden : kActivationBytesPerHidden) * m.hidden *
                            tokens_per_mb / par.attention_tp;
-  r.memory_activations = per_layer * layers_per_stage * std::min(pp, micro_batches) +
+  r.memory_activations = per_layer * par.layers_per_stage * std::min(par.pp, micro_batches) +
                          (tr.full_recompute ? kActivationBytesPerHidden * m.hidden * tokens_per_mb / par.attention_tp : 0.0);
   r.memory_total = r.memory_weights + r.memory_buffers + r.memory_activations;
   r.memory_capacity = d.dev().memory_bytes;
@@ -153,33 +172,62 @@ std::expected<Report, std::string> simulate_training(const Scenario& s, const De
                " recomputation), the device has " +
                std::to_string(r.memory_capacity / 1e9) + " GB";
   }
+}
+
+}  // namespace
+
+std::expected<Report, std::string> simulate_training(const Scenario& s, const Deployment& d) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const TrainingSpec& tr = s.workload.training;
+  const ParallelLayout& par = d.par;
+  const int micro_batches = tr.global_batch / (tr.micro_batch * par.attention_dp);
+
+  const MicroBatch mb = micro_batch(d, tr);
+  const Pipeline pipeline = one_f_one_b(mb, micro_batches, par.pp, tr.virtual_stages);
+  const DeviceParams params = params_per_device(d);
+  const DataParallel dp = data_parallel(d, params, mb.backward_s);
+  // Adam on the device's shard, in bf16 on the device's cost model.
+  const CostModel cost(d.dev(), hw::DType::bf16, d.hw_profile.get(), d.power_cap_w);
+  const double optimizer = cost.kernel(10.0 * dp.shard, kAdamTrafficBytes * dp.shard).seconds;
+  const double step_time = pipeline.total_s + dp.exposed_s + optimizer;
+
+  Report r;
+  r.scenario = s.name;
+  r.workload = "training";
+  r.fidelity = "analytic";
+  r.model = d.model.name;
+  r.device = d.dev().name;
+  r.devices = par.devices;
+  r.nodes = par.nodes;
+  r.simulated = true;
+  training_memory(d, tr, params, dp, micro_batches, r);
   r.step_time_s = step_time;
   const double tokens = static_cast<double>(tr.global_batch) * tr.seq_len;
   r.input_tokens_per_s = tokens / step_time;
-  const std::vector<double> phases = critical_path_phases(step.graph, timeline);
+  const std::vector<double> phases = critical_path_phases(mb.step.graph, mb.timeline);
   // Forward phases scaled to the whole step's compute (forward + backward of every micro-batch).
-  const double scale = pipeline / timeline.makespan;
+  const double scale = pipeline.total_s / mb.timeline.makespan;
   for (int p = 0; p < kNumPhases; ++p) {
     r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)] * scale;
   }
-  r.phases_s["other"] += dp_exposed + optimizer;
-  const auto peak = d.dev().peak(step.compute_dtype);
+  r.phases_s["other"] += dp.exposed_s + optimizer;
+  const auto peak = d.dev().peak(mb.step.compute_dtype);
   TrainingStats st;
   st.micro_batches = micro_batches;
-  st.forward_s = t_f;
-  st.backward_s = t_b;
-  st.recompute_s = recompute;
-  st.bubble_fraction = bubble / step_time;
-  st.dp_sync_s = dp_sync;
-  st.dp_exposed_s = dp_exposed;
+  st.forward_s = mb.forward_s;
+  st.backward_s = mb.backward_s;
+  st.recompute_s = mb.recompute_s;
+  st.bubble_fraction = pipeline.bubble_s / step_time;
+  st.dp_sync_s = dp.sync_s;
+  st.dp_exposed_s = dp.exposed_s;
   st.optimizer_s = optimizer;
-  st.tokens_per_s_per_device = tokens / step_time / devices;
-  st.model_flops_per_token = 3.0 * forward_flops_per_token(m, tr.seq_len);
-  st.mfu = peak ? st.model_flops_per_token * tokens / step_time / (devices * *peak) : 0.0;
+  st.tokens_per_s_per_device = tokens / step_time / par.devices;
+  st.model_flops_per_token = 3.0 * forward_flops_per_token(d.model, tr.seq_len);
+  st.mfu = peak ? st.model_flops_per_token * tokens / step_time / (par.devices * *peak) : 0.0;
   st.device_hours_per_trillion_tokens = 1e12 / st.tokens_per_s_per_device / 3600.0;
   r.training = st;
   r.price_per_device_hour = d.price_per_device_hour;
-  r.events = static_cast<long long>(step.graph.tasks.size());
+  r.events = static_cast<long long>(mb.step.graph.tasks.size());
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
