@@ -31,7 +31,7 @@ class AllToAllBuilder {
         ports_(f.num_ports()), bd_(token_wire_bytes(a.hidden, a.dispatch_dtype)),
         bc_(token_wire_bytes(a.hidden, a.combine_dtype)),
         disp_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)),
-        comb_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)) {
+        comb_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)), sampled_(!a.device_hit.empty()) {
     uniform_hits();
   }
 
@@ -62,24 +62,24 @@ class AllToAllBuilder {
     uniform_node_ = node_chosen * prob_hits_subset(pool, local * per_node_, a_.top_k);
   }
 
-  bool sampled() const { return !a_.device_hit.empty(); }
-  double per_device(int d) const { return sampled() ? a_.device_hit[static_cast<std::size_t>(d)] : uniform_device_; }
-  double per_node_hit(int node) const { return sampled() ? a_.node_hit[static_cast<std::size_t>(node)] : uniform_node_; }
+  double per_device(int d) const { return sampled_ ? a_.device_hit[static_cast<std::size_t>(d)] : uniform_device_; }
+  double per_node_hit(int node) const { return sampled_ ? a_.node_hit[static_cast<std::size_t>(node)] : uniform_node_; }
   double tok(int d) const { return a_.tokens[static_cast<std::size_t>(d)]; }
 
-  // Adds `tokens` x wire bytes from port src to port dst (dispatch) and back (combine).
+  // Adds `tokens` x wire bytes from port src to port dst (dispatch) and back (combine): as a
+  // pair, or into the per-port sums.
   void send(int src, int dst, double tokens) {
     if (src == dst || tokens <= 0) return;
-    if (!pairs_) {
-      const auto s = static_cast<std::size_t>(src), d = static_cast<std::size_t>(dst);
-      disp_sent_[s] += tokens * bd_;
-      disp_recv_[d] += tokens * bd_;
-      comb_sent_[d] += tokens * bc_;
-      comb_recv_[s] += tokens * bc_;
-      return;
-    }
     disp_->add(src, dst, tokens * bd_);
     comb_->add(dst, src, tokens * bc_);
+  }
+  void send_sums(int src, int dst, double tokens) {
+    if (src == dst || tokens <= 0) return;
+    const auto s = static_cast<std::size_t>(src), d = static_cast<std::size_t>(dst);
+    disp_sent_[s] += tokens * bd_;
+    disp_recv_[d] += tokens * bd_;
+    comb_sent_[d] += tokens * bc_;
+    comb_recv_[s] += tokens * bc_;
   }
   void add_sent(int port, double tokens) {
     disp_sent_[static_cast<std::size_t>(port)] += tokens * bd_;
@@ -138,7 +138,7 @@ class AllToAllBuilder {
     for (int node = 0; node < nodes_; ++node) {
       for (int i = 0; i < per_node_; ++i) {
         for (int j = 0; j < per_node_; ++j) {
-          if (i != j) send(node * per_node_ + i, node * per_node_ + j, tok(node * per_node_ + i) * per_device(node * per_node_ + j));
+          if (i != j) send_sums(node * per_node_ + i, node * per_node_ + j, tok(node * per_node_ + i) * per_device(node * per_node_ + j));
         }
       }
     }
@@ -157,7 +157,7 @@ class AllToAllBuilder {
       add_recv(d, per_device(d) * ((t_all - t_node[m]) - same_index_elsewhere));
       for (int node = 0; node < nodes_; ++node) {
         if (node == static_cast<int>(m)) continue;
-        send(f_.nic_port(d), f_.nic_port(node * per_node_ + static_cast<int>(li)), tok(d) * per_node_hit(node));
+        send_sums(f_.nic_port(d), f_.nic_port(node * per_node_ + static_cast<int>(li)), tok(d) * per_node_hit(node));
       }
     }
     *disp_ = TrafficMatrix::port_sums(std::move(disp_sent_), std::move(disp_recv_));
@@ -171,6 +171,7 @@ class AllToAllBuilder {
   double bd_, bc_;  // wire bytes of one token, dispatch and combine
   double uniform_device_ = 0, uniform_node_ = 0;
   std::shared_ptr<TrafficMatrix> disp_, comb_;
+  bool sampled_ = false;  // hit figures from the routing draw (else uniform)
   std::vector<double> disp_sent_, disp_recv_, comb_sent_, comb_recv_;  // port sums
 };
 
