@@ -12,6 +12,7 @@
 
 #include "catalog.hpp"
 #include "fitter.hpp"
+#include "kineto_trace.hpp"
 #include "engine/engine.hpp"
 #include "hw_profile.hpp"
 #include "json_reader.hpp"
@@ -292,6 +293,19 @@ int cmd_fit(const std::string& raw_path, const std::string& out_path, const cali
   return write_output(hw::hw_profile_to_json(*profile).dump(2) + "\n", out_path);
 }
 
+// `moesim fit --trace`: a Kineto trace -> time per kernel class, stream and pass
+// (calibrate/fit/kineto_trace.hpp), as a table or JSON, to standard output or --out.
+int cmd_fit_trace(const std::string& path, const std::string& device, bool as_json, const std::string& out_path) {
+  Diagnostics diag(path);
+  std::optional<calibrate::TraceSummary> summary;
+  if (auto doc = read_json_file(path, diag)) summary = calibrate::summarize_kineto_trace(*doc, device, diag);
+  print_problems(diag);
+  if (!summary) return kExitInputError;
+  const std::string text = as_json ? calibrate::trace_summary_to_json(*summary).dump(2) + "\n"
+                                   : "moesim trace: " + path + "\n" + calibrate::trace_summary_table(*summary);
+  return write_output(text, out_path);
+}
+
 // `moesim topology`: the fabric graph of a scenario's cluster (hwmodels/topology.hpp), its hop
 // counts and bisection, and the links a uniform expert-parallel all-to-all loads most.
 int cmd_topology(const std::string& file, bool as_json, const std::string& pair_bytes_text) {
@@ -481,10 +495,18 @@ int main(int argc, char** argv) {
   auto* devices = app.add_subcommand("devices", "List the devices of the hardware catalog");
   auto* links = app.add_subcommand("links", "List the links of the hardware catalog");
 
-  std::string fit_raw, fit_out;
+  std::string fit_raw, fit_out, fit_trace;
+  bool fit_json = false;
   calibrate::FitOptions fit_options;
-  auto* fit = app.add_subcommand("fit", "Fit a hardware profile to the raw samples of moesim-calibrate");
-  fit->add_option("raw", fit_raw, "Raw samples JSON written by moesim-calibrate")->required()->check(CLI::ExistingFile);
+  auto* fit = app.add_subcommand("fit", "Fit a hardware profile to the raw samples of moesim-calibrate, or summarise a "
+                                        "PyTorch-profiler trace by kernel class (--trace)");
+  auto* fit_raw_opt = fit->add_option("raw", fit_raw, "Raw samples JSON written by moesim-calibrate")->check(CLI::ExistingFile);
+  auto* fit_trace_opt = fit->add_option("--trace", fit_trace,
+                                        "A PyTorch-profiler (Kineto) Chrome trace: every GPU kernel classified into "
+                                        "moesim's kernel classes, time per class and stream")
+                            ->check(CLI::ExistingFile)
+                            ->excludes(fit_raw_opt);
+  fit->add_flag("--json", fit_json, "With --trace: print the summary as JSON")->needs(fit_trace_opt);
   fit->add_option("-o,--out", fit_out, "Write the profile to FILE (default: standard output)");
   fit->add_option("--device", fit_options.device, "Catalog device the samples come from (default: from the device name)");
   fit->add_option("--scale-up-link", fit_options.scale_up_link, "Catalog link the NCCL / peer-to-peer samples ran over");
@@ -520,6 +542,11 @@ int main(int argc, char** argv) {
     if (*devices) return cmd_devices();
     if (*links) return cmd_links();
     if (*fit) {
+      if (!fit_trace.empty()) return cmd_fit_trace(fit_trace, fit_options.device, fit_json, fit_out);
+      if (fit_raw.empty()) {
+        std::cerr << "moesim fit: give the raw samples of moesim-calibrate, or --trace FILE\n";
+        return kExitInputError;
+      }
       fit_options.raw_file = fit_raw;
       return cmd_fit(fit_raw, fit_out, fit_options);
     }
