@@ -509,8 +509,10 @@ int main(int argc, char** argv) {
   fit->add_flag("--json", fit_json, "With --trace: print the summary as JSON")->needs(fit_trace_opt);
   fit->add_option("-o,--out", fit_out, "Write the profile to FILE (default: standard output)");
   fit->add_option("--device", fit_options.device, "Catalog device the samples come from (default: from the device name)");
-  fit->add_option("--scale-up-link", fit_options.scale_up_link, "Catalog link the NCCL / peer-to-peer samples ran over");
-  fit->add_option("--host-link", fit_options.host_link, "Catalog link the host<->device copies ran over");
+  fit->add_option("--scale-up-link", fit_options.scale_up_link, "Catalog link the NCCL / peer-to-peer samples ran over")
+      ->excludes(fit_trace_opt);
+  fit->add_option("--host-link", fit_options.host_link, "Catalog link the host<->device copies ran over")
+      ->excludes(fit_trace_opt);
 
   std::string topology_file, pair_bytes;
   bool topology_json = false;

@@ -31,7 +31,8 @@ const std::vector<CompiledRule>& compiled_rules() {
 struct GpuEvent {
   std::string name;
   double start_s = 0, dur_s = 0;
-  long long stream = 0;
+  long long device = 0, stream = 0;
+  bool kernel = false;  // cat "kernel" (else a memcpy or memset)
   long long correlation = -1;
   KernelClass kernel_class = KernelClass::other;
 };
@@ -45,9 +46,10 @@ struct Annotation {
 
 Pass pass_of_annotation(const std::string& name) {
   auto ends_with = [&](const char* s) { return name.size() >= 3 && name.compare(name.size() - 3, 3, s) == 0; };
-  if (ends_with("(F)") || name.find("forward") != std::string::npos) return Pass::forward;
-  if (ends_with("(B)") || ends_with("(W)") || name.find("backward") != std::string::npos) return Pass::backward;
-  return Pass::none;
+  const bool forward = ends_with("(F)") || name.find("forward") != std::string::npos;
+  const bool backward = ends_with("(B)") || ends_with("(W)") || name.find("backward") != std::string::npos;
+  if (forward == backward) return Pass::none;  // neither, or a step-wide name with both
+  return forward ? Pass::forward : Pass::backward;
 }
 
 // A number at `key` of event `i`; an error at its pointer when it is missing or not a number.
@@ -69,22 +71,25 @@ long long integer_or(const nlohmann::json& e, const char* key, long long fallbac
 
 // The trace's device, checked against the catalog device the user named.
 bool read_device(const nlohmann::json& doc, const std::string& expected, TraceSummary& s, Diagnostics& diag) {
-  if (const auto it = doc.find("deviceProperties"); it != doc.end() && it->is_array() && !it->empty() &&
-                                                       (*it)[0].is_object()) {
-    const auto& d = (*it)[0];
-    if (d.contains("name") && d["name"].is_string()) s.device_name = d["name"].get<std::string>();
-    s.sms = static_cast<int>(integer_or(d, "numSms", 0));
+  std::vector<std::string> names;
+  if (const auto it = doc.find("deviceProperties"); it != doc.end() && it->is_array()) {
+    for (const auto& d : *it) {
+      names.push_back(d.is_object() && d.contains("name") && d["name"].is_string() ? d["name"].get<std::string>() : "");
+    }
+    if (!it->empty() && (*it)[0].is_object()) s.sms = static_cast<int>(integer_or((*it)[0], "numSms", 0));
   }
+  if (!names.empty()) s.device_name = names[0];
   if (expected.empty()) return true;
   if (s.device_name.empty()) {
     diag.error("/deviceProperties", "the trace names no device, so it cannot be checked against '" + expected + "'",
                "drop --device to read it unchecked");
     return false;
   }
-  const std::string recognised = catalog_device_for(s.device_name);
-  if (recognised != expected) {
-    diag.error("/deviceProperties/0/name",
-               "the trace was recorded on '" + s.device_name + "'" +
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string recognised = catalog_device_for(names[i]);
+    if (recognised == expected) continue;
+    diag.error("/deviceProperties/" + std::to_string(i) + "/name",
+               "the trace was recorded on '" + names[i] + "'" +
                    (recognised.empty() ? std::string(", which is no catalog device") : " (" + recognised + ")") +
                    ", not on " + expected,
                "profile on " + expected + ", or pass the device the trace comes from");
@@ -132,7 +137,9 @@ bool read_events(const nlohmann::json& events, std::vector<GpuEvent>& gpu, std::
     }
     g.start_s = *ts * 1e-6;
     g.dur_s = *dur * 1e-6;
+    g.device = integer_or(e, "pid", 0);
     g.stream = integer_or(e, "tid", 0);
+    g.kernel = cat == "kernel";
     g.correlation = correlation;
     g.kernel_class = classify_kernel(g.name);
     gpu.push_back(std::move(g));
@@ -178,8 +185,9 @@ void summarize(const std::vector<GpuEvent>& gpu, const std::map<long long, doubl
   s.kernels = static_cast<long long>(gpu.size());
   s.has_phases = !annotations.empty();
   double first = gpu.front().start_s, last = gpu.front().start_s + gpu.front().dur_s;
-  std::map<long long, StreamSummary> streams;
-  std::map<long long, std::vector<std::pair<double, double>>> intervals;
+  using StreamKey = std::pair<long long, long long>;  // (device, stream)
+  std::map<StreamKey, StreamSummary> streams;
+  std::map<StreamKey, std::vector<std::pair<double, double>>> intervals;
   std::map<std::string, UnknownKernel> unknown;
   for (const GpuEvent& g : gpu) {
     first = std::min(first, g.start_s);
@@ -193,11 +201,13 @@ void summarize(const std::vector<GpuEvent>& gpu, const std::map<long long, doubl
       if (p == Pass::forward) ct.forward_s += g.dur_s;
       if (p == Pass::backward) ct.backward_s += g.dur_s;
     }
-    StreamSummary& st = streams[g.stream];
+    const StreamKey key{g.device, g.stream};
+    StreamSummary& st = streams[key];
+    st.device = g.device;
     st.stream = g.stream;
     ++st.kernels;
     st.class_s[c] += g.dur_s;
-    intervals[g.stream].push_back({g.start_s, g.start_s + g.dur_s});
+    intervals[key].push_back({g.start_s, g.start_s + g.dur_s});
     if (g.kernel_class == KernelClass::other) {
       UnknownKernel& u = unknown[g.name];
       u.name = g.name;
@@ -206,9 +216,11 @@ void summarize(const std::vector<GpuEvent>& gpu, const std::map<long long, doubl
     }
   }
   s.span_s = last - first;
-  for (auto& [id, st] : streams) {
-    st.busy_s = union_length(std::move(intervals[id]));
-    if (s.compute_stream < 0 || st.kernels > streams[s.compute_stream].kernels) s.compute_stream = id;
+  for (auto& [key, st] : streams) {
+    st.busy_s = union_length(std::move(intervals[key]));
+    if (s.compute_stream < 0 || st.kernels > s.streams[static_cast<std::size_t>(s.compute_stream)].kernels) {
+      s.compute_stream = static_cast<int>(s.streams.size());
+    }
     s.streams.push_back(st);
   }
   for (auto& [name, u] : unknown) s.unknown.push_back(u);
@@ -295,7 +307,7 @@ std::optional<TraceSummary> summarize_kineto_trace(const nlohmann::json& doc, co
   std::map<long long, double> launch;
   std::vector<Annotation> annotations;
   if (!read_events(doc["traceEvents"], gpu, launch, annotations, diag)) return std::nullopt;
-  if (gpu.empty()) {
+  if (std::none_of(gpu.begin(), gpu.end(), [](const GpuEvent& g) { return g.kernel; })) {
     diag.error("/traceEvents", "the trace has no GPU kernel events (cat \"kernel\")",
                "profile with torch.profiler.ProfilerActivity.CUDA");
     return std::nullopt;
@@ -309,7 +321,10 @@ nlohmann::json trace_summary_to_json(const TraceSummary& s) {
   j["device"] = {{"name", s.device_name}, {"sms", s.sms}};
   j["span_s"] = s.span_s;
   j["kernels"] = s.kernels;
-  j["compute_stream"] = s.compute_stream;
+  if (s.compute_stream >= 0) {
+    const StreamSummary& c = s.streams[static_cast<std::size_t>(s.compute_stream)];
+    j["compute_stream"] = {{"device", c.device}, {"stream", c.stream}};
+  }
   j["forward_backward_from_annotations"] = s.has_phases;
   nlohmann::json classes = nlohmann::json::object();
   for (int c = 0; c < kNumKernelClasses; ++c) {
@@ -328,7 +343,8 @@ nlohmann::json trace_summary_to_json(const TraceSummary& s) {
     for (int c = 0; c < kNumKernelClasses; ++c) {
       if (st.class_s[static_cast<std::size_t>(c)] > 0) by_class[kernel_class_name(static_cast<KernelClass>(c))] = st.class_s[static_cast<std::size_t>(c)];
     }
-    j["streams"].push_back({{"stream", st.stream}, {"kernels", st.kernels}, {"busy_s", st.busy_s}, {"classes_s", by_class}});
+    j["streams"].push_back({{"device", st.device}, {"stream", st.stream}, {"kernels", st.kernels}, {"busy_s", st.busy_s},
+                            {"classes_s", by_class}});
   }
   j["unknown"] = nlohmann::json::array();
   for (const UnknownKernel& u : s.unknown) j["unknown"].push_back({{"name", u.name}, {"count", u.count}, {"seconds", u.seconds}});
@@ -337,26 +353,26 @@ nlohmann::json trace_summary_to_json(const TraceSummary& s) {
 
 std::string trace_summary_table(const TraceSummary& s) {
   std::ostringstream o;
-  double compute_busy = 0;
-  for (const StreamSummary& st : s.streams) {
-    if (st.stream == s.compute_stream) compute_busy = st.busy_s;
-  }
+  const StreamSummary* compute = s.compute_stream >= 0 ? &s.streams[static_cast<std::size_t>(s.compute_stream)] : nullptr;
   o << "  device " << (s.device_name.empty() ? "(not named)" : s.device_name);
   if (s.sms > 0) o << ", " << s.sms << " SMs";
-  o << "; span " << ms(s.span_s) << "; " << s.kernels << " GPU kernels on " << s.streams.size() << " stream"
-    << (s.streams.size() == 1 ? "" : "s") << "\n";
+  o << "; span " << ms(s.span_s) << "; " << s.kernels << " GPU kernels (with memcpy and memset) on "
+    << s.streams.size() << " stream" << (s.streams.size() == 1 ? "" : "s") << "\n";
   for (const StreamSummary& st : s.streams) {
-    o << "  stream " << st.stream << (st.stream == s.compute_stream ? " (compute)" : "") << ": " << st.kernels
+    o << "  GPU " << st.device << " stream " << st.stream << (&st == compute ? " (compute)" : "") << ": " << st.kernels
       << " kernels, busy " << ms(st.busy_s) << "\n";
   }
-  o << "\n  kernel class         kernels        time   share of compute-stream busy" << (s.has_phases ? "   forward    backward" : "")
-    << "\n";
+  o << "\n  kernel class         kernels        time   of the compute stream's busy time"
+    << (s.has_phases ? "   forward    backward" : "") << "\n";
   for (int c = 0; c < kNumKernelClasses; ++c) {
     const ClassTotals& t = s.classes[static_cast<std::size_t>(c)];
     if (t.kernels == 0) continue;
     char line[200];
+    // The share counts the class's time on the compute stream only, so the column sums to 100%.
+    const double on_compute = compute != nullptr ? compute->class_s[static_cast<std::size_t>(c)] : 0.0;
     std::snprintf(line, sizeof line, "  %-18s %9lld %12s   %6.1f%%", kernel_class_name(static_cast<KernelClass>(c)).c_str(),
-                  t.kernels, ms(t.seconds).c_str(), compute_busy > 0 ? 100 * t.seconds / compute_busy : 0.0);
+                  t.kernels, ms(t.seconds).c_str(),
+                  compute != nullptr && compute->busy_s > 0 ? 100 * on_compute / compute->busy_s : 0.0);
     o << line;
     if (s.has_phases) o << "   " << ms(t.forward_s) << "  " << ms(t.backward_s);
     o << "\n";

@@ -59,6 +59,7 @@ struct ClassTotals {
 };
 
 struct StreamSummary {
+  long long device = 0;   ///< Kineto's pid of the GPU
   long long stream = 0;   ///< Kineto's tid of the stream
   long long kernels = 0;
   double busy_s = 0;      ///< union of its kernels' intervals
@@ -75,22 +76,22 @@ struct TraceSummary {
   std::string device_name;     ///< deviceProperties[0].name ("" when the trace has none)
   int sms = 0;
   double span_s = 0;           ///< first kernel start to last kernel end
-  long long kernels = 0;
-  std::vector<StreamSummary> streams;  ///< by stream id
-  long long compute_stream = -1;       ///< the stream with the most kernels
+  long long kernels = 0;               ///< GPU events: kernels, memcpy and memset
+  std::vector<StreamSummary> streams;  ///< by (device, stream)
+  int compute_stream = -1;             ///< index in `streams` of the one with the most kernels
   std::array<ClassTotals, kNumKernelClasses> classes{};
   std::vector<UnknownKernel> unknown;  ///< the names classified `other`, most time first
   /// Forward / backward split: a kernel counts as forward (backward) when the CPU launch that
   /// issued it lies inside a user annotation whose name ends in "(F)" ("(B)" or "(W)"), as
-  /// DeepSeek's DualPipe traces mark their stages, or contains "forward" ("backward"). False
-  /// when the trace has no such annotation.
+  /// DeepSeek's DualPipe traces mark their stages, or contains "forward" ("backward"; a name
+  /// with both marks nothing). False when the trace has no such annotation.
   bool has_phases = false;
 };
 
 /// Reads a Kineto trace document (`file` names it in problems). Errors: not a Kineto trace (no
-/// traceEvents array), no GPU kernel, a kernel event without a name, start or duration; and,
-/// with `expected_device` (a catalog device name), a trace recorded on another device. Nullopt
-/// on error.
+/// traceEvents array), no GPU kernel, a GPU event without a name, start or duration; and, with
+/// `expected_device` (a catalog device name), a trace any of whose devices is another one.
+/// Nullopt on error.
 std::optional<TraceSummary> summarize_kineto_trace(const nlohmann::json& doc, const std::string& expected_device,
                                                    Diagnostics& diag);
 

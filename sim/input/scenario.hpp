@@ -109,11 +109,6 @@ struct WorkloadSpec {
   int batch_per_device = 1;    ///< sequences per attention data-parallel rank
   int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
   int input_tokens = 0;        ///< prefill: prompt tokens per sequence
-  /// Decode steps of a serving run may carry a chunk of prompt tokens too (chunked prefill):
-  /// prompt tokens per attention rank in this step, and the context they attend to on average.
-  /// Not a scenario key: set by the serving simulator.
-  double chunk_tokens = 0;
-  double chunk_context = 0;
   ServingSpec serving;
   TrainingSpec training;
 };

@@ -2,7 +2,6 @@
 
 namespace moesim::sim {
 
-
 double token_wire_bytes(int hidden, hw::DType dtype) {
   const double payload = hidden * hw::dtype_bytes(dtype);
   if (dtype == hw::DType::fp8) return payload + 4.0 * ((hidden + 127) / 128);

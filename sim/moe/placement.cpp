@@ -5,7 +5,6 @@
 
 namespace moesim::sim {
 
-
 namespace {
 
 struct Item {

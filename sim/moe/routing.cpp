@@ -6,7 +6,6 @@
 
 namespace moesim::sim {
 
-
 RoutingRng routing_rng(std::uint64_t seed, int moe_layer, int stream) {
   // Mix (seed, layer, stream) through the generator itself so nearby keys give unrelated streams.
   RoutingRng mix(seed);
@@ -173,7 +172,6 @@ std::vector<double> sample_expert_counts(const std::vector<double>& pi, double t
   for (double& c : counts) c = std::min(c, cap);
   return counts;
 }
-
 
 }  // namespace moesim::sim
 

@@ -27,8 +27,6 @@ StepShape step_shape_of(const WorkloadSpec& w) {
   sh.batch_per_device = w.batch_per_device;
   sh.context_tokens = w.context_tokens;
   sh.input_tokens = w.input_tokens;
-  sh.chunk_tokens = w.chunk_tokens;
-  sh.chunk_context = w.chunk_context;
   return sh;
 }
 

@@ -22,9 +22,9 @@ struct LayerExperts {
 
 class ExpertLayerBuilder {
  public:
-  /// `tokens_per_rank`: tokens of each attention rank in the step (all micro-batches); `pairs`:
-  /// build every (source, destination) pair of the traffic (the flow engine needs them; the
-  /// closed form needs only per-port sums).
+  /// `tokens_per_rank`: tokens of each attention rank in one micro-batch; `detail`: whether the
+  /// traffic keeps every (source, destination) pair (the flow engine needs them; the closed form
+  /// needs only per-port sums).
   ExpertLayerBuilder(const Deployment& d, double tokens_per_rank, TrafficDetail detail);
 
   /// MoE layer `moe_layer` (counted over MoE layers) in pipeline stage `stage`.

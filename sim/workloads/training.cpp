@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include "step/step.hpp"
-#include "step/step.hpp"
 
 namespace moesim::sim {
 namespace {

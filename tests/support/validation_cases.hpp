@@ -1,5 +1,6 @@
 #pragma once
-// The published measurements the validation tests compare against (data/validation/cases.json, a copy of data/validation/cases.json).
+// The published measurements the validation tests compare against (data/validation/cases.json,
+// the project's copy of shared/validation/cases.json).
 #include <gtest/gtest.h>
 
 #include <fstream>

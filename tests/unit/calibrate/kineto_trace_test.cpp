@@ -112,8 +112,9 @@ TEST(KinetoTrace, SumsTimePerClassStreamAndPass) {
   EXPECT_EQ(s->unknown[0].count, 2);
   // Stream 7 has the most kernels; its busy time is the union of its intervals (1000-1100 and
   // 1100-1110: 110 us), the other stream's is its one kernel.
-  EXPECT_EQ(s->compute_stream, 7);
   ASSERT_EQ(s->streams.size(), 2u);
+  ASSERT_EQ(s->compute_stream, 0);
+  EXPECT_EQ(s->streams[0].stream, 7);
   EXPECT_NEAR(s->streams[0].busy_s, 110e-6, 1e-12);
   EXPECT_NEAR(s->streams[1].busy_s, 50e-6, 1e-12);
   // The JSON and the table carry the same figures.
@@ -146,10 +147,34 @@ TEST(KinetoTraceBadInput, NotAKinetoTraceSaysWhatItExpected) {
   }
 }
 
+TEST(KinetoTrace, StreamsOfDifferentGpusStaySeparate) {
+  json k0 = kernel("gemm_a", 0, 100, 7, 1), k1 = kernel("gemm_b", 0, 100, 7, 2);
+  k1["pid"] = 1;
+  Diagnostics diag;
+  const auto s = summarize_kineto_trace({{"traceEvents", json::array({k0, k1})}}, "", diag);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->streams.size(), 2u);
+  EXPECT_EQ(s->streams[1].device, 1);
+  EXPECT_NEAR(s->streams[0].busy_s, 100e-6, 1e-12);
+}
+
+TEST(KinetoTrace, AStepWideAnnotationNamingBothPassesMarksNeither) {
+  json events = json::array({annotation("forward_backward_step", 0, 1000), launch(10, 1), kernel("gemm", 100, 10, 7, 1)});
+  Diagnostics diag;
+  const auto s = summarize_kineto_trace({{"traceEvents", events}}, "", diag);
+  ASSERT_TRUE(s);
+  const ClassTotals& gemm = s->classes[static_cast<std::size_t>(KernelClass::gemm)];
+  EXPECT_EQ(gemm.forward_s + gemm.backward_s, 0);
+}
+
 TEST(KinetoTraceBadInput, ATraceWithoutGpuKernelsOrWithBrokenEventsIsAnError) {
   Diagnostics none("t.json");
   EXPECT_FALSE(summarize_kineto_trace({{"traceEvents", json::array({launch(0, 1)})}}, "", none));
   EXPECT_NE(none.to_string().find("no GPU kernel"), std::string::npos);
+  json copy = kernel("Memcpy DtoD (Device -> Device)", 0, 5, 7, 1);
+  copy["cat"] = "gpu_memcpy";
+  Diagnostics copies_only("t.json");
+  EXPECT_FALSE(summarize_kineto_trace({{"traceEvents", json::array({copy})}}, "", copies_only));
 
   json broken = kernel("gemm", 0, 10, 7, 1);
   broken.erase("dur");
@@ -164,6 +189,12 @@ TEST(KinetoTraceBadInput, ATraceFromAnotherDeviceIsRefused) {
   EXPECT_TRUE(summarize_kineto_trace(small_trace(), "h100-sxm", same)) << same.to_string();
   Diagnostics other("t.json");
   EXPECT_FALSE(summarize_kineto_trace(small_trace(), "h800-sxm", other));
+  json two = small_trace();
+  two["deviceProperties"].push_back({{"id", 1}, {"name", "NVIDIA H800"}});
+  Diagnostics mixed("t.json");
+  EXPECT_FALSE(summarize_kineto_trace(two, "h100-sxm", mixed));
+  ASSERT_FALSE(mixed.problems().empty());
+  EXPECT_EQ(mixed.problems()[0].pointer, "/deviceProperties/1/name");
   ASSERT_EQ(other.problems().size(), 1u);
   EXPECT_EQ(other.problems()[0].pointer, "/deviceProperties/0/name");
   EXPECT_NE(other.problems()[0].message.find("NVIDIA H100 80GB HBM3"), std::string::npos);

@@ -88,6 +88,8 @@ TEST(Architecture, StagesIncludeEarlierStagesThroughTheirDoorsOnly) {
   for (const auto& [stage, deps] : allowed()) {
     for (const fs::path& file : sources_under(kSim / stage)) {
       for (const Include& inc : includes_of(file)) {
+        EXPECT_EQ(inc.target.find(".."), std::string::npos)
+            << where(inc) << ": include by path from sim/ (<stage>/<file>.hpp), not relative to the file";
         const auto slash = inc.target.find('/');
         if (slash == std::string::npos) continue;  // hwmodels, std and third-party headers
         const std::string other = inc.target.substr(0, slash);
