@@ -312,3 +312,38 @@ TEST(FitCli, FitsAProfileThatRunUses) {
   EXPECT_NE(bad.err.find("h100_sample_truth.json:/format: missing required key"), std::string::npos) << bad.err;
   std::filesystem::remove_all(kTmp);
 }
+
+// The published H800 profile (hwmodels/profiles/h800-sxm-deepgemm.json) is the fit of DeepGEMM's
+// tables (calibrate/data/deepgemm-h800/raw.json): the raw file holds the tables' figures, and
+// fitting it again gives the committed profile, so neither can drift from the source.
+TEST(PublishedProfiles, H800DeepGemmProfileIsTheFitOfDeepGemmsTables) {
+  Diagnostics rd("raw.json");
+  const auto raw = read_json_file(std::string(MOESIM_SOURCE_DIR) + "/calibrate/data/deepgemm-h800/raw.json", rd);
+  ASSERT_TRUE(raw) << rd.to_string();
+  // Two rows of the README's tables: M=4096 N=7168 K=16384 at 1520 TFLOPS; 8 groups of 4096
+  // rows, N=4096 K=7168 at 1346 TFLOPS.
+  const auto& dense = (*raw)["benchmarks"]["gemm"]["samples"][gemm_index(*raw, "fp8", 4096, 7168, 16384)];
+  expect_rel(dense["median_s"].get<double>(), 2.0 * 4096 * 7168 * 16384 / 1520e12, 1e-12, "dense row");
+  bool grouped_row = false;
+  for (const auto& g : (*raw)["benchmarks"]["grouped_gemm"]["samples"]) {
+    if (g["tokens"].size() == 8 && g["n"] == 4096 && g["k"] == 7168) {
+      grouped_row = true;
+      expect_rel(g["median_s"].get<double>(), 2.0 * 8 * 4096 * 4096 * 7168 / 1346e12, 1e-12, "grouped row");
+    }
+  }
+  EXPECT_TRUE(grouped_row);
+  EXPECT_EQ((*raw)["benchmarks"]["gemm"]["samples"].size(), 18u);
+
+  const Fitted f = fit(*raw);
+  ASSERT_TRUE(f.profile) << f.diag.to_string();
+  Diagnostics pd("h800-sxm-deepgemm.json");
+  const auto committed = hw::load_hw_profile(std::string(MOESIM_SOURCE_DIR) + "/hwmodels/profiles/h800-sxm-deepgemm.json", pd);
+  ASSERT_TRUE(committed) << pd.to_string();
+  EXPECT_EQ(committed->device, "h800-sxm");
+  const auto& want = committed->gemm.at(hw::DType::fp8);
+  const auto& got = f.profile->gemm.at(hw::DType::fp8);
+  expect_rel(got.eff_max, want.eff_max, 1e-9, "eff_max");
+  expect_rel(got.m_half, want.m_half, 1e-9, "m_half");
+  expect_rel(*got.memory_efficiency, *want.memory_efficiency, 1e-9, "memory_efficiency");
+  expect_rel(*got.grouped_relative_efficiency, *want.grouped_relative_efficiency, 1e-9, "grouped_relative_efficiency");
+}
