@@ -2,6 +2,8 @@
 // Inside sim/step/: the tokens a step shape puts on one attention rank, shared by the memory
 // model and the step builder.
 
+#include <algorithm>
+
 #include "step/deployment.hpp"
 
 namespace moesim::sim {
