@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,6 +88,25 @@ nlohmann::json hw_profile_to_json(const HwProfile& profile);
 /// `links` would use but the profile lacks (they fall back to the catalog).
 std::vector<std::string> missing_profile_fields(const HwProfile& profile, DType compute,
                                                 const std::vector<const Link*>& links);
+
+/// A published profile compiled into moesim (hwmodels/profiles/).
+struct BuiltinProfile {
+  std::string name;  ///< file name without ".json" ("h800-sxm-deepgemm")
+  std::shared_ptr<const HwProfile> profile;
+};
+
+/// The built-in profiles, each checked against the catalog when first used.
+const std::vector<BuiltinProfile>& builtin_profiles();
+
+/// The built-in profile measured on `device` (the device's default), or null: the catalog's
+/// figures stand. Only profiles measured on the device itself count (no inheritance yet).
+const BuiltinProfile* default_profile_for(const std::string& device);
+
+/// The built-in profile called `name`, or null.
+const BuiltinProfile* find_builtin_profile(const std::string& name);
+
+/// The scenario's "hw_profile" value that keeps the catalog's figures even where a default exists.
+inline constexpr const char* kCatalogProfile = "catalog";
 
 /// Checks that `profile` applies to `device` (an error otherwise) and warns, in one problem at
 /// `pointer`, about the missing fields that fall back to the catalog. Returns false on error.

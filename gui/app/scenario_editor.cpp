@@ -23,6 +23,7 @@
 
 #include "input/input.hpp"
 #include "catalog.hpp"
+#include "hw_profile.hpp"
 #include "model/model.hpp"
 #include "problem_model.hpp"
 
@@ -354,6 +355,11 @@ QByteArray ScenarioEditor::run_text() const {
   for (const char* key : {"/model/hf_config", "/hw_profile"}) {
     const Pointer ptr(key);
     if (doc.contains(ptr) && doc[ptr].is_string()) {
+      // "catalog" and built-in profile names are not paths.
+      const std::string v = doc[ptr].get<std::string>();
+      if (std::string(key) == "/hw_profile" && (v == moesim::hw::kCatalogProfile || moesim::hw::find_builtin_profile(v))) {
+        continue;
+      }
       doc[ptr] = QDir(base_dir_).absoluteFilePath(QString::fromStdString(doc[ptr].get<std::string>())).toStdString();
     }
   }

@@ -487,6 +487,28 @@ void read_power_and_price(ObjectReader& top, Scenario& s, Diagnostics& diag) {
 }
 
 // Cross-field rules: the parallel split must match the cluster and the model.
+// "hw_profile": a file, a built-in profile's name, or "catalog"; without the key the device's
+// built-in default profile, where one was measured (hwmodels/profiles/), applies.
+void read_hw_profile(const std::optional<std::string>& value, const std::string& base_dir, Scenario& s,
+                     Diagnostics& diag) {
+  if (!value) {
+    if (const hw::BuiltinProfile* b = hw::default_profile_for(s.cluster.device->name)) {
+      s.hw_profile_file = b->name;
+      s.hw_profile = b->profile;
+      s.hw_profile_default = true;
+    }
+    return;
+  }
+  if (*value == hw::kCatalogProfile) return;
+  if (hw::find_builtin_profile(*value) != nullptr) {
+    attach_builtin_profile(s, *value, "/hw_profile", diag);
+    return;
+  }
+  std::filesystem::path p(*value);
+  if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
+  attach_hw_profile(s, p.lexically_normal().string(), "/hw_profile", diag);
+}
+
 }  // namespace
 
 hw::FabricSpec fabric_of(const Scenario& s) {
@@ -597,11 +619,7 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
                                      ": leave out \"engine\" to use the device's catalog figures"
                                : "profiles for " + s.cluster.device->name + ": " + join_names(fitting));
   }
-  if (hw_profile && s.cluster.device) {
-    std::filesystem::path p(*hw_profile);
-    if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
-    attach_hw_profile(s, p.lexically_normal().string(), "/hw_profile", diag);
-  }
+  if (s.cluster.device) read_hw_profile(hw_profile, base_dir, s, diag);
   if (diag.has_errors()) return std::nullopt;
   if (s.name.empty()) s.name = s.model.config.name;
   return s;
@@ -634,6 +652,27 @@ bool set_power_cap(Scenario& s, double cap_w, const std::string& pointer, Diagno
   return true;
 }
 
+bool attach_builtin_profile(Scenario& s, const std::string& name, const std::string& pointer, Diagnostics& diag) {
+  const hw::BuiltinProfile* b = hw::find_builtin_profile(name);
+  if (b == nullptr || b->profile->device != s.cluster.device->name) {
+    std::vector<std::string> fitting;
+    for (const auto& p : hw::builtin_profiles()) {
+      if (p.profile->device == s.cluster.device->name) fitting.push_back(p.name);
+    }
+    diag.error(pointer,
+               b == nullptr ? "no built-in hardware profile '" + name + "'"
+                            : "built-in profile '" + name + "' is for " + b->profile->device + ", not " +
+                                  s.cluster.device->name,
+               "a profile file's path, \"" + std::string(hw::kCatalogProfile) + "\"" +
+                   (fitting.empty() ? std::string() : ", or one of: " + join_names(fitting)));
+    return false;
+  }
+  s.hw_profile_file = b->name;
+  s.hw_profile = b->profile;
+  s.hw_profile_default = false;
+  return true;
+}
+
 bool attach_hw_profile(Scenario& s, const std::string& path, const std::string& pointer,
                        Diagnostics& diag) {
   Diagnostics pd(path);
@@ -651,6 +690,7 @@ bool attach_hw_profile(Scenario& s, const std::string& path, const std::string& 
   if (!hw::check_hw_profile(*profile, *s.cluster.device, compute, links, pointer, diag)) return false;
   s.hw_profile_file = path;
   s.hw_profile = std::make_shared<const hw::HwProfile>(*std::move(profile));
+  s.hw_profile_default = false;
   return true;
 }
 

@@ -136,7 +136,8 @@ struct Scenario {
   std::optional<double> power_cap_w;
   std::optional<double> price_per_device_hour;  ///< overrides the catalog price
   std::optional<double> price_electricity_per_j;  ///< $/J (written per kWh)
-  std::string hw_profile_file;  ///< calibration profile (resolved path), empty for the catalog
+  std::string hw_profile_file;  ///< calibration profile: resolved path or built-in name; empty for the catalog
+  bool hw_profile_default = false;  ///< the device's built-in default (no "hw_profile" key)
   std::shared_ptr<const hw::HwProfile> hw_profile;  ///< its contents; null: catalog figures
   /// Serving-engine profile (hwmodels/data/engines.json); null: the device's catalog figures.
   const hw::EngineProfile* engine = nullptr;
@@ -152,6 +153,11 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
 /// file), missing fields as one warning. The cluster device must be set. False on error.
 bool attach_hw_profile(Scenario& scenario, const std::string& path, const std::string& pointer,
                        Diagnostics& diag);
+
+/// Uses the built-in profile `name` (hwmodels/profiles/) for the cluster's device; an unknown
+/// name or one of another device is an error at `pointer`. False on error.
+bool attach_builtin_profile(Scenario& scenario, const std::string& name, const std::string& pointer,
+                            Diagnostics& diag);
 
 /// Sets the power cap of every device after checking it against the cluster's device (which must
 /// be set): below idle power, below the slowest performance state's busy power, or above the

@@ -49,6 +49,9 @@ nlohmann::json Report::to_json() const {
   j["fidelity"] = fidelity;
   j["cluster"] = {{"device", device}, {"devices", devices}, {"nodes", nodes}};
   if (!engine.empty()) j["engine"] = engine;
+  if (!hw_profile.empty()) {
+    j["hw_profile"] = {{"name", hw_profile}, {"measured_on", hw_profile_measured_on}, {"device_default", hw_profile_default}};
+  }
   j["feasible"] = feasible;
   if (!feasible) j["reason"] = reason;
   j["memory"]["per_device_bytes"] = {{"weights", memory_weights},
@@ -162,6 +165,13 @@ void price_report(Report& r) {
   r.usd_per_million_output_tokens = usd_per_s / r.output_tokens_per_s * 1e6;
 }
 
+void name_hw_profile(const Deployment& d, Report& r) {
+  if (!d.hw_profile) return;
+  r.hw_profile = d.hw_profile_name;
+  r.hw_profile_measured_on = d.hw_profile->measured_name;
+  r.hw_profile_default = d.hw_profile_default;
+}
+
 std::string report_to_csv(const nlohmann::json& report) {
   std::vector<std::pair<std::string, std::string>> rows;
   flatten(report, "", rows);
@@ -184,7 +194,12 @@ void table_header(const Report& r, std::ostringstream& o) {
   o << "moesim report: " << r.scenario << "\n";
   o << "  model " << r.model << " | " << r.workload << " | " << r.devices << " x " << r.device
     << " (" << r.nodes << " node" << (r.nodes == 1 ? "" : "s") << ") | fidelity " << r.fidelity
-    << (r.engine.empty() ? "" : " | engine " + r.engine) << "\n\n";
+    << (r.engine.empty() ? "" : " | engine " + r.engine) << "\n";
+  if (!r.hw_profile.empty()) {
+    o << "  hw profile " << r.hw_profile << " (measured on " << r.hw_profile_measured_on
+      << (r.hw_profile_default ? "; the device's default, \"hw_profile\": \"catalog\" turns it off)" : ")") << "\n";
+  }
+  o << "\n";
   o << "  feasible        " << (r.feasible ? "yes" : "NO: " + r.reason) << "\n";
   const double gib = 1024.0 * 1024 * 1024;
   o << "  memory/device   " << fmt("%.1f", r.memory_total / gib) << " of "

@@ -85,6 +85,9 @@ struct Report {
   std::string model;
   std::string device;
   std::string engine;                  ///< serving-engine profile applied ("" = none)
+  std::string hw_profile;              ///< hardware profile applied: file or built-in name ("" = catalog)
+  std::string hw_profile_measured_on;  ///< the board it was measured on
+  bool hw_profile_default = false;     ///< the device's built-in default
   int devices = 0;
   int nodes = 0;
   bool feasible = true;
@@ -123,6 +126,9 @@ struct Report {
 /// priced per million trained tokens (device-hours only: training has no energy figure). No price,
 /// no cost.
 void price_report(Report& report);
+
+/// Names the deployment's hardware profile in the report (nothing without one).
+void name_hw_profile(const Deployment& deployment, Report& report);
 
 /// Flattens a JSON report into "a.b.c" -> value rows (header line + one data line).
 std::string report_to_csv(const nlohmann::json& report);

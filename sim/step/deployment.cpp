@@ -44,6 +44,8 @@ Deployment resolve_deployment(const Scenario& s) {
       .device = s.cluster.device,
       .power_cap_w = s.power_cap_w,
       .hw_profile = s.hw_profile,
+      .hw_profile_name = s.hw_profile ? s.hw_profile_file : std::string(),
+      .hw_profile_default = s.hw_profile_default,
       .engine = s.engine,
       .cost = cost,
       .fabric = Fabric{fabric_of(s)},

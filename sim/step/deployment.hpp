@@ -50,6 +50,8 @@ struct Deployment {
   const hw::Device* device = nullptr;
   std::optional<double> power_cap_w;
   std::shared_ptr<const hw::HwProfile> hw_profile;  ///< null: the catalog's figures
+  std::string hw_profile_name;  ///< its file or built-in name ("" without one)
+  bool hw_profile_default = false;  ///< the device's built-in default
   const hw::EngineProfile* engine = nullptr;        ///< null: kernels only
   CostModel cost;
   Fabric fabric;                ///< the whole cluster's ports and links

@@ -196,6 +196,7 @@ std::expected<Report, std::string> simulate_training(const Scenario& s, const De
   r.fidelity = "analytic";
   r.model = d.model.name;
   r.device = d.dev().name;
+  name_hw_profile(d, r);
   r.devices = par.devices;
   r.nodes = par.nodes;
   r.simulated = true;

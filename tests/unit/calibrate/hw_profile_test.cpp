@@ -196,3 +196,72 @@ TEST(ScenarioHwProfile, TheScenarioKeyLoadsAProfileRelativeToTheScenario) {
   EXPECT_NE(wrong.to_string().find("/hw_profile: expected a string"), std::string::npos);
   std::filesystem::remove_all(kTmp);
 }
+
+namespace {
+
+// DeepSeek-V3 decode on one 8xH800 node (fp8), with `hw_profile` set to `profile` unless empty.
+std::optional<sim::Scenario> h800_decode(const std::string& device, const std::string& profile, Diagnostics& diag) {
+  nlohmann::json doc = nlohmann::json::parse(R"({
+    "model": {"preset": "deepseek-v3", "weights_dtype": "fp8"},
+    "cluster": {"nodes": 1, "node": {"devices_per_node": 8}},
+    "parallelism": {"attention": {"tp": 1, "dp": 8}, "experts": {"ep": 8, "tp": 1}},
+    "workload": {"kind": "decode", "batch_per_device": 32, "context_tokens": 1024},
+    "fidelity": "analytic"})");
+  doc["cluster"]["node"]["device"] = device;
+  doc["cluster"]["node"]["scale_up"] = device == "h800-sxm" ? "nvlink-h800" : "nvlink4";
+  if (!profile.empty()) doc["hw_profile"] = profile;
+  return sim::scenario_from_json(doc, "", diag);
+}
+
+}  // namespace
+
+// A profile measured on a device is its default, named in the report; "catalog" turns it off.
+TEST(BuiltinProfiles, TheH800sMeasuredProfileIsItsDefaultAndTheReportNamesIt) {
+  ASSERT_NE(hw::default_profile_for("h800-sxm"), nullptr);
+  EXPECT_EQ(hw::default_profile_for("h800-sxm")->name, "h800-sxm-deepgemm");
+  EXPECT_EQ(hw::default_profile_for("h100-sxm"), nullptr);  // no inheritance yet
+
+  Diagnostics diag("s.json");
+  const auto with = h800_decode("h800-sxm", "", diag);
+  ASSERT_TRUE(with) << diag.to_string();
+  EXPECT_TRUE(diag.problems().empty()) << "a built-in default warns about nothing: " << diag.to_string();
+  EXPECT_TRUE(with->hw_profile_default);
+  EXPECT_EQ(with->hw_profile_file, "h800-sxm-deepgemm");
+  const auto r = sim::simulate(*with, no_flow);
+  ASSERT_TRUE(r);
+  const nlohmann::json j = r->to_json();
+  EXPECT_EQ(j["hw_profile"]["name"], "h800-sxm-deepgemm");
+  EXPECT_EQ(j["hw_profile"]["measured_on"], "NVIDIA H800");
+  EXPECT_EQ(j["hw_profile"]["device_default"], true);
+  EXPECT_NE(sim::report_to_table(*r).find("hw profile h800-sxm-deepgemm (measured on NVIDIA H800"), std::string::npos);
+
+  const auto catalog = h800_decode("h800-sxm", "catalog", diag);
+  ASSERT_TRUE(catalog);
+  EXPECT_EQ(catalog->hw_profile, nullptr);
+  const auto rc = sim::simulate(*catalog, no_flow);
+  ASSERT_TRUE(rc);
+  EXPECT_FALSE(rc->to_json().contains("hw_profile"));
+  // DeepGEMM's fp8 GEMMs reach less of the peak at decode's few rows per expert than the
+  // catalog's constant efficiency says: the measured default makes this decode step slower.
+  EXPECT_GT(r->step_time_s, rc->step_time_s);
+
+  // Named explicitly, the built-in is no default.
+  const auto named = h800_decode("h800-sxm", "h800-sxm-deepgemm", diag);
+  ASSERT_TRUE(named);
+  EXPECT_FALSE(named->hw_profile_default);
+  EXPECT_EQ(named->hw_profile, with->hw_profile);
+}
+
+TEST(BuiltinProfiles, ABuiltinProfileOfAnotherDeviceIsAnError) {
+  Diagnostics diag("s.json");
+  EXPECT_FALSE(h800_decode("h100-sxm", "h800-sxm-deepgemm", diag));
+  bool found = false;
+  for (const auto& p : diag.problems()) {
+    if (p.pointer == "/hw_profile" && p.message.find("is for h800-sxm, not h100-sxm") != std::string::npos) found = true;
+  }
+  EXPECT_TRUE(found) << diag.to_string();
+  Diagnostics none("s.json");
+  const auto h100_default = h800_decode("h100-sxm", "", none);
+  ASSERT_TRUE(h100_default) << none.to_string();
+  EXPECT_EQ(h100_default->hw_profile, nullptr);
+}
