@@ -226,6 +226,7 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
     dev.name = d.string("name", true).value_or("");
     dev.description = d.string("description", true).value_or("");
     dev.kind = d.choice("kind", kDeviceKinds, true).value_or("gpu");
+    dev.architecture = d.string("architecture").value_or("");
     dev.compute = read_engine(d);
     {
       ObjectReader mem = d.object("memory", true);
@@ -266,7 +267,7 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
       dev.radio_rx_w = radio.quantity("rx", Dimension::power, true);
       radio.finish();
     }
-    require_sources(d, {"peak", "matmul_efficiency", "memory", "power", "kernel_launch",
+    require_sources(d, {"architecture", "peak", "matmul_efficiency", "memory", "power", "kernel_launch",
                         "price_per_hour", "engines", "flash", "radio"},
                     dev.sources);
     d.finish();

@@ -40,6 +40,7 @@ struct Device {
   std::string name;
   std::string description;
   std::string kind;                  ///< "gpu" or "phone"
+  std::string architecture;          ///< GPU architecture ("hopper", ...); "" where not given
   ComputeEngine compute;             ///< the engine matrix work runs on (tensor cores, NPU)
   std::map<std::string, ComputeEngine> engines;  ///< phones: "cpu", "gpu", "npu" (optional)
   double memory_bytes = 0;           ///< HBM / LPDDR capacity

@@ -302,11 +302,17 @@ const BuiltinProfile* find_builtin_profile(const std::string& name) {
   return nullptr;
 }
 
-const BuiltinProfile* default_profile_for(const std::string& device) {
+DefaultProfile default_profile_for(const std::string& device) {
   for (const BuiltinProfile& b : builtin_profiles()) {
-    if (b.profile->device == device) return &b;
+    if (b.profile->device == device) return {&b, false};
   }
-  return nullptr;
+  const Device* dev = Catalog::builtin().find_device(device);
+  if (dev == nullptr || dev->architecture.empty()) return {};
+  for (const BuiltinProfile& b : builtin_profiles()) {
+    const Device* measured = Catalog::builtin().find_device(b.profile->device);
+    if (measured != nullptr && measured->architecture == dev->architecture) return {&b, true};
+  }
+  return {};
 }
 
 }  // namespace moesim::hw

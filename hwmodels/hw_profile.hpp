@@ -98,9 +98,14 @@ struct BuiltinProfile {
 /// The built-in profiles, each checked against the catalog when first used.
 const std::vector<BuiltinProfile>& builtin_profiles();
 
-/// The built-in profile measured on `device` (the device's default), or null: the catalog's
-/// figures stand. Only profiles measured on the device itself count (no inheritance yet).
-const BuiltinProfile* default_profile_for(const std::string& device);
+/// A device's default profile: the built-in profile measured on it, else one measured on a device
+/// of the same architecture, whose curves (fractions of peak) it inherits, scaled by its own
+/// peaks (docs/calibration.md). `profile` null: the catalog's figures stand.
+struct DefaultProfile {
+  const BuiltinProfile* profile = nullptr;
+  bool inherited = false;  ///< measured on another device of the same architecture
+};
+DefaultProfile default_profile_for(const std::string& device);
 
 /// The built-in profile called `name`, or null.
 const BuiltinProfile* find_builtin_profile(const std::string& name);

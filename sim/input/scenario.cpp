@@ -492,10 +492,18 @@ void read_power_and_price(ObjectReader& top, Scenario& s, Diagnostics& diag) {
 void read_hw_profile(const std::optional<std::string>& value, const std::string& base_dir, Scenario& s,
                      Diagnostics& diag) {
   if (!value) {
-    if (const hw::BuiltinProfile* b = hw::default_profile_for(s.cluster.device->name)) {
-      s.hw_profile_file = b->name;
-      s.hw_profile = b->profile;
+    const hw::DefaultProfile d = hw::default_profile_for(s.cluster.device->name);
+    // Only where it measures something this scenario uses: an fp8 curve leaves a bf16 run alone.
+    const hw::DType compute = s.cluster.device->peak(s.model.weights_dtype) ? s.model.weights_dtype : hw::DType::bf16;
+    const hw::HwProfile* p = d.profile != nullptr ? d.profile->profile.get() : nullptr;
+    const bool applies = p != nullptr && (p->gemm_for(compute) != nullptr || p->memory_efficiency || p->kernel_launch_s ||
+                                          p->links.contains(s.cluster.scale_up->name) ||
+                                          (s.cluster.scale_out && p->links.contains(s.cluster.scale_out->link->name)));
+    if (applies) {
+      s.hw_profile_file = d.profile->name;
+      s.hw_profile = d.profile->profile;
       s.hw_profile_default = true;
+      s.hw_profile_inherited = d.inherited;
     }
     return;
   }
@@ -670,6 +678,7 @@ bool attach_builtin_profile(Scenario& s, const std::string& name, const std::str
   s.hw_profile_file = b->name;
   s.hw_profile = b->profile;
   s.hw_profile_default = false;
+  s.hw_profile_inherited = false;
   return true;
 }
 
@@ -691,6 +700,7 @@ bool attach_hw_profile(Scenario& s, const std::string& path, const std::string& 
   s.hw_profile_file = path;
   s.hw_profile = std::make_shared<const hw::HwProfile>(*std::move(profile));
   s.hw_profile_default = false;
+  s.hw_profile_inherited = false;
   return true;
 }
 

@@ -138,6 +138,7 @@ struct Scenario {
   std::optional<double> price_electricity_per_j;  ///< $/J (written per kWh)
   std::string hw_profile_file;  ///< calibration profile: resolved path or built-in name; empty for the catalog
   bool hw_profile_default = false;  ///< the device's built-in default (no "hw_profile" key)
+  bool hw_profile_inherited = false;  ///< that default was measured on another device of its architecture
   std::shared_ptr<const hw::HwProfile> hw_profile;  ///< its contents; null: catalog figures
   /// Serving-engine profile (hwmodels/data/engines.json); null: the device's catalog figures.
   const hw::EngineProfile* engine = nullptr;

@@ -51,6 +51,7 @@ nlohmann::json Report::to_json() const {
   if (!engine.empty()) j["engine"] = engine;
   if (!hw_profile.empty()) {
     j["hw_profile"] = {{"name", hw_profile}, {"measured_on", hw_profile_measured_on}, {"device_default", hw_profile_default}};
+    if (!hw_profile_inherited_from.empty()) j["hw_profile"]["inherited_from"] = hw_profile_inherited_from;
   }
   j["feasible"] = feasible;
   if (!feasible) j["reason"] = reason;
@@ -170,6 +171,7 @@ void name_hw_profile(const Deployment& d, Report& r) {
   r.hw_profile = d.hw_profile_name;
   r.hw_profile_measured_on = d.hw_profile->measured_name;
   r.hw_profile_default = d.hw_profile_default;
+  if (d.hw_profile_inherited) r.hw_profile_inherited_from = d.hw_profile->device;
 }
 
 std::string report_to_csv(const nlohmann::json& report) {
@@ -197,6 +199,7 @@ void table_header(const Report& r, std::ostringstream& o) {
     << (r.engine.empty() ? "" : " | engine " + r.engine) << "\n";
   if (!r.hw_profile.empty()) {
     o << "  hw profile " << r.hw_profile << " (measured on " << r.hw_profile_measured_on
+      << (r.hw_profile_inherited_from.empty() ? "" : "; inherited from " + r.hw_profile_inherited_from + ", same architecture")
       << (r.hw_profile_default ? "; the device's default, \"hw_profile\": \"catalog\" turns it off)" : ")") << "\n";
   }
   o << "\n";

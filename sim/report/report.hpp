@@ -88,6 +88,7 @@ struct Report {
   std::string hw_profile;              ///< hardware profile applied: file or built-in name ("" = catalog)
   std::string hw_profile_measured_on;  ///< the board it was measured on
   bool hw_profile_default = false;     ///< the device's built-in default
+  std::string hw_profile_inherited_from;  ///< the device it was measured on, when inherited
   int devices = 0;
   int nodes = 0;
   bool feasible = true;

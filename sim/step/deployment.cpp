@@ -46,6 +46,7 @@ Deployment resolve_deployment(const Scenario& s) {
       .hw_profile = s.hw_profile,
       .hw_profile_name = s.hw_profile ? s.hw_profile_file : std::string(),
       .hw_profile_default = s.hw_profile_default,
+      .hw_profile_inherited = s.hw_profile_inherited,
       .engine = s.engine,
       .cost = cost,
       .fabric = Fabric{fabric_of(s)},

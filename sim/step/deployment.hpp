@@ -52,6 +52,7 @@ struct Deployment {
   std::shared_ptr<const hw::HwProfile> hw_profile;  ///< null: the catalog's figures
   std::string hw_profile_name;  ///< its file or built-in name ("" without one)
   bool hw_profile_default = false;  ///< the device's built-in default
+  bool hw_profile_inherited = false;  ///< ... measured on another device of the same architecture
   const hw::EngineProfile* engine = nullptr;        ///< null: kernels only
   CostModel cost;
   Fabric fabric;                ///< the whole cluster's ports and links

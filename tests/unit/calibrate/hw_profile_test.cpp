@@ -215,11 +215,13 @@ std::optional<sim::Scenario> h800_decode(const std::string& device, const std::s
 
 }  // namespace
 
+const hw::Device& h100_device_for_test() { return *hw::Catalog::builtin().find_device("h100-sxm"); }
+
 // A profile measured on a device is its default, named in the report; "catalog" turns it off.
 TEST(BuiltinProfiles, TheH800sMeasuredProfileIsItsDefaultAndTheReportNamesIt) {
-  ASSERT_NE(hw::default_profile_for("h800-sxm"), nullptr);
-  EXPECT_EQ(hw::default_profile_for("h800-sxm")->name, "h800-sxm-deepgemm");
-  EXPECT_EQ(hw::default_profile_for("h100-sxm"), nullptr);  // no inheritance yet
+  ASSERT_NE(hw::default_profile_for("h800-sxm").profile, nullptr);
+  EXPECT_EQ(hw::default_profile_for("h800-sxm").profile->name, "h800-sxm-deepgemm");
+  EXPECT_FALSE(hw::default_profile_for("h800-sxm").inherited);
 
   Diagnostics diag("s.json");
   const auto with = h800_decode("h800-sxm", "", diag);
@@ -260,8 +262,28 @@ TEST(BuiltinProfiles, ABuiltinProfileOfAnotherDeviceIsAnError) {
     if (p.pointer == "/hw_profile" && p.message.find("is for h800-sxm, not h100-sxm") != std::string::npos) found = true;
   }
   EXPECT_TRUE(found) << diag.to_string();
-  Diagnostics none("s.json");
-  const auto h100_default = h800_decode("h100-sxm", "", none);
-  ASSERT_TRUE(h100_default) << none.to_string();
-  EXPECT_EQ(h100_default->hw_profile, nullptr);
+}
+
+// A device without a profile of its own inherits one measured on a device of its architecture
+// (H100 from the H800: Hopper); other architectures keep the catalog's figures.
+TEST(BuiltinProfiles, SameArchitectureDevicesInheritTheMeasuredCurves) {
+  for (const char* hopper : {"h100-sxm", "h200-sxm", "h20"}) {
+    const hw::DefaultProfile d = hw::default_profile_for(hopper);
+    ASSERT_NE(d.profile, nullptr) << hopper;
+    EXPECT_TRUE(d.inherited) << hopper;
+    EXPECT_EQ(d.profile->name, "h800-sxm-deepgemm");
+  }
+  for (const char* other : {"b200", "a100-sxm-80g", "mi300x", "snapdragon-8-elite"}) {
+    EXPECT_EQ(hw::default_profile_for(other).profile, nullptr) << other;
+  }
+  Diagnostics diag("s.json");
+  const auto h100 = h800_decode("h100-sxm", "", diag);
+  ASSERT_TRUE(h100) << diag.to_string();
+  EXPECT_TRUE(h100->hw_profile_default && h100->hw_profile_inherited);
+  const auto r = sim::simulate(*h100, no_flow);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->to_json()["hw_profile"]["inherited_from"], "h800-sxm");
+  // The curve is a fraction of peak: on the H100 it scales with the H100's own peaks.
+  const sim::CostModel cost(h100_device_for_test(), hw::DType::fp8, h100->hw_profile.get());
+  EXPECT_DOUBLE_EQ(cost.compute_efficiency(0), h100->hw_profile->gemm.at(hw::DType::fp8).eff_max);
 }
