@@ -253,7 +253,8 @@ void ScenarioEditor::build_form(QWidget* form) {
   add_field(f, "/communication/combine_dtype", tr("Combine dtype"), Kind::choice, dtypes);
   add_field(f, "/overlap", tr("Overlap"), Kind::choice, {"none", "compute-comm", "two-microbatch"});
   add_field(f, "/fidelity", tr("Fidelity"), Kind::choice, {"analytic", "flow"});
-  add_field(f, "/hw_profile", tr("HW profile"), Kind::path, {}, tr("a calibrated profile (moesim fit)"));
+  add_field(f, "/hw_profile", tr("HW profile"), Kind::path, {},
+            tr("a calibrated profile file (moesim fit), a built-in profile name, or \"catalog\"; empty: the device's default"));
 
   f = group(tr("Power and price"));
   add_field(f, "/power/cap", tr("Power cap"), Kind::text, {}, tr("e.g. 700W"));
