@@ -256,6 +256,11 @@ std::vector<std::string> missing_profile_fields(const HwProfile& p, DType comput
   return out;
 }
 
+bool measures_any(const HwProfile& p, DType compute, const std::vector<const Link*>& links) {
+  if (p.gemm_for(compute) != nullptr || p.memory_efficiency || p.kernel_launch_s) return true;
+  return std::any_of(links.begin(), links.end(), [&](const Link* l) { return l != nullptr && p.links.contains(l->name); });
+}
+
 bool check_hw_profile(const HwProfile& p, const Device& device, DType compute,
                       const std::vector<const Link*>& links, const std::string& pointer,
                       Diagnostics& diag) {

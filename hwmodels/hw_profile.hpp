@@ -113,6 +113,10 @@ const BuiltinProfile* find_builtin_profile(const std::string& name);
 /// The scenario's "hw_profile" value that keeps the catalog's figures even where a default exists.
 inline constexpr const char* kCatalogProfile = "catalog";
 
+/// Whether the profile measures at least one of the fields such a simulation uses (the
+/// complement of missing_profile_fields).
+bool measures_any(const HwProfile& profile, DType compute, const std::vector<const Link*>& links);
+
 /// Checks that `profile` applies to `device` (an error otherwise) and warns, in one problem at
 /// `pointer`, about the missing fields that fall back to the catalog. Returns false on error.
 bool check_hw_profile(const HwProfile& profile, const Device& device, DType compute,

@@ -486,24 +486,34 @@ void read_power_and_price(ObjectReader& top, Scenario& s, Diagnostics& diag) {
   }
 }
 
-// Cross-field rules: the parallel split must match the cluster and the model.
+// The dtype the cluster's device computes the weights in, and the links a run uses: what a
+// hardware profile is checked against.
+hw::DType compute_dtype_of(const Scenario& s) {
+  return s.cluster.device->peak(s.model.weights_dtype) ? s.model.weights_dtype : hw::DType::bf16;
+}
+std::vector<const hw::Link*> links_of(const Scenario& s) {
+  std::vector<const hw::Link*> links{s.cluster.scale_up};
+  if (s.cluster.scale_out) links.push_back(s.cluster.scale_out->link);
+  return links;
+}
+
+void use_profile(Scenario& s, std::string name, std::shared_ptr<const hw::HwProfile> profile, bool device_default,
+                 bool inherited) {
+  s.hw_profile_file = std::move(name);
+  s.hw_profile = std::move(profile);
+  s.hw_profile_default = device_default;
+  s.hw_profile_inherited = inherited;
+}
+
 // "hw_profile": a file, a built-in profile's name, or "catalog"; without the key the device's
 // built-in default profile, where one was measured (hwmodels/profiles/), applies.
 void read_hw_profile(const std::optional<std::string>& value, const std::string& base_dir, Scenario& s,
                      Diagnostics& diag) {
   if (!value) {
-    const hw::DefaultProfile d = hw::default_profile_for(s.cluster.device->name);
     // Only where it measures something this scenario uses: an fp8 curve leaves a bf16 run alone.
-    const hw::DType compute = s.cluster.device->peak(s.model.weights_dtype) ? s.model.weights_dtype : hw::DType::bf16;
-    const hw::HwProfile* p = d.profile != nullptr ? d.profile->profile.get() : nullptr;
-    const bool applies = p != nullptr && (p->gemm_for(compute) != nullptr || p->memory_efficiency || p->kernel_launch_s ||
-                                          p->links.contains(s.cluster.scale_up->name) ||
-                                          (s.cluster.scale_out && p->links.contains(s.cluster.scale_out->link->name)));
-    if (applies) {
-      s.hw_profile_file = d.profile->name;
-      s.hw_profile = d.profile->profile;
-      s.hw_profile_default = true;
-      s.hw_profile_inherited = d.inherited;
+    const hw::DefaultProfile d = hw::default_profile_for(s.cluster.device->name);
+    if (d.profile != nullptr && hw::measures_any(*d.profile->profile, compute_dtype_of(s), links_of(s))) {
+      use_profile(s, d.profile->name, d.profile->profile, true, d.inherited);
     }
     return;
   }
@@ -675,10 +685,7 @@ bool attach_builtin_profile(Scenario& s, const std::string& name, const std::str
                    (fitting.empty() ? std::string() : ", or one of: " + join_names(fitting)));
     return false;
   }
-  s.hw_profile_file = b->name;
-  s.hw_profile = b->profile;
-  s.hw_profile_default = false;
-  s.hw_profile_inherited = false;
+  use_profile(s, b->name, b->profile, false, false);
   return true;
 }
 
@@ -692,15 +699,8 @@ bool attach_hw_profile(Scenario& s, const std::string& path, const std::string& 
     return false;
   }
   diag.merge(pd);  // warnings, if any
-  const hw::DType compute =
-      s.cluster.device->peak(s.model.weights_dtype) ? s.model.weights_dtype : hw::DType::bf16;
-  std::vector<const hw::Link*> links{s.cluster.scale_up};
-  if (s.cluster.scale_out) links.push_back(s.cluster.scale_out->link);
-  if (!hw::check_hw_profile(*profile, *s.cluster.device, compute, links, pointer, diag)) return false;
-  s.hw_profile_file = path;
-  s.hw_profile = std::make_shared<const hw::HwProfile>(*std::move(profile));
-  s.hw_profile_default = false;
-  s.hw_profile_inherited = false;
+  if (!hw::check_hw_profile(*profile, *s.cluster.device, compute_dtype_of(s), links_of(s), pointer, diag)) return false;
+  use_profile(s, path, std::make_shared<const hw::HwProfile>(*std::move(profile)), false, false);
   return true;
 }
 

@@ -9,6 +9,14 @@
 namespace moesim::sim {
 namespace {
 
+/// KV-cache elements per token of layer `l` on one device: GQA heads split over attention TP
+/// (replicated when TP exceeds the KV heads); the MLA latent is shared by all heads.
+double kv_elements_per_device_token(const ModelConfig& m, int l, int tp) {
+  double per_token = kv_elements_per_token(m, l);
+  if (m.attention.kind == AttentionKind::gqa) per_token /= std::min<double>(tp, m.attention.num_kv_heads);
+  return per_token;
+}
+
 // Weights of the fullest pipeline stage (the first): its layers' linear layers split by TP and
 // its share of the routed experts; routers and norms replicated; embedding and head split over
 // TP. Also records the routed experts' bytes, which flash offload needs.

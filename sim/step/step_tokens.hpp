@@ -2,8 +2,6 @@
 // Inside sim/step/: the tokens a step shape puts on one attention rank, shared by the memory
 // model and the step builder.
 
-#include <algorithm>
-
 #include "step/deployment.hpp"
 
 namespace moesim::sim {
@@ -32,14 +30,6 @@ inline StepTokens step_tokens(const StepShape& w) {
     sh.attended_context = (w.input_tokens + 1) / 2.0;  // causal: token i attends to i tokens
   }
   return sh;
-}
-
-/// KV-cache elements per token of layer `l` on one device: GQA heads split over attention TP
-/// (replicated when TP exceeds the KV heads); the MLA latent is shared by all heads.
-inline double kv_elements_per_device_token(const ModelConfig& m, int l, int tp) {
-  double per_token = kv_elements_per_token(m, l);
-  if (m.attention.kind == AttentionKind::gqa) per_token /= std::min<double>(tp, m.attention.num_kv_heads);
-  return per_token;
 }
 
 }  // namespace moesim::sim

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "workloads/fixed_step.hpp"
 #include "workloads/requests.hpp"
@@ -104,9 +105,9 @@ void run_colocated(const Deployment& d, const ServingSpec& sv, std::vector<Reque
 // The prefill pool first (it depends on nothing downstream), then each prompt's KV cache crosses
 // the scale-out network, then the decode pool. False on an internal failure (in run.pool.error
 // or run.prefill_pool.error).
-bool run_disaggregated(const Deployment& d, const ServingSpec& sv, std::vector<Request>& reqs, ServingRun& run) {
+bool run_disaggregated(const Deployment& d, const Deployment& pre, const Deployment& dec, const ServingSpec& sv,
+                       std::vector<Request>& reqs, ServingRun& run) {
   const int n = static_cast<int>(reqs.size());
-  const Deployment pre = pool_deployment(d, sv, true), dec = pool_deployment(d, sv, false);
   const auto [pre_cap, kv_bytes] = kv_capacity_tokens(pre, sv);
   run.kv_capacity = kv_capacity_tokens(dec, sv).first;
   const int longest_prompt = longest(reqs, true), largest = longest(reqs, false);
@@ -155,8 +156,8 @@ bool run_disaggregated(const Deployment& d, const ServingSpec& sv, std::vector<R
   return true;
 }
 
-// The representative step: the mean decode batch at the mean context, on the (decode) pool,
-// with the scenario's fidelity, for phases, traffic, memory and expert load.
+// The representative step: the mean decode batch at the mean context, on `d` (the deployment,
+// or its decode pool), with the scenario's fidelity, for phases, traffic, memory and expert load.
 std::expected<Report, std::string> representative_step(const Scenario& s, const Deployment& d,
                                                        const std::vector<Request>& reqs, const ServingRun& run,
                                                        const FlowEvaluator& flow, SimulationDetail* detail) {
@@ -169,8 +170,7 @@ std::expected<Report, std::string> representative_step(const Scenario& s, const 
   double mean_ctx = 0;
   for (const auto& r : reqs) mean_ctx += r.input + r.output / 2.0;
   rep.context_tokens = n > 0 ? static_cast<int>(mean_ctx / n) : 0;
-  const ServingSpec& sv = s.workload.serving;
-  return run_fixed_step(s.name, sv.disaggregated ? pool_deployment(d, sv, false) : d, rep, s.fidelity, flow, detail);
+  return run_fixed_step(s.name, d, rep, s.fidelity, flow, detail);
 }
 
 // Latencies of the finished requests, throughput, and the SLOs with goodput.
@@ -229,6 +229,9 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
   const int n = static_cast<int>(reqs.size());
   const double first_arrival = n > 0 ? reqs.front().arrival : 0;
 
+  // A disaggregated run's two pools, each a deployment of its own.
+  const std::optional<Deployment> prefill_pool = sv.disaggregated ? std::optional(pool_deployment(d, sv, true)) : std::nullopt;
+  const std::optional<Deployment> decode_pool = sv.disaggregated ? std::optional(pool_deployment(d, sv, false)) : std::nullopt;
   ServingRun run;
   run.pool_devices = d.par.devices;
   if (memory_per_device(d, step_shape_of(s.workload)).offloaded) {
@@ -238,12 +241,12 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
                      "the KV cache would need); run a decode or prefill workload, or use more devices so the model fits";
   } else if (!sv.disaggregated) {
     run_colocated(d, sv, reqs, run);
-  } else if (!run_disaggregated(d, sv, reqs, run)) {
+  } else if (!run_disaggregated(d, *prefill_pool, *decode_pool, sv, reqs, run)) {
     return std::unexpected(run.prefill_pool.error);
   }
   if (!run.pool.error.empty()) return std::unexpected(run.pool.error);
 
-  auto report = representative_step(s, d, reqs, run, flow, detail);
+  auto report = representative_step(s, decode_pool ? *decode_pool : d, reqs, run, flow, detail);
   if (!report) return report;
   Report& out = *report;
   out.workload = "serving";

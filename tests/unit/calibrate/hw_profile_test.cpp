@@ -215,8 +215,6 @@ std::optional<sim::Scenario> h800_decode(const std::string& device, const std::s
 
 }  // namespace
 
-const hw::Device& h100_device_for_test() { return *hw::Catalog::builtin().find_device("h100-sxm"); }
-
 // A profile measured on a device is its default, named in the report; "catalog" turns it off.
 TEST(BuiltinProfiles, TheH800sMeasuredProfileIsItsDefaultAndTheReportNamesIt) {
   ASSERT_NE(hw::default_profile_for("h800-sxm").profile, nullptr);
@@ -277,13 +275,13 @@ TEST(BuiltinProfiles, SameArchitectureDevicesInheritTheMeasuredCurves) {
     EXPECT_EQ(hw::default_profile_for(other).profile, nullptr) << other;
   }
   Diagnostics diag("s.json");
-  const auto h100 = h800_decode("h100-sxm", "", diag);
-  ASSERT_TRUE(h100) << diag.to_string();
-  EXPECT_TRUE(h100->hw_profile_default && h100->hw_profile_inherited);
-  const auto r = sim::simulate(*h100, no_flow);
+  const auto on_h100 = h800_decode("h100-sxm", "", diag);
+  ASSERT_TRUE(on_h100) << diag.to_string();
+  EXPECT_TRUE(on_h100->hw_profile_default && on_h100->hw_profile_inherited);
+  const auto r = sim::simulate(*on_h100, no_flow);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->to_json()["hw_profile"]["inherited_from"], "h800-sxm");
   // The curve is a fraction of peak: on the H100 it scales with the H100's own peaks.
-  const sim::CostModel cost(h100_device_for_test(), hw::DType::fp8, h100->hw_profile.get());
-  EXPECT_DOUBLE_EQ(cost.compute_efficiency(0), h100->hw_profile->gemm.at(hw::DType::fp8).eff_max);
+  const sim::CostModel cost(h100(), hw::DType::fp8, on_h100->hw_profile.get());
+  EXPECT_DOUBLE_EQ(cost.compute_efficiency(0), on_h100->hw_profile->gemm.at(hw::DType::fp8).eff_max);
 }
