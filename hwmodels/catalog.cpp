@@ -241,10 +241,14 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
       dev.tdp_w = pw.quantity("tdp", Dimension::power, true).value_or(0);
       dev.idle_w = pw.quantity("idle", Dimension::power, true).value_or(0);
       dev.memory_bound_activity = pw.number("memory_bound_activity", true, 0.0, 1.0).value_or(0);
+      dev.active_idle_w = pw.quantity("active_idle", Dimension::power);
       read_pstates(pw, dev);
       pw.finish();
       if (pw.valid() && dev.idle_w >= dev.tdp_w) {
         dev_diag.error(pw.pointer_to("idle"), "idle power must be below the TDP");
+      }
+      if (pw.valid() && dev.active_idle_w && (*dev.active_idle_w < dev.idle_w || *dev.active_idle_w > dev.tdp_w)) {
+        dev_diag.error(pw.pointer_to("active_idle"), "active idle power must lie between the idle power and the TDP");
       }
     }
     dev.kernel_launch_s = d.quantity("kernel_launch", Dimension::time, true).value_or(0);
@@ -325,9 +329,15 @@ std::optional<std::vector<EngineProfile>> parse_engines(const std::string& json,
     p.name = e.string("name", true).value_or("");
     p.description = e.string("description", true).value_or("");
     p.device = e.string("device", true).value_or("");
-    p.memory_efficiency = e.number("memory_efficiency", true, 1e-3, 1.0).value_or(1.0);
+    p.memory_efficiency = e.number("memory_efficiency", false, 1e-3, 1.0);
     p.layer_overhead_s = e.quantity("layer_overhead", Dimension::time, true).value_or(0);
-    require_sources(e, {"memory_efficiency", "layer_overhead"}, p.sources);
+    p.step_overhead_s = e.quantity("step_overhead", Dimension::time).value_or(0);
+    p.sequence_overhead_s = e.quantity("sequence_overhead", Dimension::time).value_or(0);
+    std::vector<std::string> cited = {"layer_overhead"};
+    for (const char* k : {"memory_efficiency", "step_overhead", "sequence_overhead"}) {
+      if (e.has(k)) cited.emplace_back(k);
+    }
+    require_sources(e, cited, p.sources);
     e.finish();
     return p;
   });
@@ -353,5 +363,24 @@ const std::vector<EngineProfile>& builtin_engines() {
 const EngineProfile* find_engine(const std::string& name) { return find_named(builtin_engines(), name); }
 
 std::vector<std::string> engine_names() { return names_of(builtin_engines()); }
+
+// The built-in engines that are a device's default: the vLLM profiles (the engine most
+// deployments run; docs/serving.md). The SGLang profile is selected by name only.
+DefaultEngine default_engine_for(const std::string& device) {
+  const Catalog& cat = Catalog::builtin();
+  const Device* dev = cat.find_device(device);
+  if (dev == nullptr) return {};
+  const EngineProfile* same_arch = nullptr;
+  for (const EngineProfile& e : builtin_engines()) {
+    if (e.name.rfind("vllm-", 0) != 0) continue;
+    if (e.device == device) return {&e, false};
+    const Device* measured = cat.find_device(e.device);
+    if (same_arch == nullptr && !dev->architecture.empty() && measured != nullptr &&
+        measured->architecture == dev->architecture) {
+      same_arch = &e;
+    }
+  }
+  return {same_arch, same_arch != nullptr};
+}
 
 }  // namespace moesim::hw

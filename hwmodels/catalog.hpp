@@ -54,6 +54,9 @@ struct Device {
   /// Share of the dynamic power (busy - idle) a kernel draws while it streams memory at full
   /// bandwidth with the compute units mostly waiting, [0, 1].
   double memory_bound_activity = 0;
+  /// Board power between kernels while a step runs (clocks up, nothing executing: launch gaps,
+  /// a serving engine's CPU time); the idle power where not measured.
+  std::optional<double> active_idle_w;
   double kernel_launch_s = 0;        ///< per kernel overhead
   std::optional<double> price_per_hour;   ///< $/h on demand, where a public price exists
   std::optional<double> flash_read_bandwidth;  ///< phones: UFS read B/s

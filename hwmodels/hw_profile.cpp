@@ -37,6 +37,24 @@ std::optional<double> read_fraction(ObjectReader& r, const std::string& key, boo
   return v;
 }
 
+// Keys are kernel class names; finish() reports any other key with the valid ones.
+void read_kernel_classes(ObjectReader k, HwProfile& p) {
+  if (!k.valid()) return;
+  for (const std::string& name : kernel_class_names()) {
+    if (!k.has(name)) continue;
+    ObjectReader c = k.object(name);
+    KernelClassCalibration cal;
+    auto eff = read_fraction(c, "bandwidth_efficiency", true);
+    cal.source = c.string("source").value_or("");
+    c.finish();
+    if (eff) {
+      cal.bandwidth_efficiency = *eff;
+      p.kernel_classes[name] = cal;
+    }
+  }
+  k.finish();
+}
+
 // Keys are dtype names; finish() reports any other key with the valid ones.
 void read_gemm(ObjectReader g, HwProfile& p) {
   if (!g.valid()) return;
@@ -109,6 +127,13 @@ void read_power(ObjectReader pw, HwProfile& p, Diagnostics& diag) {
 
 }  // namespace
 
+const std::vector<std::string>& kernel_class_names() {
+  static const std::vector<std::string> names = {"rmsnorm",  "rotary",           "kv_write",       "router",
+                                                 "activation", "residual",       "permute_unpermute",
+                                                 "cast_transpose", "sampling",   "loss"};
+  return names;
+}
+
 const GemmCalibration* HwProfile::gemm_for(DType dtype) const {
   auto it = gemm.find(dtype);
   return it == gemm.end() ? nullptr : &it->second;
@@ -166,6 +191,7 @@ std::optional<HwProfile> hw_profile_from_json(const nlohmann::json& doc, Diagnos
     l.finish();
   }
   read_links(top.object("links"), p);
+  read_kernel_classes(top.object("kernel_classes"), p);
   read_power(top.object("power"), p, diag);
   top.finish();
   if (errors() > errors_before) return std::nullopt;
@@ -221,6 +247,15 @@ nlohmann::json hw_profile_to_json(const HwProfile& p) {
     }
     j["links"] = l;
   }
+  if (!p.kernel_classes.empty()) {
+    nlohmann::json k = nlohmann::json::object();
+    for (const auto& [name, c] : p.kernel_classes) {
+      nlohmann::json e{{"bandwidth_efficiency", c.bandwidth_efficiency}};
+      if (!c.source.empty()) e["source"] = c.source;
+      k[name] = e;
+    }
+    j["kernel_classes"] = k;
+  }
   if (p.idle_power_w || !p.power_states.empty()) {
     nlohmann::json pw = nlohmann::json::object();
     if (p.idle_power_w) pw["idle"] = literal(*p.idle_power_w, 1, "W");
@@ -250,6 +285,13 @@ std::vector<std::string> missing_profile_fields(const HwProfile& p, DType comput
   }
   if (!p.memory_efficiency) out.push_back("/memory/read_efficiency");
   if (!p.kernel_launch_s) out.push_back("/launch/kernel");
+  // A profile that measures some kernel classes names the ones it lacks (they stream at the
+  // device's memory efficiency); one that measures none is a GEMM or link profile.
+  if (!p.kernel_classes.empty()) {
+    for (const std::string& c : kernel_class_names()) {
+      if (!p.kernel_classes.contains(c)) out.push_back("/kernel_classes/" + c);
+    }
+  }
   for (const Link* l : links) {
     if (l != nullptr && !p.links.contains(l->name)) out.push_back("/links/" + json_pointer_escape(l->name));
   }

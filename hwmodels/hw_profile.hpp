@@ -50,6 +50,16 @@ struct PowerState {
   std::optional<double> gemm_flops;      ///< achieved FLOP/s of the load GEMM
 };
 
+/// The memory-bound kernel classes a profile may measure (the names the step graph and
+/// `moesim fit --trace` use): each streams its bytes at its own achieved bandwidth.
+const std::vector<std::string>& kernel_class_names();
+
+/// Achieved bandwidth of one memory-bound kernel class.
+struct KernelClassCalibration {
+  double bandwidth_efficiency = 0;  ///< achieved / peak bandwidth, (0, 1]
+  std::string source;               ///< where the figure comes from
+};
+
 /// What a profile says about one device. Optional fields that are absent fall back to the catalog.
 struct HwProfile {
   std::string device;         ///< catalog device name the profile refines
@@ -67,6 +77,7 @@ struct HwProfile {
   std::optional<double> kernel_launch_s;          ///< per kernel in a back-to-back stream
   std::optional<double> launch_sync_s;            ///< launch + synchronise round trip (informational)
   std::map<std::string, LinkCalibration> links;   ///< by catalog link name
+  std::map<std::string, KernelClassCalibration> kernel_classes;  ///< by kernel_class_names()
   std::optional<double> idle_power_w;
   std::vector<PowerState> power_states;
 

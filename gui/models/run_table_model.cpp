@@ -22,10 +22,16 @@ RunColumn scaled(const QString& header, const QString& path, double scale) {
 
 std::vector<RunColumn> phase_columns() {
   std::vector<RunColumn> cols;
+  // Every phase the report names (sim/graph/step_graph.hpp), in the graph's order.
   const std::pair<const char*, const char*> phases[] = {
-      {"attention", "attention"}, {"gate", "gate"},           {"dispatch", "dispatch"},
-      {"experts", "experts"},     {"shared_expert", "shared expert"}, {"dense_mlp", "dense MLP"},
-      {"combine", "combine"},     {"pipeline", "pipeline"},   {"other", "other"}};
+      {"attention", "attention"},   {"attention_proj", "attention proj."}, {"gate", "gate"},
+      {"router", "router"},         {"dispatch", "dispatch"},              {"experts", "experts"},
+      {"combine", "combine"},       {"shared_expert", "shared expert"},    {"dense_mlp", "dense MLP"},
+      {"activation", "activation"}, {"rmsnorm", "RMSNorm"},                {"rotary", "rotary"},
+      {"kv_write", "KV write"},     {"residual", "residual"},              {"permute_unpermute", "permute"},
+      {"cast_transpose", "fp8 cast"}, {"lm_head", "lm head"},              {"sampling", "sampling"},
+      {"loss", "loss"},             {"engine", "engine"},                  {"pipeline", "pipeline"},
+      {"other", "other"}};
   for (const auto& [key, label] : phases) {
     cols.push_back(scaled(QString::fromLatin1(label), QStringLiteral("phases_s.") + QLatin1String(key), 1e3));
   }

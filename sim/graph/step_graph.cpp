@@ -7,12 +7,25 @@ namespace moesim::sim {
 const char* phase_name(Phase p) {
   switch (p) {
     case Phase::attention: return "attention";
+    case Phase::attention_proj: return "attention_proj";
     case Phase::gate: return "gate";
+    case Phase::router: return "router";
     case Phase::dispatch: return "dispatch";
     case Phase::experts: return "experts";
     case Phase::combine: return "combine";
     case Phase::shared_expert: return "shared_expert";
     case Phase::dense_mlp: return "dense_mlp";
+    case Phase::activation: return "activation";
+    case Phase::rmsnorm: return "rmsnorm";
+    case Phase::rotary: return "rotary";
+    case Phase::kv_write: return "kv_write";
+    case Phase::residual: return "residual";
+    case Phase::permute_unpermute: return "permute_unpermute";
+    case Phase::cast_transpose: return "cast_transpose";
+    case Phase::lm_head: return "lm_head";
+    case Phase::sampling: return "sampling";
+    case Phase::loss: return "loss";
+    case Phase::engine: return "engine";
     case Phase::pipeline: return "pipeline";
     case Phase::other: return "other";
   }

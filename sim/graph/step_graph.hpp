@@ -12,8 +12,17 @@
 namespace moesim::sim {
 
 /// Report phases; every task belongs to one.
-enum class Phase { attention, gate, dispatch, experts, combine, shared_expert, dense_mlp, pipeline, other };
-inline constexpr int kNumPhases = 9;
+/// What a task of the step does. The compute phases are kernel classes named as `moesim fit
+/// --trace` names them (docs/cost-model.md): attention is the attention kernel itself (flash /
+/// MLA over the KV cache), attention_proj its QKV / MLA and output projections; loss is
+/// training's softmax cross-entropy over the logits, engine a
+/// serving engine's fixed time (scheduler, launch gaps), other the idle time between tasks.
+enum class Phase {
+  attention, attention_proj, gate, router, dispatch, experts, combine, shared_expert, dense_mlp,
+  activation, rmsnorm, rotary, kv_write, residual, permute_unpermute, cast_transpose, lm_head,
+  sampling, loss, engine, pipeline, other
+};
+inline constexpr int kNumPhases = 22;
 const char* phase_name(Phase p);
 
 /// Bytes moved between ports in one collective. Ports are the fabric's endpoints (see Fabric):

@@ -505,6 +505,53 @@ void use_profile(Scenario& s, std::string name, std::shared_ptr<const hw::HwProf
   s.hw_profile_inherited = inherited;
 }
 
+// "engine": a built-in engine profile measured on the cluster's device, or "ideal" (kernels
+// only). Without the key, decode and serving runs use the device's default engine (the vLLM
+// profile measured on it, else on a device of its architecture) where there is one.
+void read_engine(ObjectReader& top, Scenario& s, Diagnostics& diag) {
+  const bool training = s.workload.kind == WorkloadKind::training;
+  if (!top.has("engine")) {
+    if (training || s.cluster.device == nullptr) return;
+    const hw::DefaultEngine def = hw::default_engine_for(s.cluster.device->name);
+    s.engine = def.profile;
+    s.engine_default = def.profile != nullptr;
+    s.engine_inherited = def.inherited;
+    return;
+  }
+  if (top.string("engine") == std::optional<std::string>(hw::kIdealEngine)) return;
+  std::vector<std::string> names = hw::engine_names();
+  names.insert(names.begin(), hw::kIdealEngine);
+  s.engine = read_catalog_name<hw::EngineProfile>(top, "engine", "engine", names,
+                                                  [](const std::string& n) { return hw::find_engine(n); });
+  if (s.engine == nullptr) return;
+  if (training) {
+    diag.error("/engine", "a serving-engine profile does not apply to training",
+               "engine profiles are measured on inference steps (docs/serving.md); remove \"engine\" "
+               "or use workload.framework_efficiency for a training framework");
+    s.engine = nullptr;
+    return;
+  }
+  const hw::Device* dev = s.cluster.device;
+  if (dev == nullptr || s.engine->device == dev->name) return;
+  std::vector<std::string> fitting;
+  for (const auto& e : hw::builtin_engines()) {
+    if (e.device == dev->name) fitting.push_back(e.name);
+  }
+  const hw::DefaultEngine def = hw::default_engine_for(dev->name);
+  std::string hint = fitting.empty() ? "no engine profile was measured on " + dev->name
+                                     : "profiles measured on " + dev->name + ": " + join_names(fitting);
+  hint += "; \"ideal\" keeps kernels only";
+  if (def.profile != nullptr) {
+    hint += "; without \"engine\" the device's default '" + def.profile->name + "' applies" +
+            (def.inherited ? " (inherited from " + def.profile->device + ", same architecture)" : "");
+  }
+  diag.error("/engine",
+             "engine profile '" + s.engine->name + "' was measured on device '" + s.engine->device +
+                 "', not on this scenario's '" + dev->name + "'",
+             hint + " (docs/serving.md)");
+  s.engine = nullptr;
+}
+
 // "hw_profile": a file, a built-in profile's name, or "catalog"; without the key the device's
 // built-in default profile, where one was measured (hwmodels/profiles/), applies.
 void read_hw_profile(const std::optional<std::string>& value, const std::string& base_dir, Scenario& s,
@@ -590,16 +637,7 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
   }
   read_power_and_price(top, s, diag);
   const auto hw_profile = top.string("hw_profile");
-  if (top.has("engine")) {
-    s.engine = read_catalog_name<hw::EngineProfile>(top, "engine", "engine", hw::engine_names(),
-                                                    [](const std::string& n) { return hw::find_engine(n); });
-    if (s.engine && s.workload.kind == WorkloadKind::training) {
-      diag.error("/engine", "a serving-engine profile does not apply to training",
-                 "engine profiles are measured on inference steps at small batch (docs/catalog.md); remove \"engine\" "
-                 "or use workload.framework_efficiency for a training framework");
-      s.engine = nullptr;
-    }
-  }
+  read_engine(top, s, diag);
   top.finish();
   // Cross-field checks need the parts they compare; when one of those parts already has a
   // problem, its fields hold defaults and comparing them would only add noise.
@@ -624,18 +662,6 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
   }
   if (model_ok && !s.model.config.is_moe() && s.routing.kind != RoutingKind::uniform) {
     diag.warning("/routing/distribution", "model '" + s.model.config.name + "' is dense: routing does not apply");
-  }
-  if (s.engine && s.cluster.device && s.engine->device != s.cluster.device->name) {
-    std::vector<std::string> fitting;
-    for (const auto& e : hw::builtin_engines()) {
-      if (e.device == s.cluster.device->name) fitting.push_back(e.name);
-    }
-    diag.error("/engine",
-               "engine profile '" + s.engine->name + "' was measured on device '" + s.engine->device +
-                   "', not on this scenario's '" + s.cluster.device->name + "'",
-               fitting.empty() ? "no engine profile exists for " + s.cluster.device->name +
-                                     ": leave out \"engine\" to use the device's catalog figures"
-                               : "profiles for " + s.cluster.device->name + ": " + join_names(fitting));
   }
   if (s.cluster.device) read_hw_profile(hw_profile, base_dir, s, diag);
   if (diag.has_errors()) return std::nullopt;

@@ -140,8 +140,11 @@ struct Scenario {
   bool hw_profile_default = false;  ///< the device's built-in default (no "hw_profile" key)
   bool hw_profile_inherited = false;  ///< that default was measured on another device of its architecture
   std::shared_ptr<const hw::HwProfile> hw_profile;  ///< its contents; null: catalog figures
-  /// Serving-engine profile (hwmodels/data/engines.json); null: the device's catalog figures.
+  /// Serving-engine profile (hwmodels/data/engines.json); null: kernels only ("engine":
+  /// "ideal", training, or a device without a default engine).
   const hw::EngineProfile* engine = nullptr;
+  bool engine_default = false;    ///< the device's default engine (no "engine" key)
+  bool engine_inherited = false;  ///< that engine was measured on another device of its architecture
 };
 
 /// Validates a parsed scenario document. `base_dir` resolves relative paths; `diag` carries the

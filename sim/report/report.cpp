@@ -48,7 +48,11 @@ nlohmann::json Report::to_json() const {
   j["workload"] = workload;
   j["fidelity"] = fidelity;
   j["cluster"] = {{"device", device}, {"devices", devices}, {"nodes", nodes}};
-  if (!engine.empty()) j["engine"] = engine;
+  if (!engine.empty()) {
+    j["engine"] = engine;
+    j["engine_default"] = engine_default;
+    if (!engine_inherited_from.empty()) j["engine_inherited_from"] = engine_inherited_from;
+  }
   if (!hw_profile.empty()) {
     j["hw_profile"] = {{"name", hw_profile}, {"measured_on", hw_profile_measured_on}, {"device_default", hw_profile_default}};
     if (!hw_profile_inherited_from.empty()) j["hw_profile"]["inherited_from"] = hw_profile_inherited_from;
@@ -167,6 +171,11 @@ void price_report(Report& r) {
 }
 
 void name_hw_profile(const Deployment& d, Report& r) {
+  if (d.engine != nullptr) {
+    r.engine = d.engine->name;
+    r.engine_default = d.engine_default;
+    if (d.engine_inherited) r.engine_inherited_from = d.engine->device;
+  }
   if (!d.hw_profile) return;
   r.hw_profile = d.hw_profile_name;
   r.hw_profile_measured_on = d.hw_profile->measured_name;
@@ -196,7 +205,9 @@ void table_header(const Report& r, std::ostringstream& o) {
   o << "moesim report: " << r.scenario << "\n";
   o << "  model " << r.model << " | " << r.workload << " | " << r.devices << " x " << r.device
     << " (" << r.nodes << " node" << (r.nodes == 1 ? "" : "s") << ") | fidelity " << r.fidelity
-    << (r.engine.empty() ? "" : " | engine " + r.engine) << "\n";
+    << (r.engine.empty() ? "" : " | engine " + r.engine + (r.engine_default ? " (default" : " (chosen") +
+                                    (r.engine_inherited_from.empty() ? "" : ", measured on " + r.engine_inherited_from) + ")")
+    << "\n";
   if (!r.hw_profile.empty()) {
     o << "  hw profile " << r.hw_profile << " (measured on " << r.hw_profile_measured_on
       << (r.hw_profile_inherited_from.empty() ? "" : "; inherited from " + r.hw_profile_inherited_from + ", same architecture")

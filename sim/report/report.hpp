@@ -85,6 +85,8 @@ struct Report {
   std::string model;
   std::string device;
   std::string engine;                  ///< serving-engine profile applied ("" = none)
+  bool engine_default = false;         ///< the device's default engine (the scenario named none)
+  std::string engine_inherited_from;   ///< the device it was measured on, when inherited
   std::string hw_profile;              ///< hardware profile applied: file or built-in name ("" = catalog)
   std::string hw_profile_measured_on;  ///< the board it was measured on
   bool hw_profile_default = false;     ///< the device's built-in default

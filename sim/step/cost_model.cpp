@@ -10,6 +10,7 @@ PowerModel PowerModel::of(const hw::Device& device, std::optional<double> cap_w)
   p.pstates = device.pstates;
   if (p.pstates.empty()) p.pstates.push_back({1.0, device.tdp_w});
   p.memory_bound_activity = device.memory_bound_activity;
+  p.active_idle_w = device.active_idle_w.value_or(device.idle_w);
   p.cap_w = cap_w.value_or(device.tdp_w);
   return p;
 }
@@ -31,6 +32,10 @@ CostModel::CostModel(const hw::Device& device, hw::DType weights_dtype, const hw
   if (profile != nullptr) {
     eff_m_ = profile->memory_efficiency.value_or(eff_m_);
     launch_ = profile->kernel_launch_s.value_or(launch_);
+    for (int c = 0; c < kNumPhases; ++c) {
+      auto it = profile->kernel_classes.find(phase_name(static_cast<Phase>(c)));
+      if (it != profile->kernel_classes.end()) class_eff_m_[static_cast<std::size_t>(c)] = it->second.bandwidth_efficiency;
+    }
     if (const hw::GemmCalibration* g = profile->gemm_for(compute_dtype_)) {
       eff_c_ = g->eff_max;
       m_half_ = g->m_half;
@@ -40,9 +45,14 @@ CostModel::CostModel(const hw::Device& device, hw::DType weights_dtype, const hw
   }
   if (gemm_eff_m_ <= 0) gemm_eff_m_ = eff_m_;
   if (engine != nullptr) {
-    eff_m_ = gemm_eff_m_ = engine->memory_efficiency;
+    if (engine->memory_efficiency) {
+      eff_m_ = gemm_eff_m_ = *engine->memory_efficiency;
+      class_eff_m_.fill(0);
+    }
     launch_ = 0;
     layer_overhead_ = engine->layer_overhead_s;
+    step_overhead_ = engine->step_overhead_s;
+    sequence_overhead_ = engine->sequence_overhead_s;
   }
 }
 
@@ -79,12 +89,17 @@ KernelCost CostModel::roofline(double flops, double bytes, double eff_c, double 
 KernelCost CostModel::with_idle(KernelCost k, double idle_s) const {
   const double busy = k.seconds;
   k.seconds = busy + idle_s;
-  k.watts = k.seconds > 0 ? (k.watts * busy + power_.idle_w * idle_s) / k.seconds : power_.idle_w;
+  k.watts = k.seconds > 0 ? (k.watts * busy + power_.active_idle_w * idle_s) / k.seconds : power_.active_idle_w;
   return k;
 }
 
 KernelCost CostModel::kernel(double flops, double bytes) const {
   return roofline(flops, bytes, eff_c_, eff_m_, 1.0);
+}
+
+KernelCost CostModel::class_kernel(Phase cls, double flops, double bytes) const {
+  const double eff = class_eff_m_[static_cast<std::size_t>(cls)];
+  return roofline(flops, bytes, eff_c_, eff > 0 ? eff : eff_m_, 1.0);
 }
 
 KernelCost CostModel::gemm(double flops, double bytes, double rows) const {

@@ -11,11 +11,13 @@
 // A power cap picks, per kernel, the fastest state whose power stays under the cap: a
 // compute-bound kernel slows by up to 1/f, a memory-bound one much less, often not at all.
 
+#include <array>
 #include <optional>
 #include <vector>
 
 #include "catalog.hpp"
 #include "engines.hpp"
+#include "graph/graph.hpp"
 #include "hw_profile.hpp"
 
 namespace moesim::sim {
@@ -34,6 +36,7 @@ struct PowerModel {
   double idle_w = 0;
   std::vector<hw::PState> pstates;  ///< fastest first
   double memory_bound_activity = 0;
+  double active_idle_w = 0;         ///< between kernels while a step runs (launch gaps, engine time)
   double cap_w = 0;                 ///< the cap in force (the TDP when none is set)
 
   /// The device's states under `cap_w` (nullopt: no cap, i.e. the TDP).
@@ -60,6 +63,9 @@ class CostModel {
   /// One kernel doing `flops` of matrix work over `bytes` of memory traffic, at large-GEMM
   /// efficiency and streaming bandwidth (elementwise kernels, or when the shape is unknown).
   KernelCost kernel(double flops, double bytes) const;
+  /// A memory-bound kernel of class `cls` (rmsnorm, rotary, activation, ...): kernel() at the
+  /// class's measured bandwidth where the profile has one.
+  KernelCost class_kernel(Phase cls, double flops, double bytes) const;
   /// A GEMM over `rows` rows (tokens): compute at eff_c(rows), memory at the bandwidth that
   /// memory-bound GEMMs reach. Without a profile this equals kernel().
   KernelCost gemm(double flops, double bytes, double rows) const;
@@ -76,8 +82,11 @@ class CostModel {
   double launch_s() const { return launch_; }
   /// Fixed time per transformer layer per forward step (0 without an engine profile).
   double layer_overhead_s() const { return layer_overhead_; }
-  /// `k` followed by `idle_s` of fixed time (a launch, an engine's per-layer overhead) during
-  /// which the device draws its idle power.
+  /// An engine's fixed time per step and per sequence per step (0 without an engine profile).
+  double step_overhead_s() const { return step_overhead_; }
+  double sequence_overhead_s() const { return sequence_overhead_; }
+  /// `k` followed by `idle_s` of fixed time (a launch, an engine's overhead) during which the
+  /// device draws its active idle power.
   KernelCost with_idle(KernelCost k, double idle_s) const;
   const PowerModel& power() const { return power_; }
 
@@ -86,7 +95,8 @@ class CostModel {
 
   hw::DType compute_dtype_;
   double peak_, eff_c_, bandwidth_, eff_m_, launch_;
-  double layer_overhead_ = 0;
+  double layer_overhead_ = 0, step_overhead_ = 0, sequence_overhead_ = 0;
+  std::array<double, kNumPhases> class_eff_m_{};  // 0: the device's memory efficiency
   double m_half_ = 0;         // rows at half of eff_c_ (0: no shape dependence)
   double gemm_eff_m_ = 0;     // bandwidth fraction of memory-bound GEMMs
   double grouped_eff_ = 1;    // grouped GEMM relative efficiency

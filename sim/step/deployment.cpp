@@ -48,6 +48,8 @@ Deployment resolve_deployment(const Scenario& s) {
       .hw_profile_default = s.hw_profile_default,
       .hw_profile_inherited = s.hw_profile_inherited,
       .engine = s.engine,
+      .engine_default = s.engine_default,
+      .engine_inherited = s.engine_inherited,
       .cost = cost,
       .fabric = Fabric{fabric_of(s)},
       .par = layout_of(s),

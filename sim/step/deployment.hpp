@@ -38,6 +38,9 @@ struct StepShape {
   /// tokens per attention rank in this step, and the context they attend to on average.
   double chunk_tokens = 0;
   double chunk_context = 0;
+  /// Training's forward pass: the lm head and the loss cover every token, not only each
+  /// sequence's last one, and nothing is sampled.
+  bool logits_every_token = false;
 };
 
 /// The shape of a fixed-batch workload (decode or prefill).
@@ -54,6 +57,8 @@ struct Deployment {
   bool hw_profile_default = false;  ///< the device's built-in default
   bool hw_profile_inherited = false;  ///< ... measured on another device of the same architecture
   const hw::EngineProfile* engine = nullptr;        ///< null: kernels only
+  bool engine_default = false;    ///< the device's default engine
+  bool engine_inherited = false;  ///< measured on another device of the same architecture
   CostModel cost;
   Fabric fabric;                ///< the whole cluster's ports and links
   ParallelLayout par;

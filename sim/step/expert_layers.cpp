@@ -102,6 +102,7 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
     if (d == 0 || c.seconds > lx.straggler.seconds) {
       lx.straggler = c;
       lx.rows = rows;
+      lx.pairs = pairs;
     }
   }
 }

@@ -18,6 +18,7 @@ struct LayerExperts {
   std::shared_ptr<const TrafficMatrix> dispatch, combine;
   KernelCost straggler;
   double rows = 0;  ///< average assignments per expert slot on the straggler
+  double pairs = 0; ///< token-expert assignments the straggler computes
 };
 
 class ExpertLayerBuilder {

@@ -25,7 +25,8 @@ class StepBuilder {
         // the fill.
         micro_(pp_ * (d.two_microbatch ? 2 : 1)), steps_(pp_ > 1 ? 2 : 1), sub_(d.two_microbatch ? 2 : 1),
         T_(sh_.tokens_per_rank / micro_), seqs_(static_cast<double>(w.batch_per_device) / micro_),
-        wbytes_(hw::dtype_bytes(d.weights_dtype)), last_(static_cast<std::size_t>(pp_), -1) {}
+        wbytes_(hw::dtype_bytes(d.weights_dtype)), fp8_(hw::dtype_bytes(d.cost.compute_dtype()) < kActivationBytes),
+        last_(static_cast<std::size_t>(pp_), -1) {}
 
   DeploymentStep build() {
     start();
@@ -38,12 +39,13 @@ class StepBuilder {
     // What each (step, pipeline micro-batch) must wait for before entering stage 0: the same
     // sequences' previous token (autoregressive), i.e. the end of that micro-batch last step.
     std::vector<std::vector<int>> mb_end(static_cast<std::size_t>(pp_));
-    // At most 10 tasks per layer and sub-batch (attention, all-reduce, norms, gate, shared
-    // expert, dispatch, flash read, experts, combine, all-reduce) and one per stage exit.
+    // At most 32 tasks per layer and sub-batch (every kernel and collective of the layer) and
+    // four per stage exit.
     graph().tasks.reserve(static_cast<std::size_t>(steps_) * pp_ * sub_ *
-                          (10 * static_cast<std::size_t>(m_.num_layers) + pp_));
+                          (32 * static_cast<std::size_t>(m_.num_layers) + 4 * pp_) + 1);
     for (int step = 0; step < steps_; ++step) {
       if (step == steps_ - 1) out_.last_step_first_task = static_cast<int>(graph().tasks.size());
+      engine_step(mb_end);
       for (int mb = 0; mb < pp_; ++mb) micro_batch(mb, mb_end[static_cast<std::size_t>(mb)]);
     }
     return std::move(out_);
@@ -97,6 +99,40 @@ class StepBuilder {
   int compute(Phase ph, int layer, int st, double flops, double bytes, std::vector<int> deps, double rows = 0) {
     return add_compute(ph, layer, st, rows <= 0 ? d_.cost.kernel(flops, bytes) : d_.cost.gemm(flops, bytes, rows),
                        std::move(deps));
+  }
+
+  // A memory-bound kernel of class `ph` (norms, rotary, activation, casts, ...): its counted
+  // FLOPs and bytes at the class's achieved bandwidth (docs/cost-model.md).
+  int kernel(Phase ph, int layer, int st, double flops, double bytes, std::vector<int> deps) {
+    return add_compute(ph, layer, st, d_.cost.class_kernel(ph, flops, bytes), std::move(deps));
+  }
+
+  // Quantising `elements` bf16 activations to fp8 before an fp8 GEMM (read 2 B, write 1 B and
+  // one fp32 scale per 128 elements); nothing when the GEMMs compute in 16 bits.
+  void cast(int layer, int st, double elements, const std::vector<int>& deps) {
+    if (!fp8_ || elements <= 0) return;
+    kernel(Phase::cast_transpose, layer, st, elements, elements * (kActivationBytes + 1.0 + 4.0 / 128.0), deps);
+  }
+
+  // A gated activation (SwiGLU / GeGLU) over `rows` x `inter`: read gate and up, write one.
+  void activation(int layer, int st, double rows, double inter, const std::vector<int>& deps) {
+    if (rows <= 0 || inter <= 0) return;
+    kernel(Phase::activation, layer, st, 5.0 * rows * inter, 3.0 * rows * inter * kActivationBytes, deps);
+  }
+
+  // RMSNorm over `rows` hidden vectors: read, write (the weights are negligible).
+  int rmsnorm(int layer, int st, double rows, const std::vector<int>& deps) {
+    return kernel(Phase::rmsnorm, layer, st, 4.0 * rows * m_.hidden, 2.0 * rows * m_.hidden * kActivationBytes, deps);
+  }
+
+  // The serving engine's fixed time per step (scheduling, input preparation) before the step's
+  // first kernel; the device idles meanwhile. Nothing without an engine profile.
+  void engine_step(std::vector<std::vector<int>>& mb_end) {
+    if (d_.cost.step_overhead_s() <= 0) return;
+    std::vector<int> deps;
+    for (const auto& e : mb_end) deps.insert(deps.end(), e.begin(), e.end());
+    const int id = add_compute(Phase::engine, -1, 0, d_.cost.with_idle(KernelCost{}, d_.cost.step_overhead_s()), deps);
+    for (auto& e : mb_end) e = {id};
   }
 
   // A collective starts when its producers are done and the communication stream is free.
@@ -237,25 +273,48 @@ class StepBuilder {
   }
 
   struct AttentionWork {
-    double flops = 0, bytes = 0;
+    double qkv_flops = 0, qkv_bytes = 0;  // QKV / MLA input projections
+    double o_flops = 0, o_bytes = 0;      // output projection
+    double core_flops = 0, core_bytes = 0;  // the attention kernel: scores and weighted sum
+    double kv_write_bytes = 0;
+    double rope_elements = 0;             // elements rotary rewrites (q and k rope parts)
+    double o_inputs = 0;                  // elements entering the output projection
   };
 
-  // Attention over this micro-batch's tokens (heads split by TP): the projections and its share
-  // of the KV cache, a chunked prefill's prompt tokens at their own context.
+  // Attention over this micro-batch's tokens (heads split by TP): the projections, the
+  // attention kernel over its share of the KV cache (a chunked prefill's prompt tokens at their
+  // own context), the KV-cache write and the rotary embedding.
   AttentionWork attention_work(int l, const LayerParams& lp) const {
+    const AttentionSpec& at = m_.attention;
     const double Tc = sh_.chunk_tokens / micro_;
     AttentionWork a;
-    a.flops = ((T_ - Tc) * attention_flops_per_token(m_, l, sh_.attended_context) +
-               Tc * attention_flops_per_token(m_, l, sh_.chunk_context)) / tp_;
+    const double all_flops = ((T_ - Tc) * attention_flops_per_token(m_, l, sh_.attended_context) +
+                              Tc * attention_flops_per_token(m_, l, sh_.chunk_context)) / tp_;
+    const bool mla = at.kind == AttentionKind::mla;
+    const double heads = at.num_heads;
+    const double v_dim = mla ? at.v_head_dim : at.head_dim;
+    const double o_params = std::min(lp.attention, heads * v_dim * m_.hidden);
+    const double qkv_params = lp.attention - o_params;
+    a.qkv_flops = 2.0 * T_ * qkv_params / tp_;
+    a.o_flops = 2.0 * T_ * o_params / tp_;
+    a.core_flops = std::max(0.0, all_flops - a.qkv_flops - a.o_flops);
+    a.o_inputs = T_ * heads * v_dim / tp_;
     double kv_per_token = kv_elements_per_token(m_, l) * hw::dtype_bytes(d_.kv_dtype);
-    if (m_.attention.kind == AttentionKind::gqa) kv_per_token /= std::min<double>(tp_, m_.attention.num_kv_heads);
+    if (at.kind == AttentionKind::gqa) kv_per_token /= std::min<double>(tp_, at.num_kv_heads);
     const int window = m_.layers[static_cast<std::size_t>(l)].sliding_window;
     const double ctx = window > 0 ? std::min<double>(sh_.attended_context, window) : sh_.attended_context;
     const double chunk_ctx = window > 0 ? std::min<double>(sh_.chunk_context, window) : sh_.chunk_context;
     const double kv_read = w_.kind == WorkloadKind::decode
                                ? seqs_ * ctx * kv_per_token + (Tc > 0 ? Tc + chunk_ctx : 0.0) * kv_per_token
                                : T_ * kv_per_token;
-    a.bytes = lp.attention / tp_ * wbytes_ + kv_read + 2.0 * T_ * m_.hidden * kActivationBytes;
+    const double q_elements = T_ * heads * (mla ? double(at.kv_lora_rank) + at.qk_rope_head_dim : at.head_dim) / tp_;
+    a.qkv_bytes = qkv_params / tp_ * wbytes_ + T_ * m_.hidden * kActivationBytes + q_elements * kActivationBytes +
+                  T_ * kv_per_token;
+    a.o_bytes = o_params / tp_ * wbytes_ + a.o_inputs * kActivationBytes + T_ * m_.hidden * kActivationBytes;
+    a.core_bytes = kv_read + q_elements * kActivationBytes + a.o_inputs * kActivationBytes;
+    a.kv_write_bytes = T_ * kv_per_token;
+    a.rope_elements = mla ? T_ * (heads / tp_ + 1.0) * at.qk_rope_head_dim
+                          : T_ * (heads / tp_ + std::max(1.0, at.num_kv_heads / double(tp_))) * at.head_dim;
     return a;
   }
 
@@ -281,42 +340,75 @@ class StepBuilder {
     }
   }
 
-  // Attention (and its TP all-reduce), then norms and residual adds; with an engine profile the
-  // norms task also carries the engine's fixed per-layer time (launches, small kernels), during
-  // which the device idles.
+  // The attention block: input RMSNorm, QKV projections, rotary, KV-cache write, attention,
+  // output projection (and its TP all-reduce), the residual add and the post-attention RMSNorm;
+  // with an engine profile, then the engine's fixed per-layer time (launch gaps), during which
+  // the device idles.
   std::vector<int> attention_and_norms(int l, int st, const AttentionWork& attn, const std::vector<int>& ready) {
+    rmsnorm(l, st, T_, ready);
+    cast(l, st, T_ * m_.hidden, {});
+    compute(Phase::attention_proj, l, st, attn.qkv_flops, attn.qkv_bytes, {}, T_);
+    kernel(Phase::rotary, l, st, 3.0 * attn.rope_elements, 2.0 * attn.rope_elements * kActivationBytes, {});
+    kernel(Phase::kv_write, l, st, 0, 2.0 * attn.kv_write_bytes, {});
+    compute(Phase::attention, l, st, attn.core_flops, attn.core_bytes, {}, T_);
+    cast(l, st, attn.o_inputs, {});
     std::vector<int> done;
-    done.push_back(compute(Phase::attention, l, st, attn.flops, attn.bytes, ready, T_));
+    done.push_back(compute(Phase::attention_proj, l, st, attn.o_flops, attn.o_bytes, {}, T_));
     if (tp_allreduce_) done = {collective(Phase::attention, l, tp_allreduce_, done)};
-    KernelCost norms = d_.cost.kernel(10.0 * T_ * m_.hidden, 6.0 * T_ * m_.hidden * kActivationBytes);
-    if (d_.cost.layer_overhead_s() > 0) norms = d_.cost.with_idle(norms, d_.cost.layer_overhead_s());
-    return {add_compute(Phase::other, l, st, norms, done)};
+    kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, done);
+    int last = rmsnorm(l, st, T_, {});
+    if (d_.cost.layer_overhead_s() > 0) {
+      last = add_compute(Phase::engine, l, st, d_.cost.with_idle(KernelCost{}, d_.cost.layer_overhead_s()), {});
+    }
+    return {last};
   }
 
   // A dense layer's MLP (and its TP all-reduce): what the next layer waits for.
   std::vector<int> dense_mlp(int l, int st, const LayerParams& lp, const std::vector<int>& front) {
     const double mlp_flops = 2.0 * T_ * lp.dense_mlp / tp_;
     const double mlp_bytes = lp.dense_mlp / tp_ * wbytes_ + 2.0 * T_ * m_.hidden * kActivationBytes;
+    const double inter = lp.dense_mlp / (3.0 * m_.hidden) / tp_;  // gated MLP: 3 matrices
+    cast(l, st, T_ * m_.hidden, front);
+    compute(Phase::dense_mlp, l, st, mlp_flops * 2.0 / 3.0, mlp_bytes * 2.0 / 3.0, front, T_);  // gate and up
+    activation(l, st, T_, inter, {});
+    cast(l, st, T_ * inter, {});
     std::vector<int> mlp;
-    mlp.push_back(compute(Phase::dense_mlp, l, st, mlp_flops, mlp_bytes, front, T_));
+    mlp.push_back(compute(Phase::dense_mlp, l, st, mlp_flops / 3.0, mlp_bytes / 3.0, {}, T_));  // down
     if (tp_allreduce_) mlp = {collective(Phase::dense_mlp, l, tp_allreduce_, mlp)};
+    mlp = {kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, mlp)};
     return mlp;
   }
 
-  // The router, the shared experts (before the dispatch, or during it when they overlap) and
-  // the dispatch; returns the dispatch task (-1 without expert parallelism).
+  // The router (its GEMM, then softmax or sigmoid and top-k over the experts' scores), the
+  // shared experts (before the dispatch, or during it when they overlap), the tokens' fp8 cast
+  // and permutation into expert order, and the dispatch; returns the dispatch task (-1 without
+  // expert parallelism).
   int router_and_dispatch(int l, int st, const LayerParams& lp, const std::vector<int>& front) {
     const double gate_flops = 2.0 * T_ * lp.gate;
     const double gate_bytes = lp.gate * kHighPrecisionBytes + T_ * m_.hidden * kActivationBytes;
+    const double experts = m_.moe.num_experts, k = m_.moe.top_k;
     std::vector<int> gated;
-    gated.push_back(compute(Phase::gate, l, st, gate_flops, gate_bytes, front, T_));
+    compute(Phase::gate, l, st, gate_flops, gate_bytes, front, T_);
+    // fp32 scores: read, normalise, write, then top-k reads them and writes k (index, weight).
+    gated.push_back(kernel(Phase::router, l, st, 8.0 * T_ * experts, T_ * (3.0 * experts * 4.0 + k * 8.0), {}));
     auto shared = [&](const std::vector<int>& deps) {
       if (lp.shared_experts <= 0) return;
       const double sh_flops = 2.0 * T_ * lp.shared_experts / tp_;
       const double sh_bytes = lp.shared_experts / tp_ * wbytes_ + 2.0 * T_ * m_.hidden * kActivationBytes;
-      compute(Phase::shared_expert, l, st, sh_flops, sh_bytes, deps, T_);
+      const double inter = lp.shared_experts / (3.0 * m_.hidden) / tp_;
+      cast(l, st, T_ * m_.hidden, deps);
+      compute(Phase::shared_expert, l, st, sh_flops * 2.0 / 3.0, sh_bytes * 2.0 / 3.0, deps, T_);
+      activation(l, st, T_, inter, {});
+      cast(l, st, T_ * inter, {});
+      compute(Phase::shared_expert, l, st, sh_flops / 3.0, sh_bytes / 3.0, {}, T_);
     };
     if (!d_.overlap_shared) shared(gated);
+    // Each token's k copies gathered in expert order (index building folded in), in the
+    // dispatch's format; an fp8 dispatch first quantises the tokens.
+    if (hw::dtype_bytes(d_.dispatch_dtype) < kActivationBytes) {
+      kernel(Phase::cast_transpose, l, st, T_ * m_.hidden, T_ * m_.hidden * (kActivationBytes + 1.0 + 4.0 / 128.0), {});
+    }
+    kernel(Phase::permute_unpermute, l, st, 0, 2.0 * T_ * k * m_.hidden * hw::dtype_bytes(d_.dispatch_dtype), {});
     int dispatch = -1;
     if (const auto& disp = experts_of_[static_cast<std::size_t>(l)].dispatch) {
       dispatch = collective(Phase::dispatch, l, disp, {last_[static_cast<std::size_t>(st)]});
@@ -326,13 +418,14 @@ class StepBuilder {
   }
 
   // Routed experts once the sub-batch's tokens arrived (every device of the stage waits for the
-  // most loaded one, the straggler), then the combine and, with TP, the shared experts'
-  // all-reduce; what the next layer waits for. The first sub-batch of the first micro-batch
-  // also reads the experts it misses from flash.
+  // most loaded one, the straggler): the grouped GEMMs with their activation and the fp8 cast
+  // between them; then the combine, the weighted sum of each token's k results back in token
+  // order (unpermute) and the residual add, and, with TP, the shared experts' all-reduce; what
+  // the next layer waits for. The first sub-batch of the first micro-batch also reads the
+  // experts it misses from flash.
   std::vector<int> experts_and_combine(int l, int st, const LayerParams& lp, bool reads_flash, int dispatch) {
     std::vector<int> deps;
     if (dispatch >= 0) deps.push_back(dispatch);
-    std::vector<int> ex;
     if (const double stall = flash_stall_[static_cast<std::size_t>(l)]; stall > 0 && reads_flash) {
       KernelCost read;
       read.seconds = stall;
@@ -340,10 +433,17 @@ class StepBuilder {
       add_compute(Phase::experts, l, st, read, {});
     }
     const LayerExperts& lx = experts_of_[static_cast<std::size_t>(l)];
+    const double inter = lp.routed_expert / (3.0 * m_.hidden) / d_.par.expert_tp;
+    std::vector<int> ex;
     ex.push_back(add_compute(Phase::experts, l, st, lx.straggler, deps));
+    activation(l, st, lx.pairs, inter, {});
+    cast(l, st, lx.pairs * inter, {});
     std::vector<int> next = lx.combine ? std::vector<int>{collective(Phase::combine, l, lx.combine, ex)} : ex;
     if (tp_allreduce_ && lp.shared_experts > 0) next = {collective(Phase::shared_expert, l, tp_allreduce_, next)};
-    return next;
+    const double k = m_.moe.top_k;
+    kernel(Phase::permute_unpermute, l, st, 2.0 * T_ * k * m_.hidden,
+           T_ * m_.hidden * (k * hw::dtype_bytes(d_.combine_dtype) + kActivationBytes), next);
+    return {kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, {})};
   }
 
   // Leaving a stage: hand activations to the next one, or produce the token (final norm and lm
@@ -355,13 +455,25 @@ class StepBuilder {
         deps.push_back(last_[static_cast<std::size_t>(st)]);
         rd = {collective(Phase::pipeline, -1, pp_send_[static_cast<std::size_t>(st)], deps)};
       } else {
-        std::vector<int> head;
-        head.push_back(compute(Phase::other, -1, st, 2.0 * seqs_ / sub_ * head_params_,
-                               head_params_ * kHighPrecisionBytes + seqs_ / sub_ * m_.hidden * kActivationBytes, rd,
-                               seqs_ / sub_));
-        rd = head;
+        rd = {produce_tokens(st, rd)};
       }
     }
+  }
+
+  // The last stage's final RMSNorm and lm head over the last token of each sequence (vocabulary
+  // split over TP), then sampling over the vocabulary (fp32 logits: softmax, then the draw) and
+  // the serving engine's per-sequence time; in training, the head over every token and the loss.
+  int produce_tokens(int st, const std::vector<int>& deps) {
+    // Training scores every token (the loss over all positions); serving the last of each sequence.
+    const double seqs = w_.logits_every_token ? T_ / sub_ : seqs_ / sub_;
+    rmsnorm(-1, st, seqs, deps);
+    compute(Phase::lm_head, -1, st, 2.0 * seqs * head_params_,
+            head_params_ * kHighPrecisionBytes + seqs * m_.hidden * kActivationBytes, {}, seqs);
+    const double logits = seqs * m_.vocab / tp_;
+    const Phase ph = w_.logits_every_token ? Phase::loss : Phase::sampling;
+    KernelCost sample = d_.cost.class_kernel(ph, 6.0 * logits, 3.0 * logits * 4.0);
+    if (d_.cost.sequence_overhead_s() > 0) sample = d_.cost.with_idle(sample, seqs * d_.cost.sequence_overhead_s());
+    return add_compute(ph, -1, st, sample, {});
   }
 
   const Deployment& d_;
@@ -373,6 +485,7 @@ class StepBuilder {
   double T_;      // tokens per device per micro-batch
   double seqs_;   // sequences per device per micro-batch
   double wbytes_;
+  bool fp8_;      // GEMMs compute in 8 bits: their inputs are quantised first
   double head_params_ = 0;
   DeploymentStep out_;
   std::vector<int> last_;  // per stage: its last kernel

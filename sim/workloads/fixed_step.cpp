@@ -153,7 +153,6 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   r.fidelity = fidelity_name(fidelity);
   r.model = d.model.name;
   r.device = d.dev().name;
-  if (d.engine) r.engine = d.engine->name;
   name_hw_profile(d, r);
   r.devices = d.par.devices;
   r.nodes = d.par.nodes;

@@ -71,6 +71,7 @@ MicroBatch micro_batch(const Deployment& d, const TrainingSpec& tr) {
   fwd.kind = WorkloadKind::prefill;
   fwd.batch_per_device = tr.micro_batch;
   fwd.input_tokens = tr.seq_len;
+  fwd.logits_every_token = true;
   MicroBatch mb;
   mb.step = build_step(forward_group(d), fwd, TrafficDetail::port_sums);
   mb.timeline = evaluate_analytic(mb.step.graph);

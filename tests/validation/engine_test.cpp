@@ -97,7 +97,7 @@ TEST(EngineFit, SglangH20ProfileComesFromTheDenseRows) {
   RecordProperty("fitted_layer_overhead_us", std::to_string(overhead * 1e6));
   RecordProperty("fitted_memory_efficiency", std::to_string(1 / inv_eff));
   EXPECT_NEAR(catalog->layer_overhead_s, overhead, 0.02 * overhead);
-  EXPECT_NEAR(catalog->memory_efficiency, 1 / inv_eff, 0.01 / inv_eff);
+  EXPECT_NEAR(catalog->memory_efficiency.value_or(0), 1 / inv_eff, 0.01 / inv_eff);
   // With the catalog profile, moesim's own decode steps reproduce the dense rows (in-sample).
   for (std::size_t i = 0; i < kDenseRows.size(); ++i) {
     const double t = decode_step_s(kDenseRows[i].preset, catalog);

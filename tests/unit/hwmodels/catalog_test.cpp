@@ -96,17 +96,21 @@ TEST(Catalog, PerTokenMessageFiguresAreCheckedAndSourced) {
   }
 }
 
-// Engine profiles: every built-in one parses, names a catalog device and cites both figures; a
-// figure without a source or out of range is refused.
+// Engine profiles: every built-in one parses, names a catalog device and cites every figure it
+// gives; a figure without a source or out of range is refused.
 TEST(EngineProfiles, BuiltinOnesAreSourcedAndValid) {
   ASSERT_FALSE(moesim::hw::builtin_engines().empty());
   for (const auto& e : moesim::hw::builtin_engines()) {
     EXPECT_NE(moesim::hw::Catalog::builtin().find_device(e.device), nullptr) << e.name;
-    EXPECT_GT(e.memory_efficiency, 0) << e.name;
-    EXPECT_LE(e.memory_efficiency, 1) << e.name;
+    if (e.memory_efficiency) {
+      EXPECT_GT(*e.memory_efficiency, 0) << e.name;
+      EXPECT_LE(*e.memory_efficiency, 1) << e.name;
+      EXPECT_EQ(e.sources.count("memory_efficiency"), 1u) << e.name;
+    }
     EXPECT_GE(e.layer_overhead_s, 0) << e.name;
-    EXPECT_EQ(e.sources.count("memory_efficiency"), 1u) << e.name;
+    EXPECT_GE(e.step_overhead_s, 0) << e.name;
     EXPECT_EQ(e.sources.count("layer_overhead"), 1u) << e.name;
+    if (e.step_overhead_s > 0) EXPECT_EQ(e.sources.count("step_overhead"), 1u) << e.name;
   }
   moesim::Diagnostics diag;
   EXPECT_FALSE(moesim::hw::parse_engines(R"({"engines": [{"name": "x", "description": "d", "device": "h20",

@@ -273,15 +273,40 @@ TEST(Scenario, DevicesMustShareNicsEvenly) {
       << once.to_string();
 }
 
-// Serving-engine profiles (hwmodels/data/engines.json): opt-in, named, and only on the device they
-// were measured on.
-TEST(Scenario, EngineProfileIsOptInAndChecked) {
+// Serving-engine profiles (hwmodels/data/engines.json): a default per architecture, "ideal" to
+// opt out, and a named profile only on the device it was measured on.
+TEST(Scenario, EngineProfileDefaultsPerArchitectureAndIsChecked) {
   auto doc = base();
   {
     Diagnostics diag("s.json");
     auto s = load(doc, diag);
     ASSERT_TRUE(s) << diag.to_string();
-    EXPECT_EQ(s->engine, nullptr);  // no key: the device's catalog figures
+    ASSERT_NE(s->engine, nullptr);  // no key: the device's default, measured on it
+    EXPECT_EQ(s->engine->name, "vllm-h100");
+    EXPECT_TRUE(s->engine_default);
+    EXPECT_FALSE(s->engine_inherited);
+  }
+  doc["engine"] = "ideal";
+  {
+    Diagnostics diag("s.json");
+    auto s = load(doc, diag);
+    ASSERT_TRUE(s) << diag.to_string();
+    EXPECT_EQ(s->engine, nullptr);  // kernels only
+  }
+  {
+    auto h800 = base();
+    h800["cluster"]["node"]["device"] = "h800-sxm";
+    Diagnostics diag("s.json");
+    auto s = load(h800, diag);
+    ASSERT_TRUE(s) << diag.to_string();
+    ASSERT_NE(s->engine, nullptr);  // same architecture: inherited
+    EXPECT_EQ(s->engine->name, "vllm-h100");
+    EXPECT_TRUE(s->engine_inherited);
+    h800["cluster"]["node"]["device"] = "a100-sxm-80g";  // no Ampere engine profile
+    Diagnostics diag2("s.json");
+    auto a100 = load(h800, diag2);
+    ASSERT_TRUE(a100) << diag2.to_string();
+    EXPECT_EQ(a100->engine, nullptr);
   }
   doc["engine"] = "sglang-0.4.6";
   {
@@ -295,7 +320,7 @@ TEST(Scenario, EngineProfileIsOptInAndChecked) {
     Diagnostics diag("s.json");
     EXPECT_FALSE(load(doc, diag));
     EXPECT_TRUE(has_problem(diag, "/engine", "measured on device 'h20'")) << diag.to_string();
-    EXPECT_TRUE(has_problem(diag, "/engine", "no engine profile exists for h100-sxm")) << diag.to_string();
+    EXPECT_TRUE(has_problem(diag, "/engine", "profiles measured on h100-sxm: vllm-h100")) << diag.to_string();
   }
   doc["cluster"]["node"]["device"] = "h20";
   {
