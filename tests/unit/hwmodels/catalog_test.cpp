@@ -110,7 +110,9 @@ TEST(EngineProfiles, BuiltinOnesAreSourcedAndValid) {
     EXPECT_GE(e.layer_overhead_s, 0) << e.name;
     EXPECT_GE(e.step_overhead_s, 0) << e.name;
     EXPECT_EQ(e.sources.count("layer_overhead"), 1u) << e.name;
-    if (e.step_overhead_s > 0) EXPECT_EQ(e.sources.count("step_overhead"), 1u) << e.name;
+    if (e.step_overhead_s > 0) {
+      EXPECT_EQ(e.sources.count("step_overhead"), 1u) << e.name;
+    }
   }
   moesim::Diagnostics diag;
   EXPECT_FALSE(moesim::hw::parse_engines(R"({"engines": [{"name": "x", "description": "d", "device": "h20",
