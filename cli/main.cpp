@@ -11,6 +11,7 @@
 #include <ranges>
 
 #include "catalog.hpp"
+#include "compare_trace.hpp"
 #include "fitter.hpp"
 #include "kineto_trace.hpp"
 #include "engine/engine.hpp"
@@ -306,6 +307,47 @@ int cmd_fit_trace(const std::string& path, const std::string& device, bool as_js
   return write_output(text, out_path);
 }
 
+// `moesim compare-trace`: a scenario's kernel time per class against a measured trace (or its
+// `fit --trace --json` summary); with --fit-profile, the memory-bound classes' achieved
+// bandwidth written into a copy of the scenario's hardware profile.
+int cmd_compare_trace(const std::string& scenario_file, const std::string& trace_file, int layers, bool as_json,
+                      const std::string& fit_profile, const std::string& out_path) {
+  Diagnostics diag(scenario_file);
+  auto scenario = sim::load_scenario_file(scenario_file, diag);
+  print_problems(diag);
+  if (!scenario) return kExitInputError;
+  Diagnostics tdiag(trace_file);
+  std::optional<calibrate::TraceSummary> trace;
+  if (auto doc = read_json_file(trace_file, tdiag)) {
+    trace = calibrate::is_trace_summary(*doc) ? calibrate::trace_summary_from_json(*doc, tdiag)
+                                              : calibrate::summarize_kineto_trace(*doc, scenario->cluster.device->name, tdiag);
+  }
+  print_problems(tdiag);
+  if (!trace) return kExitInputError;
+  const auto cmp = tools::compare_trace(*scenario, *trace, layers);
+  if (!cmp) {
+    std::cerr << trace_file << ": " << cmp.error() << "\n";
+    return kExitInputError;
+  }
+  if (!fit_profile.empty()) {
+    hw::HwProfile profile = scenario->hw_profile ? *scenario->hw_profile : hw::HwProfile{};
+    profile.device = scenario->cluster.device->name;
+    const hw::Device& dev = *scenario->cluster.device;
+    const auto implied = tools::implied_class_calibration(
+        *cmp, dev.memory_bandwidth, dev.peak(hw::DType::bf16).value_or(0),
+        "moesim compare-trace --fit-profile " + scenario_file + " " + trace_file + " (" + std::to_string(cmp->layers) +
+            " MoE layers): moesim's counted forward bytes (FLOPs for attention) over the trace's forward kernel time; "
+            "backward_ratio = the trace's backward / forward kernel time");
+    for (const auto& [name, cal] : implied) profile.kernel_classes[name] = cal;
+    if (const int rc = write_output(hw::hw_profile_to_json(profile).dump(2) + "\n", fit_profile); rc != kExitOk) return rc;
+    std::cerr << "wrote " << implied.size() << " kernel classes' bandwidth to " << fit_profile << "\n";
+  }
+  const std::string text = as_json ? tools::trace_comparison_to_json(*cmp).dump(2) + "\n"
+                                   : "moesim compare-trace: " + scenario_file + " against " + trace_file + "\n" +
+                                         tools::trace_comparison_table(*cmp);
+  return write_output(text, out_path);
+}
+
 // `moesim topology`: the fabric graph of a scenario's cluster (hwmodels/topology.hpp), its hop
 // counts and bisection, and the links a uniform expert-parallel all-to-all loads most.
 int cmd_topology(const std::string& file, bool as_json, const std::string& pair_bytes_text) {
@@ -514,6 +556,25 @@ int main(int argc, char** argv) {
   fit->add_option("--host-link", fit_options.host_link, "Catalog link the host<->device copies ran over")
       ->excludes(fit_trace_opt);
 
+  std::string cmp_scenario, cmp_trace, cmp_fit, cmp_out;
+  int cmp_layers = 0;
+  bool cmp_json = false;
+  auto* compare = app.add_subcommand("compare-trace", "Compare a scenario's kernel time per class with a measured "
+                                                      "PyTorch-profiler trace (or its 'fit --trace --json' summary)");
+  compare->add_option("scenario", cmp_scenario, "Scenario JSON file: the deployment that ran the trace")
+      ->required()
+      ->check(CLI::ExistingFile);
+  compare->add_option("trace", cmp_trace, "Kineto trace JSON, or the summary 'moesim fit --trace --json' wrote")
+      ->required()
+      ->check(CLI::ExistingFile);
+  compare->add_option("--layers", cmp_layers, "MoE layers the trace covers (default: its forward attention kernels)")
+      ->check(CLI::PositiveNumber);
+  compare->add_flag("--json", cmp_json, "Print the comparison as JSON");
+  compare->add_option("--fit-profile", cmp_fit,
+                      "Write the scenario's hardware profile with the memory-bound kernel classes' bandwidth the "
+                      "trace implies to FILE");
+  compare->add_option("-o,--out", cmp_out, "Write the comparison to FILE (default: standard output)");
+
   std::string topology_file, pair_bytes;
   bool topology_json = false;
   auto* topology = app.add_subcommand("topology", "Summarise a scenario's fabric: links, hops, bisection, all-to-all load");
@@ -553,6 +614,7 @@ int main(int argc, char** argv) {
       return cmd_fit(fit_raw, fit_out, fit_options);
     }
     if (*topology) return cmd_topology(topology_file, topology_json, pair_bytes);
+    if (*compare) return cmd_compare_trace(cmp_scenario, cmp_trace, cmp_layers, cmp_json, cmp_fit, cmp_out);
     if (auto rc = headless.dispatch()) return *rc;
   } catch (const std::exception& e) {
     // Only defects reach here (user input is reported as problems, never thrown).

@@ -44,13 +44,16 @@ void read_kernel_classes(ObjectReader k, HwProfile& p) {
     if (!k.has(name)) continue;
     ObjectReader c = k.object(name);
     KernelClassCalibration cal;
-    auto eff = read_fraction(c, "bandwidth_efficiency", true);
+    cal.bandwidth_efficiency = read_fraction(c, "bandwidth_efficiency");
+    cal.compute_efficiency = read_fraction(c, "compute_efficiency");
+    cal.backward_ratio = c.number("backward_ratio", false, 0.0, 100.0);
     cal.source = c.string("source").value_or("");
-    c.finish();
-    if (eff) {
-      cal.bandwidth_efficiency = *eff;
-      p.kernel_classes[name] = cal;
+    if (!cal.bandwidth_efficiency && !cal.compute_efficiency && !cal.backward_ratio && c.valid()) {
+      c.diagnostics().error(c.pointer(), "a kernel class measures nothing",
+                            "give bandwidth_efficiency, compute_efficiency or backward_ratio");
     }
+    c.finish();
+    p.kernel_classes[name] = cal;
   }
   k.finish();
 }
@@ -128,9 +131,9 @@ void read_power(ObjectReader pw, HwProfile& p, Diagnostics& diag) {
 }  // namespace
 
 const std::vector<std::string>& kernel_class_names() {
-  static const std::vector<std::string> names = {"rmsnorm",  "rotary",           "kv_write",       "router",
-                                                 "activation", "residual",       "permute_unpermute",
-                                                 "cast_transpose", "sampling",   "loss"};
+  static const std::vector<std::string> names = {"rmsnorm",        "rotary",   "kv_write", "router",   "activation",
+                                                 "residual",       "permute_unpermute",     "cast_transpose",
+                                                 "sampling",       "loss",     "attention", "gemm"};
   return names;
 }
 
@@ -250,7 +253,10 @@ nlohmann::json hw_profile_to_json(const HwProfile& p) {
   if (!p.kernel_classes.empty()) {
     nlohmann::json k = nlohmann::json::object();
     for (const auto& [name, c] : p.kernel_classes) {
-      nlohmann::json e{{"bandwidth_efficiency", c.bandwidth_efficiency}};
+      nlohmann::json e = nlohmann::json::object();
+      if (c.bandwidth_efficiency) e["bandwidth_efficiency"] = *c.bandwidth_efficiency;
+      if (c.compute_efficiency) e["compute_efficiency"] = *c.compute_efficiency;
+      if (c.backward_ratio) e["backward_ratio"] = *c.backward_ratio;
       if (!c.source.empty()) e["source"] = c.source;
       k[name] = e;
     }
@@ -289,7 +295,11 @@ std::vector<std::string> missing_profile_fields(const HwProfile& p, DType comput
   // device's memory efficiency); one that measures none is a GEMM or link profile.
   if (!p.kernel_classes.empty()) {
     for (const std::string& c : kernel_class_names()) {
-      if (!p.kernel_classes.contains(c)) out.push_back("/kernel_classes/" + c);
+      if (c == "gemm" || c == "attention") continue;  // refinements of the GEMM curve, not fallbacks
+      auto it = p.kernel_classes.find(c);
+      if (it == p.kernel_classes.end() || !it->second.bandwidth_efficiency) {
+        out.push_back("/kernel_classes/" + c + "/bandwidth_efficiency");
+      }
     }
   }
   for (const Link* l : links) {

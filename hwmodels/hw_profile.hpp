@@ -50,14 +50,18 @@ struct PowerState {
   std::optional<double> gemm_flops;      ///< achieved FLOP/s of the load GEMM
 };
 
-/// The memory-bound kernel classes a profile may measure (the names the step graph and
-/// `moesim fit --trace` use): each streams its bytes at its own achieved bandwidth.
+/// The kernel classes a profile may measure (the phase names of the step graph): the
+/// memory-bound ones (each streams its bytes at its own achieved bandwidth), "attention" (the
+/// attention kernel: its own compute efficiency) and "gemm" (every GEMM: a backward ratio only).
 const std::vector<std::string>& kernel_class_names();
 
-/// Achieved bandwidth of one memory-bound kernel class.
+/// What a profile measured of one kernel class; each figure is optional.
 struct KernelClassCalibration {
-  double bandwidth_efficiency = 0;  ///< achieved / peak bandwidth, (0, 1]
-  std::string source;               ///< where the figure comes from
+  std::optional<double> bandwidth_efficiency;  ///< achieved / peak bandwidth, (0, 1]
+  std::optional<double> compute_efficiency;    ///< achieved / bf16 peak (attention), (0, 1]
+  /// Training: the class's backward kernel time over its forward time.
+  std::optional<double> backward_ratio;
+  std::string source;                          ///< where the figures come from
 };
 
 /// What a profile says about one device. Optional fields that are absent fall back to the catalog.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "fitter.hpp"
+#include "json_reader.hpp"
 
 namespace moesim::calibrate {
 namespace {
@@ -349,6 +350,72 @@ nlohmann::json trace_summary_to_json(const TraceSummary& s) {
   j["unknown"] = nlohmann::json::array();
   for (const UnknownKernel& u : s.unknown) j["unknown"].push_back({{"name", u.name}, {"count", u.count}, {"seconds", u.seconds}});
   return j;
+}
+
+bool is_trace_summary(const nlohmann::json& doc) {
+  return doc.is_object() && doc.contains("classes") && doc.contains("span_s") && !doc.contains("traceEvents");
+}
+
+std::optional<TraceSummary> trace_summary_from_json(const nlohmann::json& doc, Diagnostics& diag) {
+  const auto before = diag.error_count();
+  ObjectReader top(doc, "", diag);
+  if (!top.valid()) return std::nullopt;
+  TraceSummary s;
+  if (ObjectReader d = top.object("device", true); d.valid()) {
+    s.device_name = d.string("name").value_or("");
+    s.sms = static_cast<int>(d.integer("sms", false, 0, 1 << 20).value_or(0));
+    d.finish();
+  }
+  s.span_s = top.number("span_s", true, 0.0).value_or(0);
+  s.kernels = top.integer("kernels", false, 0).value_or(0);
+  s.has_phases = top.boolean("forward_backward_from_annotations").value_or(false);
+  if (ObjectReader cs = top.object("compute_stream"); cs.valid()) {
+    cs.integer("device");
+    cs.integer("stream");
+    cs.finish();
+  }
+  if (ObjectReader classes = top.object("classes", true); classes.valid()) {
+    for (int c = 0; c < kNumKernelClasses; ++c) {
+      const std::string name = kernel_class_name(static_cast<KernelClass>(c));
+      if (!classes.has(name)) continue;
+      ObjectReader e = classes.object(name);
+      ClassTotals& t = s.classes[static_cast<std::size_t>(c)];
+      t.kernels = e.integer("kernels", false, 0).value_or(0);
+      t.seconds = e.number("seconds", true, 0.0).value_or(0);
+      t.forward_s = e.number("forward_s", s.has_phases, 0.0).value_or(0);
+      t.backward_s = e.number("backward_s", s.has_phases, 0.0).value_or(0);
+      e.finish();
+    }
+    classes.finish();
+  }
+  // Streams: the compute stream is the one with the most kernels, as when the trace was read.
+  if (const nlohmann::json* streams = top.raw("streams"); streams != nullptr && streams->is_array()) {
+    for (std::size_t i = 0; i < streams->size(); ++i) {
+      ObjectReader st((*streams)[i], "/streams/" + std::to_string(i), diag);
+      if (!st.valid()) continue;
+      StreamSummary ss;
+      ss.device = st.integer("device").value_or(0);
+      ss.stream = st.integer("stream").value_or(0);
+      ss.kernels = st.integer("kernels", false, 0).value_or(0);
+      ss.busy_s = st.number("busy_s", true, 0.0).value_or(0);
+      if (ObjectReader by = st.object("classes_s"); by.valid()) {
+        for (int c = 0; c < kNumKernelClasses; ++c) {
+          const std::string name = kernel_class_name(static_cast<KernelClass>(c));
+          if (by.has(name)) ss.class_s[static_cast<std::size_t>(c)] = by.number(name, false, 0.0).value_or(0);
+        }
+        by.finish();
+      }
+      st.finish();
+      if (s.compute_stream < 0 || ss.kernels > s.streams[static_cast<std::size_t>(s.compute_stream)].kernels) {
+        s.compute_stream = static_cast<int>(s.streams.size());
+      }
+      s.streams.push_back(ss);
+    }
+  }
+  top.raw("unknown");
+  top.finish();
+  if (diag.error_count() > before) return std::nullopt;
+  return s;
 }
 
 std::string trace_summary_table(const TraceSummary& s) {

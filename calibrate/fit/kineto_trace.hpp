@@ -96,6 +96,14 @@ std::optional<TraceSummary> summarize_kineto_trace(const nlohmann::json& doc, co
                                                    Diagnostics& diag);
 
 nlohmann::json trace_summary_to_json(const TraceSummary& summary);
+
+/// Reads back what trace_summary_to_json wrote (`moesim fit --trace --json`): the per-class and
+/// per-stream totals, so a summary can stand in for a trace that is not at hand. Problems carry
+/// JSON pointers; nullopt on error.
+std::optional<TraceSummary> trace_summary_from_json(const nlohmann::json& doc, Diagnostics& diag);
+
+/// Whether `doc` looks like such a summary rather than a Kineto trace.
+bool is_trace_summary(const nlohmann::json& doc);
 std::string trace_summary_table(const TraceSummary& summary);
 
 }  // namespace moesim::calibrate

@@ -127,7 +127,7 @@ struct Fabric {
 
 struct StepGraph {
   int num_devices = 0;
-  double idle_w = 0;           ///< power of a device that runs no kernel (each device)
+  double idle_w = 0;           ///< power of a device that runs no kernel during the step (each device)
   Fabric fabric;
   std::vector<Task> tasks;     ///< topologically ordered: deps always point backwards
 

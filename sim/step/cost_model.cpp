@@ -34,7 +34,9 @@ CostModel::CostModel(const hw::Device& device, hw::DType weights_dtype, const hw
     launch_ = profile->kernel_launch_s.value_or(launch_);
     for (int c = 0; c < kNumPhases; ++c) {
       auto it = profile->kernel_classes.find(phase_name(static_cast<Phase>(c)));
-      if (it != profile->kernel_classes.end()) class_eff_m_[static_cast<std::size_t>(c)] = it->second.bandwidth_efficiency;
+      if (it != profile->kernel_classes.end() && it->second.bandwidth_efficiency) {
+        class_eff_m_[static_cast<std::size_t>(c)] = *it->second.bandwidth_efficiency;
+      }
     }
     if (const hw::GemmCalibration* g = profile->gemm_for(compute_dtype_)) {
       eff_c_ = g->eff_max;
@@ -44,11 +46,26 @@ CostModel::CostModel(const hw::Device& device, hw::DType weights_dtype, const hw
     }
   }
   if (gemm_eff_m_ <= 0) gemm_eff_m_ = eff_m_;
-  if (engine != nullptr) {
-    if (engine->memory_efficiency) {
-      eff_m_ = gemm_eff_m_ = *engine->memory_efficiency;
-      class_eff_m_.fill(0);
+  attn_peak_ = device.peak(hw::DType::bf16).value_or(peak_);
+  attn_eff_ = device.peak(hw::DType::bf16) ? device.matmul_efficiency(hw::DType::bf16) : eff_c_;
+  if (profile != nullptr) {
+    if (const hw::GemmCalibration* g = profile->gemm_for(hw::DType::bf16)) attn_eff_ = g->eff_max;
+    auto it = profile->kernel_classes.find("attention");
+    if (it != profile->kernel_classes.end() && it->second.compute_efficiency) attn_eff_ = *it->second.compute_efficiency;
+    if (it != profile->kernel_classes.end() && it->second.bandwidth_efficiency) {
+      class_eff_m_[static_cast<std::size_t>(Phase::attention)] = *it->second.bandwidth_efficiency;
     }
+  }
+  if (engine != nullptr) {
+    // A profile's kernel classes were measured under a training framework's kernels (DeepSeek's
+    // trace); a serving engine runs its own fused ones, at the device's memory efficiency and the
+    // bf16 GEMM efficiency unless the engine profile says otherwise (docs/calibration.md).
+    class_eff_m_.fill(0);
+    attn_eff_ = device.peak(hw::DType::bf16) ? device.matmul_efficiency(hw::DType::bf16) : eff_c_;
+    if (const hw::GemmCalibration* g = profile != nullptr ? profile->gemm_for(hw::DType::bf16) : nullptr) {
+      attn_eff_ = g->eff_max;
+    }
+    if (engine->memory_efficiency) eff_m_ = gemm_eff_m_ = *engine->memory_efficiency;
     launch_ = 0;
     layer_overhead_ = engine->layer_overhead_s;
     step_overhead_ = engine->step_overhead_s;
@@ -100,6 +117,12 @@ KernelCost CostModel::kernel(double flops, double bytes) const {
 KernelCost CostModel::class_kernel(Phase cls, double flops, double bytes) const {
   const double eff = class_eff_m_[static_cast<std::size_t>(cls)];
   return roofline(flops, bytes, eff_c_, eff > 0 ? eff : eff_m_, 1.0);
+}
+
+KernelCost CostModel::attention(double flops, double bytes) const {
+  // In units of the compute dtype's peak, which roofline() divides by.
+  const double eff_m = class_eff_m_[static_cast<std::size_t>(Phase::attention)];
+  return roofline(flops, bytes, attn_eff_ * attn_peak_ / peak_, eff_m > 0 ? eff_m : eff_m_, 1.0);
 }
 
 KernelCost CostModel::gemm(double flops, double bytes, double rows) const {

@@ -73,6 +73,12 @@ class CostModel {
   /// by the measured grouped-GEMM relative efficiency.
   KernelCost grouped_gemm(double flops, double bytes, double rows_per_group) const;
 
+  /// The attention kernel (scores and weighted sum over the KV cache, flash-style): its matmuls
+  /// run in bf16 whatever the weights' dtype, at the bf16 GEMM efficiency (the profile's bf16
+  /// curve where it has one, else the catalog's), and stream the KV cache at the device's
+  /// memory efficiency; a profile's "attention" kernel class replaces either.
+  KernelCost attention(double flops, double bytes) const;
+
   /// Compute efficiency of a GEMM with `rows` rows (eff_max when rows <= 0).
   double compute_efficiency(double rows) const;
 
@@ -100,6 +106,7 @@ class CostModel {
   double m_half_ = 0;         // rows at half of eff_c_ (0: no shape dependence)
   double gemm_eff_m_ = 0;     // bandwidth fraction of memory-bound GEMMs
   double grouped_eff_ = 1;    // grouped GEMM relative efficiency
+  double attn_peak_ = 0, attn_eff_ = 0;  // bf16 peak and efficiency of the attention kernel
   PowerModel power_;
 };
 

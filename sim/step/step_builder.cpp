@@ -68,7 +68,9 @@ class StepBuilder {
       out_.output_tokens = out_.sequences;  // each prompt yields its first token
     }
     graph().num_devices = n_;
-    graph().idle_w = d_.cost.power().idle_w;
+    // A device waiting inside a step (on a collective, on another stage) keeps its clocks up and
+    // its communication kernels running: it draws its active idle power, not its idle one.
+    graph().idle_w = d_.cost.power().active_idle_w;
     graph().fabric = d_.fabric;
   }
 
@@ -288,8 +290,6 @@ class StepBuilder {
     const AttentionSpec& at = m_.attention;
     const double Tc = sh_.chunk_tokens / micro_;
     AttentionWork a;
-    const double all_flops = ((T_ - Tc) * attention_flops_per_token(m_, l, sh_.attended_context) +
-                              Tc * attention_flops_per_token(m_, l, sh_.chunk_context)) / tp_;
     const bool mla = at.kind == AttentionKind::mla;
     const double heads = at.num_heads;
     const double v_dim = mla ? at.v_head_dim : at.head_dim;
@@ -297,7 +297,17 @@ class StepBuilder {
     const double qkv_params = lp.attention - o_params;
     a.qkv_flops = 2.0 * T_ * qkv_params / tp_;
     a.o_flops = 2.0 * T_ * o_params / tp_;
-    a.core_flops = std::max(0.0, all_flops - a.qkv_flops - a.o_flops);
+    // Scores and weighted sum of one token over `ctx` earlier tokens. MLA decode runs in the
+    // absorbed form over the cached latent (FlashMLA); prompts decompress K and V and run
+    // ordinary attention over qk_nope + qk_rope and v_head_dim (as DeepSeek's prefill does).
+    auto core = [&](double ctx, bool prompt) {
+      const double span = kv_cache_tokens(m_, l, ctx);
+      if (!mla) return 4.0 * heads * at.head_dim * span;
+      if (prompt) return 2.0 * heads * (double(at.qk_nope_head_dim) + at.qk_rope_head_dim) * span + 2.0 * heads * v_dim * span;
+      return 2.0 * heads * (double(at.kv_lora_rank) + at.qk_rope_head_dim) * span + 2.0 * heads * at.kv_lora_rank * span;
+    };
+    const bool prefill = w_.kind == WorkloadKind::prefill;
+    a.core_flops = ((T_ - Tc) * core(sh_.attended_context, prefill) + Tc * core(sh_.chunk_context, true)) / tp_;
     a.o_inputs = T_ * heads * v_dim / tp_;
     double kv_per_token = kv_elements_per_token(m_, l) * hw::dtype_bytes(d_.kv_dtype);
     if (at.kind == AttentionKind::gqa) kv_per_token /= std::min<double>(tp_, at.num_kv_heads);
@@ -350,7 +360,7 @@ class StepBuilder {
     compute(Phase::attention_proj, l, st, attn.qkv_flops, attn.qkv_bytes, {}, T_);
     kernel(Phase::rotary, l, st, 3.0 * attn.rope_elements, 2.0 * attn.rope_elements * kActivationBytes, {});
     kernel(Phase::kv_write, l, st, 0, 2.0 * attn.kv_write_bytes, {});
-    compute(Phase::attention, l, st, attn.core_flops, attn.core_bytes, {}, T_);
+    add_compute(Phase::attention, l, st, d_.cost.attention(attn.core_flops, attn.core_bytes), {});
     cast(l, st, attn.o_inputs, {});
     std::vector<int> done;
     done.push_back(compute(Phase::attention_proj, l, st, attn.o_flops, attn.o_bytes, {}, T_));

@@ -58,7 +58,7 @@ Deployment forward_group(const Deployment& d) {
 // model's, of which a stage does 1/pp: the head and embedding are spread too, a small
 // approximation), slowed by the framework's achieved fraction of the modelled speed
 // (docs/training.md: calibrated on a dense row, never on the case being predicted); the backward
-// pass does twice the matmul work and traffic, and full recomputation first re-runs the forward
+// pass scales each phase of it by backward_factor(), and full recomputation first re-runs the forward
 // pass from the stored layer inputs (Korthikanti et al., arXiv 2205.05198, sec. 4).
 struct MicroBatch {
   DeploymentStep step;
@@ -66,18 +66,58 @@ struct MicroBatch {
   double forward_s = 0, recompute_s = 0, backward_s = 0;
 };
 
+// Backward time of each kind of forward work, as a multiple of its forward time
+// (docs/training.md "Backward pass"). A profile's kernel class backward_ratio (measured on a
+// training trace) replaces the derived defaults:
+// - GEMMs: 2 (the data gradient and the weight gradient each do the forward's FLOPs);
+// - attention: 2.5 (FlashAttention-2's backward runs five matmuls to the forward's two; Dao,
+//   arXiv 2307.08691, sec. 3.2);
+// - collectives: 1 (the gradients cross the same links once, in reverse);
+// - everything else (norms, casts, permutes, the loss): 2.
+}  // namespace
+
+double backward_factor(Phase p, const hw::HwProfile* profile) {
+  const char* cls = nullptr;
+  double derived = 2.0;
+  switch (p) {
+    case Phase::attention_proj:
+    case Phase::gate:
+    case Phase::shared_expert:
+    case Phase::dense_mlp:
+    case Phase::experts:
+    case Phase::lm_head: cls = "gemm"; break;
+    case Phase::attention: cls = "attention"; derived = 2.5; break;
+    case Phase::dispatch:
+    case Phase::combine:
+    case Phase::pipeline: return 1.0;
+    case Phase::engine:
+    case Phase::other: return 2.0;
+    default: cls = phase_name(p); break;
+  }
+  if (profile != nullptr) {
+    auto it = profile->kernel_classes.find(cls);
+    if (it != profile->kernel_classes.end() && it->second.backward_ratio) return *it->second.backward_ratio;
+  }
+  return derived;
+}
+
+namespace {
+
 MicroBatch micro_batch(const Deployment& d, const TrainingSpec& tr) {
-  StepShape fwd;
-  fwd.kind = WorkloadKind::prefill;
-  fwd.batch_per_device = tr.micro_batch;
-  fwd.input_tokens = tr.seq_len;
-  fwd.logits_every_token = true;
   MicroBatch mb;
-  mb.step = build_step(forward_group(d), fwd, TrafficDetail::port_sums);
+  mb.step = training_forward_step(d, tr);
   mb.timeline = evaluate_analytic(mb.step.graph);
   mb.forward_s = mb.timeline.makespan / d.par.pp / tr.framework_efficiency;
   mb.recompute_s = tr.full_recompute ? mb.forward_s : 0.0;
-  mb.backward_s = 2.0 * mb.forward_s + mb.recompute_s;
+  // The backward pass: each phase of the forward's critical path scaled by its factor (a TP
+  // all-reduce on the critical path counts with the phase it closes, as the forward pass does).
+  const std::vector<double> phases = critical_path_phases(mb.step.graph, mb.timeline);
+  double weighted = 0, total = 0;
+  for (int p = 0; p < kNumPhases; ++p) {
+    weighted += backward_factor(static_cast<Phase>(p), d.hw_profile.get()) * phases[static_cast<std::size_t>(p)];
+    total += phases[static_cast<std::size_t>(p)];
+  }
+  mb.backward_s = (total > 0 ? weighted / total : 2.0) * mb.forward_s + mb.recompute_s;
   return mb;
 }
 
@@ -175,6 +215,15 @@ void training_memory(const Deployment& d, const TrainingSpec& tr, const DevicePa
 }
 
 }  // namespace
+
+DeploymentStep training_forward_step(const Deployment& d, const TrainingSpec& tr) {
+  StepShape fwd;
+  fwd.kind = WorkloadKind::prefill;
+  fwd.batch_per_device = tr.micro_batch;
+  fwd.input_tokens = tr.seq_len;
+  fwd.logits_every_token = true;
+  return build_step(forward_group(d), fwd, TrafficDetail::port_sums);
+}
 
 std::expected<Report, std::string> simulate_training(const Scenario& s, const Deployment& d) {
   const auto t0 = std::chrono::steady_clock::now();

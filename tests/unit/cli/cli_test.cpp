@@ -13,6 +13,8 @@
 
 #include "../run_command.hpp"
 #include "catalog.hpp"
+#include "diagnostics.hpp"
+#include "hw_profile.hpp"
 #include "units.hpp"
 
 namespace {
@@ -305,4 +307,31 @@ TEST(Cli, PowerCapOutsideTheDeviceRangeIsAnInputError) {
   const auto junk = run("run --power-cap fast " + file);
   EXPECT_EQ(junk.code, 1);
   EXPECT_NE(junk.err.find("--power-cap"), std::string::npos) << junk.err;
+}
+
+// `moesim compare-trace`: the shipped training scenario against the committed summary of
+// DeepSeek's trace, as JSON; --fit-profile writes a profile moesim reads back; a trace of another
+// kind (a scenario file) is an input error naming the file.
+TEST(Cli, CompareTraceComparesClassesAndFitsAProfile) {
+  const std::string src = MOESIM_SOURCE_DIR;
+  const std::string scen = src + "/scenarios/deepseek-v3-training-2048xh800.json";
+  const std::string summary = src + "/calibrate/data/deepseek-v3-train-trace/moesim-trace-summary.json";
+  std::filesystem::create_directories(kTmp);
+  const std::string profile = (kTmp / "fitted.json").string();
+  const Result r = run("compare-trace " + scen + " " + summary + " --json --fit-profile " + profile);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["layers"], 4);
+  EXPECT_TRUE(j["backward_compared"]);
+  ASSERT_TRUE(j["classes"].is_array());
+  EXPECT_GT(j["compute_s"]["measured"].get<double>(), 0.1);  // 130.6 ms of kernels
+  moesim::Diagnostics diag(profile);
+  const auto p = moesim::hw::load_hw_profile(profile, diag);
+  ASSERT_TRUE(p) << diag.to_string();
+  EXPECT_EQ(p->device, "h800-sxm");
+  ASSERT_TRUE(p->kernel_classes.contains("rmsnorm"));
+  EXPECT_TRUE(p->kernel_classes.at("rmsnorm").bandwidth_efficiency.has_value());
+  const Result bad = run("compare-trace " + scen + " " + scen);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find(scen), std::string::npos) << bad.err;
 }
