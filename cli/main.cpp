@@ -338,7 +338,13 @@ int cmd_compare_trace(const std::string& scenario_file, const std::string& trace
         "moesim compare-trace --fit-profile " + scenario_file + " " + trace_file + " (" + std::to_string(cmp->layers) +
             " MoE layers): moesim's counted forward bytes (FLOPs for attention) over the trace's forward kernel time; "
             "backward_ratio = the trace's backward / forward kernel time");
-    for (const auto& [name, cal] : implied) profile.kernel_classes[name] = cal;
+    for (const auto& [name, cal] : implied) {  // the figures the trace gives; others stay
+      hw::KernelClassCalibration& k = profile.kernel_classes[name];
+      if (cal.bandwidth_efficiency) k.bandwidth_efficiency = cal.bandwidth_efficiency;
+      if (cal.compute_efficiency) k.compute_efficiency = cal.compute_efficiency;
+      if (cal.backward_ratio) k.backward_ratio = cal.backward_ratio;
+      k.source = cal.source;
+    }
     if (const int rc = write_output(hw::hw_profile_to_json(profile).dump(2) + "\n", fit_profile); rc != kExitOk) return rc;
     std::cerr << "wrote " << implied.size() << " kernel classes' bandwidth to " << fit_profile << "\n";
   }

@@ -47,10 +47,13 @@ void read_kernel_classes(ObjectReader k, HwProfile& p) {
     cal.bandwidth_efficiency = read_fraction(c, "bandwidth_efficiency");
     cal.compute_efficiency = read_fraction(c, "compute_efficiency");
     cal.backward_ratio = c.number("backward_ratio", false, 0.0, 100.0);
+    cal.overlapped_sm_fraction = read_fraction(c, "overlapped_sm_fraction");
+    cal.overlapped_sm_fraction_source = c.string("overlapped_sm_fraction_source").value_or("");
     cal.source = c.string("source").value_or("");
-    if (!cal.bandwidth_efficiency && !cal.compute_efficiency && !cal.backward_ratio && c.valid()) {
+    if (!cal.bandwidth_efficiency && !cal.compute_efficiency && !cal.backward_ratio && !cal.overlapped_sm_fraction &&
+        c.valid()) {
       c.diagnostics().error(c.pointer(), "a kernel class measures nothing",
-                            "give bandwidth_efficiency, compute_efficiency or backward_ratio");
+                            "give bandwidth_efficiency, compute_efficiency, backward_ratio or overlapped_sm_fraction");
     }
     c.finish();
     p.kernel_classes[name] = cal;
@@ -67,6 +70,7 @@ void read_gemm(ObjectReader g, HwProfile& p) {
     GemmCalibration cal;
     auto eff = read_fraction(c, "eff_max", true);
     auto half = c.number("m_half", true, 0.0, 1e9);
+    cal.k_half = c.number("k_half", false, 0.0, 1e9).value_or(0.0);
     cal.memory_efficiency = read_fraction(c, "memory_efficiency");
     cal.grouped_relative_efficiency = c.number("grouped_relative_efficiency", false, 1e-3, 10.0);
     cal.samples = static_cast<int>(c.integer("samples", false, 0, 1 << 30).value_or(0));
@@ -223,6 +227,7 @@ nlohmann::json hw_profile_to_json(const HwProfile& p) {
     nlohmann::json g = nlohmann::json::object();
     for (const auto& [dtype, c] : p.gemm) {
       nlohmann::json e{{"eff_max", c.eff_max}, {"m_half", c.m_half}};
+      if (c.k_half > 0) e["k_half"] = c.k_half;
       if (c.memory_efficiency) e["memory_efficiency"] = *c.memory_efficiency;
       if (c.grouped_relative_efficiency) e["grouped_relative_efficiency"] = *c.grouped_relative_efficiency;
       e["samples"] = c.samples;
@@ -257,6 +262,8 @@ nlohmann::json hw_profile_to_json(const HwProfile& p) {
       if (c.bandwidth_efficiency) e["bandwidth_efficiency"] = *c.bandwidth_efficiency;
       if (c.compute_efficiency) e["compute_efficiency"] = *c.compute_efficiency;
       if (c.backward_ratio) e["backward_ratio"] = *c.backward_ratio;
+      if (c.overlapped_sm_fraction) e["overlapped_sm_fraction"] = *c.overlapped_sm_fraction;
+      if (!c.overlapped_sm_fraction_source.empty()) e["overlapped_sm_fraction_source"] = c.overlapped_sm_fraction_source;
       if (!c.source.empty()) e["source"] = c.source;
       k[name] = e;
     }

@@ -16,21 +16,25 @@
 
 namespace moesim::hw {
 
-/// Measured GEMM behaviour of one dtype: efficiency as a function of the rows (tokens) dimension,
-///   eff(m) = eff_max * m / (m + m_half),
+/// Measured GEMM behaviour of one dtype: efficiency as a function of the rows (tokens) dimension
+/// and, where the samples span it, of the reduction dimension k,
+///   eff(m, k) = eff_max * m / (m + m_half) * k / (k + k_half),
 /// and the bandwidth fraction that memory-bound (skinny) GEMMs reach.
 struct GemmCalibration {
   double eff_max = 0;       ///< achieved / peak on large GEMMs, (0, 1]
   double m_half = 0;        ///< rows at which eff reaches eff_max / 2 (>= 0; 0 = no shape loss)
+  double k_half = 0;        ///< reduction depth at which the k factor is 1/2 (0 = not measured)
   std::optional<double> memory_efficiency;  ///< achieved / peak bandwidth of memory-bound GEMMs
   /// Grouped (per-expert) GEMMs over uneven token counts: dense-model time / measured time.
   std::optional<double> grouped_relative_efficiency;
   int samples = 0;          ///< samples the fit used (informational)
   double rms_log_error = 0; ///< root mean square of ln(model / measured) over them
 
-  /// Compute efficiency of a GEMM with `rows` rows; rows <= 0 means "large" (eff_max).
-  double efficiency(double rows) const {
-    return rows > 0 ? eff_max * rows / (rows + m_half) : eff_max;
+  /// Compute efficiency of a GEMM with `rows` rows and reduction depth `k`; rows <= 0 means
+  /// "large" rows, k <= 0 an unknown (large) depth.
+  double efficiency(double rows, double k = 0) const {
+    const double e = rows > 0 ? eff_max * rows / (rows + m_half) : eff_max;
+    return k > 0 && k_half > 0 ? e * k / (k + k_half) : e;
   }
 };
 
@@ -61,6 +65,10 @@ struct KernelClassCalibration {
   std::optional<double> compute_efficiency;    ///< achieved / bf16 peak (attention), (0, 1]
   /// Training: the class's backward kernel time over its forward time.
   std::optional<double> backward_ratio;
+  /// "gemm": the share of the SMs the GEMMs get while SM-driven all-to-all kernels (DeepEP)
+  /// overlap them, (0, 1].
+  std::optional<double> overlapped_sm_fraction;
+  std::string overlapped_sm_fraction_source;   ///< where that one comes from
   std::string source;                          ///< where the figures come from
 };
 

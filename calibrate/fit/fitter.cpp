@@ -99,12 +99,17 @@ double out_bytes(hw::DType dtype) {
 
 struct Curve {
   double eff_max, m_half, mem_eff;
+  double k_half = 0;  // 0: no dependence on the reduction depth
+
+  double efficiency(double m, double k) const {
+    const double e = eff_max * m / (m + m_half);
+    return k_half > 0 ? e * k / (k + k_half) : e;
+  }
 };
 
 // The roofline without launch overhead: what one timed GEMM kernel costs (docs/calibration.md).
 double gemm_model(const Curve& c, double peak, double bw, hw::DType dtype, double m, double n, double k) {
-  const double eff = c.eff_max * m / (m + c.m_half);
-  return std::max(2.0 * m * n * k / (peak * eff), gemm_bytes(dtype, m, n, k) / (bw * c.mem_eff));
+  return std::max(2.0 * m * n * k / (peak * c.efficiency(m, k)), gemm_bytes(dtype, m, n, k) / (bw * c.mem_eff));
 }
 
 struct GemmFit {
@@ -113,9 +118,9 @@ struct GemmFit {
   int compute_bound = 0, memory_bound = 0;
 };
 
-// Least squares on log time over (eff_max, m_half, mem_eff), searched in unconstrained
-// coordinates (logit, log, logit) by Nelder-Mead from a few starting m_half values.
-GemmFit fit_gemm_curve(const std::vector<const GemmSample*>& s, double peak, double bw) {
+// Least squares on log time over (eff_max, m_half, mem_eff) and, with `with_k`, k_half, searched
+// in unconstrained coordinates (logit, log, logit, log) by Nelder-Mead from a few starting values.
+GemmFit fit_gemm_curve(const std::vector<const GemmSample*>& s, double peak, double bw, bool with_k) {
   double eff0 = 0.05, mem0 = 0.05;
   for (const GemmSample* g : s) {
     eff0 = std::max(eff0, 2.0 * g->m * g->n * g->k / (g->seconds * peak));
@@ -123,7 +128,11 @@ GemmFit fit_gemm_curve(const std::vector<const GemmSample*>& s, double peak, dou
   }
   eff0 = std::clamp(eff0, 0.05, 0.99);
   mem0 = std::clamp(mem0, 0.05, 0.99);
-  auto unpack = [](const std::vector<double>& u) { return Curve{sigmoid(u[0]), std::exp(u[1]), sigmoid(u[2])}; };
+  auto unpack = [](const std::vector<double>& u) {
+    Curve c{sigmoid(u[0]), std::exp(u[1]), sigmoid(u[2])};
+    if (u.size() > 3) c.k_half = std::exp(u[3]);
+    return c;
+  };
   auto objective = [&](const std::vector<double>& u) {
     const Curve c = unpack(u);
     double sum = 0;
@@ -135,16 +144,25 @@ GemmFit fit_gemm_curve(const std::vector<const GemmSample*>& s, double peak, dou
   };
   Minimum best{{}, std::numeric_limits<double>::infinity(), 0};
   for (double m_half0 : {2.0, 16.0, 128.0, 1024.0}) {
-    Minimum m = nelder_mead(objective, {logit(eff0), std::log(m_half0), logit(mem0)}, {0.3, 1.0, 0.3});
-    m = nelder_mead(objective, m.x, {0.05, 0.2, 0.05});  // restart: escapes a collapsed simplex
-    if (m.value < best.value) best = m;
+    for (double k_half0 : {64.0, 512.0}) {
+      std::vector<double> start{logit(eff0), std::log(m_half0), logit(mem0)};
+      std::vector<double> step{0.3, 1.0, 0.3}, fine{0.05, 0.2, 0.05};
+      if (with_k) {
+        start.push_back(std::log(k_half0));
+        step.push_back(1.0);
+        fine.push_back(0.2);
+      }
+      Minimum m = nelder_mead(objective, start, step);
+      m = nelder_mead(objective, m.x, fine);  // restart: escapes a collapsed simplex
+      if (m.value < best.value) best = m;
+      if (!with_k) break;
+    }
   }
   GemmFit out;
   out.curve = unpack(best.x);
   out.rms = std::sqrt(best.value / static_cast<double>(s.size()));
   for (const GemmSample* g : s) {
-    const double eff = out.curve.eff_max * g->m / (g->m + out.curve.m_half);
-    const double tc = 2.0 * g->m * g->n * g->k / (peak * eff);
+    const double tc = 2.0 * g->m * g->n * g->k / (peak * out.curve.efficiency(g->m, g->k));
     const double tm = gemm_bytes(g->dtype, g->m, g->n, g->k) / (bw * out.curve.mem_eff);
     ++(tc >= tm ? out.compute_bound : out.memory_bound);
   }
@@ -160,7 +178,7 @@ double grouped_model(const Curve& c, double peak, double bw, const GroupedGemmSa
     active += t > 0 ? 1 : 0;
   }
   const double rows = total / active;
-  const double eff = c.eff_max * rows / (rows + c.m_half);
+  const double eff = c.efficiency(rows, g.k);
   const double flops = 2.0 * total * g.n * g.k;
   const double bytes = hw::dtype_bytes(g.dtype) * (total * g.k + active * g.n * g.k) + out_bytes(g.dtype) * total * g.n;
   return std::max(flops / (peak * eff), bytes / (bw * c.mem_eff));
@@ -185,10 +203,19 @@ void fit_gemms(const RawRun& run, const hw::Device& dev, hw::HwProfile& p, Diagn
                               " distinct m)", "a sweep needs at least 4 samples over 3 values of m");
       continue;
     }
-    const GemmFit fit = fit_gemm_curve(samples, *peak, dev.memory_bandwidth);
+    // The reduction depth enters the curve only where the samples span it (3 or more depths, a
+    // factor 4 or more apart) and it removes at least 5% of the error left by rows alone.
+    std::set<double> depths;
+    for (const GemmSample* g : samples) depths.insert(g->k);
+    GemmFit fit = fit_gemm_curve(samples, *peak, dev.memory_bandwidth, false);
+    if (depths.size() >= 3 && *depths.rbegin() >= 4 * *depths.begin()) {
+      const GemmFit with_k = fit_gemm_curve(samples, *peak, dev.memory_bandwidth, true);
+      if (with_k.rms < 0.95 * fit.rms) fit = with_k;
+    }
     hw::GemmCalibration cal;
     cal.eff_max = fit.curve.eff_max;
     cal.m_half = fit.curve.m_half;
+    cal.k_half = fit.curve.k_half;
     cal.samples = static_cast<int>(samples.size());
     cal.rms_log_error = fit.rms;
     if (fit.memory_bound >= 2) {
@@ -213,7 +240,7 @@ void fit_gemms(const RawRun& run, const hw::Device& dev, hw::HwProfile& p, Diagn
     std::string grouped_where;
     for (const auto& g : run.grouped_gemm) {
       if (g.dtype != dtype) continue;
-      const Curve c{cal.eff_max, cal.m_half, fit.curve.mem_eff};
+      const Curve c{cal.eff_max, cal.m_half, fit.curve.mem_eff, cal.k_half};
       ratios.push_back(grouped_model(c, *peak, dev.memory_bandwidth, g) / g.seconds);
       if (grouped_where.empty()) grouped_where = g.pointer;
     }
@@ -482,6 +509,7 @@ std::string fit_summary(const hw::HwProfile& p) {
     const std::string d = hw::dtype_name(dtype);
     row("gemm " + d + " eff_max", dev ? fmt(dev->matmul_efficiency(dtype), 3) : "-", fmt(c.eff_max, 3));
     row("gemm " + d + " m_half (rows)", "-", fmt(c.m_half, 4));
+    if (c.k_half > 0) row("gemm " + d + " k_half (depth)", "-", fmt(c.k_half, 4));
     row("gemm " + d + " eff at 16 / 128 / 1024 rows", "-",
         fmt(c.efficiency(16), 2) + "/" + fmt(c.efficiency(128), 2) + "/" + fmt(c.efficiency(1024), 2));
     row("gemm " + d + " memory-bound bandwidth frac.", dev ? fmt(dev->memory_efficiency, 3) : "-",

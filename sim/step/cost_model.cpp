@@ -38,9 +38,14 @@ CostModel::CostModel(const hw::Device& device, hw::DType weights_dtype, const hw
         class_eff_m_[static_cast<std::size_t>(c)] = *it->second.bandwidth_efficiency;
       }
     }
+    if (auto it = profile->kernel_classes.find("gemm");
+        it != profile->kernel_classes.end() && it->second.overlapped_sm_fraction) {
+      overlapped_sm_fraction_ = *it->second.overlapped_sm_fraction;
+    }
     if (const hw::GemmCalibration* g = profile->gemm_for(compute_dtype_)) {
       eff_c_ = g->eff_max;
       m_half_ = g->m_half;
+      k_half_ = g->k_half;
       gemm_eff_m_ = g->memory_efficiency.value_or(0.0);
       grouped_eff_ = g->grouped_relative_efficiency.value_or(1.0);
     }
@@ -73,9 +78,10 @@ CostModel::CostModel(const hw::Device& device, hw::DType weights_dtype, const hw
   }
 }
 
-double CostModel::compute_efficiency(double rows) const {
+double CostModel::compute_efficiency(double rows, double k) const {
   // Without a measured knee the catalog's constant holds exactly (no rounding through rows/rows).
-  return rows > 0 && m_half_ > 0 ? eff_c_ * rows / (rows + m_half_) : eff_c_;
+  const double e = rows > 0 && m_half_ > 0 ? eff_c_ * rows / (rows + m_half_) : eff_c_;
+  return k > 0 && k_half_ > 0 ? e * k / (k + k_half_) : e;
 }
 
 KernelCost CostModel::roofline(double flops, double bytes, double eff_c, double eff_m,
@@ -125,12 +131,14 @@ KernelCost CostModel::attention(double flops, double bytes) const {
   return roofline(flops, bytes, attn_eff_ * attn_peak_ / peak_, eff_m > 0 ? eff_m : eff_m_, 1.0);
 }
 
-KernelCost CostModel::gemm(double flops, double bytes, double rows) const {
-  return roofline(flops, bytes, compute_efficiency(rows), gemm_eff_m_, 1.0);
+void CostModel::share_sms_with_communication() { gemm_sm_share_ = overlapped_sm_fraction_; }
+
+KernelCost CostModel::gemm(double flops, double bytes, double rows, double k) const {
+  return roofline(flops, bytes, compute_efficiency(rows, k) * gemm_sm_share_, gemm_eff_m_, 1.0);
 }
 
-KernelCost CostModel::grouped_gemm(double flops, double bytes, double rows_per_group) const {
-  return roofline(flops, bytes, compute_efficiency(rows_per_group), gemm_eff_m_, 1.0 / grouped_eff_);
+KernelCost CostModel::grouped_gemm(double flops, double bytes, double rows_per_group, double k) const {
+  return roofline(flops, bytes, compute_efficiency(rows_per_group, k) * gemm_sm_share_, gemm_eff_m_, 1.0 / grouped_eff_);
 }
 
 }  // namespace moesim::sim

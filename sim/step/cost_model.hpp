@@ -66,12 +66,13 @@ class CostModel {
   /// A memory-bound kernel of class `cls` (rmsnorm, rotary, activation, ...): kernel() at the
   /// class's measured bandwidth where the profile has one.
   KernelCost class_kernel(Phase cls, double flops, double bytes) const;
-  /// A GEMM over `rows` rows (tokens): compute at eff_c(rows), memory at the bandwidth that
-  /// memory-bound GEMMs reach. Without a profile this equals kernel().
-  KernelCost gemm(double flops, double bytes, double rows) const;
+  /// A GEMM over `rows` rows (tokens) reducing over depth `k` (0: unknown): compute at
+  /// eff_c(rows, k), memory at the bandwidth that memory-bound GEMMs reach. Without a profile
+  /// this equals kernel().
+  KernelCost gemm(double flops, double bytes, double rows, double k = 0) const;
   /// A grouped GEMM (one group per expert, `rows_per_group` rows each on average): gemm() slowed
   /// by the measured grouped-GEMM relative efficiency.
-  KernelCost grouped_gemm(double flops, double bytes, double rows_per_group) const;
+  KernelCost grouped_gemm(double flops, double bytes, double rows_per_group, double k = 0) const;
 
   /// The attention kernel (scores and weighted sum over the KV cache, flash-style): its matmuls
   /// run in bf16 whatever the weights' dtype, at the bf16 GEMM efficiency (the profile's bf16
@@ -79,8 +80,13 @@ class CostModel {
   /// memory efficiency; a profile's "attention" kernel class replaces either.
   KernelCost attention(double flops, double bytes) const;
 
-  /// Compute efficiency of a GEMM with `rows` rows (eff_max when rows <= 0).
-  double compute_efficiency(double rows) const;
+  /// SM-driven all-to-all kernels (DeepEP) overlap this deployment's GEMMs: they run on the share
+  /// of the SMs the profile measured ("gemm" overlapped_sm_fraction; nothing without one).
+  void share_sms_with_communication();
+
+  /// Compute efficiency of a GEMM with `rows` rows (eff_max when rows <= 0) and reduction depth
+  /// `k` (no depth loss when k <= 0 or the profile did not measure one).
+  double compute_efficiency(double rows, double k = 0) const;
 
   hw::DType compute_dtype() const { return compute_dtype_; }
   double achievable_flops() const { return peak_ * eff_c_; }
@@ -104,6 +110,9 @@ class CostModel {
   double layer_overhead_ = 0, step_overhead_ = 0, sequence_overhead_ = 0;
   std::array<double, kNumPhases> class_eff_m_{};  // 0: the device's memory efficiency
   double m_half_ = 0;         // rows at half of eff_c_ (0: no shape dependence)
+  double k_half_ = 0;         // reduction depth at half of the depth factor (0: none)
+  double overlapped_sm_fraction_ = 1;  // the profile's GEMM SM share under overlapped all-to-all
+  double gemm_sm_share_ = 1;           // the share in force
   double gemm_eff_m_ = 0;     // bandwidth fraction of memory-bound GEMMs
   double grouped_eff_ = 1;    // grouped GEMM relative efficiency
   double attn_peak_ = 0, attn_eff_ = 0;  // bf16 peak and efficiency of the attention kernel

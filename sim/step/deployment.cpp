@@ -32,7 +32,12 @@ StepShape step_shape_of(const WorkloadSpec& w) {
 
 Deployment resolve_deployment(const Scenario& s) {
   const ModelConfig& m = s.model.config;
-  const CostModel cost(*s.cluster.device, s.model.weights_dtype, s.hw_profile.get(), s.power_cap_w, s.engine);
+  CostModel cost(*s.cluster.device, s.model.weights_dtype, s.hw_profile.get(), s.power_cap_w, s.engine);
+  // Two micro-batches overlap DeepEP's all-to-all (whose kernels hold SMs) with the GEMMs.
+  if (s.overlap == "two-microbatch" && s.communication.all_to_all != AllToAllAlgorithm::direct &&
+      m.is_moe()) {
+    cost.share_sms_with_communication();
+  }
   // Tokens travel in fp8 when the experts compute in fp8 (DeepEP's dispatch), else in bf16;
   // combine returns bf16 unless the scenario says otherwise.
   const hw::DType dispatch_dtype = s.communication.dispatch_dtype.value_or(

@@ -86,6 +86,10 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
   const ExpertPlacement& placement = placement_;
   const double params = lp.routed_expert / d_.par.expert_tp;
   const double wbytes = hw::dtype_bytes(d_.weights_dtype);
+  // Gate and up reduce over the hidden size (2/3 of the FLOPs), down over the expert's
+  // intermediate size: their FLOP-weighted harmonic depth.
+  const double inter = lp.routed_expert / (3.0 * d_.model.hidden) / d_.par.expert_tp;
+  const double depth = inter > 0 ? 1.0 / (2.0 / 3.0 / d_.model.hidden + 1.0 / 3.0 / inter) : 0.0;
   for (int d = 0; d < ep_; ++d) {
     const auto& slots = placement.held[static_cast<std::size_t>(d)];
     const double pairs = loads[static_cast<std::size_t>(d)];
@@ -97,7 +101,8 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
     const double rows = slots.empty() ? 0.0 : pairs / static_cast<double>(slots.size());
     const KernelCost c =
         rows > 0 ? d_.cost.grouped_gemm(2.0 * pairs * params,
-                                        touched * params * wbytes + 2.0 * pairs * d_.model.hidden * kActivationBytes, rows)
+                                        touched * params * wbytes + 2.0 * pairs * d_.model.hidden * kActivationBytes, rows,
+                                        depth)
                  : d_.cost.kernel(0, 0);
     if (d == 0 || c.seconds > lx.straggler.seconds) {
       lx.straggler = c;

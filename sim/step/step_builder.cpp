@@ -96,10 +96,11 @@ class StepBuilder {
     return id;
   }
 
-  // `rows` > 0 marks matrix work over that many rows (tokens): the GEMM efficiency curve of a
-  // calibration profile applies.
-  int compute(Phase ph, int layer, int st, double flops, double bytes, std::vector<int> deps, double rows = 0) {
-    return add_compute(ph, layer, st, rows <= 0 ? d_.cost.kernel(flops, bytes) : d_.cost.gemm(flops, bytes, rows),
+  // `rows` > 0 marks matrix work over that many rows (tokens), reducing over depth `k` (0:
+  // unknown): the GEMM efficiency curve of a calibration profile applies.
+  int compute(Phase ph, int layer, int st, double flops, double bytes, std::vector<int> deps, double rows = 0,
+              double k = 0) {
+    return add_compute(ph, layer, st, rows <= 0 ? d_.cost.kernel(flops, bytes) : d_.cost.gemm(flops, bytes, rows, k),
                        std::move(deps));
   }
 
@@ -281,6 +282,7 @@ class StepBuilder {
     double kv_write_bytes = 0;
     double rope_elements = 0;             // elements rotary rewrites (q and k rope parts)
     double o_inputs = 0;                  // elements entering the output projection
+    double qkv_k = 0, o_k = 0;            // reduction depths (QKV: FLOP-weighted over its GEMMs)
   };
 
   // Attention over this micro-batch's tokens (heads split by TP): the projections, the
@@ -297,6 +299,29 @@ class StepBuilder {
     const double qkv_params = lp.attention - o_params;
     a.qkv_flops = 2.0 * T_ * qkv_params / tp_;
     a.o_flops = 2.0 * T_ * o_params / tp_;
+    a.o_k = heads * v_dim / tp_;
+    a.qkv_k = m_.hidden;
+    if (mla) {
+      // MLA's input projections reduce over different depths: q_a and kv_a over the hidden size,
+      // q_b over the q rank, kv_b over the KV rank. Their FLOP-weighted harmonic depth has the
+      // same total depth loss as the four GEMMs.
+      const double h = m_.hidden, qk = double(at.qk_nope_head_dim) + at.qk_rope_head_dim;
+      std::vector<std::pair<double, double>> parts;  // (weights, depth)
+      if (at.q_lora_rank > 0) {
+        parts.emplace_back(h * at.q_lora_rank, h);
+        parts.emplace_back(double(at.q_lora_rank) * heads * qk, at.q_lora_rank);
+      } else {
+        parts.emplace_back(h * heads * qk, h);
+      }
+      parts.emplace_back(h * (double(at.kv_lora_rank) + at.qk_rope_head_dim), h);
+      parts.emplace_back(double(at.kv_lora_rank) * heads * (double(at.qk_nope_head_dim) + v_dim), at.kv_lora_rank);
+      double w = 0, w_over_k = 0;
+      for (const auto& [p, k] : parts) {
+        w += p;
+        w_over_k += p / k;
+      }
+      a.qkv_k = w / w_over_k;
+    }
     // Scores and weighted sum of one token over `ctx` earlier tokens. MLA decode runs in the
     // absorbed form over the cached latent (FlashMLA); prompts decompress K and V and run
     // ordinary attention over qk_nope + qk_rope and v_head_dim (as DeepSeek's prefill does).
@@ -357,13 +382,13 @@ class StepBuilder {
   std::vector<int> attention_and_norms(int l, int st, const AttentionWork& attn, const std::vector<int>& ready) {
     rmsnorm(l, st, T_, ready);
     cast(l, st, T_ * m_.hidden, {});
-    compute(Phase::attention_proj, l, st, attn.qkv_flops, attn.qkv_bytes, {}, T_);
+    compute(Phase::attention_proj, l, st, attn.qkv_flops, attn.qkv_bytes, {}, T_, attn.qkv_k);
     kernel(Phase::rotary, l, st, 3.0 * attn.rope_elements, 2.0 * attn.rope_elements * kActivationBytes, {});
     kernel(Phase::kv_write, l, st, 0, 2.0 * attn.kv_write_bytes, {});
     add_compute(Phase::attention, l, st, d_.cost.attention(attn.core_flops, attn.core_bytes), {});
     cast(l, st, attn.o_inputs, {});
     std::vector<int> done;
-    done.push_back(compute(Phase::attention_proj, l, st, attn.o_flops, attn.o_bytes, {}, T_));
+    done.push_back(compute(Phase::attention_proj, l, st, attn.o_flops, attn.o_bytes, {}, T_, attn.o_k));
     if (tp_allreduce_) done = {collective(Phase::attention, l, tp_allreduce_, done)};
     kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, done);
     int last = rmsnorm(l, st, T_, {});
@@ -379,11 +404,11 @@ class StepBuilder {
     const double mlp_bytes = lp.dense_mlp / tp_ * wbytes_ + 2.0 * T_ * m_.hidden * kActivationBytes;
     const double inter = lp.dense_mlp / (3.0 * m_.hidden) / tp_;  // gated MLP: 3 matrices
     cast(l, st, T_ * m_.hidden, front);
-    compute(Phase::dense_mlp, l, st, mlp_flops * 2.0 / 3.0, mlp_bytes * 2.0 / 3.0, front, T_);  // gate and up
+    compute(Phase::dense_mlp, l, st, mlp_flops * 2.0 / 3.0, mlp_bytes * 2.0 / 3.0, front, T_, m_.hidden);  // gate and up
     activation(l, st, T_, inter, {});
     cast(l, st, T_ * inter, {});
     std::vector<int> mlp;
-    mlp.push_back(compute(Phase::dense_mlp, l, st, mlp_flops / 3.0, mlp_bytes / 3.0, {}, T_));  // down
+    mlp.push_back(compute(Phase::dense_mlp, l, st, mlp_flops / 3.0, mlp_bytes / 3.0, {}, T_, inter));  // down
     if (tp_allreduce_) mlp = {collective(Phase::dense_mlp, l, tp_allreduce_, mlp)};
     mlp = {kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, mlp)};
     return mlp;
@@ -398,7 +423,7 @@ class StepBuilder {
     const double gate_bytes = lp.gate * kHighPrecisionBytes + T_ * m_.hidden * kActivationBytes;
     const double experts = m_.moe.num_experts, k = m_.moe.top_k;
     std::vector<int> gated;
-    compute(Phase::gate, l, st, gate_flops, gate_bytes, front, T_);
+    compute(Phase::gate, l, st, gate_flops, gate_bytes, front, T_, m_.hidden);
     // fp32 scores: read, normalise, write, then top-k reads them and writes k (index, weight).
     gated.push_back(kernel(Phase::router, l, st, 8.0 * T_ * experts, T_ * (3.0 * experts * 4.0 + k * 8.0), {}));
     auto shared = [&](const std::vector<int>& deps) {
@@ -407,10 +432,10 @@ class StepBuilder {
       const double sh_bytes = lp.shared_experts / tp_ * wbytes_ + 2.0 * T_ * m_.hidden * kActivationBytes;
       const double inter = lp.shared_experts / (3.0 * m_.hidden) / tp_;
       cast(l, st, T_ * m_.hidden, deps);
-      compute(Phase::shared_expert, l, st, sh_flops * 2.0 / 3.0, sh_bytes * 2.0 / 3.0, deps, T_);
+      compute(Phase::shared_expert, l, st, sh_flops * 2.0 / 3.0, sh_bytes * 2.0 / 3.0, deps, T_, m_.hidden);
       activation(l, st, T_, inter, {});
       cast(l, st, T_ * inter, {});
-      compute(Phase::shared_expert, l, st, sh_flops / 3.0, sh_bytes / 3.0, {}, T_);
+      compute(Phase::shared_expert, l, st, sh_flops / 3.0, sh_bytes / 3.0, {}, T_, inter);
     };
     if (!d_.overlap_shared) shared(gated);
     // Each token's k copies gathered in expert order (index building folded in), in the
@@ -478,7 +503,7 @@ class StepBuilder {
     const double seqs = w_.logits_every_token ? T_ / sub_ : seqs_ / sub_;
     rmsnorm(-1, st, seqs, deps);
     compute(Phase::lm_head, -1, st, 2.0 * seqs * head_params_,
-            head_params_ * kHighPrecisionBytes + seqs * m_.hidden * kActivationBytes, {}, seqs);
+            head_params_ * kHighPrecisionBytes + seqs * m_.hidden * kActivationBytes, {}, seqs, m_.hidden);
     const double logits = seqs * m_.vocab / tp_;
     const Phase ph = w_.logits_every_token ? Phase::loss : Phase::sampling;
     KernelCost sample = d_.cost.class_kernel(ph, 6.0 * logits, 3.0 * logits * 4.0);

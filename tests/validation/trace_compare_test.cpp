@@ -7,8 +7,9 @@
 // In sample: the memory-bound classes' bandwidth, the attention kernel's efficiency and every
 // backward / forward ratio of the H800 profile (hwmodels/profiles/h800-sxm-deepgemm.json) were
 // fitted on this trace by `moesim compare-trace --fit-profile`; those rows check the fit, not a
-// prediction. Out of sample: the forward GEMMs (the profile's fp8 GEMM curve comes from
-// DeepGEMM's published tables) and the all-to-all.
+// prediction. Out of sample: the forward GEMMs' efficiency (the profile's fp8 GEMM curve comes
+// from DeepGEMM's published tables; their share of the SMs beside DeepEP, 112 of 132, is read
+// from this trace's kernel grids) and the all-to-all.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -66,19 +67,17 @@ TEST(TraceValidation, DeepSeekV3TrainingTraceClassByClass) {
   }
   EXPECT_NEAR(err(row(c, "attention_fwd").predicted_forward_s, row(c, "attention_fwd").measured_forward_s), 0.0, 0.20);
   EXPECT_NEAR(err(row(c, "attention_bwd").predicted_backward_s, row(c, "attention_bwd").measured_backward_s), 0.0, 0.20);
-  // Out of sample: the grouped GEMMs within 20%.
-  const auto& grouped = row(c, "grouped_gemm");
-  const double grouped_err = err(grouped.predicted_forward_s, grouped.measured_forward_s);
-  RecordProperty("grouped_gemm_forward_error", std::to_string(grouped_err));
-  EXPECT_NEAR(grouped_err, 0.0, 0.20);
-  // Known miss (docs/validation.md): the dense GEMMs forward read -25.5%. The fp8 curve depends on
-  // the rows only; DeepGEMM's own table at 4096 rows runs from 39% of peak at K = 512 (MLA's KV
-  // decompression) to 77% at K = 16384, and the curve gives 65% to all. The check keeps the
-  // error where it is, so a change shows.
-  const auto& gemm = row(c, "gemm");
-  const double gemm_err = err(gemm.predicted_forward_s, gemm.measured_forward_s);
-  RecordProperty("gemm_forward_error", std::to_string(gemm_err));
-  EXPECT_NEAR(gemm_err, -0.255, 0.01);
+  // Out of sample for their efficiency (the fp8 curve over rows and depth comes from DeepGEMM's
+  // tables); the share of SMs they get beside DeepEP (112 of 132) is read from this trace's grids.
+  for (const char* k : {"gemm", "grouped_gemm"}) {
+    const auto& r = row(c, k);
+    const double e = err(r.predicted_forward_s, r.measured_forward_s);
+    RecordProperty(std::string(k) + "_forward_error", std::to_string(e));
+    EXPECT_NEAR(e, 0.0, 0.20) << k << " forward";
+  }
+  // The GEMMs' backward as a whole (the trace files part of the weight gradients apart).
+  const auto& all = row(c, "all_gemms");
+  EXPECT_NEAR(err(all.predicted_backward_s, all.measured_backward_s), 0.0, 0.20);
   // The step: every compute kernel of both passes within 15%.
   const double step_err = err(c.predicted_compute_s, c.measured_compute_s);
   RecordProperty("compute_error", std::to_string(step_err));
