@@ -344,6 +344,23 @@ TEST(PublishedProfiles, H800DeepGemmProfileIsTheFitOfDeepGemmsTables) {
   const auto& got = f.profile->gemm.at(hw::DType::fp8);
   expect_rel(got.eff_max, want.eff_max, 1e-9, "eff_max");
   expect_rel(got.m_half, want.m_half, 1e-9, "m_half");
+  expect_rel(got.k_half, want.k_half, 1e-9, "k_half");
   expect_rel(*got.memory_efficiency, *want.memory_efficiency, 1e-9, "memory_efficiency");
   expect_rel(*got.grouped_relative_efficiency, *want.grouped_relative_efficiency, 1e-9, "grouped_relative_efficiency");
+  // The tables span depths 512 to 16384, and the depth explains part of their spread: the curve
+  // keeps it, and it halves the efficiency of a GEMM only a few hundred deep.
+  EXPECT_GT(got.k_half, 100.0);
+  EXPECT_LT(got.k_half, 2000.0);
+  EXPECT_LT(got.rms_log_error, 0.15);
+}
+
+// The synthetic H100 samples have no depth dependence (h100_sample_truth.json): the curve stays
+// over rows alone.
+TEST(Fitter, NoDepthTermWhereTheSamplesHaveNone) {
+  Diagnostics rd("raw.json");
+  const auto raw = read_json_file(std::string(MOESIM_SOURCE_DIR) + "/tests/data/calibrate/h100_sample_raw.json", rd);
+  ASSERT_TRUE(raw) << rd.to_string();
+  const Fitted f = fit(*raw);
+  ASSERT_TRUE(f.profile) << f.diag.to_string();
+  for (const auto& [dtype, c] : f.profile->gemm) EXPECT_EQ(c.k_half, 0.0) << hw::dtype_name(dtype);
 }
