@@ -16,7 +16,9 @@ PowerModel PowerModel::of(const hw::Device& device, std::optional<double> cap_w)
 }
 
 double PowerModel::kernel_watts(const hw::PState& p, double compute_share, double memory_share) const {
-  const double activity = std::clamp(std::max(compute_share, memory_bound_activity * memory_share), 0.0, 1.0);
+  // Board power = idle + an SM-activity term + an HBM-activity term (issue 15): the two add, up
+  // to the state's busy power.
+  const double activity = std::clamp(compute_share + memory_bound_activity * memory_share, 0.0, 1.0);
   return idle_w + (p.busy_w - idle_w) * activity;
 }
 

@@ -7,7 +7,8 @@
 //
 // Power (docs/power.md): a kernel at performance state p (clock fraction f) takes
 //   compute_s / f for its compute term while its memory term stays (HBM/LPDDR run on their own
-//   clock), and draws idle + (busy(p) - idle) x max(compute share, activity_mem x memory share).
+//   clock), and draws idle + (busy(p) - idle) x min(1, compute share + activity_mem x memory share):
+//   an SM-activity and an HBM-activity term on top of idle.
 // A power cap picks, per kernel, the fastest state whose power stays under the cap: a
 // compute-bound kernel slows by up to 1/f, a memory-bound one much less, often not at all.
 
