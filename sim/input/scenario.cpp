@@ -518,7 +518,7 @@ void read_engine(ObjectReader& top, Scenario& s, Diagnostics& diag) {
     s.engine_inherited = def.inherited;
     return;
   }
-  if (top.string("engine") == std::optional<std::string>(hw::kIdealEngine)) return;
+  if (const nlohmann::json* v = top.raw("engine"); v != nullptr && v->is_string() && *v == hw::kIdealEngine) return;
   std::vector<std::string> names = hw::engine_names();
   names.insert(names.begin(), hw::kIdealEngine);
   s.engine = read_catalog_name<hw::EngineProfile>(top, "engine", "engine", names,

@@ -98,9 +98,13 @@ TEST(TraceValidation, H800ProfileKernelClassesComeFromTheTrace) {
     auto it = p->profile->kernel_classes.find(name);
     ASSERT_NE(it, p->profile->kernel_classes.end()) << name;
     const auto& committed = it->second;
-    if (cal.bandwidth_efficiency) EXPECT_NEAR(*committed.bandwidth_efficiency, *cal.bandwidth_efficiency, 1e-9) << name;
-    if (cal.compute_efficiency) EXPECT_NEAR(*committed.compute_efficiency, *cal.compute_efficiency, 1e-9) << name;
-    if (cal.backward_ratio) EXPECT_NEAR(*committed.backward_ratio, *cal.backward_ratio, 1e-9) << name;
+    // What the trace implies, the committed profile holds (and nothing of it is missing).
+    EXPECT_EQ(committed.bandwidth_efficiency.has_value(), cal.bandwidth_efficiency.has_value()) << name;
+    EXPECT_EQ(committed.compute_efficiency.has_value(), cal.compute_efficiency.has_value()) << name;
+    EXPECT_EQ(committed.backward_ratio.has_value(), cal.backward_ratio.has_value()) << name;
+    EXPECT_NEAR(committed.bandwidth_efficiency.value_or(0), cal.bandwidth_efficiency.value_or(0), 1e-9) << name;
+    EXPECT_NEAR(committed.compute_efficiency.value_or(0), cal.compute_efficiency.value_or(0), 1e-9) << name;
+    EXPECT_NEAR(committed.backward_ratio.value_or(0), cal.backward_ratio.value_or(0), 1e-9) << name;
   }
 }
 
