@@ -44,11 +44,15 @@ TEST(PhoneValidation, OlmoeHexagonDecodeKnownMissMinus31Percent) {
   EXPECT_NEAR(predicted / measured - 1, -0.31, 0.01) << "predicted " << predicted << " vs measured " << measured;
 }
 
-// Known miss (docs/validation.md, "Not yet reproduced"): moesim predicts about 206 tokens/s for
-// the 212-token prefill against the measured 122.5, +68%. Kept as a disabled test, so the gap
-// stays visible (run with --gtest_also_run_disabled_tests); nothing was tuned to close it.
-TEST(PhoneValidation, DISABLED_OlmoeHexagonPrefillWithin30Percent) {
+// Known miss (docs/validation.md, "Not yet reproduced"): moesim predicts 200 tokens/s for the
+// 212-token prefill against the measured 122.5, +63% (+68% before every kernel was counted). Nothing
+// was tuned to close it. The check keeps the error where it is, so a change shows; the 30% target
+// is not met.
+TEST(PhoneValidation, OlmoeHexagonPrefillKnownMissPlus63Percent) {
   const double measured = the_case()["value"][0].get<double>();
   const sim::Report r = run_scenario("olmoe-1b-7b-prefill-1xphone.json");
-  EXPECT_NEAR(r.input_tokens_per_s, measured, 0.30 * measured);
+  ASSERT_TRUE(r.feasible) << r.reason;
+  RecordProperty("predicted_prefill_tokens_per_s", std::to_string(r.input_tokens_per_s));
+  EXPECT_NEAR(r.input_tokens_per_s / measured - 1, 0.63, 0.01)
+      << "predicted " << r.input_tokens_per_s << " vs measured " << measured;
 }
