@@ -411,7 +411,8 @@ int cmd_topology(const std::string& file, bool as_json, const std::string& pair_
     if (spec.has_scale_out) {
       j["fabric"]["scale_out"] = {{"link", spec.scale_out.name}, {"nics_per_node", spec.nics_per_node},
                                   {"topology", hw::topology_name(spec.topology)},
-                                  {"nodes_per_leaf", topo.nodes_per_leaf()}};
+                                  {"nodes_per_leaf", topo.nodes_per_leaf()},
+                                  {"oversubscription", spec.oversubscription}};
     }
     j["vertices"] = nlohmann::json::object();
     for (const auto& [kind, count] : kinds) j["vertices"][hw::vertex_kind_name(kind)] = count;
@@ -457,6 +458,7 @@ int cmd_topology(const std::string& file, bool as_json, const std::string& pair_
                 hw::topology_name(spec.topology).c_str(), spec.nics_per_node, spec.nics_per_node == 1 ? "" : "s");
     if (spec.topology == hw::ScaleOutTopology::fat_tree) {
       std::printf(", %d node%s per leaf", topo.nodes_per_leaf(), topo.nodes_per_leaf() == 1 ? "" : "s");
+      if (spec.oversubscription != 1.0) std::printf(", %g:1 oversubscribed", spec.oversubscription);
     }
     std::printf(")");
   }

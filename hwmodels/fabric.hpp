@@ -30,8 +30,19 @@ struct FabricSpec {
   /// Nodes under one leaf switch of a fat-tree (traffic between leaves crosses the spine, with
   /// the cross-switch latency). 0: all nodes under one switch.
   int nodes_per_leaf = 0;
+  /// Fat-tree: a leaf's capacity down to its NICs over its capacity up to the spine (1: full
+  /// bisection; 2: half as much uplink as NIC ports). Only traffic between leaves crosses it.
+  double oversubscription = 1.0;
 
   int num_devices() const { return nodes * devices_per_node; }
+  /// Leaf switches of a fat-tree (1 when every node hangs on one switch); 0 without scale-out or
+  /// for a rail-optimized fabric.
+  int leaves() const {
+    if (!has_scale_out || topology != ScaleOutTopology::fat_tree) return 0;
+    return nodes_per_leaf > 0 && nodes_per_leaf < nodes ? nodes / nodes_per_leaf : 1;
+  }
+  /// The leaf a node's NICs hang on (fat-tree).
+  int leaf_of_node(int node) const { return leaves() > 1 ? node / nodes_per_leaf : 0; }
   int node_of(int device) const { return device / devices_per_node; }
   int local_index(int device) const { return device % devices_per_node; }
   /// The NIC (0..nics_per_node-1) a device's scale-out traffic leaves through; devices share

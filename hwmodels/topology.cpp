@@ -121,6 +121,11 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
       add("scale_out/nodes_per_leaf", "nodes_per_leaf applies to a fat-tree, not to rail-optimized",
           "remove it: every node hangs on every rail switch");
     }
+    if (spec.oversubscription != 1.0) {
+      add("scale_out/oversubscription", "oversubscription applies to a fat-tree's leaves, not to rail-optimized",
+          "remove it (rails reach the spine at full bisection in this version), or use \"fat-tree\" with "
+          "nodes_per_leaf");
+    }
   } else if (spec.nodes_per_leaf < 0) {
     add("scale_out/nodes_per_leaf", "nodes_per_leaf must not be negative", "use 1 or more");
   } else if (spec.nodes_per_leaf > 0 && spec.nodes % spec.nodes_per_leaf != 0) {
@@ -133,6 +138,19 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
             " nodes: leaves would differ in size",
         "use a divisor of " + nodes + " (" + divisors + "), or leave it out for one switch");
   }
+  if (!(spec.oversubscription >= 1.0)) {
+    add("scale_out/oversubscription",
+        "oversubscription " + std::to_string(spec.oversubscription) + " is below 1: a leaf cannot have more "
+        "capacity up to the spine than down to its NICs in this model",
+        "use 1 (full bisection) or more, e.g. 2 for a 2:1 leaf");
+  } else if (spec.oversubscription > 1.0 && spec.topology == ScaleOutTopology::fat_tree &&
+             !(spec.nodes_per_leaf > 0 && spec.nodes_per_leaf < spec.nodes)) {
+    add("scale_out/oversubscription",
+        "oversubscription needs at least two leaves, but all " + nodes + " nodes hang on one switch",
+        "set nodes_per_leaf to a divisor of " + nodes + " below it, e.g. " +
+            std::to_string(spec.nodes % 2 == 0 && spec.nodes > 1 ? spec.nodes / 2 : 1) +
+            ", or remove oversubscription");
+  }
   return out;
 }
 
@@ -140,13 +158,13 @@ namespace {
 
 // Adds both directions of one full-duplex physical link; returns {u->v, v->u} ids.
 std::pair<int, int> add_link(Topology& t, TopologyVertexId u, TopologyVertexId v, LinkRole role,
-                             const Link& link, int ports, double latency_s) {
+                             const Link& link, int ports, double latency_s, double oversubscription = 1.0) {
   const int up = static_cast<int>(t.edges.size());
   TopologyEdge e;
   e.role = role;
   e.link = link.name;
   e.ports = ports;
-  e.capacity_Bps = ports * link.effective_bandwidth();
+  e.capacity_Bps = ports * link.effective_bandwidth() / oversubscription;
   e.latency_s = latency_s;
   e.id = up;
   e.reverse = up + 1;
@@ -247,9 +265,10 @@ Topology build_topology(const FabricSpec& spec) {
                  LinkRole::scale_out, spec.scale_out, 1, hop_latency);
   }
   if (switches < 2) return t;
-  // Full bisection: each leaf/rail has as much capacity up to the spine as down to its NICs.
-  // The spine is one logical non-blocking switch and each uplink bundle one edge, i.e. ECMP
-  // spreads flows perfectly over the bundle's ports.
+  // Full bisection unless oversubscribed: each leaf/rail has as much capacity up to the spine as
+  // down to its NICs, divided by the oversubscription (fat-tree). The spine is one logical
+  // non-blocking switch and each uplink bundle one edge, i.e. ECMP spreads flows perfectly over
+  // the bundle's ports; `ports` stays the downlink count the bundle matches at 1:1.
   t.has_spine = true;
   t.spine_vertex = add_vertex(t, VertexKind::spine_switch, 0, -1);
   const int downlinks = rails ? spec.nodes : t.nodes_per_leaf() * nics;
@@ -258,7 +277,7 @@ Topology build_topology(const FabricSpec& spec) {
   for (std::size_t j = 0; j < static_cast<std::size_t>(switches); ++j) {
     std::tie(t.switch_up[j], t.switch_down[j]) =
         add_link(t, t.fabric_switch_vertex[j], t.spine_vertex, LinkRole::spine, spec.scale_out,
-                 downlinks, hop_latency);
+                 downlinks, hop_latency, rails ? 1.0 : spec.oversubscription);
   }
   return t;
 }

@@ -52,6 +52,7 @@ struct TopologyEdge {
   std::string link;        ///< catalog link name the capacity comes from
   int ports = 1;           ///< physical ports the edge bundles (spine uplinks carry many)
   double capacity_Bps = 0; ///< achievable B/s in this direction: ports x bandwidth x efficiency
+                           ///< (a fat-tree spine bundle: divided by the oversubscription)
   double latency_s = 0;    ///< this edge's share of the link latency (see docs/topology.md)
 };
 

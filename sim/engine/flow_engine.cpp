@@ -112,7 +112,31 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     }
     zone->seal();
   }
-  if (fabric.num_nics() > 0) {
+  if (fabric.num_nics() > 0 && spec.leaves() > 1) {
+    // A fat-tree with leaves: each leaf a star zone of its NICs behind a gateway, and the leaves
+    // a star zone whose ports are the leaves' uplink bundles to the spine, at the NIC ports' sum
+    // divided by the oversubscription. Traffic between leaves crosses both leaves' uplinks; the
+    // spine itself is non-blocking. The uplinks add no latency: the catalog's NIC latency is end
+    // to end, and the extra switch is not modelled (docs/topology.md).
+    auto* spine = sg4::create_star_zone("scale-out");
+    spine->set_parent(root);
+    const int nics_per_leaf = spec.nodes_per_leaf * spec.nics_per_node;
+    const double uplink = nics_per_leaf * fabric.port_bandwidth(fabric.num_devices()) / spec.oversubscription;
+    for (int leaf = 0; leaf < spec.leaves(); ++leaf) {
+      auto* zone = sg4::create_star_zone("leaf" + std::to_string(leaf));
+      zone->set_parent(spine);
+      for (int k = 0; k < nics_per_leaf; ++k) {
+        const int nic = leaf * nics_per_leaf + k;
+        add_port(zone, "nic" + std::to_string(nic), fabric.num_devices() + nic);
+      }
+      auto* gateway = zone->create_router("leaf" + std::to_string(leaf) + "-gw");
+      zone->seal();
+      auto* up = spine->create_split_duplex_link("leaf" + std::to_string(leaf) + "-uplink", uplink);
+      spine->add_route(zone->get_netpoint(), nullptr, gateway, nullptr, {{up, sg4::LinkInRoute::Direction::UP}},
+                       true);
+    }
+    spine->seal();
+  } else if (fabric.num_nics() > 0) {
     auto* zone = sg4::create_star_zone("scale-out");
     zone->set_parent(root);
     for (int nic = 0; nic < fabric.num_nics(); ++nic) {
@@ -129,20 +153,20 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
 // route latency, the same for every pair of one network). Any set of flows with the same bytes
 // sent and received per port therefore takes exactly as long. This rebuilds a collective with at
 // most about two flows per port (greedy transportation plan) instead of one per port pair, which
-// keeps SimGrid fast on hundreds of GPUs.
-// `out` is dense over `ports` (k x k, in the order of `ports`), not over all of the matrix's ports.
-void add_compact_flows(const std::vector<int>& ports, const TrafficMatrix& m, std::vector<double>& out) {
+// keeps SimGrid fast on hundreds of GPUs. (Between leaves of a fat-tree the uplinks are loaded
+// too: there the plan is made per pair of leaves, which keeps each uplink's bytes.)
+// `sent` and `received` give each local port's bytes; `out` is dense over the local ports
+// (k x k, k = sent.size()).
+void add_compact_flows(const std::vector<double>& sent, const std::vector<double>& received, std::vector<double>& out) {
   struct Open {
     int port;
     double left;
   };
-  // Ports are named by their index in `ports` below.
   std::vector<Open> sources, sinks;
-  const int count = static_cast<int>(ports.size());
+  const int count = static_cast<int>(sent.size());
   for (int i = 0; i < count; ++i) {
-    const int p = ports[static_cast<std::size_t>(i)];
-    if (m.sent_by(p) > 0) sources.push_back({i, m.sent_by(p)});
-    if (m.received_by(p) > 0) sinks.push_back({i, m.received_by(p)});
+    if (sent[static_cast<std::size_t>(i)] > 0) sources.push_back({i, sent[static_cast<std::size_t>(i)]});
+    if (received[static_cast<std::size_t>(i)] > 0) sinks.push_back({i, received[static_cast<std::size_t>(i)]});
   }
   auto flow = [&](int a, int b) -> double& { return out[static_cast<std::size_t>(a) * static_cast<std::size_t>(count) + b]; };
   std::size_t k = 0;  // first sink with bytes left
@@ -158,7 +182,7 @@ void add_compact_flows(const std::vector<int>& ports, const TrafficMatrix& m, st
       src.left -= x;
       sinks[j].left -= x;
     }
-    if (src.left <= 1e-9 * m.sent_by(ports[static_cast<std::size_t>(src.port)])) continue;
+    if (src.left <= 1e-9 * sent[static_cast<std::size_t>(src.port)]) continue;
     // The source's remaining bytes can only go to itself: reroute through an existing flow
     // a -> b (a, b != src) as a -> src and src -> b, which keeps every port's sums.
     double left = src.left;
@@ -179,6 +203,50 @@ void add_compact_flows(const std::vector<int>& ports, const TrafficMatrix& m, st
       if (sink.port == src.port) sink.left -= src.left;
     }
     src.left = 0;
+  }
+}
+
+// The NIC network of a fat-tree with leaves: one transportation plan per (source leaf,
+// destination leaf), so that every port's bytes and every leaf pair's bytes (what the uplinks
+// carry) stay as in the matrix. `ports` are the active NIC ports; `out` is dense over them.
+void add_compact_flows_per_leaf_pair(const Fabric& f, const std::vector<int>& ports, const TrafficMatrix& m,
+                                     std::vector<double>& out) {
+  auto leaf_of_port = [&](int port) { return f.spec.leaf_of_node((port - f.num_devices()) / f.spec.nics_per_node); };
+  std::unordered_map<int, std::size_t> local;  // port -> index in `ports`
+  for (std::size_t i = 0; i < ports.size(); ++i) local.emplace(ports[i], i);
+  // Per leaf pair: bytes sent and received per port (over the pair's ports only).
+  struct Block {
+    std::vector<int> members;  // indices into `ports`
+    std::unordered_map<std::size_t, std::size_t> slot;  // index into `ports` -> position in members
+    std::vector<double> sent, received;
+    std::size_t at(std::size_t i) {
+      auto [it, added] = slot.emplace(i, members.size());
+      if (added) {
+        members.push_back(static_cast<int>(i));
+        sent.push_back(0);
+        received.push_back(0);
+      }
+      return it->second;
+    }
+  };
+  std::map<std::pair<int, int>, Block> blocks;
+  for (const TrafficMatrix::Entry& e : m.entries()) {
+    if (e.bytes <= 0 || e.src == e.dst || !f.is_nic(e.src) || !f.is_nic(e.dst)) continue;
+    Block& b = blocks[{leaf_of_port(e.src), leaf_of_port(e.dst)}];
+    b.sent[b.at(local.at(e.src))] += e.bytes;
+    b.received[b.at(local.at(e.dst))] += e.bytes;
+  }
+  const std::size_t k = ports.size();
+  for (auto& [pair, b] : blocks) {
+    const std::size_t c = b.members.size();
+    std::vector<double> flows(c * c, 0.0);
+    add_compact_flows(b.sent, b.received, flows);
+    for (std::size_t x = 0; x < c; ++x) {
+      for (std::size_t y = 0; y < c; ++y) {
+        const double v = flows[x * c + y];
+        if (v > 0) out[static_cast<std::size_t>(b.members[x]) * k + static_cast<std::size_t>(b.members[y])] += v;
+      }
+    }
   }
 }
 
@@ -204,16 +272,26 @@ std::vector<NetworkPart> split_by_network(const Fabric& f, const TrafficMatrix& 
     groups.push_back(std::move(g));
   }
   std::vector<NetworkPart> parts;
-  for (auto& group : groups) {
+  const bool leaves = f.num_nics() > 0 && f.spec.leaves() > 1;
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     // Only the ports that move bytes take part.
     std::vector<int> active;
-    for (int p : group) {
+    for (int p : groups[gi]) {
       if (m.sent_by(p) > 0 || m.received_by(p) > 0) active.push_back(p);
     }
     if (active.empty()) continue;
     NetworkPart part;
     part.bytes.assign(active.size() * active.size(), 0.0);
-    add_compact_flows(active, m, part.bytes);
+    if (leaves && gi + 1 == groups.size()) {
+      add_compact_flows_per_leaf_pair(f, active, m, part.bytes);
+    } else {
+      std::vector<double> sent, received;
+      for (int p : active) {
+        sent.push_back(m.sent_by(p));
+        received.push_back(m.received_by(p));
+      }
+      add_compact_flows(sent, received, part.bytes);
+    }
     part.ports = std::move(active);
     parts.push_back(std::move(part));
   }

@@ -151,6 +151,7 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
                        ? hw::ScaleOutTopology::rail_optimized
                        : hw::ScaleOutTopology::fat_tree;
     out.nodes_per_leaf = static_cast<int>(so.integer("nodes_per_leaf", false, 1, 1 << 20).value_or(0));
+    out.oversubscription = so.number("oversubscription", false, 1.0, 1024.0).value_or(1.0);
     so.finish();
     if (out.nics_per_node > s.cluster.devices_per_node) {
       diag.error(so.pointer_to("nics_per_node"),
@@ -589,6 +590,7 @@ hw::FabricSpec fabric_of(const Scenario& s) {
     f.nics_per_node = s.cluster.scale_out->nics_per_node;
     f.topology = s.cluster.scale_out->topology;
     f.nodes_per_leaf = s.cluster.scale_out->nodes_per_leaf;
+    f.oversubscription = s.cluster.scale_out->oversubscription;
   }
   return f;
 }

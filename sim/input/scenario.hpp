@@ -32,6 +32,7 @@ struct ScaleOut {
   int nics_per_node = 0;
   hw::ScaleOutTopology topology = hw::ScaleOutTopology::fat_tree;
   int nodes_per_leaf = 0;      ///< fat-tree: nodes under one leaf switch (0: one switch for all)
+  double oversubscription = 1; ///< fat-tree: leaf down- over uplink capacity (1: full bisection)
 };
 
 struct ClusterSpec {

@@ -134,6 +134,9 @@ nlohmann::json Report::to_json() const {
     j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
                   {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
   }
+  if (contention) {
+    j["contention"] = {{"added_s", contention->added_s}, {"by_traffic_class_s", contention->by_traffic_class_s}};
+  }
   if (offload) {
     const OffloadStats& o = *offload;
     j["offload"] = {{"flash_bytes_per_device", o.flash_bytes}, {"cache_bytes_per_device", o.cache_bytes},
@@ -232,6 +235,17 @@ void table_header(const Report& r, std::ostringstream& o) {
 void table_timing(const Report& r, std::ostringstream& o) {
   if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
   o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";
+  if (r.contention && r.contention->added_s > 1e-9) {
+    // Flow fidelity: link sharing the closed form does not see.
+    o << "  contention      +" << format_quantity(r.contention->added_s, Dimension::time)
+      << " over the closed form (per traffic class, summed over its collectives: ";
+    const char* sep = "";
+    for (const auto& [cls, s] : r.contention->by_traffic_class_s) {
+      o << sep << cls << " +" << format_quantity(s, Dimension::time);
+      sep = ", ";
+    }
+    o << ")\n";
+  }
   if (r.input_tokens_per_s > 0) {
     o << "  input tokens/s  " << fmt("%.0f", r.input_tokens_per_s) << " ("
       << fmt("%.0f", r.input_tokens_per_s / r.devices) << " per device)\n";

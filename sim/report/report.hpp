@@ -78,6 +78,16 @@ struct EnergyStats {
   double radio_joules = 0;        ///< of joules: Wi-Fi radio (phones)
 };
 
+/// Flow fidelity: what link sharing added to the step over the closed form, which takes each
+/// collective at its uncongested busiest port (docs/topology.md, "Flow against the closed form").
+struct ContentionStats {
+  double added_s = 0;  ///< step time at flow minus the closed form's on the same step graph
+  /// Per traffic class (the collectives' phase: dispatch, combine, pipeline, ...): flow duration
+  /// minus closed-form duration, summed over the reported step's collectives (all devices' work,
+  /// not only the critical path; classes with nothing added are left out).
+  std::map<std::string, double> by_traffic_class_s;
+};
+
 struct Report {
   std::string scenario;
   std::string workload;                ///< "decode" | "prefill"
@@ -117,6 +127,7 @@ struct Report {
   std::optional<double> price_electricity_per_j;
   std::optional<EnergyStats> energy;
   std::optional<OffloadStats> offload;  ///< phones with experts offloaded to flash
+  std::optional<ContentionStats> contention;  ///< flow fidelity, fixed steps
   long long events = 0;
   double wall_s = 0;
 

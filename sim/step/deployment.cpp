@@ -91,6 +91,7 @@ Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {
     f.nics_per_node = w.nics_per_node;
     f.topology = w.topology;
     f.nodes_per_leaf = w.nodes_per_leaf;
+    f.oversubscription = w.oversubscription;
   }
   d.fabric.spec = f;
   return d;

@@ -4,6 +4,7 @@
 #include "catalog.hpp"
 #include "engine/engine.hpp"
 #include "json_reader.hpp"
+#include "input/input.hpp"
 #include "workloads/workloads.hpp"
 #include "../test_fabric.hpp"
 
@@ -91,6 +92,108 @@ TEST(FlowEngine, CappedBusyGraphWithOneKernelPowerPerDevice) {
   auto flow = engine::run_flow(g);
   ASSERT_TRUE(flow) << flow.error();
   EXPECT_NEAR(flow->energy_j, 2 * 100 * 0.5, 1e-9);
+}
+
+// A fat-tree of 4 leaves, one node of one device and one NIC each, and a uniform all-to-all
+// between the NICs (every NIC sends B to each of the other three). Each NIC port carries 3B each
+// way, and each leaf's uplink carries the same 3B (all of a leaf's traffic leaves it). At full
+// bisection the uplink matches the port, so flow equals the closed form (a regression guard);
+// at 2:1 the uplink has half a port's bandwidth and the collective takes twice as long, which
+// the closed form (uncongested busiest port) does not see.
+namespace {
+StepGraph leaves_all_to_all(double oversubscription) {
+  StepGraph g;
+  g.num_devices = 4;
+  g.fabric = one_node(1, 400e9, 1e-6);
+  g.fabric.spec.nodes = 4;
+  g.fabric.spec.has_scale_out = true;
+  g.fabric.spec.scale_out.bandwidth = 50e9;
+  g.fabric.spec.scale_out.efficiency = 1.0;
+  g.fabric.spec.scale_out.latency_s = 3e-6;
+  g.fabric.spec.nics_per_node = 1;
+  g.fabric.spec.nodes_per_leaf = 1;
+  g.fabric.spec.oversubscription = oversubscription;
+  Task a2a;
+  a2a.phase = Phase::dispatch;
+  auto m = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
+  for (int s = 0; s < 4; ++s) {
+    for (int d = 0; d < 4; ++d) {
+      if (s != d) m->add(4 + s, 4 + d, 1e9);
+    }
+  }
+  m->finalize();
+  a2a.traffic = m;
+  g.add(a2a);
+  return g;
+}
+}  // namespace
+
+TEST(FlowEngine, OversubscribedLeavesSlowCrossLeafTrafficByTheRatio) {
+  const StepGraph full = leaves_all_to_all(1.0);
+  const double port_time = 3e9 / 50e9;
+  auto t1 = engine::run_flow(full);
+  ASSERT_TRUE(t1) << t1.error();
+  EXPECT_NEAR(t1->makespan, evaluate_analytic(full).makespan, 1e-9);
+  EXPECT_NEAR(t1->makespan, port_time + 3e-6, 1e-9);
+
+  const StepGraph half = leaves_all_to_all(2.0);
+  EXPECT_NEAR(evaluate_analytic(half).makespan, port_time + 3e-6, 1e-9);  // the fast bound
+  auto t2 = engine::run_flow(half);
+  ASSERT_TRUE(t2) << t2.error();
+  EXPECT_NEAR(t2->makespan, 2 * port_time + 3e-6, 1e-9);
+}
+
+// Two leaves of two nodes each at 4:1; traffic stays inside each leaf, so the uplinks carry
+// nothing and flow equals the closed form.
+TEST(FlowEngine, TrafficInsideALeafIgnoresTheOversubscription) {
+  StepGraph g = leaves_all_to_all(4.0);
+  g.fabric.spec.nodes_per_leaf = 2;
+  auto m = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
+  m->add(4, 5, 2e9);
+  m->add(5, 4, 2e9);
+  m->add(6, 7, 2e9);
+  m->add(7, 6, 2e9);
+  m->finalize();
+  g.tasks[0].traffic = m;
+  auto t = engine::run_flow(g);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_NEAR(t->makespan, evaluate_analytic(g).makespan, 1e-9);
+  EXPECT_NEAR(t->makespan, 2e9 / 50e9 + 3e-6, 1e-9);
+}
+
+// End to end: DeepSeek-V3 prefill on 4 nodes, one per leaf, 2:1 leaves. DeepEP's RDMA stage
+// sends every NIC's bytes to other nodes, so every byte crosses its leaf's uplink, which has half
+// the NICs' bandwidth: the report's contention is what flow adds over the closed form, all of it
+// in the all-to-all. At full bisection nothing is added.
+TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
+  moesim::Diagnostics diag("oversubscribed");
+  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/deepseek-v3-prefill-ep32-oversubscribed.json",
+                              diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  auto flow = simulate(*s, engine::run_flow);
+  ASSERT_TRUE(flow) << flow.error();
+  s->fidelity = Fidelity::analytic;
+  auto closed = simulate(*s, engine::run_flow);
+  ASSERT_TRUE(closed) << closed.error();
+  ASSERT_TRUE(flow->contention);
+  EXPECT_FALSE(closed->contention);
+  EXPECT_NEAR(flow->contention->added_s, flow->step_time_s - closed->step_time_s, 1e-9);
+  EXPECT_GT(flow->contention->added_s, 0.2 * closed->step_time_s);
+  for (const auto& [cls, added] : flow->contention->by_traffic_class_s) {
+    EXPECT_TRUE(cls == "dispatch" || cls == "combine") << cls;
+  }
+  // The RDMA stage doubles: each collective at least its closed-form time again, and not more.
+  EXPECT_NEAR(flow->contention->by_traffic_class_s.at("dispatch"), closed->dispatch.seconds, 0.05 * closed->dispatch.seconds);
+  EXPECT_NEAR(flow->contention->by_traffic_class_s.at("combine"), closed->combine.seconds, 0.05 * closed->combine.seconds);
+
+  s->fidelity = Fidelity::flow;
+  s->cluster.scale_out->oversubscription = 1;
+  auto full = simulate(*s, engine::run_flow);
+  ASSERT_TRUE(full) << full.error();
+  ASSERT_TRUE(full->contention);
+  EXPECT_EQ(full->contention->added_s, 0.0);
+  EXPECT_TRUE(full->contention->by_traffic_class_s.empty());
+  EXPECT_NEAR(full->step_time_s, closed->step_time_s, 1e-6 * closed->step_time_s);
 }
 
 // Phones on one Wi-Fi cell run on SimGrid's Wi-Fi zone (CM02, shared air). A simple collective:

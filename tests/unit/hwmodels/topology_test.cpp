@@ -185,6 +185,27 @@ TEST(Topology, BisectionOfFourNodesIsFullOnEitherTopology) {
               expected / 2, 1.0);
 }
 
+// A 2:1 leaf has half as much capacity up to the spine as down to its NICs: with two leaves of two
+// nodes, the bisection is the leaves' uplinks, half of full.
+TEST(Topology, OversubscribedLeavesHalveTheSpineAndTheBisection) {
+  FabricSpec spec = cluster(4, ScaleOutTopology::fat_tree, 2);
+  const double full = bisection_bandwidth(build_topology(spec)).bandwidth_Bps;
+  spec.oversubscription = 2;
+  EXPECT_TRUE(topology_problems(spec).empty());
+  const Topology t = build_topology(spec);
+  EXPECT_NEAR(bisection_bandwidth(t).bandwidth_Bps, full / 2, 1.0);
+  for (const LinkClassSummary& c : link_summary(t)) {
+    if (c.role != LinkRole::spine) continue;
+    EXPECT_EQ(c.links, 2);
+    EXPECT_DOUBLE_EQ(c.capacity_Bps, 16 * 50e9 * link("ib-ndr400").efficiency / 2);  // 16 NIC ports below
+  }
+  spec.oversubscription = 0.5;
+  EXPECT_TRUE(has_problem(spec, "scale_out/oversubscription", "below 1"));
+  spec = cluster(4, ScaleOutTopology::fat_tree);
+  spec.oversubscription = 2;
+  EXPECT_TRUE(has_problem(spec, "scale_out/oversubscription", "at least two leaves"));
+}
+
 TEST(Topology, BisectionOfOneNodeIsHalfItsScaleUpPorts) {
   const Link& nv = link("nvlink4");
   const Bisection b = bisection_bandwidth(build_topology(node(8, "nvlink4")));

@@ -260,6 +260,29 @@ TEST(Scenario, NodesPerLeafIsForFatTreesOnly) {
   EXPECT_TRUE(has_problem(diag, "/cluster/scale_out/nodes_per_leaf", "applies to a fat-tree")) << diag.to_string();
 }
 
+TEST(Scenario, OversubscriptionIsAtLeastOneOnAFatTreeWithLeaves) {
+  Diagnostics ok("s.json");
+  EXPECT_TRUE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"nodes_per_leaf", 2},
+                               {"oversubscription", 2}}),
+                   ok))
+      << ok.to_string();
+  Diagnostics below("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"nodes_per_leaf", 2},
+                                {"oversubscription", 0.5}}),
+                    below));
+  EXPECT_TRUE(has_problem(below, "/cluster/scale_out/oversubscription", "")) << below.to_string();
+  Diagnostics one_leaf("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"oversubscription", 2}}), one_leaf));
+  EXPECT_TRUE(has_problem(one_leaf, "/cluster/scale_out/oversubscription", "at least two leaves"))
+      << one_leaf.to_string();
+  EXPECT_TRUE(has_problem(one_leaf, "/cluster/scale_out/oversubscription", "nodes_per_leaf")) << one_leaf.to_string();
+  Diagnostics rails("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "rail-optimized"},
+                                {"oversubscription", 2}}),
+                    rails));
+  EXPECT_TRUE(has_problem(rails, "/cluster/scale_out/oversubscription", "not to rail-optimized")) << rails.to_string();
+}
+
 TEST(Scenario, DevicesMustShareNicsEvenly) {
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 3}}), diag));
