@@ -62,7 +62,7 @@ TEST(ServingValidation, Qwen15MoeOverDense7bOnA100Within20Percent) {
 // not the assumption.
 TEST(ServingValidation, MlperfMixtralOfflineAtAnAssumed600InputTokensWithin20Percent) {
   const double measured = case_value("mlperf41-mixtral-8xh100-offline");
-  const auto doc = nlohmann::json::parse(R"({
+  const nlohmann::json doc = nlohmann::json::parse(R"({
     "model": {"preset": "mixtral-8x7b", "weights_dtype": "fp8", "kv_dtype": "fp8"},
     "cluster": {"nodes": 1, "node": {"device": "h100-sxm", "devices_per_node": 1, "scale_up": "nvlink4"}},
     "parallelism": {"attention": {"tp": 1, "dp": 1}, "experts": {"ep": 1, "tp": 1}},
@@ -84,4 +84,17 @@ TEST(ServingValidation, MlperfMixtralOfflineAtAnAssumed600InputTokensWithin20Per
       << "predicted " << r.output_tokens_per_s << " output tokens/s vs measured " << measured;
   EXPECT_EQ(r.engine, "vllm-h100");
   EXPECT_GT(r.phases_s.at("engine"), 0.0);
+
+  // The submission ran TensorRT-LLM. moesim's TensorRT-LLM profile (nim-trtllm-h100) was measured
+  // behind NIM's streaming server at batches up to 247; its 42.5 us per running sequence comes to
+  // about 19 ms of engine time per step at this run's ~450 sequences (the vLLM profile: 2.5 ms).
+  // Known miss with it: -32.4% (35,439 tokens/s). Neither profile was measured on MLPerf's
+  // in-process LoadGen harness; docs/validation.md gives both. The check keeps the error visible.
+  nlohmann::json trt = doc;
+  trt["engine"] = "nim-trtllm-h100";
+  const sim::Report t = test_support::run_analytic(trt);
+  ASSERT_TRUE(t.simulated && t.feasible) << t.reason;
+  RecordProperty("predicted_output_tokens_per_s_nim_trtllm", std::to_string(t.output_tokens_per_s));
+  EXPECT_EQ(t.engine, "nim-trtllm-h100");
+  EXPECT_NEAR(t.output_tokens_per_s / measured - 1, -0.324, 0.01) << "predicted " << t.output_tokens_per_s;
 }
