@@ -5,6 +5,7 @@
 // closed-form evaluator and the SimGrid platform builder.
 
 #include <string>
+#include <vector>
 
 #include "catalog.hpp"
 
@@ -33,6 +34,10 @@ struct FabricSpec {
   /// Fat-tree: a leaf's capacity down to its NICs over its capacity up to the spine (1: full
   /// bisection; 2: half as much uplink as NIC ports). Only traffic between leaves crosses it.
   double oversubscription = 1.0;
+  /// Ports at reduced speed or down (scenario cluster.degraded / cluster.failed): a fraction of the
+  /// link's bandwidth, 0 for a failed port. Empty: every port at full speed.
+  std::vector<double> nic_speed;     ///< by global NIC index, node * nics_per_node + nic
+  std::vector<double> device_speed;  ///< each device's scale-up port
 
   int num_devices() const { return nodes * devices_per_node; }
   /// Leaf switches of a fat-tree (1 when every node hangs on one switch); 0 without scale-out or
@@ -45,10 +50,46 @@ struct FabricSpec {
   int leaf_of_node(int node) const { return leaves() > 1 ? node / nodes_per_leaf : 0; }
   int node_of(int device) const { return device / devices_per_node; }
   int local_index(int device) const { return device % devices_per_node; }
-  /// The NIC (0..nics_per_node-1) a device's scale-out traffic leaves through; devices share
-  /// NICs evenly when there are fewer NICs than devices.
-  int nic_of(int device) const {
+  /// The NIC (0..nics_per_node-1) a device's scale-out traffic is cabled to; devices share NICs
+  /// evenly when there are fewer NICs than devices.
+  int cabled_nic_of(int device) const {
     return nics_per_node > 0 ? local_index(device) * nics_per_node / devices_per_node : 0;
+  }
+  double nic_speed_of(int global_nic) const {
+    return nic_speed.empty() ? 1.0 : nic_speed[static_cast<std::size_t>(global_nic)];
+  }
+  double device_speed_of(int device) const {
+    return device_speed.empty() ? 1.0 : device_speed[static_cast<std::size_t>(device)];
+  }
+  /// The NIC a device's scale-out traffic leaves through: its own, or when that one has failed the
+  /// next working NIC of its node (in index order, wrapping), which it then shares. A node without
+  /// a working NIC keeps the cabled one (disconnected() says so).
+  int nic_of(int device) const {
+    const int own = cabled_nic_of(device);
+    if (nic_speed.empty() || nics_per_node == 0) return own;
+    const int base = node_of(device) * nics_per_node;
+    for (int k = 0; k < nics_per_node; ++k) {
+      const int nic = (own + k) % nics_per_node;
+      if (nic_speed_of(base + nic) > 0) return nic;
+    }
+    return own;
+  }
+  /// Why some device cannot reach the devices it must (a node whose NICs have all failed, in a
+  /// cluster of several nodes; a device whose scale-up port failed, in a node of several), or
+  /// empty when every device is reachable.
+  std::string disconnected() const {
+    for (int d = 0; d < num_devices() && !device_speed.empty(); ++d) {
+      if (devices_per_node > 1 && device_speed_of(d) <= 0) {
+        return "device " + std::to_string(d) + "'s scale-up port has failed: it cannot reach the other devices of node " +
+               std::to_string(node_of(d));
+      }
+    }
+    for (int n = 0; n < nodes && nodes > 1 && !nic_speed.empty(); ++n) {
+      bool any = false;
+      for (int i = 0; i < nics_per_node; ++i) any = any || nic_speed_of(n * nics_per_node + i) > 0;
+      if (!any) return "every NIC of node " + std::to_string(n) + " has failed: its devices cannot reach the other nodes";
+    }
+    return {};
   }
 };
 

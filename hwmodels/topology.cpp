@@ -158,13 +158,13 @@ namespace {
 
 // Adds both directions of one full-duplex physical link; returns {u->v, v->u} ids.
 std::pair<int, int> add_link(Topology& t, TopologyVertexId u, TopologyVertexId v, LinkRole role,
-                             const Link& link, int ports, double latency_s, double oversubscription = 1.0) {
+                             const Link& link, int ports, double latency_s, double scale = 1.0) {
   const int up = static_cast<int>(t.edges.size());
   TopologyEdge e;
   e.role = role;
   e.link = link.name;
   e.ports = ports;
-  e.capacity_Bps = ports * link.effective_bandwidth() / oversubscription;
+  e.capacity_Bps = ports * link.effective_bandwidth() * scale;
   e.latency_s = latency_s;
   e.id = up;
   e.reverse = up + 1;
@@ -229,7 +229,7 @@ Topology build_topology(const FabricSpec& spec) {
     const auto ud = static_cast<std::size_t>(d);
     std::tie(t.device_up[ud], t.device_down[ud]) =
         add_link(t, t.device_vertex[ud], t.node_switch_vertex[static_cast<std::size_t>(spec.node_of(d))],
-                 LinkRole::scale_up, spec.scale_up, 1, spec.scale_up.latency_s / 2);
+                 LinkRole::scale_up, spec.scale_up, 1, spec.scale_up.latency_s / 2, spec.device_speed_of(d));
   }
   if (!spec.has_scale_out) return t;
 
@@ -245,7 +245,8 @@ Topology build_topology(const FabricSpec& spec) {
     const auto ud = static_cast<std::size_t>(d);
     const auto nic = static_cast<std::size_t>(spec.node_of(d) * nics + spec.nic_of(d));
     std::tie(t.device_to_nic[ud], t.nic_to_device[ud]) =
-        add_link(t, t.device_vertex[ud], t.nic_vertex[nic], LinkRole::nic_attach, spec.scale_out, 1, 0.0);
+        add_link(t, t.device_vertex[ud], t.nic_vertex[nic], LinkRole::nic_attach, spec.scale_out, 1, 0.0,
+                 spec.nic_speed_of(static_cast<int>(nic)));
   }
   const bool rails = spec.topology == ScaleOutTopology::rail_optimized;
   const int switches = rails ? nics : spec.nodes / t.nodes_per_leaf();
@@ -262,7 +263,7 @@ Topology build_topology(const FabricSpec& spec) {
     const int sw = rails ? i : node / t.nodes_per_leaf();
     std::tie(t.nic_up[k], t.nic_down[k]) =
         add_link(t, t.nic_vertex[k], t.fabric_switch_vertex[static_cast<std::size_t>(sw)],
-                 LinkRole::scale_out, spec.scale_out, 1, hop_latency);
+                 LinkRole::scale_out, spec.scale_out, 1, hop_latency, spec.nic_speed_of(static_cast<int>(k)));
   }
   if (switches < 2) return t;
   // Full bisection unless oversubscribed: each leaf/rail has as much capacity up to the spine as
@@ -277,7 +278,7 @@ Topology build_topology(const FabricSpec& spec) {
   for (std::size_t j = 0; j < static_cast<std::size_t>(switches); ++j) {
     std::tie(t.switch_up[j], t.switch_down[j]) =
         add_link(t, t.fabric_switch_vertex[j], t.spine_vertex, LinkRole::spine, spec.scale_out,
-                 downlinks, hop_latency, rails ? 1.0 : spec.oversubscription);
+                 downlinks, hop_latency, rails ? 1.0 : 1.0 / spec.oversubscription);
   }
   return t;
 }

@@ -81,7 +81,9 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     // Devices draw power; NIC endpoints stand for links, whose energy is not modelled here.
     h->set_property("wattage_per_state", port < fabric.num_devices() ? device_watts : nic_watts);
     h->set_property("wattage_off", "0");
-    auto* link = zone->create_split_duplex_link(name + "-port", fabric.port_bandwidth(port))
+    // A failed port carries nothing (its devices are rerouted or the run refused); SimGrid wants a
+    // positive bandwidth all the same.
+    auto* link = zone->create_split_duplex_link(name + "-port", std::max(fabric.port_bandwidth(port), 1.0))
                      ->set_latency(fabric.port_latency(port) / 2);
     zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
                     {{link, sg4::LinkInRoute::Direction::UP}}, true);
@@ -121,7 +123,7 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     auto* spine = sg4::create_star_zone("scale-out");
     spine->set_parent(root);
     const int nics_per_leaf = spec.nodes_per_leaf * spec.nics_per_node;
-    const double uplink = nics_per_leaf * fabric.port_bandwidth(fabric.num_devices()) / spec.oversubscription;
+    const double uplink = nics_per_leaf * spec.scale_out.effective_bandwidth() / spec.oversubscription;
     for (int leaf = 0; leaf < spec.leaves(); ++leaf) {
       auto* zone = sg4::create_star_zone("leaf" + std::to_string(leaf));
       zone->set_parent(spine);

@@ -80,6 +80,7 @@ struct Task {
   int device = -1;
   int device_count = 1;
   double seconds = 0;
+  double slowdown = 1;         ///< a straggler among its devices: seconds includes this factor
   double flops = 0;
   double bytes = 0;            ///< memory traffic of the kernel
   double watts = 0;            ///< power of each of its devices while it runs (cost model)
@@ -108,7 +109,12 @@ struct Fabric {
   /// Achievable bytes per second through `port` in each direction, for bulk transfers or for
   /// per-token messages.
   double port_bandwidth(int port, bool token_messages = false) const {
-    return token_messages ? port_link(port).message_bandwidth() : port_link(port).effective_bandwidth();
+    return (token_messages ? port_link(port).message_bandwidth() : port_link(port).effective_bandwidth()) *
+           port_speed(port);
+  }
+  /// The fraction of its link's bandwidth a port runs at (cluster.degraded; 0 when failed).
+  double port_speed(int port) const {
+    return is_nic(port) ? spec.nic_speed_of(port - num_devices()) : spec.device_speed_of(port);
   }
   /// End-to-end latency of one message between two ports of this port's network; a per-token
   /// message collective adds its link's message overhead.

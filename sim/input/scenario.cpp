@@ -124,6 +124,76 @@ const hw::Link* read_link(ObjectReader& r, const std::string& key) {
                                      [&](const std::string& n) { return cat.find_link(n); });
 }
 
+// cluster.stragglers: {"slowdown": s, "share": x, "seed": n} or {"slowdown": s, "devices": [...]}.
+// Device ids are checked against the cluster in check_consistency (the cluster is read by then).
+void read_stragglers(ObjectReader r, Scenario& s) {
+  if (!r.valid()) return;
+  Stragglers st;
+  st.slowdown = r.number("slowdown", true, 1.0, 1000.0).value_or(1.0);
+  st.share = r.number("share", false, 0.0, 1.0);
+  st.seed = static_cast<std::uint64_t>(r.integer("seed", false, 0).value_or(1));
+  if (const nlohmann::json* list = r.raw("devices"); list != nullptr) {
+    if (!list->is_array()) {
+      r.diagnostics().error(r.pointer_to("devices"), "expected an array of device ids, got " + json_type_name(*list),
+                            "e.g. [3, 17]");
+    } else {
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        const nlohmann::json& v = (*list)[i];
+        if (!v.is_number_integer()) {
+          r.diagnostics().error(r.pointer_to("devices") + "/" + std::to_string(i),
+                                "expected a device id (an integer), got " + json_type_name(v));
+          continue;
+        }
+        st.devices.push_back(v.get<int>());
+      }
+    }
+  }
+  if (st.share.has_value() == (r.raw("devices") != nullptr)) {
+    r.diagnostics().error(r.pointer(), "give either \"share\" (a fraction of the devices, drawn with \"seed\") or "
+                                       "\"devices\" (their ids), not both and not neither",
+                          "e.g. {\"share\": 0.01, \"slowdown\": 1.2} or {\"devices\": [5], \"slowdown\": 1.5}");
+  }
+  r.finish();
+  s.cluster.stragglers = st;
+}
+
+// cluster.degraded / cluster.failed: arrays of {"node": n, "nic": i} (a NIC) or {"device": d} (its
+// scale-up port); degraded entries also give "speed" in (0, 1). Ranges are checked against the
+// cluster in check_consistency.
+void read_port_faults(ObjectReader& c, const std::string& key, std::vector<PortFault>& out, Diagnostics& diag) {
+  const nlohmann::json* list = c.raw(key);
+  if (list == nullptr) return;
+  const std::string at = c.pointer_to(key);
+  const bool degraded = key == "degraded";
+  const std::string example = degraded ? "[{\"node\": 0, \"nic\": 3, \"speed\": 0.5}, {\"device\": 5, \"speed\": 0.5}]"
+                                       : "[{\"node\": 0, \"nic\": 3}, {\"device\": 5}]";
+  if (!list->is_array()) {
+    diag.error(at, "expected an array of ports, got " + json_type_name(*list), "e.g. " + example);
+    return;
+  }
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    ObjectReader e((*list)[i], at + "/" + std::to_string(i), diag);
+    if (!e.valid()) continue;
+    PortFault f;
+    const bool is_device = e.has("device");
+    if (is_device) {
+      f.device = static_cast<int>(e.integer("device", true, 0).value_or(-1));
+      if (e.has("node") || e.has("nic")) {
+        diag.error(e.pointer(), "a port is either a NIC (node and nic) or a device's scale-up port (device), not both",
+                   "e.g. " + example);
+      }
+    } else {
+      f.node = static_cast<int>(e.integer("node", true, 0).value_or(-1));
+      f.nic = static_cast<int>(e.integer("nic", true, 0).value_or(-1));
+    }
+    if (degraded) {
+      f.speed = e.number("speed", true, 1e-6, 1.0).value_or(1.0);
+    }
+    e.finish();
+    out.push_back(f);
+  }
+}
+
 void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
   if (!c.valid()) return;
   s.cluster.nodes = static_cast<int>(c.integer("nodes", true, 1, 100000).value_or(1));
@@ -161,6 +231,9 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
     }
     s.cluster.scale_out = out;
   }
+  read_stragglers(c.object("stragglers"), s);
+  read_port_faults(c, "degraded", s.cluster.degraded, diag);
+  read_port_faults(c, "failed", s.cluster.failed, diag);
   c.finish();
   if (s.cluster.nodes > 1 && !s.cluster.scale_out) {
     diag.error(c.pointer_to("scale_out"), "a cluster of " + std::to_string(s.cluster.nodes) +
@@ -591,6 +664,18 @@ hw::FabricSpec fabric_of(const Scenario& s) {
     f.topology = s.cluster.scale_out->topology;
     f.nodes_per_leaf = s.cluster.scale_out->nodes_per_leaf;
     f.oversubscription = s.cluster.scale_out->oversubscription;
+  }
+  // Degraded and failed ports (validated: each names an existing port once).
+  for (const auto* list : {&s.cluster.degraded, &s.cluster.failed}) {
+    for (const PortFault& p : *list) {
+      if (p.device >= 0 && p.device < f.num_devices()) {
+        if (f.device_speed.empty()) f.device_speed.assign(static_cast<std::size_t>(f.num_devices()), 1.0);
+        f.device_speed[static_cast<std::size_t>(p.device)] = p.speed;
+      } else if (f.has_scale_out && p.node >= 0 && p.node < f.nodes && p.nic >= 0 && p.nic < f.nics_per_node) {
+        if (f.nic_speed.empty()) f.nic_speed.assign(static_cast<std::size_t>(f.nodes * f.nics_per_node), 1.0);
+        f.nic_speed[static_cast<std::size_t>(p.node * f.nics_per_node + p.nic)] = p.speed;
+      }
+    }
   }
   return f;
 }

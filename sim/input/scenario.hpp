@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "catalog.hpp"
 #include "diagnostics.hpp"
@@ -35,12 +36,33 @@ struct ScaleOut {
   double oversubscription = 1; ///< fat-tree: leaf down- over uplink capacity (1: full bisection)
 };
 
+/// Devices that compute slower than the rest (docs/topology.md, "Stragglers and failures"):
+/// the listed devices, or a seeded draw of `share` of them, run every kernel `slowdown` times
+/// longer; a synchronous step waits for them.
+struct Stragglers {
+  std::vector<int> devices;  ///< as listed, or drawn by resolve_deployment from share and seed
+  std::optional<double> share;
+  double slowdown = 1;
+  std::uint64_t seed = 1;
+};
+
+/// A NIC (node, nic) or a device's scale-up port (device): degraded to `speed` of its bandwidth,
+/// or failed (speed 0).
+struct PortFault {
+  int node = -1, nic = -1;  ///< a NIC, or -1
+  int device = -1;          ///< a device's scale-up port, or -1
+  double speed = 0;
+};
+
 struct ClusterSpec {
   int nodes = 1;
   const hw::Device* device = nullptr;
   int devices_per_node = 1;
   const hw::Link* scale_up = nullptr;
   std::optional<ScaleOut> scale_out;
+  std::optional<Stragglers> stragglers;
+  std::vector<PortFault> degraded;  ///< speed in (0, 1)
+  std::vector<PortFault> failed;    ///< speed 0
 
   int num_devices() const { return nodes * devices_per_node; }
 };

@@ -1,5 +1,10 @@
 #include "input/scenario_checks.hpp"
 
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace moesim::sim {
 namespace {
 
@@ -222,6 +227,78 @@ void check_compute_dtype(const Scenario& s, Diagnostics& diag) {
   }
 }
 
+// Stragglers, degraded and failed ports name devices and NICs that exist, each once; this
+// version simulates them in fixed steps (decode, prefill) only.
+void check_cluster_faults(const Scenario& s, Diagnostics& diag) {
+  const ClusterSpec& c = s.cluster;
+  const bool fixed_batch = s.workload.kind == WorkloadKind::decode || s.workload.kind == WorkloadKind::prefill;
+  const int devices = c.num_devices();
+  const int nics = c.scale_out ? c.scale_out->nics_per_node : 0;
+  auto not_here = [&](const std::string& key) {
+    diag.error("/cluster/" + key,
+               key + " is simulated for decode and prefill steps; " + workload_kind_name(s.workload.kind) + " " +
+                   kNotYet,
+               "remove it, or study the effect on a decode or prefill step of the same deployment");
+  };
+  if (c.stragglers) {
+    if (!fixed_batch) not_here("stragglers");
+    std::vector<bool> seen(static_cast<std::size_t>(std::max(devices, 0)), false);
+    for (std::size_t i = 0; i < c.stragglers->devices.size(); ++i) {
+      const int d = c.stragglers->devices[i];
+      const std::string at = "/cluster/stragglers/devices/" + std::to_string(i);
+      if (d < 0 || d >= devices) {
+        diag.error(at, "device " + std::to_string(d) + " does not exist: the cluster has devices 0 to " +
+                           std::to_string(devices - 1));
+      } else if (seen[static_cast<std::size_t>(d)]) {
+        diag.error(at, "device " + std::to_string(d) + " is listed twice");
+      } else {
+        seen[static_cast<std::size_t>(d)] = true;
+      }
+    }
+  }
+  for (const auto* list : {&c.degraded, &c.failed}) {
+    const std::string key = list == &c.degraded ? "degraded" : "failed";
+    if (!list->empty() && !fixed_batch) not_here(key);
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const PortFault& f = (*list)[i];
+      const std::string at = "/cluster/" + key + "/" + std::to_string(i);
+      if (f.device >= 0 || f.node < 0) {
+        if (f.device >= devices) {
+          diag.error(at + "/device", "device " + std::to_string(f.device) + " does not exist: the cluster has devices 0 to " +
+                                         std::to_string(devices - 1));
+        }
+        continue;
+      }
+      if (f.node >= c.nodes) {
+        diag.error(at + "/node", "node " + std::to_string(f.node) + " does not exist: the cluster has nodes 0 to " +
+                                     std::to_string(c.nodes - 1));
+      }
+      if (nics == 0) {
+        diag.error(at + "/nic", "the cluster has no scale-out network, so no NICs",
+                   "name a device's scale-up port instead: {\"device\": D}");
+      } else if (f.nic >= nics) {
+        diag.error(at + "/nic", "NIC " + std::to_string(f.nic) + " does not exist: each node has NICs 0 to " +
+                                    std::to_string(nics - 1));
+      }
+    }
+  }
+  // A port listed twice (in one list or in both) has no single speed.
+  std::vector<std::pair<std::string, std::string>> ports;  // (port, pointer)
+  for (const auto* list : {&c.degraded, &c.failed}) {
+    const std::string key = list == &c.degraded ? "degraded" : "failed";
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const PortFault& f = (*list)[i];
+      const std::string port = f.device >= 0 ? "device " + std::to_string(f.device)
+                                             : "node " + std::to_string(f.node) + " NIC " + std::to_string(f.nic);
+      const std::string at = "/cluster/" + key + "/" + std::to_string(i);
+      for (const auto& [other, where] : ports) {
+        if (other == port) diag.error(at, port + " is already listed at " + where, "give each port once");
+      }
+      ports.emplace_back(port, at);
+    }
+  }
+}
+
 }  // namespace
 
 void check_consistency(const Scenario& s, Diagnostics& diag) {
@@ -234,6 +311,7 @@ void check_consistency(const Scenario& s, Diagnostics& diag) {
   check_training(s, diag);
   check_prefill_prompt(s, diag);
   check_compute_dtype(s, diag);
+  check_cluster_faults(s, diag);
 }
 
 }  // namespace moesim::sim

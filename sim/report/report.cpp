@@ -65,6 +65,7 @@ nlohmann::json Report::to_json() const {
                                      {"buffers", memory_buffers},
                                      {"total", memory_total},
                                      {"capacity", memory_capacity}};
+  if (!faults.empty()) j["faults"] = faults;
   if (!simulated) return j;
   j["step_time_s"] = step_time_s;
   const double nodes_d = nodes > 0 ? nodes : 1, devices_d = devices > 0 ? devices : 1;
@@ -133,6 +134,10 @@ nlohmann::json Report::to_json() const {
     if (e.radio_joules > 0) j["energy"]["radio_joules"] = e.radio_joules;
     j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
                   {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
+  }
+  if (stragglers) {
+    j["stragglers"] = {{"devices", stragglers->devices}, {"slowdown", stragglers->slowdown},
+                       {"added_s", stragglers->added_s}};
   }
   if (contention) {
     j["contention"] = {{"added_s", contention->added_s}, {"by_traffic_class_s", contention->by_traffic_class_s}};
@@ -218,6 +223,7 @@ void table_header(const Report& r, std::ostringstream& o) {
   }
   o << "\n";
   o << "  feasible        " << (r.feasible ? "yes" : "NO: " + r.reason) << "\n";
+  for (const std::string& f : r.faults) o << "  fault           " << f << "\n";
   const double gib = 1024.0 * 1024 * 1024;
   o << "  memory/device   " << fmt("%.1f", r.memory_total / gib) << " of "
     << fmt("%.1f", r.memory_capacity / gib) << " GiB (weights " << fmt("%.1f", r.memory_weights / gib)
@@ -235,6 +241,15 @@ void table_header(const Report& r, std::ostringstream& o) {
 void table_timing(const Report& r, std::ostringstream& o) {
   if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
   o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";
+  if (r.stragglers) {
+    o << "  stragglers      " << r.stragglers->devices.size() << " device" << (r.stragglers->devices.size() == 1 ? "" : "s")
+      << " at " << fmt("%.3g", r.stragglers->slowdown) << "x kernel time (";
+    for (std::size_t i = 0; i < r.stragglers->devices.size() && i < 8; ++i) {
+      o << (i ? ", " : "") << r.stragglers->devices[i];
+    }
+    o << (r.stragglers->devices.size() > 8 ? ", ..." : "") << "): +"
+      << format_quantity(r.stragglers->added_s, Dimension::time) << " per step in closed form\n";
+  }
   if (r.contention && r.contention->added_s > 1e-9) {
     // Flow fidelity: link sharing the closed form does not see.
     o << "  contention      +" << format_quantity(r.contention->added_s, Dimension::time)

@@ -88,6 +88,15 @@ struct ContentionStats {
   std::map<std::string, double> by_traffic_class_s;
 };
 
+/// Stragglers of a fixed step (cluster.stragglers).
+struct StragglerStats {
+  std::vector<int> devices;  ///< the slow devices
+  double slowdown = 1;       ///< how many times longer their kernels take
+  /// Step time with them minus without, both in closed form on the same step graph (at flow
+  /// fidelity too: the flow step is reported, this isolates the stragglers' share).
+  double added_s = 0;
+};
+
 struct Report {
   std::string scenario;
   std::string workload;                ///< "decode" | "prefill"
@@ -128,6 +137,9 @@ struct Report {
   std::optional<EnergyStats> energy;
   std::optional<OffloadStats> offload;  ///< phones with experts offloaded to flash
   std::optional<ContentionStats> contention;  ///< flow fidelity, fixed steps
+  std::optional<StragglerStats> stragglers;   ///< fixed steps with cluster.stragglers
+  /// Each degraded or failed port and what became of its traffic (cluster.degraded, .failed).
+  std::vector<std::string> faults;
   long long events = 0;
   double wall_s = 0;
 

@@ -1,5 +1,11 @@
 #include "step/deployment.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+
 namespace moesim::sim {
 namespace {
 
@@ -17,6 +23,31 @@ ParallelLayout layout_of(const Scenario& s) {
   l.devices_per_node = s.cluster.devices_per_node;
   derive_layout(l, s.model.config.num_layers);
   return l;
+}
+
+// The stragglers' ids: as listed, or round(share x devices) of them (at least one for a share
+// above 0) drawn without replacement from a generator seeded with the scenario's seed (a partial
+// Fisher-Yates shuffle on a 64-bit Mersenne Twister, reduced by modulo: the same on every
+// platform). Ascending.
+std::vector<int> straggler_devices_of(const Scenario& s) {
+  if (!s.cluster.stragglers) return {};
+  const Stragglers& st = *s.cluster.stragglers;
+  std::vector<int> ids = st.devices;
+  if (st.share) {
+    const int n = s.cluster.num_devices();
+    int k = static_cast<int>(std::llround(*st.share * n));
+    if (*st.share > 0) k = std::max(k, 1);
+    std::vector<int> all(static_cast<std::size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    std::mt19937_64 rng(st.seed);
+    for (int i = 0; i < k; ++i) {
+      const auto j = static_cast<std::size_t>(i) + static_cast<std::size_t>(rng() % static_cast<std::uint64_t>(n - i));
+      std::swap(all[static_cast<std::size_t>(i)], all[j]);
+    }
+    ids.assign(all.begin(), all.begin() + k);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 }  // namespace
@@ -67,6 +98,8 @@ Deployment resolve_deployment(const Scenario& s) {
       .overlap_shared = s.overlap != "none",
       .price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour,
       .price_electricity_per_j = s.price_electricity_per_j,
+      .straggler_devices = straggler_devices_of(s),
+      .straggler_slowdown = s.cluster.stragglers ? s.cluster.stragglers->slowdown : 1.0,
   };
 }
 

@@ -71,6 +71,10 @@ struct Deployment {
   bool overlap_shared = false;  ///< shared experts run while the dispatch is in flight
   std::optional<double> price_per_device_hour;    ///< the scenario's, else the catalog's
   std::optional<double> price_electricity_per_j;  ///< $/J
+  /// Stragglers (cluster.stragglers): the slow devices, ascending, and how many times longer
+  /// their kernels take. Empty: none.
+  std::vector<int> straggler_devices;
+  double straggler_slowdown = 1;
 
   const hw::Device& dev() const { return *device; }
 };

@@ -533,8 +533,27 @@ class StepBuilder {
 
 }  // namespace
 
+// A kernel on several devices is one task that ends when its slowest device does (the step is
+// synchronous); one with a straggler among its devices takes `slowdown` times as long (the
+// engine's host time between kernels does not). The other
+// devices of the task wait inside it, at its power: the energy of that wait is overstated by the
+// difference between kernel and active-idle power (docs/topology.md).
+void apply_stragglers(const Deployment& d, StepGraph& g) {
+  if (d.straggler_devices.empty() || d.straggler_slowdown == 1.0) return;
+  for (Task& t : g.tasks) {
+    // The serving engine's time between kernels is the host's, not the slow device's.
+    if (t.is_collective() || t.phase == Phase::engine) continue;
+    const auto first = std::lower_bound(d.straggler_devices.begin(), d.straggler_devices.end(), t.device);
+    if (first == d.straggler_devices.end() || *first >= t.device + t.device_count) continue;
+    t.seconds *= d.straggler_slowdown;
+    t.slowdown = d.straggler_slowdown;
+  }
+}
+
 DeploymentStep build_step(const Deployment& d, const StepShape& shape, TrafficDetail detail) {
-  return StepBuilder(d, shape, detail).build();
+  DeploymentStep st = StepBuilder(d, shape, detail).build();
+  apply_stragglers(d, st.graph);
+  return st;
 }
 
 DeploymentStep build_deployment_step(const Scenario& s) {

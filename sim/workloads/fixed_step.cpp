@@ -164,6 +164,56 @@ ContentionStats contention(const DeploymentStep& step, const Timeline& flow, con
   return c;
 }
 
+// What the stragglers add to the step, in closed form: the step graph as built against the same
+// graph with every kernel back at its own time.
+StragglerStats straggler_stats(const Deployment& d, const DeploymentStep& step, const Timeline& closed_form) {
+  StragglerStats s;
+  s.devices = d.straggler_devices;
+  s.slowdown = d.straggler_slowdown;
+  DeploymentStep nominal = step;
+  for (Task& t : nominal.graph.tasks) {
+    if (t.is_collective() || t.slowdown == 1.0) continue;
+    t.seconds /= t.slowdown;
+    t.slowdown = 1.0;
+  }
+  const Timeline base = evaluate_analytic(nominal.graph);
+  s.added_s = (closed_form.makespan - last_step_start(step, closed_form)) - (base.makespan - last_step_start(nominal, base));
+  return s;
+}
+
+// One line per degraded or failed port, saying where its traffic went.
+std::vector<std::string> fault_descriptions(const hw::FabricSpec& f) {
+  std::vector<std::string> out;
+  auto percent = [](double speed) { return std::to_string(static_cast<int>(std::lround(speed * 100))) + "%"; };
+  for (int dev = 0; dev < f.num_devices() && !f.device_speed.empty(); ++dev) {
+    const double sp = f.device_speed_of(dev);
+    if (sp >= 1.0) continue;
+    out.push_back("device " + std::to_string(dev) + " scale-up port " +
+                  (sp <= 0 ? std::string("failed") : "at " + percent(sp) + " of its bandwidth"));
+  }
+  for (int g = 0; g < f.nodes * f.nics_per_node && !f.nic_speed.empty(); ++g) {
+    const double sp = f.nic_speed_of(g);
+    if (sp >= 1.0) continue;
+    const int node = g / f.nics_per_node, nic = g % f.nics_per_node;
+    std::string line = "node " + std::to_string(node) + " NIC " + std::to_string(nic) + " ";
+    if (sp > 0) {
+      out.push_back(line + "at " + percent(sp) + " of its bandwidth");
+      continue;
+    }
+    line += "failed";
+    std::string moved;
+    for (int i = 0; i < f.devices_per_node; ++i) {
+      const int dev = node * f.devices_per_node + i;
+      if (f.cabled_nic_of(dev) != nic) continue;
+      const int now = f.nic_of(dev);
+      if (now == nic) continue;
+      moved += (moved.empty() ? "" : ", ") + ("device " + std::to_string(dev) + " to NIC " + std::to_string(now));
+    }
+    out.push_back(line + (moved.empty() ? "" : ": rerouted " + moved));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::expected<Report, std::string> run_fixed_step(const std::string& scenario_name, const Deployment& d,
@@ -183,6 +233,14 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   DeploymentStep step = build_step(d, shape, traffic_detail_for(fidelity));
   memory_and_feasibility(step.memory, r);
   r.offload = step.offload;
+  r.faults = fault_descriptions(d.fabric.spec);
+  if (const std::string why = d.fabric.spec.disconnected(); !why.empty()) {
+    // Not a step that can run: no timing (a failed port carries no traffic).
+    r.feasible = false;
+    r.reason = why;
+    r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+  }
 
   Timeline timeline;
   std::optional<Timeline> closed_form;
@@ -198,6 +256,7 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   const double previous_end = last_step_start(step, timeline);
   timing(step, timeline, previous_end, shape.kind, r);
   if (closed_form) r.contention = contention(step, timeline, *closed_form, r.step_time_s);
+  if (!d.straggler_devices.empty()) r.stragglers = straggler_stats(d, step, closed_form ? *closed_form : timeline);
   all_to_all_stats(step.graph, timeline, first, r);
   r.expert_load = std::move(step.expert_load);
   r.routing = routing_kind_name(d.routing.kind);

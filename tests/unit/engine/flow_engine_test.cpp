@@ -196,6 +196,22 @@ TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
   EXPECT_NEAR(full->step_time_s, closed->step_time_s, 1e-6 * closed->step_time_s);
 }
 
+// A failed NIC's device shares the next NIC of its node in SimGrid as in the closed form: the
+// fabric is still a star of ports, so the two fidelities agree.
+TEST(FlowEngine, AFailedNicReroutesInTheSimulatedFabricToo) {
+  moesim::Diagnostics diag("failed");
+  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-decode-2x8-h100.json", diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  s->cluster.failed.push_back({.node = 0, .nic = 3});
+  s->cluster.degraded.push_back({.node = 1, .nic = 0, .speed = 0.5});
+  const DeploymentStep step = build_step(resolve_deployment(*s), step_shape_of(s->workload),
+                                         traffic_detail_for(Fidelity::flow));
+  auto flow = engine::run_flow(step.graph);
+  ASSERT_TRUE(flow) << flow.error();
+  const Timeline analytic = evaluate_analytic(step.graph);
+  EXPECT_NEAR(flow->makespan, analytic.makespan, 1e-5 * analytic.makespan);
+}
+
 // Phones on one Wi-Fi cell run on SimGrid's Wi-Fi zone (CM02, shared air). A simple collective:
 // 3 stations, one flow each; every byte crosses the air twice and the stations share it, so the
 // collective lasts the total airtime plus the latency, in the closed form and in SimGrid alike.

@@ -206,6 +206,25 @@ TEST(Topology, OversubscribedLeavesHalveTheSpineAndTheBisection) {
   EXPECT_TRUE(has_problem(spec, "scale_out/oversubscription", "at least two leaves"));
 }
 
+// A failed NIC carries nothing: its device routes through the next NIC of its node, and the half
+// of the cluster it sits in has one NIC port less to cross the middle with.
+TEST(Topology, AFailedNicReroutesItsDeviceAndLeavesTheBisection) {
+  FabricSpec spec = cluster(4, ScaleOutTopology::fat_tree);
+  const double full = bisection_bandwidth(build_topology(spec)).bandwidth_Bps;
+  spec.nic_speed.assign(32, 1.0);
+  spec.nic_speed[0] = 0;  // node 0, NIC 0
+  EXPECT_EQ(spec.nic_of(0), 1);
+  EXPECT_EQ(spec.cabled_nic_of(0), 0);
+  const Topology t = build_topology(spec);
+  EXPECT_NEAR(bisection_bandwidth(t).bandwidth_Bps, full * 15 / 16, 1.0);
+  const std::vector<int> path = route(t, 0, 8);  // node 0 to node 1
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(t.vertex_name(t.target(path[0])), "node0.nic1");
+  EXPECT_TRUE(spec.disconnected().empty());
+  for (int i = 0; i < 8; ++i) spec.nic_speed[static_cast<std::size_t>(i)] = 0;
+  EXPECT_NE(spec.disconnected().find("node 0"), std::string::npos);
+}
+
 TEST(Topology, BisectionOfOneNodeIsHalfItsScaleUpPorts) {
   const Link& nv = link("nvlink4");
   const Bisection b = bisection_bandwidth(build_topology(node(8, "nvlink4")));

@@ -283,6 +283,50 @@ TEST(Scenario, OversubscriptionIsAtLeastOneOnAFatTreeWithLeaves) {
   EXPECT_TRUE(has_problem(rails, "/cluster/scale_out/oversubscription", "not to rail-optimized")) << rails.to_string();
 }
 
+// Stragglers, degraded and failed ports: every mistake is reported at its own pointer.
+TEST(Scenario, StragglersAndPortFaultsAreCheckedAgainstTheCluster) {
+  auto with = [](const std::string& key, const nlohmann::json& value) {
+    auto doc = four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}});
+    doc["cluster"][key] = value;
+    return doc;
+  };
+  auto problem_at = [](const nlohmann::json& doc, const std::string& pointer, const std::string& text) {
+    Diagnostics diag("s.json");
+    const bool ok = load(doc, diag).has_value();
+    return !ok && has_problem(diag, pointer, text) ? std::string() : diag.to_string() + (ok ? " (loaded)" : "");
+  };
+  Diagnostics ok("s.json");
+  EXPECT_TRUE(load(with("stragglers", {{"share", 0.1}, {"slowdown", 1.1}, {"seed", 3}}), ok)) << ok.to_string();
+  EXPECT_TRUE(load(with("failed", {{{"node", 0}, {"nic", 3}}, {{"device", 9}}}), ok)) << ok.to_string();
+  EXPECT_EQ(problem_at(with("stragglers", {{"share", 1.5}, {"slowdown", 1.1}}), "/cluster/stragglers/share", ""), "");
+  EXPECT_EQ(problem_at(with("stragglers", {{"share", 0.1}, {"slowdown", 0.5}}), "/cluster/stragglers/slowdown", ""), "");
+  EXPECT_EQ(problem_at(with("stragglers", {{"share", 0.1}, {"devices", {1}}, {"slowdown", 2}}), "/cluster/stragglers",
+                       "not both"),
+            "");
+  EXPECT_EQ(problem_at(with("stragglers", {{"slowdown", 2}}), "/cluster/stragglers", "not neither"), "");
+  EXPECT_EQ(problem_at(with("stragglers", {{"devices", {3, 40}}, {"slowdown", 2}}), "/cluster/stragglers/devices/1",
+                       "devices 0 to 31"),
+            "");
+  EXPECT_EQ(problem_at(with("degraded", {{{"node", 0}, {"nic", 9}, {"speed", 0.5}}}), "/cluster/degraded/0/nic",
+                       "NICs 0 to 7"),
+            "");
+  EXPECT_EQ(problem_at(with("degraded", {{{"node", 0}, {"nic", 1}, {"speed", 1.5}}}), "/cluster/degraded/0/speed", ""),
+            "");
+  EXPECT_EQ(problem_at(with("degraded", {{{"node", 0}, {"nic", 1}}}), "/cluster/degraded/0/speed", ""), "");
+  EXPECT_EQ(problem_at(with("failed", {{{"node", 4}, {"nic", 0}}}), "/cluster/failed/0/node", "nodes 0 to 3"), "");
+  EXPECT_EQ(problem_at(with("failed", {{{"device", 32}}}), "/cluster/failed/0/device", "devices 0 to 31"), "");
+  EXPECT_EQ(problem_at(with("failed", {{{"device", 3}, {"nic", 1}}}), "/cluster/failed/0", "not both"), "");
+  EXPECT_EQ(problem_at(with("failed", {{{"node", 0}, {"nic", 1}}, {{"node", 0}, {"nic", 1}}}), "/cluster/failed/1",
+                       "already listed"),
+            "");
+  // A failed port has no speed to give.
+  EXPECT_EQ(problem_at(with("failed", {{{"node", 0}, {"nic", 1}, {"speed", 0.5}}}), "/cluster/failed/0/speed", ""), "");
+  // Not yet simulated outside fixed steps: refused, not ignored.
+  auto serving = with("stragglers", {{"share", 0.1}, {"slowdown", 1.1}});
+  serving["workload"] = {{"kind", "serving"}, {"requests", 10}, {"input_tokens", 100}, {"output_tokens", 10}};
+  EXPECT_EQ(problem_at(serving, "/cluster/stragglers", "decode and prefill"), "");
+}
+
 TEST(Scenario, DevicesMustShareNicsEvenly) {
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 3}}), diag));
