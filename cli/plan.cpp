@@ -108,6 +108,7 @@ json candidate_json(const PlanSpec& spec, const Candidate& c) {
     j["ttft_s"] = c.ttft_s >= 0 ? json(c.ttft_s) : json(nullptr);
   }
   if (c.flow_tpot_s) j["flow_tpot_s"] = *c.flow_tpot_s;
+  if (!c.flow_difference.empty()) j["flow_difference"] = c.flow_difference;
   return j;
 }
 
@@ -461,6 +462,23 @@ std::string constraint_of(const Candidate& c) {
   return "TTFT";
 }
 
+// Why a flow confirmation differs from the closed form, from the flow report's contention
+// (docs/models.md, "Flow against the closed form").
+std::string contention_text(const json& report) {
+  const auto c = report.find("contention");
+  if (c == report.end() || !c->is_object()) return "the flow report states no contention";
+  const double added = c->value("added_s", 0.0);
+  std::string by;
+  if (const auto it = c->find("by_traffic_class_s"); it != c->end() && it->is_object()) {
+    std::vector<std::pair<double, std::string>> classes;
+    for (const auto& [k, v] : it->items()) classes.emplace_back(v.get<double>(), k);
+    std::sort(classes.rbegin(), classes.rend());
+    for (const auto& [v, k] : classes) by += (by.empty() ? "" : ", ") + k + " +" + ms(v);
+  }
+  if (added <= 0 && by.empty()) return "no link is shared unevenly (non-blocking fabric, one collective at a time)";
+  return "link sharing adds " + ms(added) + " per step" + (by.empty() ? "" : " (" + by + ", summed over collectives)");
+}
+
 std::string bottleneck_text(const Candidate& c) {
   double total = 0;
   for (const auto& [k, v] : c.phases_s) total += v;
@@ -590,6 +608,7 @@ int cmd_plan(const PlanOptions& options) {
     run_scenarios(top, parallel_slots(options.jobs), make_run, [&](std::size_t k, const ScenarioOutcome& o) {
       if (o.report && lookup(*o.report, "latency.tpot_s.p99")) {
         all[front[k]].flow_tpot_s = lookup(*o.report, "latency.tpot_s.p99")->get<double>();
+        all[front[k]].flow_difference = contention_text(*o.report);
       } else {
         confirm_errors[k] = o.error.empty() ? o.status : o.error;
       }
@@ -647,9 +666,10 @@ int cmd_plan(const PlanOptions& options) {
     for (std::size_t k = 0; k < top; ++k) {
       const Candidate& c = all[front[k]];
       if (c.flow_tpot_s) {
-        std::printf("  flow check #%zu: TPOT %s at flow fidelity vs %s analytic (%+.1f%%)%s\n", k + 1,
+        std::printf("  flow check #%zu: TPOT %s at flow fidelity vs %s analytic (%+.1f%%)%s; %s\n", k + 1,
                     ms(*c.flow_tpot_s).c_str(), ms(c.tpot_s).c_str(), 100 * (*c.flow_tpot_s / c.tpot_s - 1),
-                    spec->slo_tpot_s && *c.flow_tpot_s > *spec->slo_tpot_s ? ": MISSES the TPOT SLO" : "");
+                    spec->slo_tpot_s && *c.flow_tpot_s > *spec->slo_tpot_s ? ": MISSES the TPOT SLO" : "",
+                    c.flow_difference.c_str());
       } else {
         std::printf("  flow check #%zu: failed: %s\n", k + 1, confirm_errors[k].c_str());
       }

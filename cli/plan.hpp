@@ -62,6 +62,9 @@ struct Candidate {
   double memory_fraction = 0;    ///< worst device's total over capacity
   std::map<std::string, double> phases_s;
   std::optional<double> flow_tpot_s;  ///< flow-fidelity confirmation
+  /// Where flow and the closed form differ and why (the flow report's contention), e.g. "link
+  /// sharing adds 3.1 ms: combine +2.0 ms, dispatch +1.1 ms"; empty without a confirmation.
+  std::string flow_difference;
 
   int devices(const PlanSpec& spec) const { return nodes * spec.hardware[hardware].devices_per_node; }
   /// "18x8 h200-sxm, attn TP1xDP144, EP144, PP1, +32 experts, batch 128, two-microbatch, deepep-low-latency"

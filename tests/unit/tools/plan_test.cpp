@@ -96,6 +96,11 @@ TEST(Plan, APlanHasAFrontAWinnerAFlowCheckAndAPlot) {
   const json& w = plan["winner"];
   EXPECT_LE(w["tpot_s"].get<double>(), 0.040);
   EXPECT_TRUE(w.contains("flow_tpot_s"));
+  // The flow check says where flow and the closed form differ, or that nothing is shared unevenly.
+  ASSERT_TRUE(w.contains("flow_difference"));
+  const std::string why = w["flow_difference"].get<std::string>();
+  EXPECT_TRUE(why.find("link sharing adds") == 0 || why.find("no link is shared unevenly") == 0) << why;
+  EXPECT_NE(r.out.find(why), std::string::npos) << r.out;
   // The winner is the cheapest on the front, and nothing on the front is beaten in all three.
   for (const auto& f : plan["front"]) {
     EXPECT_GE(f["usd_per_million_output_tokens"].get<double>(), w["usd_per_million_output_tokens"].get<double>());
