@@ -4,6 +4,9 @@
 // Built from a scenario's cluster section; shared by the topology analysis (Boost.Graph), the
 // closed-form evaluator and the SimGrid platform builder.
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,11 @@ struct FabricSpec {
   /// Fat-tree: a leaf's capacity down to its NICs over its capacity up to the spine (1: full
   /// bisection; 2: half as much uplink as NIC ports). Only traffic between leaves crosses it.
   double oversubscription = 1.0;
+  /// Fat-tree with leaves: how flows between leaves pick a spine. Adaptive routing spreads every
+  /// flow evenly over a leaf's uplinks (one bundle); ECMP hashes each (source NIC, destination
+  /// NIC) flow onto one uplink, so flows can collide (docs/topology.md).
+  bool ecmp = false;
+  std::uint64_t ecmp_seed = 1;
   /// Ports at reduced speed or down (scenario cluster.degraded / cluster.failed): a fraction of the
   /// link's bandwidth, 0 for a failed port. Empty: every port at full speed.
   std::vector<double> nic_speed;     ///< by global NIC index, node * nics_per_node + nic
@@ -48,6 +56,22 @@ struct FabricSpec {
   }
   /// The leaf a node's NICs hang on (fat-tree).
   int leaf_of_node(int node) const { return leaves() > 1 ? node / nodes_per_leaf : 0; }
+  /// Uplinks per leaf, one per spine switch: the NIC ports below it over the oversubscription
+  /// (an integer for ECMP; topology_problems checks it).
+  int uplinks_per_leaf() const {
+    return static_cast<int>(std::llround(nodes_per_leaf * nics_per_node / oversubscription));
+  }
+  /// ECMP: the uplink (and so the spine, and the spine's downlink to the destination leaf) the
+  /// flow from global NIC `src` to global NIC `dst` is hashed onto (splitmix64 of the seed and
+  /// the pair: the same on every platform).
+  int ecmp_uplink(int src, int dst) const {
+    std::uint64_t z = ecmp_seed * 0x9E3779B97F4A7C15ULL + (static_cast<std::uint64_t>(src) << 32) +
+                      static_cast<std::uint64_t>(dst);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return static_cast<int>(z % static_cast<std::uint64_t>(std::max(1, uplinks_per_leaf())));
+  }
   int node_of(int device) const { return device / devices_per_node; }
   int local_index(int device) const { return device % devices_per_node; }
   /// The NIC (0..nics_per_node-1) a device's scale-out traffic is cabled to; devices share NICs

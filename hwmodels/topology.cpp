@@ -138,6 +138,24 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
             " nodes: leaves would differ in size",
         "use a divisor of " + nodes + " (" + divisors + "), or leave it out for one switch");
   }
+  if (spec.ecmp) {
+    const double uplinks = spec.nodes_per_leaf * spec.nics_per_node / spec.oversubscription;
+    if (spec.topology != ScaleOutTopology::fat_tree || !(spec.nodes_per_leaf > 0 && spec.nodes_per_leaf < spec.nodes)) {
+      add("scale_out/path_choice", "ECMP picks among a leaf's uplinks: it needs a fat-tree with at least two leaves",
+          "set nodes_per_leaf to a divisor of " + nodes + " below it, or use \"adaptive\"");
+    } else if (std::abs(uplinks - std::round(uplinks)) > 1e-9 || uplinks < 1) {
+      add("scale_out/path_choice",
+          "ECMP hashes flows onto whole uplinks, but " + std::to_string(spec.nodes_per_leaf * spec.nics_per_node) +
+              " NIC ports per leaf over oversubscription " + std::to_string(spec.oversubscription) + " give " +
+              std::to_string(uplinks) + " uplinks",
+          "choose an oversubscription that divides the NIC ports per leaf, or use \"adaptive\"");
+    } else if (spec.nodes * spec.nics_per_node > kMaxEcmpNics) {
+      add("scale_out/path_choice",
+          "ECMP is simulated flow by flow for up to " + std::to_string(kMaxEcmpNics) + " NICs; this cluster has " +
+              std::to_string(spec.nodes * spec.nics_per_node),
+          "use \"adaptive\" (an even split, the fast bound) for larger clusters");
+    }
+  }
   if (!(spec.oversubscription >= 1.0)) {
     add("scale_out/oversubscription",
         "oversubscription " + std::to_string(spec.oversubscription) + " is below 1: a leaf cannot have more "

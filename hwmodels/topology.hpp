@@ -103,6 +103,8 @@ struct TopologyProblem {
 /// Every reason `build_topology` would refuse `spec` (empty: it can be built). Checks the shape
 /// only (counts, topology kind); link figures are the catalog's business.
 std::vector<TopologyProblem> topology_problems(const FabricSpec& spec);
+/// The most NICs a fabric with ECMP path choice may have (SimGrid holds a route per NIC pair).
+inline constexpr int kMaxEcmpNics = 256;
 
 /// Builds the graph. Precondition: topology_problems(spec) is empty (throws
 /// std::invalid_argument otherwise: a caller defect, scenarios are validated before).

@@ -76,7 +76,15 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
   const std::string no_watts = PowerStates{}.property(0.0);
   std::string nic_watts;
   for (std::size_t i = 0; i < power.count(); ++i) nic_watts += (i ? "," : "") + no_watts;
-  auto add_port = [&](sg4::NetZone* zone, const std::string& name, int port) {
+  // A port: its host, its split-duplex link and, for per-token messages with an overhead, a twin
+  // host behind an extra link. In a star zone the routes are added here; in the ECMP zone (a full
+  // zone, routes per pair) the caller adds them from what this returns.
+  struct PortLinks {
+    sg4::Link* link = nullptr;
+    sg4::Link* extra = nullptr;  ///< the twin's overhead link, or null (no twin)
+  };
+  auto add_port = [&](sg4::NetZone* zone, const std::string& name, int port, bool star = true) {
+    PortLinks out;
     sg4::Host* h = zone->create_host(name, speeds);
     // Devices draw power; NIC endpoints stand for links, whose energy is not modelled here.
     h->set_property("wattage_per_state", port < fabric.num_devices() ? device_watts : nic_watts);
@@ -85,14 +93,14 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     // positive bandwidth all the same.
     auto* link = zone->create_split_duplex_link(name + "-port", std::max(fabric.port_bandwidth(port), 1.0))
                      ->set_latency(fabric.port_latency(port) / 2);
-    zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
-                    {{link, sg4::LinkInRoute::Direction::UP}}, true);
+    out.link = link;
+    if (star) zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {{link, sg4::LinkInRoute::Direction::UP}}, true);
     p.ports.push_back(h);
-    if (!token_ports) return;
+    if (!token_ports) return out;
     const double overhead = fabric.port_latency(port, true) - fabric.port_latency(port);
     if (overhead <= 0) {
       p.token_ports.push_back(h);
-      return;
+      return out;
     }
     // The twin shares the port's link (and so its bandwidth); each end adds half the overhead.
     sg4::Host* twin = zone->create_host(name + "-tok", speeds);
@@ -101,9 +109,13 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     auto* extra = zone->create_link(name + "-tok-overhead", 1e15)
                       ->set_latency(overhead / 2)
                       ->set_sharing_policy(sg4::Link::SharingPolicy::FATPIPE);
-    zone->add_route(twin->get_netpoint(), nullptr, nullptr, nullptr,
-                    {sg4::LinkInRoute(extra), {link, sg4::LinkInRoute::Direction::UP}}, true);
+    if (star) {
+      zone->add_route(twin->get_netpoint(), nullptr, nullptr, nullptr,
+                      {sg4::LinkInRoute(extra), {link, sg4::LinkInRoute::Direction::UP}}, true);
+    }
+    out.extra = extra;
     p.token_ports.push_back(twin);
+    return out;
   };
   for (int node = 0; node < spec.nodes; ++node) {
     auto* zone = sg4::create_star_zone("node" + std::to_string(node));
@@ -114,7 +126,56 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     }
     zone->seal();
   }
-  if (fabric.num_nics() > 0 && spec.leaves() > 1) {
+  if (fabric.num_nics() > 0 && spec.leaves() > 1 && spec.ecmp) {
+    // ECMP: every NIC pair gets its own route, and a flow between leaves crosses one uplink of its
+    // source leaf and the same spine's downlink into the destination leaf, the one its hash picks
+    // (FabricSpec::ecmp_uplink), so flows can collide on an uplink while others stay idle. A full
+    // zone holds the routes (at most kMaxEcmpNics NICs, checked with the scenario).
+    auto* zone = sg4::create_full_zone("scale-out");
+    zone->set_parent(root);
+    const int n = fabric.num_nics();
+    const int nics_per_leaf = spec.nodes_per_leaf * spec.nics_per_node;
+    const int uplinks = spec.uplinks_per_leaf();
+    const double uplink_bw = nics_per_leaf * spec.scale_out.effective_bandwidth() / spec.oversubscription / uplinks;
+    std::vector<PortLinks> port(static_cast<std::size_t>(n));
+    const std::size_t first_host = p.ports.size(), first_twin = p.token_ports.size();
+    for (int nic = 0; nic < n; ++nic) {
+      port[static_cast<std::size_t>(nic)] = add_port(zone, "nic" + std::to_string(nic), fabric.num_devices() + nic, false);
+    }
+    std::vector<std::vector<sg4::Link*>> up(static_cast<std::size_t>(spec.leaves()));
+    for (int leaf = 0; leaf < spec.leaves(); ++leaf) {
+      for (int k = 0; k < uplinks; ++k) {
+        up[static_cast<std::size_t>(leaf)].push_back(
+            zone->create_split_duplex_link("leaf" + std::to_string(leaf) + "-uplink" + std::to_string(k), uplink_bw));
+      }
+    }
+    using Dir = sg4::LinkInRoute::Direction;
+    for (int a = 0; a < n; ++a) {
+      for (int b = 0; b < n; ++b) {
+        if (a == b) continue;
+        const PortLinks& pa = port[static_cast<std::size_t>(a)];
+        const PortLinks& pb = port[static_cast<std::size_t>(b)];
+        std::vector<sg4::LinkInRoute> links{{pa.link, Dir::UP}};
+        const int la = a / nics_per_leaf, lb = b / nics_per_leaf;
+        if (la != lb) {
+          const int k = spec.ecmp_uplink(a, b);
+          links.emplace_back(up[static_cast<std::size_t>(la)][static_cast<std::size_t>(k)], Dir::UP);
+          links.emplace_back(up[static_cast<std::size_t>(lb)][static_cast<std::size_t>(k)], Dir::DOWN);
+        }
+        links.emplace_back(pb.link, Dir::DOWN);
+        const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+        zone->add_route(p.ports[first_host + ua]->get_netpoint(), p.ports[first_host + ub]->get_netpoint(), nullptr,
+                        nullptr, links, false);
+        if (token_ports && pa.extra != nullptr && pb.extra != nullptr) {
+          links.insert(links.begin(), sg4::LinkInRoute(pa.extra));
+          links.emplace_back(pb.extra);
+          zone->add_route(p.token_ports[first_twin + ua]->get_netpoint(), p.token_ports[first_twin + ub]->get_netpoint(),
+                          nullptr, nullptr, links, false);
+        }
+      }
+    }
+    zone->seal();
+  } else if (fabric.num_nics() > 0 && spec.leaves() > 1) {
     // A fat-tree with leaves: each leaf a star zone of its NICs behind a gateway, and the leaves
     // a star zone whose ports are the leaves' uplink bundles to the spine, at the NIC ports' sum
     // divided by the oversubscription. Traffic between leaves crosses both leaves' uplinks; the
@@ -284,7 +345,15 @@ std::vector<NetworkPart> split_by_network(const Fabric& f, const TrafficMatrix& 
     if (active.empty()) continue;
     NetworkPart part;
     part.bytes.assign(active.size() * active.size(), 0.0);
-    if (leaves && gi + 1 == groups.size()) {
+    if (leaves && f.spec.ecmp && gi + 1 == groups.size()) {
+      // ECMP routes each pair on its own path: the pairs stay as they are.
+      std::unordered_map<int, std::size_t> local;
+      for (std::size_t i = 0; i < active.size(); ++i) local.emplace(active[i], i);
+      for (const TrafficMatrix::Entry& e : m.entries()) {
+        if (e.bytes <= 0 || e.src == e.dst || !f.is_nic(e.src) || !f.is_nic(e.dst)) continue;
+        part.bytes[local.at(e.src) * active.size() + local.at(e.dst)] += e.bytes;
+      }
+    } else if (leaves && gi + 1 == groups.size()) {
       add_compact_flows_per_leaf_pair(f, active, m, part.bytes);
     } else {
       std::vector<double> sent, received;

@@ -222,6 +222,12 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
                        : hw::ScaleOutTopology::fat_tree;
     out.nodes_per_leaf = static_cast<int>(so.integer("nodes_per_leaf", false, 1, 1 << 20).value_or(0));
     out.oversubscription = so.number("oversubscription", false, 1.0, 1024.0).value_or(1.0);
+    out.ecmp = so.choice("path_choice", {"adaptive", "ecmp"}).value_or("adaptive") == "ecmp";
+    out.ecmp_seed = static_cast<std::uint64_t>(so.integer("ecmp_seed", false, 0).value_or(1));
+    if (!out.ecmp && so.raw("ecmp_seed") != nullptr) {
+      diag.error(so.pointer_to("ecmp_seed"), "ecmp_seed only matters with \"path_choice\": \"ecmp\"",
+                 "add \"path_choice\": \"ecmp\", or remove ecmp_seed");
+    }
     so.finish();
     if (out.nics_per_node > s.cluster.devices_per_node) {
       diag.error(so.pointer_to("nics_per_node"),
@@ -664,6 +670,8 @@ hw::FabricSpec fabric_of(const Scenario& s) {
     f.topology = s.cluster.scale_out->topology;
     f.nodes_per_leaf = s.cluster.scale_out->nodes_per_leaf;
     f.oversubscription = s.cluster.scale_out->oversubscription;
+    f.ecmp = s.cluster.scale_out->ecmp;
+    f.ecmp_seed = s.cluster.scale_out->ecmp_seed;
   }
   // Degraded and failed ports (validated: each names an existing port once).
   for (const auto* list : {&s.cluster.degraded, &s.cluster.failed}) {

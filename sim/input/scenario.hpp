@@ -34,6 +34,8 @@ struct ScaleOut {
   hw::ScaleOutTopology topology = hw::ScaleOutTopology::fat_tree;
   int nodes_per_leaf = 0;      ///< fat-tree: nodes under one leaf switch (0: one switch for all)
   double oversubscription = 1; ///< fat-tree: leaf down- over uplink capacity (1: full bisection)
+  bool ecmp = false;           ///< path_choice "ecmp" (else "adaptive")
+  std::uint64_t ecmp_seed = 1;
 };
 
 /// Devices that compute slower than the rest (docs/topology.md, "Stragglers and failures"):

@@ -125,6 +125,8 @@ Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {
     f.topology = w.topology;
     f.nodes_per_leaf = w.nodes_per_leaf;
     f.oversubscription = w.oversubscription;
+    f.ecmp = w.ecmp;
+    f.ecmp_seed = w.ecmp_seed;
   }
   d.fabric.spec = f;
   return d;

@@ -143,6 +143,35 @@ TEST(FlowEngine, OversubscribedLeavesSlowCrossLeafTrafficByTheRatio) {
   EXPECT_NEAR(t2->makespan, 2 * port_time + 3e-6, 1e-9);
 }
 
+// ECMP on two leaves of two NICs (two uplinks each, full bisection): two flows between the leaves
+// either hash onto different uplinks (each at a port's bandwidth, as the even split gives) or onto
+// the same one, which then carries both and the collective takes twice as long. The hash is the
+// fabric's own, so the expected time is computed here from its choices, for a seed of each kind.
+TEST(FlowEngine, EcmpCollisionsDoubleTheTimeOfTheFlowsThatCollide) {
+  const double port = 50e9, lat = 3e-6, bytes = 1e9;
+  int seen_collision = 0, seen_spread = 0;
+  for (std::uint64_t seed = 1; seed <= 40 && (seen_collision == 0 || seen_spread == 0); ++seed) {
+    StepGraph g = leaves_all_to_all(1.0);
+    g.fabric.spec.nodes_per_leaf = 2;
+    g.fabric.spec.ecmp = true;
+    g.fabric.spec.ecmp_seed = seed;
+    ASSERT_EQ(g.fabric.spec.uplinks_per_leaf(), 2);
+    auto m = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
+    m->add(4 + 0, 4 + 2, bytes);  // NIC 0 (leaf 0) -> NIC 2 (leaf 1)
+    m->add(4 + 1, 4 + 3, bytes);  // NIC 1 (leaf 0) -> NIC 3 (leaf 1)
+    m->finalize();
+    g.tasks[0].traffic = m;
+    const bool collide = g.fabric.spec.ecmp_uplink(0, 2) == g.fabric.spec.ecmp_uplink(1, 3);
+    auto t = engine::run_flow(g);
+    ASSERT_TRUE(t) << t.error();
+    EXPECT_NEAR(t->makespan, (collide ? 2 : 1) * bytes / port + lat, 1e-9) << "seed " << seed;
+    EXPECT_NEAR(evaluate_analytic(g).makespan, bytes / port + lat, 1e-9);  // the fast bound
+    (collide ? seen_collision : seen_spread)++;
+  }
+  EXPECT_GT(seen_collision, 0);
+  EXPECT_GT(seen_spread, 0);
+}
+
 // Two leaves of two nodes each at 4:1; traffic stays inside each leaf, so the uplinks carry
 // nothing and flow equals the closed form.
 TEST(FlowEngine, TrafficInsideALeafIgnoresTheOversubscription) {

@@ -206,6 +206,16 @@ TEST(Topology, OversubscribedLeavesHalveTheSpineAndTheBisection) {
   EXPECT_TRUE(has_problem(spec, "scale_out/oversubscription", "at least two leaves"));
 }
 
+TEST(Topology, EcmpIsSimulatedFlowByFlowOnSmallFabricsOnly) {
+  FabricSpec spec = cluster(4, ScaleOutTopology::fat_tree, 2);
+  spec.ecmp = true;
+  EXPECT_TRUE(topology_problems(spec).empty());
+  EXPECT_EQ(spec.uplinks_per_leaf(), 16);
+  spec = cluster(34, ScaleOutTopology::fat_tree, 2);  // 272 NICs
+  spec.ecmp = true;
+  EXPECT_TRUE(has_problem(spec, "scale_out/path_choice", "up to 256 NICs"));
+}
+
 // A failed NIC carries nothing: its device routes through the next NIC of its node, and the half
 // of the cluster it sits in has one NIC port less to cross the middle with.
 TEST(Topology, AFailedNicReroutesItsDeviceAndLeavesTheBisection) {

@@ -283,6 +283,33 @@ TEST(Scenario, OversubscriptionIsAtLeastOneOnAFatTreeWithLeaves) {
   EXPECT_TRUE(has_problem(rails, "/cluster/scale_out/oversubscription", "not to rail-optimized")) << rails.to_string();
 }
 
+TEST(Scenario, EcmpNeedsLeavesWholeUplinksAndAFewNics) {
+  const nlohmann::json base_so = {{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"nodes_per_leaf", 2},
+                                  {"path_choice", "ecmp"}, {"ecmp_seed", 4}};
+  Diagnostics ok("s.json");
+  EXPECT_TRUE(load(four_nodes(base_so), ok)) << ok.to_string();
+  auto so = base_so;
+  so.erase("nodes_per_leaf");
+  Diagnostics one_leaf("s.json");
+  EXPECT_FALSE(load(four_nodes(so), one_leaf));
+  EXPECT_TRUE(has_problem(one_leaf, "/cluster/scale_out/path_choice", "at least two leaves")) << one_leaf.to_string();
+  so = base_so;
+  so["oversubscription"] = 3;  // 16 NIC ports over 3
+  Diagnostics fraction("s.json");
+  EXPECT_FALSE(load(four_nodes(so), fraction));
+  EXPECT_TRUE(has_problem(fraction, "/cluster/scale_out/path_choice", "whole uplinks")) << fraction.to_string();
+  so = base_so;
+  so["path_choice"] = "adaptive";
+  Diagnostics seed("s.json");
+  EXPECT_FALSE(load(four_nodes(so), seed));
+  EXPECT_TRUE(has_problem(seed, "/cluster/scale_out/ecmp_seed", "only matters")) << seed.to_string();
+  so = base_so;
+  so["path_choice"] = "random";
+  Diagnostics bad("s.json");
+  EXPECT_FALSE(load(four_nodes(so), bad));
+  EXPECT_TRUE(has_problem(bad, "/cluster/scale_out/path_choice", "adaptive")) << bad.to_string();
+}
+
 // Stragglers, degraded and failed ports: every mistake is reported at its own pointer.
 TEST(Scenario, StragglersAndPortFaultsAreCheckedAgainstTheCluster) {
   auto with = [](const std::string& key, const nlohmann::json& value) {
