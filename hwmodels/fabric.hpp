@@ -42,6 +42,10 @@ struct FabricSpec {
   /// NIC) flow onto one uplink, so flows can collide (docs/topology.md).
   bool ecmp = false;
   std::uint64_t ecmp_seed = 1;
+  /// Rail-optimized: traffic for another rail crosses NVLink to the sender's node-mate on the
+  /// destination's rail and leaves through that GPU's NIC (NCCL's PXN), instead of crossing the
+  /// spine. Applies to the direct all-to-all (docs/topology.md).
+  bool pxn = false;
   /// Ports at reduced speed or down (scenario cluster.degraded / cluster.failed): a fraction of the
   /// link's bandwidth, 0 for a failed port. Empty: every port at full speed.
   std::vector<double> nic_speed;     ///< by global NIC index, node * nics_per_node + nic
@@ -56,6 +60,16 @@ struct FabricSpec {
   }
   /// The leaf a node's NICs hang on (fat-tree).
   int leaf_of_node(int node) const { return leaves() > 1 ? node / nodes_per_leaf : 0; }
+  /// The switches NICs hang on below the spine: a fat-tree's leaves, or a rail-optimized
+  /// fabric's rails (NIC i of every node on rail i; 0 without scale-out).
+  int switch_groups() const {
+    if (!has_scale_out) return 0;
+    return topology == ScaleOutTopology::rail_optimized ? nics_per_node : leaves();
+  }
+  /// The leaf or rail of global NIC `nic` (node * nics_per_node + index).
+  int switch_of_nic(int nic) const {
+    return topology == ScaleOutTopology::rail_optimized ? nic % nics_per_node : leaf_of_node(nic / nics_per_node);
+  }
   /// Uplinks per leaf, one per spine switch: the NIC ports below it over the oversubscription
   /// (an integer for ECMP; topology_problems checks it).
   int uplinks_per_leaf() const {

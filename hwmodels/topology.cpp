@@ -121,10 +121,9 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
       add("scale_out/nodes_per_leaf", "nodes_per_leaf applies to a fat-tree, not to rail-optimized",
           "remove it: every node hangs on every rail switch");
     }
-    if (spec.oversubscription != 1.0) {
-      add("scale_out/oversubscription", "oversubscription applies to a fat-tree's leaves, not to rail-optimized",
-          "remove it (rails reach the spine at full bisection in this version), or use \"fat-tree\" with "
-          "nodes_per_leaf");
+    if (spec.oversubscription > 1.0 && spec.nics_per_node < 2) {
+      add("scale_out/oversubscription", "oversubscription needs at least two rails, but each node has one NIC",
+          "remove oversubscription: with one rail no traffic crosses the spine");
     }
   } else if (spec.nodes_per_leaf < 0) {
     add("scale_out/nodes_per_leaf", "nodes_per_leaf must not be negative", "use 1 or more");
@@ -161,6 +160,9 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
         "oversubscription " + std::to_string(spec.oversubscription) + " is below 1: a leaf cannot have more "
         "capacity up to the spine than down to its NICs in this model",
         "use 1 (full bisection) or more, e.g. 2 for a 2:1 leaf");
+  } else if (spec.pxn && spec.topology != ScaleOutTopology::rail_optimized) {
+    add("scale_out/pxn", "PXN forwards traffic to the NIC on the destination's rail: it needs a rail-optimized fabric",
+        "remove pxn, or use \"topology\": \"rail-optimized\"");
   } else if (spec.oversubscription > 1.0 && spec.topology == ScaleOutTopology::fat_tree &&
              !(spec.nodes_per_leaf > 0 && spec.nodes_per_leaf < spec.nodes)) {
     add("scale_out/oversubscription",
@@ -285,7 +287,7 @@ Topology build_topology(const FabricSpec& spec) {
   }
   if (switches < 2) return t;
   // Full bisection unless oversubscribed: each leaf/rail has as much capacity up to the spine as
-  // down to its NICs, divided by the oversubscription (fat-tree). The spine is one logical
+  // down to its NICs, divided by the oversubscription. The spine is one logical
   // non-blocking switch and each uplink bundle one edge, i.e. ECMP spreads flows perfectly over
   // the bundle's ports; `ports` stays the downlink count the bundle matches at 1:1.
   t.has_spine = true;
@@ -296,7 +298,7 @@ Topology build_topology(const FabricSpec& spec) {
   for (std::size_t j = 0; j < static_cast<std::size_t>(switches); ++j) {
     std::tie(t.switch_up[j], t.switch_down[j]) =
         add_link(t, t.fabric_switch_vertex[j], t.spine_vertex, LinkRole::spine, spec.scale_out,
-                 downlinks, hop_latency, rails ? 1.0 : 1.0 / spec.oversubscription);
+                 downlinks, hop_latency, 1.0 / spec.oversubscription);
   }
   return t;
 }

@@ -72,6 +72,8 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
   const hw::FabricSpec& spec = fabric.spec;
   auto* root = sg4::create_full_zone("cluster");
   const std::vector<double> speeds(power.count(), kHostSpeed);
+  p.ports.assign(static_cast<std::size_t>(fabric.num_ports()), nullptr);
+  if (token_ports) p.token_ports.assign(static_cast<std::size_t>(fabric.num_ports()), nullptr);
   const std::string device_watts = power.property(idle_w);
   const std::string no_watts = PowerStates{}.property(0.0);
   std::string nic_watts;
@@ -95,11 +97,11 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
                      ->set_latency(fabric.port_latency(port) / 2);
     out.link = link;
     if (star) zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {{link, sg4::LinkInRoute::Direction::UP}}, true);
-    p.ports.push_back(h);
+    p.ports[static_cast<std::size_t>(port)] = h;
     if (!token_ports) return out;
     const double overhead = fabric.port_latency(port, true) - fabric.port_latency(port);
     if (overhead <= 0) {
-      p.token_ports.push_back(h);
+      p.token_ports[static_cast<std::size_t>(port)] = h;
       return out;
     }
     // The twin shares the port's link (and so its bandwidth); each end adds half the overhead.
@@ -114,7 +116,7 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
                       {sg4::LinkInRoute(extra), {link, sg4::LinkInRoute::Direction::UP}}, true);
     }
     out.extra = extra;
-    p.token_ports.push_back(twin);
+    p.token_ports[static_cast<std::size_t>(port)] = twin;
     return out;
   };
   for (int node = 0; node < spec.nodes; ++node) {
@@ -138,7 +140,6 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     const int uplinks = spec.uplinks_per_leaf();
     const double uplink_bw = nics_per_leaf * spec.scale_out.effective_bandwidth() / spec.oversubscription / uplinks;
     std::vector<PortLinks> port(static_cast<std::size_t>(n));
-    const std::size_t first_host = p.ports.size(), first_twin = p.token_ports.size();
     for (int nic = 0; nic < n; ++nic) {
       port[static_cast<std::size_t>(nic)] = add_port(zone, "nic" + std::to_string(nic), fabric.num_devices() + nic, false);
     }
@@ -163,38 +164,40 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
           links.emplace_back(up[static_cast<std::size_t>(lb)][static_cast<std::size_t>(k)], Dir::DOWN);
         }
         links.emplace_back(pb.link, Dir::DOWN);
-        const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
-        zone->add_route(p.ports[first_host + ua]->get_netpoint(), p.ports[first_host + ub]->get_netpoint(), nullptr,
-                        nullptr, links, false);
+        const auto ua = static_cast<std::size_t>(fabric.num_devices() + a);
+        const auto ub = static_cast<std::size_t>(fabric.num_devices() + b);
+        zone->add_route(p.ports[ua]->get_netpoint(), p.ports[ub]->get_netpoint(), nullptr, nullptr, links, false);
         if (token_ports && pa.extra != nullptr && pb.extra != nullptr) {
           links.insert(links.begin(), sg4::LinkInRoute(pa.extra));
           links.emplace_back(pb.extra);
-          zone->add_route(p.token_ports[first_twin + ua]->get_netpoint(), p.token_ports[first_twin + ub]->get_netpoint(),
-                          nullptr, nullptr, links, false);
+          zone->add_route(p.token_ports[ua]->get_netpoint(), p.token_ports[ub]->get_netpoint(), nullptr, nullptr, links,
+                          false);
         }
       }
     }
     zone->seal();
-  } else if (fabric.num_nics() > 0 && spec.leaves() > 1) {
-    // A fat-tree with leaves: each leaf a star zone of its NICs behind a gateway, and the leaves
-    // a star zone whose ports are the leaves' uplink bundles to the spine, at the NIC ports' sum
-    // divided by the oversubscription. Traffic between leaves crosses both leaves' uplinks; the
-    // spine itself is non-blocking. The uplinks add no latency: the catalog's NIC latency is end
-    // to end, and the extra switch is not modelled (docs/topology.md).
+  } else if (fabric.num_nics() > 0 && spec.switch_groups() > 1) {
+    // Leaves of a fat-tree, or rails of a rail-optimized fabric: each a star zone of its NICs
+    // behind a gateway, and the groups a star zone whose ports are their uplink bundles to the
+    // spine, at the NIC ports' sum divided by the oversubscription. Traffic between groups crosses
+    // both groups' uplinks; the spine itself is non-blocking. The uplinks add no latency: the
+    // catalog's NIC latency is end to end, and the extra switch is not modelled (docs/topology.md).
     auto* spine = sg4::create_star_zone("scale-out");
     spine->set_parent(root);
-    const int nics_per_leaf = spec.nodes_per_leaf * spec.nics_per_node;
-    const double uplink = nics_per_leaf * spec.scale_out.effective_bandwidth() / spec.oversubscription;
-    for (int leaf = 0; leaf < spec.leaves(); ++leaf) {
-      auto* zone = sg4::create_star_zone("leaf" + std::to_string(leaf));
+    const bool rails = spec.topology == hw::ScaleOutTopology::rail_optimized;
+    const int groups = spec.switch_groups();
+    const int nics_per_group = fabric.num_nics() / groups;
+    const double uplink = nics_per_group * spec.scale_out.effective_bandwidth() / spec.oversubscription;
+    for (int group = 0; group < groups; ++group) {
+      const std::string gname = (rails ? "rail" : "leaf") + std::to_string(group);
+      auto* zone = sg4::create_star_zone(gname);
       zone->set_parent(spine);
-      for (int k = 0; k < nics_per_leaf; ++k) {
-        const int nic = leaf * nics_per_leaf + k;
-        add_port(zone, "nic" + std::to_string(nic), fabric.num_devices() + nic);
+      for (int nic = 0; nic < fabric.num_nics(); ++nic) {
+        if (spec.switch_of_nic(nic) == group) add_port(zone, "nic" + std::to_string(nic), fabric.num_devices() + nic);
       }
-      auto* gateway = zone->create_router("leaf" + std::to_string(leaf) + "-gw");
+      auto* gateway = zone->create_router(gname + "-gw");
       zone->seal();
-      auto* up = spine->create_split_duplex_link("leaf" + std::to_string(leaf) + "-uplink", uplink);
+      auto* up = spine->create_split_duplex_link(gname + "-uplink", uplink);
       spine->add_route(zone->get_netpoint(), nullptr, gateway, nullptr, {{up, sg4::LinkInRoute::Direction::UP}},
                        true);
     }
@@ -274,7 +277,7 @@ void add_compact_flows(const std::vector<double>& sent, const std::vector<double
 // carry) stay as in the matrix. `ports` are the active NIC ports; `out` is dense over them.
 void add_compact_flows_per_leaf_pair(const Fabric& f, const std::vector<int>& ports, const TrafficMatrix& m,
                                      std::vector<double>& out) {
-  auto leaf_of_port = [&](int port) { return f.spec.leaf_of_node((port - f.num_devices()) / f.spec.nics_per_node); };
+  auto leaf_of_port = [&](int port) { return f.spec.switch_of_nic(port - f.num_devices()); };
   std::unordered_map<int, std::size_t> local;  // port -> index in `ports`
   for (std::size_t i = 0; i < ports.size(); ++i) local.emplace(ports[i], i);
   // Per leaf pair: bytes sent and received per port (over the pair's ports only).
@@ -335,7 +338,7 @@ std::vector<NetworkPart> split_by_network(const Fabric& f, const TrafficMatrix& 
     groups.push_back(std::move(g));
   }
   std::vector<NetworkPart> parts;
-  const bool leaves = f.num_nics() > 0 && f.spec.leaves() > 1;
+  const bool leaves = f.num_nics() > 0 && f.spec.switch_groups() > 1;
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     // Only the ports that move bytes take part.
     std::vector<int> active;

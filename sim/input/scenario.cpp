@@ -224,6 +224,7 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
     out.oversubscription = so.number("oversubscription", false, 1.0, 1024.0).value_or(1.0);
     out.ecmp = so.choice("path_choice", {"adaptive", "ecmp"}).value_or("adaptive") == "ecmp";
     out.ecmp_seed = static_cast<std::uint64_t>(so.integer("ecmp_seed", false, 0).value_or(1));
+    out.pxn = so.boolean("pxn").value_or(false);
     if (!out.ecmp && so.raw("ecmp_seed") != nullptr) {
       diag.error(so.pointer_to("ecmp_seed"), "ecmp_seed only matters with \"path_choice\": \"ecmp\"",
                  "add \"path_choice\": \"ecmp\", or remove ecmp_seed");
@@ -672,6 +673,7 @@ hw::FabricSpec fabric_of(const Scenario& s) {
     f.oversubscription = s.cluster.scale_out->oversubscription;
     f.ecmp = s.cluster.scale_out->ecmp;
     f.ecmp_seed = s.cluster.scale_out->ecmp_seed;
+    f.pxn = s.cluster.scale_out->pxn;
   }
   // Degraded and failed ports (validated: each names an existing port once).
   for (const auto* list : {&s.cluster.degraded, &s.cluster.failed}) {

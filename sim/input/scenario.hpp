@@ -35,6 +35,7 @@ struct ScaleOut {
   int nodes_per_leaf = 0;      ///< fat-tree: nodes under one leaf switch (0: one switch for all)
   double oversubscription = 1; ///< fat-tree: leaf down- over uplink capacity (1: full bisection)
   bool ecmp = false;           ///< path_choice "ecmp" (else "adaptive")
+  bool pxn = false;            ///< rail-optimized: cross-rail traffic over NVLink to the right rail
   std::uint64_t ecmp_seed = 1;
 };
 

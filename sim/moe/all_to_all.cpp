@@ -30,7 +30,8 @@ class AllToAllBuilder {
         ports_(f.num_ports()), bd_(token_wire_bytes(a.hidden, a.dispatch_dtype)),
         bc_(token_wire_bytes(a.hidden, a.combine_dtype)),
         disp_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)),
-        comb_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)), sampled_(!a.device_hit.empty()) {
+        comb_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)), sampled_(!a.device_hit.empty()),
+        pxn_(f.spec.pxn && a.algorithm == AllToAllAlgorithm::direct) {
     uniform_hits();
   }
 
@@ -103,6 +104,13 @@ class AllToAllBuilder {
           send(s, d, t * per_device(d));
           continue;
         }
+        if (pxn_ && f_.spec.local_index(d) != f_.spec.local_index(s)) {
+          // PXN: over NVLink to the node-mate on d's rail, then over that rail.
+          const int mate = node_s * per_node_ + f_.spec.local_index(d);
+          send(s, mate, t * per_device(d));
+          send(f_.nic_port(mate), f_.nic_port(d), t * per_device(d));
+          continue;
+        }
         if (a_.algorithm != AllToAllAlgorithm::deepep_normal) {
           send(f_.nic_port(s), f_.nic_port(d), t * per_device(d));
           continue;
@@ -141,8 +149,23 @@ class AllToAllBuilder {
         }
       }
     }
+    std::vector<double> h_local(static_cast<std::size_t>(per_node_), 0.0);
+    for (int d = 0; d < n_; ++d) h_local[static_cast<std::size_t>(f_.spec.local_index(d))] += per_device(d);
     for (int d = 0; d < n_; ++d) {
       const auto m = static_cast<std::size_t>(f_.spec.node_of(d));
+      if (pxn_) {
+        // d's NIC carries, to d's rail in other nodes, the tokens of every device of its node (its
+        // own directly, its node-mates' after an NVLink hop to d); it receives as without PXN.
+        // The NVLink hop: d sends its tokens for other rails' remote devices to the node-mates
+        // on those rails, and receives its node-mates' tokens for its own rail's remote devices.
+        const auto li = static_cast<std::size_t>(f_.spec.local_index(d));
+        const double rail_elsewhere = h_local[li] - per_device(d);
+        add_sent(f_.nic_port(d), t_node[m] * rail_elsewhere);
+        add_recv(f_.nic_port(d), per_device(d) * (t_all - t_node[m]));
+        add_sent(d, tok(d) * ((h_all - h_node[m]) - rail_elsewhere));
+        add_recv(d, (t_node[m] - tok(d)) * rail_elsewhere);
+        continue;
+      }
       if (a_.algorithm != AllToAllAlgorithm::deepep_normal) {
         add_sent(f_.nic_port(d), tok(d) * (h_all - h_node[m]));
         add_recv(f_.nic_port(d), per_device(d) * (t_all - t_node[m]));
@@ -171,6 +194,7 @@ class AllToAllBuilder {
   double uniform_device_ = 0, uniform_node_ = 0;
   std::shared_ptr<TrafficMatrix> disp_, comb_;
   bool sampled_ = false;  // hit figures from the routing draw (else uniform)
+  bool pxn_ = false;      // direct all-to-all on a rail-optimized fabric with PXN
   std::vector<double> disp_sent_, disp_recv_, comb_sent_, comb_recv_;  // port sums
 };
 

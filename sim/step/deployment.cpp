@@ -127,6 +127,7 @@ Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {
     f.oversubscription = w.oversubscription;
     f.ecmp = w.ecmp;
     f.ecmp_seed = w.ecmp_seed;
+    f.pxn = w.pxn;
   }
   d.fabric.spec = f;
   return d;

@@ -241,6 +241,54 @@ TEST(FlowEngine, AFailedNicReroutesInTheSimulatedFabricToo) {
   EXPECT_NEAR(flow->makespan, analytic.makespan, 1e-5 * analytic.makespan);
 }
 
+// Rails: 2 nodes of 2 GPUs, NIC i on rail i, rails joined by a spine at 4:1 (each rail's uplink:
+// its 2 NIC ports / 4 = half a port). Every NIC sends B to the other node's NIC on the other rail,
+// so each rail's uplink carries 2B each way at half a port's bandwidth: 4x a port's time in
+// SimGrid, while the closed form sees the ports only (B each).
+TEST(FlowEngine, CrossRailTrafficWithoutPxnSharesTheRailsUplinks) {
+  StepGraph g = leaves_all_to_all(4.0);
+  g.fabric.spec.nodes = 2;
+  g.fabric.spec.devices_per_node = 2;
+  g.fabric.spec.nics_per_node = 2;
+  g.fabric.spec.nodes_per_leaf = 0;
+  g.fabric.spec.topology = moesim::hw::ScaleOutTopology::rail_optimized;
+  const int nic0 = g.fabric.num_devices();  // global NIC k = node * 2 + rail
+  auto m = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
+  m->add(nic0 + 0, nic0 + 3, 1e9);  // rail 0 -> rail 1
+  m->add(nic0 + 1, nic0 + 2, 1e9);  // rail 1 -> rail 0
+  m->add(nic0 + 2, nic0 + 1, 1e9);
+  m->add(nic0 + 3, nic0 + 0, 1e9);
+  m->finalize();
+  g.tasks[0].traffic = m;
+  auto t = engine::run_flow(g);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_NEAR(evaluate_analytic(g).makespan, 1e9 / 50e9 + 3e-6, 1e-9);
+  EXPECT_NEAR(t->makespan, 2e9 / (2 * 50e9 / 4) + 3e-6, 1e-9);
+}
+
+// End to end: Qwen3-235B decode with the direct all-to-all on 2 x 8 H100, rails at 2:1. Without
+// PXN the cross-rail tokens cross the rails' uplinks and flow reports contention; with PXN they
+// cross NVLink to the right rail first, nothing crosses the spine, and flow matches the closed
+// form again (NVLink has room for the extra hop here).
+TEST(FlowEngine, PxnTakesCrossRailTrafficOffTheSpine) {
+  moesim::Diagnostics diag("rails");
+  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-decode-2x8-h100.json", diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  s->communication.all_to_all = AllToAllAlgorithm::direct;
+  s->cluster.scale_out->topology = moesim::hw::ScaleOutTopology::rail_optimized;
+  s->cluster.scale_out->oversubscription = 2;
+  auto without = simulate(*s, engine::run_flow);
+  ASSERT_TRUE(without) << without.error();
+  ASSERT_TRUE(without->contention);
+  EXPECT_GT(without->contention->added_s, 0.05 * without->step_time_s);
+  s->cluster.scale_out->pxn = true;
+  auto with = simulate(*s, engine::run_flow);
+  ASSERT_TRUE(with) << with.error();
+  ASSERT_TRUE(with->contention);
+  EXPECT_EQ(with->contention->added_s, 0.0);
+  EXPECT_LT(with->step_time_s, without->step_time_s);
+}
+
 // Phones on one Wi-Fi cell run on SimGrid's Wi-Fi zone (CM02, shared air). A simple collective:
 // 3 stations, one flow each; every byte crosses the air twice and the stations share it, so the
 // collective lasts the total airtime plus the latency, in the closed form and in SimGrid alike.

@@ -118,3 +118,52 @@ TEST(AllToAll, PortSumsWithoutPairsEqualThoseOfThePairs) {
     EXPECT_NEAR(full.dispatch->total(), sums.dispatch->total(), 1e-9 * full.dispatch->total());
   }
 }
+
+// PXN on a rail-optimized fabric: a token for a device on another rail crosses NVLink to the
+// sender's node-mate on that rail and leaves through the mate's NIC, so every scale-out byte
+// stays on one rail. The NICs carry the same bytes in total, NVLink carries the cross-rail ones
+// once more, and the port sums agree with the pairs.
+TEST(AllToAll, PxnKeepsScaleOutTrafficOnItsRailAndTheSumsAgree) {
+  Fabric f = cluster(3, 4);
+  f.spec.topology = moesim::hw::ScaleOutTopology::rail_optimized;
+  AllToAllSpec a = spec(f, 24, 4, AllToAllAlgorithm::direct);
+  for (int d = 0; d < 12; ++d) {
+    a.tokens[static_cast<std::size_t>(d)] = 10.0 + d;
+    a.device_hit.push_back(0.05 + 0.03 * ((d * 7) % 5));
+  }
+  a.node_hit = {0.4, 0.55, 0.7};
+  const AllToAllTraffic plain = expert_all_to_all(f, a, true);
+  f.spec.pxn = true;
+  const AllToAllTraffic pxn = expert_all_to_all(f, a, true);
+  for (const auto& e : pxn.dispatch->entries()) {
+    if (!f.is_nic(e.src)) continue;
+    EXPECT_EQ(f.spec.switch_of_nic(e.src - f.num_devices()), f.spec.switch_of_nic(e.dst - f.num_devices()))
+        << e.src << " -> " << e.dst;
+  }
+  EXPECT_NEAR(nic_bytes(f, *pxn.dispatch), nic_bytes(f, *plain.dispatch), 1e-9 * nic_bytes(f, *plain.dispatch));
+  double nvlink_plain = 0, nvlink_pxn = 0, cross_rail = 0;
+  for (int p = 0; p < f.num_devices(); ++p) {
+    nvlink_plain += plain.dispatch->sent_by(p);
+    nvlink_pxn += pxn.dispatch->sent_by(p);
+  }
+  for (const auto& e : plain.dispatch->entries()) {
+    if (f.is_nic(e.src) && f.spec.switch_of_nic(e.src - f.num_devices()) != f.spec.switch_of_nic(e.dst - f.num_devices())) {
+      cross_rail += e.bytes;
+    }
+  }
+  EXPECT_GT(cross_rail, 0.0);
+  EXPECT_NEAR(nvlink_pxn - nvlink_plain, cross_rail, 1e-9 * cross_rail);
+  const AllToAllTraffic sums = expert_all_to_all(f, a, false);
+  for (int p = 0; p < f.num_ports(); ++p) {
+    for (const auto& [x, y] : {std::pair{pxn.dispatch, sums.dispatch}, std::pair{pxn.combine, sums.combine}}) {
+      EXPECT_NEAR(x->sent_by(p), y->sent_by(p), 1e-9 * (1 + x->sent_by(p))) << "port " << p;
+      EXPECT_NEAR(x->received_by(p), y->received_by(p), 1e-9 * (1 + x->received_by(p))) << "port " << p;
+    }
+  }
+  // DeepEP's algorithms route by node already: PXN leaves them as they are.
+  a.algorithm = AllToAllAlgorithm::deepep_normal;
+  f.spec.pxn = false;
+  const double before = nic_bytes(f, *expert_all_to_all(f, a, true).dispatch);
+  f.spec.pxn = true;
+  EXPECT_DOUBLE_EQ(nic_bytes(f, *expert_all_to_all(f, a, true).dispatch), before);
+}

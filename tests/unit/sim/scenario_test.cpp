@@ -276,11 +276,23 @@ TEST(Scenario, OversubscriptionIsAtLeastOneOnAFatTreeWithLeaves) {
   EXPECT_TRUE(has_problem(one_leaf, "/cluster/scale_out/oversubscription", "at least two leaves"))
       << one_leaf.to_string();
   EXPECT_TRUE(has_problem(one_leaf, "/cluster/scale_out/oversubscription", "nodes_per_leaf")) << one_leaf.to_string();
+  // Rails take an oversubscription too (their uplinks to the spine), with two rails or more.
   Diagnostics rails("s.json");
-  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "rail-optimized"},
-                                {"oversubscription", 2}}),
-                    rails));
-  EXPECT_TRUE(has_problem(rails, "/cluster/scale_out/oversubscription", "not to rail-optimized")) << rails.to_string();
+  EXPECT_TRUE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "rail-optimized"},
+                               {"oversubscription", 2}}),
+                   rails))
+      << rails.to_string();
+}
+
+TEST(Scenario, RailsMayBeOversubscribedAndPxnNeedsRails) {
+  Diagnostics ok("s.json");
+  EXPECT_TRUE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "rail-optimized"},
+                               {"oversubscription", 2}, {"pxn", true}}),
+                   ok))
+      << ok.to_string();
+  Diagnostics tree("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"pxn", true}}), tree));
+  EXPECT_TRUE(has_problem(tree, "/cluster/scale_out/pxn", "rail-optimized")) << tree.to_string();
 }
 
 TEST(Scenario, EcmpNeedsLeavesWholeUplinksAndAFewNics) {
