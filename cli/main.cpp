@@ -410,9 +410,11 @@ int cmd_topology(const std::string& file, bool as_json, const std::string& pair_
                    {"devices", spec.num_devices()}, {"scale_up", spec.scale_up.name}, {"scale_out", nullptr}};
     if (spec.has_scale_out) {
       j["fabric"]["scale_out"] = {{"link", spec.scale_out.name}, {"nics_per_node", spec.nics_per_node},
-                                  {"topology", hw::topology_name(spec.topology)},
+                                  {"topology", spec.topology_label()},
                                   {"nodes_per_leaf", topo.nodes_per_leaf()},
-                                  {"oversubscription", spec.oversubscription}};
+                                  {"oversubscription", spec.oversubscription},
+                                  {"path_choice", spec.ecmp ? "ecmp" : "adaptive"},
+                                  {"pxn", spec.pxn}};
     }
     j["vertices"] = nlohmann::json::object();
     for (const auto& [kind, count] : kinds) j["vertices"][hw::vertex_kind_name(kind)] = count;
@@ -455,10 +457,14 @@ int cmd_topology(const std::string& file, bool as_json, const std::string& pair_
               spec.devices_per_node, scenario->cluster.device->name.c_str(), spec.scale_up.name.c_str());
   if (spec.has_scale_out) {
     std::printf(", scale-out %s %s (%d NIC%s per node", spec.scale_out.name.c_str(),
-                hw::topology_name(spec.topology).c_str(), spec.nics_per_node, spec.nics_per_node == 1 ? "" : "s");
+                spec.topology_label().c_str(), spec.nics_per_node, spec.nics_per_node == 1 ? "" : "s");
     if (spec.topology == hw::ScaleOutTopology::fat_tree) {
       std::printf(", %d node%s per leaf", topo.nodes_per_leaf(), topo.nodes_per_leaf() == 1 ? "" : "s");
       if (spec.oversubscription != 1.0) std::printf(", %g:1 oversubscribed", spec.oversubscription);
+      if (spec.ecmp) std::printf(", ECMP");
+    } else {
+      if (spec.oversubscription != 1.0) std::printf(", rails %g:1 oversubscribed", spec.oversubscription);
+      if (spec.pxn) std::printf(", PXN");
     }
     std::printf(")");
   }
@@ -468,6 +474,7 @@ int cmd_topology(const std::string& file, bool as_json, const std::string& pair_
   for (const auto& [kind, count] : kinds) {
     if (kind == hw::VertexKind::device || kind == hw::VertexKind::nic) continue;
     std::string name = hw::vertex_kind_name(kind);
+    if (kind == hw::VertexKind::rail_switch && spec.multi_plane) name = "plane_switch";
     for (char& ch : name) ch = ch == '_' ? ' ' : ch;
     std::printf("%s%d %s%s", sep, count, name.c_str(), count == 1 ? "" : "es");
     sep = ", ";

@@ -46,6 +46,14 @@ struct FabricSpec {
   /// destination's rail and leaves through that GPU's NIC (NCCL's PXN), instead of crossing the
   /// spine. Applies to the direct all-to-all (docs/topology.md).
   bool pxn = false;
+  /// Rail-optimized without a spine ("multi-plane", DeepSeek's multi-plane fat-tree): each rail
+  /// is a plane of its own and nothing joins the planes, so traffic for another plane is always
+  /// forwarded over NVLink to the sender's node-mate on that plane (docs/topology.md).
+  bool multi_plane = false;
+  /// "fat-tree", "rail-optimized" or "multi-plane".
+  std::string topology_label() const {
+    return multi_plane ? "multi-plane" : topology == ScaleOutTopology::rail_optimized ? "rail-optimized" : "fat-tree";
+  }
   /// Ports at reduced speed or down (scenario cluster.degraded / cluster.failed): a fraction of the
   /// link's bandwidth, 0 for a failed port. Empty: every port at full speed.
   std::vector<double> nic_speed;     ///< by global NIC index, node * nics_per_node + nic

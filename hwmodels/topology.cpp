@@ -58,7 +58,7 @@ std::string Topology::vertex_name(TopologyVertexId v) const {
     case VertexKind::node_switch: return "node" + std::to_string(x.node) + ".switch";
     case VertexKind::nic: return "node" + std::to_string(x.node) + ".nic" + std::to_string(x.index);
     case VertexKind::leaf_switch: return "leaf" + std::to_string(x.index);
-    case VertexKind::rail_switch: return "rail" + std::to_string(x.index);
+    case VertexKind::rail_switch: return (spec.multi_plane ? "plane" : "rail") + std::to_string(x.index);
     case VertexKind::spine_switch: return "spine";
   }
   return "?";
@@ -112,7 +112,7 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
   if (spec.topology == ScaleOutTopology::rail_optimized) {
     if (nics_ok && spec.nics_per_node != spec.devices_per_node) {
       add("scale_out/nics_per_node",
-          "a rail-optimized fabric needs one NIC per device (" + devices + "), got " + nics,
+          "a " + spec.topology_label() + " fabric needs one NIC per device (" + devices + "), got " + nics,
           "rail i joins GPU i of every node through its own NIC, so that same-index GPUs talk "
           "over one switch; with shared NICs there is no such pairing: use \"fat-tree\", or "
           "\"nics_per_node\": " + devices);
@@ -121,7 +121,13 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
       add("scale_out/nodes_per_leaf", "nodes_per_leaf applies to a fat-tree, not to rail-optimized",
           "remove it: every node hangs on every rail switch");
     }
-    if (spec.oversubscription > 1.0 && spec.nics_per_node < 2) {
+    if (spec.multi_plane && spec.oversubscription != 1.0) {
+      add("scale_out/oversubscription", "a multi-plane fabric has no spine to oversubscribe: its planes are not joined",
+          "remove oversubscription, or use \"rail-optimized\" (rails joined by a spine)");
+    } else if (spec.multi_plane && spec.pxn) {
+      add("scale_out/pxn", "a multi-plane fabric always forwards traffic for another plane over NVLink",
+          "remove pxn");
+    } else if (spec.oversubscription > 1.0 && spec.nics_per_node < 2) {
       add("scale_out/oversubscription", "oversubscription needs at least two rails, but each node has one NIC",
           "remove oversubscription: with one rail no traffic crosses the spine");
     }
@@ -209,10 +215,22 @@ int route_into(const Topology& t, int src, int dst, std::array<int, 6>& out) {
     out[1] = t.device_down[d];
     return 2;
   }
-  const auto nic_s = static_cast<std::size_t>(f.node_of(src) * f.nics_per_node + f.nic_of(src));
   const auto nic_d = static_cast<std::size_t>(f.node_of(dst) * f.nics_per_node + f.nic_of(dst));
-  const int sw_s = t.fabric_switch_of(src), sw_d = t.fabric_switch_of(dst);
+  int sw_s = t.fabric_switch_of(src);
+  const int sw_d = t.fabric_switch_of(dst);
   int k = 0;
+  if (f.multi_plane && sw_s != sw_d) {
+    // No path joins the planes: over NVLink to the node-mate on dst's plane, then its NIC.
+    const auto mate = static_cast<std::size_t>(f.node_of(src) * f.devices_per_node + f.nic_of(dst));
+    out[static_cast<std::size_t>(k++)] = t.device_up[s];
+    out[static_cast<std::size_t>(k++)] = t.device_down[mate];
+    out[static_cast<std::size_t>(k++)] = t.device_to_nic[mate];
+    out[static_cast<std::size_t>(k++)] = t.nic_up[static_cast<std::size_t>(f.node_of(src) * f.nics_per_node + f.nic_of(dst))];
+    out[static_cast<std::size_t>(k++)] = t.nic_down[nic_d];
+    out[static_cast<std::size_t>(k++)] = t.nic_to_device[d];
+    return k;
+  }
+  const auto nic_s = static_cast<std::size_t>(f.node_of(src) * f.nics_per_node + f.nic_of(src));
   out[static_cast<std::size_t>(k++)] = t.device_to_nic[s];
   out[static_cast<std::size_t>(k++)] = t.nic_up[nic_s];
   if (sw_s != sw_d) {
@@ -285,7 +303,7 @@ Topology build_topology(const FabricSpec& spec) {
         add_link(t, t.nic_vertex[k], t.fabric_switch_vertex[static_cast<std::size_t>(sw)],
                  LinkRole::scale_out, spec.scale_out, 1, hop_latency, spec.nic_speed_of(static_cast<int>(k)));
   }
-  if (switches < 2) return t;
+  if (switches < 2 || spec.multi_plane) return t;  // planes are not joined
   // Full bisection unless oversubscribed: each leaf/rail has as much capacity up to the spine as
   // down to its NICs, divided by the oversubscription. The spine is one logical
   // non-blocking switch and each uplink bundle one edge, i.e. ECMP spreads flows perfectly over
@@ -367,7 +385,9 @@ HopStats hop_stats(const Topology& topo) {
       a.latency += lat;
     }
   }
-  const std::array<std::string, 3> names{"same node", rails ? "same rail" : "same leaf", "across spine"};
+  const std::array<std::string, 3> names{"same node",
+                                         f.multi_plane ? "same plane" : rails ? "same rail" : "same leaf",
+                                         f.multi_plane ? "across planes" : "across spine"};
   HopStats out;
   out.sources = sources;
   Acc all;

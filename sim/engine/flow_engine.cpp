@@ -614,9 +614,20 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
 }
 
 std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
+  const Fabric& f = graph.fabric;
   for (const Task& t : graph.tasks) {
     if (t.is_collective() && !t.traffic->has_pairs()) {
       return std::unexpected(std::string("a collective carries per-port sums only; the flow engine needs its pairs"));
+    }
+    if (!t.is_collective() || !f.spec.multi_plane) continue;
+    // Nothing joins the planes: the traffic builders forward cross-plane bytes over NVLink.
+    for (const TrafficMatrix::Entry& e : t.traffic->entries()) {
+      if (e.bytes > 0 && f.is_nic(e.src) && f.is_nic(e.dst) &&
+          f.spec.switch_of_nic(e.src - f.num_devices()) != f.spec.switch_of_nic(e.dst - f.num_devices())) {
+        return std::unexpected("a " + std::string(phase_name(t.phase)) + " collective sends from NIC " +
+                               std::to_string(e.src - f.num_devices()) + " to NIC " + std::to_string(e.dst - f.num_devices()) +
+                               " on another plane of a multi-plane fabric, which has no path between planes");
+      }
     }
   }
   int fds[2];

@@ -18,7 +18,7 @@ std::vector<moesim::EmbeddedFile> moesim_builtin_default_scenario();
 namespace moesim::sim {
 namespace {
 
-const std::vector<std::string> kTopologies{"fat-tree", "rail-optimized"};
+const std::vector<std::string> kTopologies{"fat-tree", "rail-optimized", "multi-plane"};
 const std::vector<std::string> kWorkloadKinds{"decode", "prefill", "serving", "training"};
 const std::vector<std::string> kFidelities{"analytic", "flow"};
 const std::vector<std::string> kOverlaps{"none", "compute-comm", "two-microbatch"};
@@ -217,9 +217,9 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
     ScaleOut out;
     out.link = read_link(so, "link");
     out.nics_per_node = static_cast<int>(so.integer("nics_per_node", true, 1, 1024).value_or(1));
-    out.topology = so.choice("topology", kTopologies).value_or("fat-tree") == "rail-optimized"
-                       ? hw::ScaleOutTopology::rail_optimized
-                       : hw::ScaleOutTopology::fat_tree;
+    const std::string topology = so.choice("topology", kTopologies).value_or("fat-tree");
+    out.topology = topology == "fat-tree" ? hw::ScaleOutTopology::fat_tree : hw::ScaleOutTopology::rail_optimized;
+    out.multi_plane = topology == "multi-plane";
     out.nodes_per_leaf = static_cast<int>(so.integer("nodes_per_leaf", false, 1, 1 << 20).value_or(0));
     out.oversubscription = so.number("oversubscription", false, 1.0, 1024.0).value_or(1.0);
     out.ecmp = so.choice("path_choice", {"adaptive", "ecmp"}).value_or("adaptive") == "ecmp";
@@ -674,6 +674,7 @@ hw::FabricSpec fabric_of(const Scenario& s) {
     f.ecmp = s.cluster.scale_out->ecmp;
     f.ecmp_seed = s.cluster.scale_out->ecmp_seed;
     f.pxn = s.cluster.scale_out->pxn;
+    f.multi_plane = s.cluster.scale_out->multi_plane;
   }
   // Degraded and failed ports (validated: each names an existing port once).
   for (const auto* list : {&s.cluster.degraded, &s.cluster.failed}) {

@@ -36,6 +36,7 @@ struct ScaleOut {
   double oversubscription = 1; ///< fat-tree: leaf down- over uplink capacity (1: full bisection)
   bool ecmp = false;           ///< path_choice "ecmp" (else "adaptive")
   bool pxn = false;            ///< rail-optimized: cross-rail traffic over NVLink to the right rail
+  bool multi_plane = false;    ///< topology "multi-plane": rails without a spine
   std::uint64_t ecmp_seed = 1;
 };
 

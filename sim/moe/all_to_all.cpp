@@ -31,7 +31,8 @@ class AllToAllBuilder {
         bc_(token_wire_bytes(a.hidden, a.combine_dtype)),
         disp_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)),
         comb_(std::make_shared<TrafficMatrix>(pairs ? ports_ : 0)), sampled_(!a.device_hit.empty()),
-        pxn_(f.spec.pxn && a.algorithm == AllToAllAlgorithm::direct) {
+        pxn_((f.spec.pxn && a.algorithm == AllToAllAlgorithm::direct) ||
+             (f.spec.multi_plane && a.algorithm != AllToAllAlgorithm::deepep_normal)) {
     uniform_hits();
   }
 
@@ -194,7 +195,7 @@ class AllToAllBuilder {
   double uniform_device_ = 0, uniform_node_ = 0;
   std::shared_ptr<TrafficMatrix> disp_, comb_;
   bool sampled_ = false;  // hit figures from the routing draw (else uniform)
-  bool pxn_ = false;      // direct all-to-all on a rail-optimized fabric with PXN
+  bool pxn_ = false;      // cross-rail tokens forwarded over NVLink (PXN, or a multi-plane fabric)
   std::vector<double> disp_sent_, disp_recv_, comb_sent_, comb_recv_;  // port sums
 };
 

@@ -128,6 +128,7 @@ Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {
     f.ecmp = w.ecmp;
     f.ecmp_seed = w.ecmp_seed;
     f.pxn = w.pxn;
+    f.multi_plane = w.multi_plane;
   }
   d.fabric.spec = f;
   return d;

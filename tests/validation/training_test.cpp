@@ -76,3 +76,28 @@ TEST(TrainingValidation, MegatronQwen3_30bKnownMissPlus47Percent) {
   RecordProperty("predicted_tokens_per_s_per_device", std::to_string(predicted));
   EXPECT_NEAR(predicted / measured - 1, 0.47, 0.01) << "predicted " << predicted << " vs measured " << measured;
 }
+
+// DeepSeek's multi-plane fat-tree (MPFT) against a single-plane multi-rail fat-tree (MRFT), the
+// same DeepSeek-V3 training on 2048 H800 (ISCA 2025, arXiv 2505.09343v2, Table 4): 19.926 s per
+// step against 19.946 s, "nearly identical ... within normal fluctuations and measurement error";
+// the paper's all-to-all latency comparison spans -1.5% to +1.5% (its Fig. 6), the tolerance here.
+// moesim runs the shipped scenario's cluster as "multi-plane" and as "rail-optimized": DeepEP's
+// normal kernels send each token over the sender's own rail (plane) and forward inside the
+// destination node, and pipeline sends pair same-index GPUs, so no traffic needs another plane and
+// the two steps come out equal; the paper's ratio is 0.999.
+TEST(TrainingValidation, DeepSeekV3MultiPlaneStepMatchesMultiRailWithin1_5Percent) {
+  const double measured = test_support::validation_case("dsv3-mpft-vs-mrft-step")["value"].get<double>();
+  Diagnostics diag("mpft");
+  auto s = sim::load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/deepseek-v3-training-2048xh800.json", diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  ASSERT_TRUE(s->cluster.scale_out);
+  s->cluster.scale_out->topology = hw::ScaleOutTopology::rail_optimized;
+  s->cluster.scale_out->multi_plane = true;
+  const sim::Report mpft = run(std::optional<sim::Scenario>(*s), diag);
+  s->cluster.scale_out->multi_plane = false;
+  const sim::Report mrft = run(std::optional<sim::Scenario>(*s), diag);
+  ASSERT_TRUE(mpft.training && mrft.training);
+  const double predicted = mpft.step_time_s / mrft.step_time_s;
+  RecordProperty("predicted_ratio", std::to_string(predicted));
+  EXPECT_NEAR(predicted, measured, 0.015 * measured) << mpft.step_time_s << " s vs " << mrft.step_time_s << " s";
+}

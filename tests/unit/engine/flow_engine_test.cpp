@@ -289,6 +289,32 @@ TEST(FlowEngine, PxnTakesCrossRailTrafficOffTheSpine) {
   EXPECT_LT(with->step_time_s, without->step_time_s);
 }
 
+// Multi-plane: DeepEP low-latency decode forwards its cross-plane tokens over NVLink, so SimGrid
+// finds every NIC flow inside one plane; a hand-made flow between planes is refused, named.
+TEST(FlowEngine, MultiPlaneRunsForwardedTrafficAndRefusesCrossPlaneFlows) {
+  moesim::Diagnostics diag("planes");
+  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-decode-2x8-h100.json", diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  s->cluster.scale_out->topology = moesim::hw::ScaleOutTopology::rail_optimized;
+  s->cluster.scale_out->multi_plane = true;
+  const DeploymentStep step = build_step(resolve_deployment(*s), step_shape_of(s->workload),
+                                         traffic_detail_for(Fidelity::flow));
+  auto flow = engine::run_flow(step.graph);
+  ASSERT_TRUE(flow) << flow.error();
+  EXPECT_NEAR(flow->makespan, evaluate_analytic(step.graph).makespan, 1e-5 * flow->makespan);
+  StepGraph g = step.graph;
+  auto m = std::make_shared<TrafficMatrix>(g.fabric.num_ports());
+  m->add(g.fabric.num_devices() + 0, g.fabric.num_devices() + 9, 1e6);  // node 0 plane 0 -> node 1 plane 1
+  m->finalize();
+  Task bad;
+  bad.phase = Phase::dispatch;
+  bad.traffic = m;
+  g.add(bad);
+  auto refused = engine::run_flow(g);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("no path between planes"), std::string::npos) << refused.error();
+}
+
 // Phones on one Wi-Fi cell run on SimGrid's Wi-Fi zone (CM02, shared air). A simple collective:
 // 3 stations, one flow each; every byte crosses the air twice and the stations share it, so the
 // collective lasts the total airtime plus the latency, in the closed form and in SimGrid alike.

@@ -206,6 +206,28 @@ TEST(Topology, OversubscribedLeavesHalveTheSpineAndTheBisection) {
   EXPECT_TRUE(has_problem(spec, "scale_out/oversubscription", "at least two leaves"));
 }
 
+// A multi-plane fabric: rails ("planes") with no spine. A device reaches another plane through
+// its node-mate on that plane (NVLink, then the mate's NIC): 6 hops, and no spine vertex.
+TEST(Topology, MultiPlaneRoutesCrossPlaneTrafficThroughTheNodeMate) {
+  FabricSpec spec = cluster(2, ScaleOutTopology::rail_optimized);
+  spec.multi_plane = true;
+  EXPECT_TRUE(topology_problems(spec).empty());
+  const Topology t = build_topology(spec);
+  EXPECT_FALSE(t.has_spine);
+  const std::vector<int> same = route(t, 0, 8);   // plane 0 to plane 0
+  EXPECT_EQ(same.size(), 4u);
+  const std::vector<int> cross = route(t, 0, 11);  // plane 0 to plane 3
+  ASSERT_EQ(cross.size(), 6u);
+  EXPECT_EQ(t.edge_name(cross[1]), "node0.switch -> dev3");
+  EXPECT_EQ(t.edge_name(cross[3]), "node0.nic3 -> plane3");
+  const HopStats h = hop_stats(t);
+  ASSERT_EQ(h.by_class.size(), 3u);
+  EXPECT_EQ(h.by_class[2].name, "across planes");
+  EXPECT_EQ(h.by_class[2].max, 6);
+  spec.oversubscription = 2;
+  EXPECT_TRUE(has_problem(spec, "scale_out/oversubscription", "no spine"));
+}
+
 TEST(Topology, EcmpIsSimulatedFlowByFlowOnSmallFabricsOnly) {
   FabricSpec spec = cluster(4, ScaleOutTopology::fat_tree, 2);
   spec.ecmp = true;

@@ -167,3 +167,25 @@ TEST(AllToAll, PxnKeepsScaleOutTrafficOnItsRailAndTheSumsAgree) {
   f.spec.pxn = true;
   EXPECT_DOUBLE_EQ(nic_bytes(f, *expert_all_to_all(f, a, true).dispatch), before);
 }
+
+// A multi-plane fabric has no path between planes: the direct and low-latency all-to-alls forward
+// every cross-plane token over NVLink (as PXN does), DeepEP's normal kernels need no forwarding.
+TEST(AllToAll, MultiPlaneForwardsEveryCrossPlaneTokenOverNvlink) {
+  Fabric f = cluster(3, 4);
+  f.spec.topology = moesim::hw::ScaleOutTopology::rail_optimized;
+  f.spec.multi_plane = true;
+  for (auto alg : {AllToAllAlgorithm::direct, AllToAllAlgorithm::deepep_low_latency, AllToAllAlgorithm::deepep_normal}) {
+    const AllToAllSpec a = spec(f, 24, 4, alg);
+    const AllToAllTraffic full = expert_all_to_all(f, a, true);
+    for (const auto& e : full.dispatch->entries()) {
+      if (!f.is_nic(e.src)) continue;
+      EXPECT_EQ(f.spec.switch_of_nic(e.src - f.num_devices()), f.spec.switch_of_nic(e.dst - f.num_devices()))
+          << all_to_all_algorithm_name(alg);
+    }
+    const AllToAllTraffic sums = expert_all_to_all(f, a, false);
+    for (int p = 0; p < f.num_ports(); ++p) {
+      EXPECT_NEAR(full.dispatch->sent_by(p), sums.dispatch->sent_by(p), 1e-9 * (1 + full.dispatch->sent_by(p)));
+      EXPECT_NEAR(full.combine->received_by(p), sums.combine->received_by(p), 1e-9 * (1 + full.combine->received_by(p)));
+    }
+  }
+}

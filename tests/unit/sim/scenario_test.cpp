@@ -284,6 +284,20 @@ TEST(Scenario, OversubscriptionIsAtLeastOneOnAFatTreeWithLeaves) {
       << rails.to_string();
 }
 
+TEST(Scenario, MultiPlaneHasNoSpineAndAlwaysForwards) {
+  Diagnostics ok("s.json");
+  EXPECT_TRUE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "multi-plane"}}), ok))
+      << ok.to_string();
+  Diagnostics pxn("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "multi-plane"}, {"pxn", true}}),
+                    pxn));
+  EXPECT_TRUE(has_problem(pxn, "/cluster/scale_out/pxn", "always forwards")) << pxn.to_string();
+  Diagnostics shared("s.json");
+  EXPECT_FALSE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 4}, {"topology", "multi-plane"}}), shared));
+  EXPECT_TRUE(has_problem(shared, "/cluster/scale_out/nics_per_node", "multi-plane fabric needs one NIC per device"))
+      << shared.to_string();
+}
+
 TEST(Scenario, RailsMayBeOversubscribedAndPxnNeedsRails) {
   Diagnostics ok("s.json");
   EXPECT_TRUE(load(four_nodes({{"link", "ib-ndr400"}, {"nics_per_node", 8}, {"topology", "rail-optimized"},
