@@ -725,6 +725,7 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
     }
     if (c.has("dispatch_dtype")) s.communication.dispatch_dtype = read_dtype(c, "dispatch_dtype", hw::DType::bf16);
     if (c.has("combine_dtype")) s.communication.combine_dtype = read_dtype(c, "combine_dtype", hw::DType::bf16);
+    s.communication.stream_per_class = c.choice("streams", {"one", "per-class"}).value_or("one") == "per-class";
     c.finish();
   }
   if (auto o = top.choice("overlap", kOverlaps)) {

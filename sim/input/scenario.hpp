@@ -145,6 +145,11 @@ struct CommunicationSpec {
   AllToAllAlgorithm all_to_all = AllToAllAlgorithm::deepep_normal;
   std::optional<hw::DType> dispatch_dtype;  ///< default: fp8 with fp8 weights, else bf16
   std::optional<hw::DType> combine_dtype;   ///< default: bf16
+  /// "one": every collective waits for the one before (one communication stream for the
+  /// cluster); "per-class": the TP all-reduce, the expert all-to-all and the pipeline sends each
+  /// have a stream of their own, so collectives of different classes may run at once and share
+  /// links (docs/models.md).
+  bool stream_per_class = false;
 };
 
 enum class Fidelity { analytic, flow };

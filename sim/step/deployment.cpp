@@ -96,6 +96,7 @@ Deployment resolve_deployment(const Scenario& s) {
       .combine_dtype = s.communication.combine_dtype.value_or(hw::DType::bf16),
       .two_microbatch = s.overlap == "two-microbatch",
       .overlap_shared = s.overlap != "none",
+      .stream_per_class = s.communication.stream_per_class,
       .price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour,
       .price_electricity_per_j = s.price_electricity_per_j,
       .straggler_devices = straggler_devices_of(s),

@@ -1,6 +1,7 @@
 #include "step/step_builder.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "step/expert_layers.hpp"
 #include "step/step_tokens.hpp"
@@ -138,18 +139,25 @@ class StepBuilder {
     for (auto& e : mb_end) e = {id};
   }
 
-  // A collective starts when its producers are done and the communication stream is free.
+  // A collective starts when its producers are done and its communication stream is free: the
+  // cluster's one stream, or (communication.streams "per-class") its class's own: the expert
+  // all-to-all (dispatch, combine), the pipeline sends, the TP all-reduce (every other phase).
   int collective(Phase ph, int layer, std::shared_ptr<const TrafficMatrix> traffic, std::vector<int> deps) {
     Task t;
     t.phase = ph;
     t.layer = layer;
     t.traffic = std::move(traffic);
     t.deps = std::move(deps);
-    if (last_comm_ >= 0) t.deps.push_back(last_comm_);
+    const std::size_t stream = !d_.stream_per_class                         ? 0
+                               : ph == Phase::dispatch || ph == Phase::combine ? 0
+                               : ph == Phase::pipeline                         ? 1
+                                                                               : 2;
+    int& last = last_comm_[stream];
+    if (last >= 0) t.deps.push_back(last);
     std::sort(t.deps.begin(), t.deps.end());
     t.deps.erase(std::unique(t.deps.begin(), t.deps.end()), t.deps.end());
-    last_comm_ = graph().add(std::move(t));
-    return last_comm_;
+    last = graph().add(std::move(t));
+    return last;
   }
 
   // --- Traffic and stalls, built once per step ----------------------------------------------
@@ -524,7 +532,7 @@ class StepBuilder {
   double head_params_ = 0;
   DeploymentStep out_;
   std::vector<int> last_;  // per stage: its last kernel
-  int last_comm_ = -1;     // the last collective
+  std::array<int, 3> last_comm_{-1, -1, -1};  // the last collective per stream (one, or per class)
   std::shared_ptr<const TrafficMatrix> tp_allreduce_;
   std::vector<LayerExperts> experts_of_;
   std::vector<double> flash_stall_;
