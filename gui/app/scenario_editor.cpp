@@ -222,8 +222,12 @@ void ScenarioEditor::build_form(QWidget* form) {
             tr("needed with more than one node"));
   add_field(f, "/cluster/scale_out/nics_per_node", tr("NICs per node"), Kind::integer);
   add_field(f, "/cluster/scale_out/topology", tr("Scale-out topology"), Kind::choice,
-            {"fat-tree", "rail-optimized"});
+            {"fat-tree", "rail-optimized", "multi-plane"});
   add_field(f, "/cluster/scale_out/nodes_per_leaf", tr("Nodes per leaf"), Kind::integer);
+  add_field(f, "/cluster/scale_out/oversubscription", tr("Oversubscription"), Kind::number, {},
+            tr("a leaf's (rail's) NIC ports over its uplinks, e.g. 2 for 2:1; flow fidelity"));
+  add_field(f, "/cluster/scale_out/path_choice", tr("Path choice"), Kind::choice, {"adaptive", "ecmp"},
+            tr("fat-tree leaves: even split, or a hash per NIC pair"));
 
   f = group(tr("Parallelism"));
   add_field(f, "/parallelism/attention/tp", tr("Attention TP"), Kind::integer);
