@@ -217,3 +217,80 @@ std::vector<double> critical_path_phases(const StepGraph& graph, const Timeline&
 }
 
 }  // namespace moesim::sim
+
+namespace moesim::sim {
+
+std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first) {
+  const Fabric& f = g.fabric;
+  const hw::FabricSpec& spec = f.spec;
+  const int groups = f.num_nics() > 0 && !spec.multi_plane ? spec.switch_groups() : 0;
+  const bool rails = spec.topology == hw::ScaleOutTopology::rail_optimized;
+  const int uplinks = spec.ecmp ? spec.uplinks_per_leaf() : 1;
+  const int nics_per_group = groups > 1 ? f.num_nics() / groups : 0;
+  const double uplink_bw = groups > 1 ? nics_per_group * spec.scale_out.effective_bandwidth() / spec.oversubscription / uplinks : 0;
+  // Seconds per link direction: ports [0, 2 x ports), then uplinks (group, k, direction).
+  std::vector<double> busy(static_cast<std::size_t>(2 * f.num_ports() + 2 * std::max(groups, 0) * uplinks), 0.0);
+  std::vector<double> bytes(busy.size(), 0.0);
+  auto up_slot = [&](int group, int k, bool down) {
+    return static_cast<std::size_t>(2 * f.num_ports() + (group * uplinks + k) * 2 + (down ? 1 : 0));
+  };
+  for (std::size_t i = first; i < g.tasks.size(); ++i) {
+    const Task& t = g.tasks[i];
+    if (!t.is_collective() || f.wireless()) continue;
+    const TrafficMatrix& m = *t.traffic;
+    const bool tm = m.token_messages;
+    for (int p = 0; p < m.n; ++p) {
+      const double bw = f.port_bandwidth(p, tm);
+      if (bw <= 0) continue;
+      const auto up = static_cast<std::size_t>(2 * p);
+      bytes[up] += m.sent_by(p);
+      bytes[up + 1] += m.received_by(p);
+      busy[up] += m.sent_by(p) / bw;
+      busy[up + 1] += m.received_by(p) / bw;
+    }
+    if (groups < 2 || !m.has_pairs()) continue;
+    const double slower = tm ? spec.scale_out.effective_bandwidth() / spec.scale_out.message_bandwidth() : 1.0;
+    for (const TrafficMatrix::Entry& e : m.entries()) {
+      if (e.bytes <= 0 || !f.is_nic(e.src) || !f.is_nic(e.dst)) continue;
+      const int a = e.src - f.num_devices(), b = e.dst - f.num_devices();
+      const int ga = spec.switch_of_nic(a), gb = spec.switch_of_nic(b);
+      if (ga == gb) continue;
+      const int k = spec.ecmp ? spec.ecmp_uplink(a, b) : 0;
+      for (const auto slot : {up_slot(ga, k, false), up_slot(gb, k, true)}) {
+        bytes[slot] += e.bytes;
+        busy[slot] += e.bytes * slower / uplink_bw;
+      }
+    }
+  }
+  std::vector<LinkBusy> out;
+  for (std::size_t s = 0; s < busy.size(); ++s) {
+    if (busy[s] <= 0) continue;
+    LinkBusy l;
+    const bool down = s % 2 == 1;
+    if (s < static_cast<std::size_t>(2 * f.num_ports())) {
+      const int p = static_cast<int>(s / 2);
+      if (f.is_nic(p)) {
+        const int nic = p - f.num_devices();
+        l.link = "node" + std::to_string(nic / spec.nics_per_node) + " NIC " + std::to_string(nic % spec.nics_per_node) +
+                 " port " + (down ? "down" : "up");
+        l.link_class = "scale_out";
+      } else {
+        l.link = "dev" + std::to_string(p) + " port " + (down ? "down" : "up");
+        l.link_class = "scale_up";
+      }
+    } else {
+      const std::size_t u = (s - static_cast<std::size_t>(2 * f.num_ports())) / 2;
+      const int group = static_cast<int>(u) / uplinks, k = static_cast<int>(u) % uplinks;
+      l.link = (rails ? "rail" : "leaf") + std::to_string(group) + " uplink" +
+               (spec.ecmp ? " " + std::to_string(k) : std::string()) + (down ? " down" : " up");
+      l.link_class = "spine";
+    }
+    l.bytes = bytes[s];
+    l.busy_s = busy[s];
+    out.push_back(std::move(l));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const LinkBusy& x, const LinkBusy& y) { return x.busy_s > y.busy_s; });
+  return out;
+}
+
+}  // namespace moesim::sim

@@ -158,6 +158,22 @@ struct Timeline {
 /// latency.
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric);
 
+/// One direction of one link and the time its bytes need at its capacity, summed over
+/// collectives (see link_busy).
+struct LinkBusy {
+  std::string link;   ///< "dev3 port up", "node1 NIC 2 port down", "leaf0 uplink up", "rail3 uplink 1 down"
+  std::string link_class;  ///< "scale_up", "scale_out", "spine"
+  double bytes = 0;
+  double busy_s = 0;  ///< bytes / capacity
+};
+
+/// Every link direction the collectives from task `first` on load, busiest first: each device's
+/// and NIC's port (sent bytes up, received bytes down) and, on a fabric whose leaves or rails meet
+/// at a spine, each one's uplink bundle (ECMP: each uplink) for the bytes between groups, at the
+/// flow engine's capacities. Links that carry nothing are left out. A link busy longer than the
+/// step is one the closed form (the busiest port alone) under-prices; the flow engine shares it.
+std::vector<LinkBusy> link_busy(const StepGraph& graph, std::size_t first);
+
 /// Energy of the graph's devices over [t0, t1] of `timeline`: every device at idle power, plus,
 /// for each compute task, its power above idle on its devices for the part of it inside the
 /// window. Collectives add nothing here (devices wait at idle; link energy is separate).

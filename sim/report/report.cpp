@@ -112,6 +112,13 @@ nlohmann::json Report::to_json() const {
   for (const auto& [cls, st] : links) {
     j["links"][cls] = {{"bytes", st.bytes}, {"utilization", st.utilization}};
   }
+  if (!busiest_links.empty()) {
+    j["links_busiest"] = json::array();
+    for (const LinkBusy& l : busiest_links) {
+      j["links_busiest"].push_back({{"link", l.link}, {"class", l.link_class}, {"bytes", l.bytes}, {"busy_s", l.busy_s},
+                                    {"share_of_step", step_time_s > 0 ? l.busy_s / step_time_s : 0.0}});
+    }
+  }
   j["expert_load"] = {{"max_over_mean", expert_load.max_over_mean},
                       {"max_over_mean_contiguous", expert_load.max_over_mean_contiguous},
                       {"worst_layer_max_over_mean", expert_load.worst_layer_max_over_mean},
@@ -382,6 +389,15 @@ void table_links(const Report& r, std::ostringstream& o) {
     o << (cls == r.links.begin()->first ? "\n" : "") << "  link class " << cls << ": "
       << format_quantity(st.bytes, Dimension::bytes) << " per step, busy " << fmt("%.1f", 100 * st.utilization)
       << "% of the step\n";
+  }
+  if (!r.busiest_links.empty() && r.step_time_s > 0) {
+    o << "  busiest links:  ";
+    for (std::size_t i = 0; i < r.busiest_links.size() && i < 3; ++i) {
+      const LinkBusy& l = r.busiest_links[i];
+      o << (i ? ", " : "") << l.link << " " << format_quantity(l.busy_s, Dimension::time) << " ("
+        << fmt("%.0f", 100 * l.busy_s / r.step_time_s) << "% of the step)";
+    }
+    o << "\n";
   }
 }
 

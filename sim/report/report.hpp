@@ -125,6 +125,8 @@ struct Report {
   std::map<std::string, double> phases_s;    ///< critical-path time per phase, per step
   CommStats dispatch, combine;
   std::map<std::string, LinkClassStats> links;  ///< "scale_up", "scale_out"
+  /// Fixed steps: the most loaded link directions of the step (link_busy), at most five.
+  std::vector<LinkBusy> busiest_links;
   double memory_weights = 0, memory_kv_cache = 0, memory_activations = 0, memory_buffers = 0,
          memory_total = 0, memory_capacity = 0;
   ExpertLoadSummary expert_load;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include "step/step.hpp"
@@ -170,6 +171,24 @@ TEST(FlowEngine, EcmpCollisionsDoubleTheTimeOfTheFlowsThatCollide) {
   }
   EXPECT_GT(seen_collision, 0);
   EXPECT_GT(seen_spread, 0);
+}
+
+// The step's busiest links name the bottleneck: at 2:1 each leaf's uplink needs twice as long as
+// its NIC port for the same bytes, and that is the time SimGrid takes.
+TEST(FlowEngine, BusiestLinksNameTheOversubscribedUplinks) {
+  const StepGraph g = leaves_all_to_all(2.0);
+  const std::vector<LinkBusy> busy = link_busy(g, 0);
+  ASSERT_GE(busy.size(), 8u);
+  EXPECT_EQ(busy[0].link_class, "spine");
+  EXPECT_NE(busy[0].link.find("uplink"), std::string::npos) << busy[0].link;
+  EXPECT_NEAR(busy[0].busy_s, 2 * 3e9 / 50e9, 1e-12);
+  const auto port = std::find_if(busy.begin(), busy.end(), [](const LinkBusy& l) { return l.link_class == "scale_out"; });
+  ASSERT_NE(port, busy.end());
+  EXPECT_NEAR(port->busy_s, 3e9 / 50e9, 1e-12);
+  EXPECT_EQ(port->link, "node0 NIC 0 port up");
+  auto t = engine::run_flow(g);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_NEAR(t->makespan, busy[0].busy_s + 3e-6, 1e-9);
 }
 
 // Two leaves of two nodes each at 4:1; traffic stays inside each leaf, so the uplinks carry
