@@ -230,7 +230,12 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   r.devices = d.par.devices;
   r.nodes = d.par.nodes;
 
-  DeploymentStep step = build_step(d, shape, traffic_detail_for(fidelity));
+  // A closed-form run on a fabric whose spine can be the bottleneck (oversubscribed leaves or
+  // rails, ECMP) keeps the traffic's pairs too, so that links_busiest shows the uplinks the closed
+  // form does not price.
+  const hw::FabricSpec& fs = d.fabric.spec;
+  const bool spine_matters = fs.switch_groups() > 1 && !fs.multi_plane && (fs.oversubscription > 1.0 || fs.ecmp);
+  DeploymentStep step = build_step(d, shape, spine_matters ? TrafficDetail::pairs : traffic_detail_for(fidelity));
   memory_and_feasibility(step.memory, r);
   r.offload = step.offload;
   r.faults = fault_descriptions(d.fabric.spec);

@@ -225,6 +225,10 @@ TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
   ASSERT_TRUE(closed) << closed.error();
   ASSERT_TRUE(flow->contention);
   EXPECT_FALSE(closed->contention);
+  // The closed form does not price the uplinks, but its report shows them loaded past its step.
+  ASSERT_FALSE(closed->busiest_links.empty());
+  EXPECT_EQ(closed->busiest_links[0].link_class, "spine");
+  EXPECT_GT(closed->busiest_links[0].busy_s, closed->step_time_s);
   EXPECT_NEAR(flow->contention->added_s, flow->step_time_s - closed->step_time_s, 1e-9);
   EXPECT_GT(flow->contention->added_s, 0.2 * closed->step_time_s);
   for (const auto& [cls, added] : flow->contention->by_traffic_class_s) {
