@@ -47,6 +47,32 @@ void BM_P2_FlowDeepSeekV3Ep144(benchmark::State& state) {
 }
 BENCHMARK(BM_P2_FlowDeepSeekV3Ep144)->Unit(benchmark::kMillisecond);
 
+// P2 with concurrency on (issue 21): the same step with a communication stream per traffic class.
+void BM_P2_FlowDeepSeekV3Ep144PerClassStreams(benchmark::State& state) {
+  Scenario s = load_file(kEp144);
+  s.fidelity = Fidelity::flow;
+  s.communication.stream_per_class = true;
+  for (auto _ : state) benchmark::DoNotOptimize(simulate(s, engine::run_flow));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_P2_FlowDeepSeekV3Ep144PerClassStreams)->Unit(benchmark::kMillisecond);
+
+// Contention: DeepSeek-V3 prefill EP32 on 4 leaves at 2:1 (leaf uplinks shared in SimGrid).
+void BM_FlowOversubscribedLeaves(benchmark::State& state) {
+  Scenario s = load_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/deepseek-v3-prefill-ep32-oversubscribed.json");
+  for (auto _ : state) benchmark::DoNotOptimize(simulate(s, engine::run_flow));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FlowOversubscribedLeaves)->Unit(benchmark::kMillisecond);
+
+// ECMP: the same prefill at full bisection with a route per NIC pair.
+void BM_FlowEcmpLeaves(benchmark::State& state) {
+  Scenario s = load_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/deepseek-v3-prefill-ep32-ecmp.json");
+  for (auto _ : state) benchmark::DoNotOptimize(simulate(s, engine::run_flow));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FlowEcmpLeaves)->Unit(benchmark::kMillisecond);
+
 void BM_FlowDefaultScenario(benchmark::State& state) {
   moesim::Diagnostics diag;
   Scenario s = *default_scenario(diag);
