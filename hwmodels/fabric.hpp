@@ -78,10 +78,24 @@ struct FabricSpec {
   int switch_of_nic(int nic) const {
     return topology == ScaleOutTopology::rail_optimized ? nic % nics_per_node : leaf_of_node(nic / nics_per_node);
   }
+  /// NICs below one leaf or rail.
+  int nics_per_switch_group() const {
+    return switch_groups() > 0 ? nodes * nics_per_node / switch_groups() : 0;
+  }
+  /// One leaf's or rail's uplink bundle to the spine, per direction: the NIC ports below it over
+  /// the oversubscription.
+  double uplink_bundle_bandwidth() const {
+    return nics_per_switch_group() * scale_out.effective_bandwidth() / oversubscription;
+  }
+  /// Whether leaf or rail uplinks can be a bottleneck: oversubscribed, or ECMP-hashed (at full
+  /// bisection and even spreading they never are). Multi-plane fabrics have no spine.
+  bool spine_can_bind() const {
+    return switch_groups() > 1 && !multi_plane && (oversubscription > 1.0 || ecmp);
+  }
   /// Uplinks per leaf, one per spine switch: the NIC ports below it over the oversubscription
   /// (an integer for ECMP; topology_problems checks it).
   int uplinks_per_leaf() const {
-    return static_cast<int>(std::llround(nodes_per_leaf * nics_per_node / oversubscription));
+    return static_cast<int>(std::llround(nics_per_switch_group() / oversubscription));
   }
   /// ECMP: the uplink (and so the spine, and the spine's downlink to the destination leaf) the
   /// flow from global NIC `src` to global NIC `dst` is hashed onto (splitmix64 of the seed and

@@ -33,14 +33,10 @@ std::string link_role_name(LinkRole role) {
   return "?";
 }
 
-int Topology::nodes_per_leaf() const {
-  const int npl = spec.nodes_per_leaf;
-  return npl > 0 && npl < spec.nodes ? npl : spec.nodes;
-}
+int Topology::nodes_per_leaf() const { return spec.leaves() > 1 ? spec.nodes_per_leaf : spec.nodes; }
 
 int Topology::fabric_switch_of(int device) const {
-  if (spec.topology == ScaleOutTopology::rail_optimized) return spec.nic_of(device);
-  return spec.node_of(device) / nodes_per_leaf();
+  return spec.switch_of_nic(spec.node_of(device) * spec.nics_per_node + spec.nic_of(device));
 }
 
 TopologyVertexId Topology::source(int id) const {
@@ -145,7 +141,7 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
   }
   if (spec.ecmp) {
     const double uplinks = spec.nodes_per_leaf * spec.nics_per_node / spec.oversubscription;
-    if (spec.topology != ScaleOutTopology::fat_tree || !(spec.nodes_per_leaf > 0 && spec.nodes_per_leaf < spec.nodes)) {
+    if (spec.leaves() < 2) {
       add("scale_out/path_choice", "ECMP picks among a leaf's uplinks: it needs a fat-tree with at least two leaves",
           "set nodes_per_leaf to a divisor of " + nodes + " below it, or use \"adaptive\"");
     } else if (std::abs(uplinks - std::round(uplinks)) > 1e-9 || uplinks < 1) {
@@ -169,8 +165,7 @@ std::vector<TopologyProblem> topology_problems(const FabricSpec& spec) {
   } else if (spec.pxn && spec.topology != ScaleOutTopology::rail_optimized) {
     add("scale_out/pxn", "PXN forwards traffic to the NIC on the destination's rail: it needs a rail-optimized fabric",
         "remove pxn, or use \"topology\": \"rail-optimized\"");
-  } else if (spec.oversubscription > 1.0 && spec.topology == ScaleOutTopology::fat_tree &&
-             !(spec.nodes_per_leaf > 0 && spec.nodes_per_leaf < spec.nodes)) {
+  } else if (spec.oversubscription > 1.0 && spec.topology == ScaleOutTopology::fat_tree && spec.leaves() < 2) {
     add("scale_out/oversubscription",
         "oversubscription needs at least two leaves, but all " + nodes + " nodes hang on one switch",
         "set nodes_per_leaf to a divisor of " + nodes + " below it, e.g. " +
@@ -287,7 +282,7 @@ Topology build_topology(const FabricSpec& spec) {
                  spec.nic_speed_of(static_cast<int>(nic)));
   }
   const bool rails = spec.topology == ScaleOutTopology::rail_optimized;
-  const int switches = rails ? nics : spec.nodes / t.nodes_per_leaf();
+  const int switches = spec.switch_groups();
   for (int j = 0; j < switches; ++j) {
     t.fabric_switch_vertex.push_back(
         add_vertex(t, rails ? VertexKind::rail_switch : VertexKind::leaf_switch, j, -1));
@@ -297,8 +292,7 @@ Topology build_topology(const FabricSpec& spec) {
   t.nic_up.resize(total_nics);
   t.nic_down.resize(total_nics);
   for (std::size_t k = 0; k < total_nics; ++k) {
-    const int node = static_cast<int>(k) / nics, i = static_cast<int>(k) % nics;
-    const int sw = rails ? i : node / t.nodes_per_leaf();
+    const int sw = spec.switch_of_nic(static_cast<int>(k));
     std::tie(t.nic_up[k], t.nic_down[k]) =
         add_link(t, t.nic_vertex[k], t.fabric_switch_vertex[static_cast<std::size_t>(sw)],
                  LinkRole::scale_out, spec.scale_out, 1, hop_latency, spec.nic_speed_of(static_cast<int>(k)));

@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "fd_io.hpp"
 
@@ -136,9 +137,8 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     auto* zone = sg4::create_full_zone("scale-out");
     zone->set_parent(root);
     const int n = fabric.num_nics();
-    const int nics_per_leaf = spec.nodes_per_leaf * spec.nics_per_node;
     const int uplinks = spec.uplinks_per_leaf();
-    const double uplink_bw = nics_per_leaf * spec.scale_out.effective_bandwidth() / spec.oversubscription / uplinks;
+    const double uplink_bw = spec.uplink_bundle_bandwidth() / uplinks;
     std::vector<PortLinks> port(static_cast<std::size_t>(n));
     for (int nic = 0; nic < n; ++nic) {
       port[static_cast<std::size_t>(nic)] = add_port(zone, "nic" + std::to_string(nic), fabric.num_devices() + nic, false);
@@ -157,7 +157,7 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
         const PortLinks& pa = port[static_cast<std::size_t>(a)];
         const PortLinks& pb = port[static_cast<std::size_t>(b)];
         std::vector<sg4::LinkInRoute> links{{pa.link, Dir::UP}};
-        const int la = a / nics_per_leaf, lb = b / nics_per_leaf;
+        const int la = spec.switch_of_nic(a), lb = spec.switch_of_nic(b);
         if (la != lb) {
           const int k = spec.ecmp_uplink(a, b);
           links.emplace_back(up[static_cast<std::size_t>(la)][static_cast<std::size_t>(k)], Dir::UP);
@@ -186,8 +186,7 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     spine->set_parent(root);
     const bool rails = spec.topology == hw::ScaleOutTopology::rail_optimized;
     const int groups = spec.switch_groups();
-    const int nics_per_group = fabric.num_nics() / groups;
-    const double uplink = nics_per_group * spec.scale_out.effective_bandwidth() / spec.oversubscription;
+    const double uplink = spec.uplink_bundle_bandwidth();
     for (int group = 0; group < groups; ++group) {
       const std::string gname = (rails ? "rail" : "leaf") + std::to_string(group);
       auto* zone = sg4::create_star_zone(gname);
@@ -674,11 +673,12 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
 
 std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
   const Fabric& f = graph.fabric;
+  std::unordered_set<const TrafficMatrix*> checked;  // layers share their traffic matrices
   for (const Task& t : graph.tasks) {
     if (t.is_collective() && !t.traffic->has_pairs()) {
       return std::unexpected(std::string("a collective carries per-port sums only; the flow engine needs its pairs"));
     }
-    if (!t.is_collective() || !f.spec.multi_plane) continue;
+    if (!t.is_collective() || !f.spec.multi_plane || !checked.insert(t.traffic.get()).second) continue;
     // Nothing joins the planes: the traffic builders forward cross-plane bytes over NVLink.
     for (const TrafficMatrix::Entry& e : t.traffic->entries()) {
       if (e.bytes > 0 && f.is_nic(e.src) && f.is_nic(e.dst) &&

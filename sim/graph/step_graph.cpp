@@ -226,8 +226,7 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first) {
   const int groups = f.num_nics() > 0 && !spec.multi_plane ? spec.switch_groups() : 0;
   const bool rails = spec.topology == hw::ScaleOutTopology::rail_optimized;
   const int uplinks = spec.ecmp ? spec.uplinks_per_leaf() : 1;
-  const int nics_per_group = groups > 1 ? f.num_nics() / groups : 0;
-  const double uplink_bw = groups > 1 ? nics_per_group * spec.scale_out.effective_bandwidth() / spec.oversubscription / uplinks : 0;
+  const double uplink_bw = groups > 1 ? spec.uplink_bundle_bandwidth() / uplinks : 0;
   // Seconds per link direction: ports [0, 2 x ports), then uplinks (group, k, direction).
   std::vector<double> busy(static_cast<std::size_t>(2 * f.num_ports() + 2 * std::max(groups, 0) * uplinks), 0.0);
   std::vector<double> bytes(busy.size(), 0.0);

@@ -1,8 +1,8 @@
 #include "input/scenario_checks.hpp"
 
 #include <algorithm>
+#include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace moesim::sim {
@@ -256,12 +256,19 @@ void check_cluster_faults(const Scenario& s, Diagnostics& diag) {
       }
     }
   }
+  // Each port once: a port listed twice (in one list or in both) has no single speed.
+  std::map<std::string, std::string> listed;  // port -> where
   for (const auto* list : {&c.degraded, &c.failed}) {
     const std::string key = list == &c.degraded ? "degraded" : "failed";
     if (!list->empty() && !fixed_batch) not_here(key);
     for (std::size_t i = 0; i < list->size(); ++i) {
       const PortFault& f = (*list)[i];
       const std::string at = "/cluster/" + key + "/" + std::to_string(i);
+      const std::string port = f.device >= 0 ? "device " + std::to_string(f.device)
+                                             : "node " + std::to_string(f.node) + " NIC " + std::to_string(f.nic);
+      if (const auto [it, added] = listed.emplace(port, at); !added) {
+        diag.error(at, port + " is already listed at " + it->second, "give each port once");
+      }
       if (f.device >= 0 || f.node < 0) {
         if (f.device >= devices) {
           diag.error(at + "/device", "device " + std::to_string(f.device) + " does not exist: the cluster has devices 0 to " +
@@ -280,21 +287,6 @@ void check_cluster_faults(const Scenario& s, Diagnostics& diag) {
         diag.error(at + "/nic", "NIC " + std::to_string(f.nic) + " does not exist: each node has NICs 0 to " +
                                     std::to_string(nics - 1));
       }
-    }
-  }
-  // A port listed twice (in one list or in both) has no single speed.
-  std::vector<std::pair<std::string, std::string>> ports;  // (port, pointer)
-  for (const auto* list : {&c.degraded, &c.failed}) {
-    const std::string key = list == &c.degraded ? "degraded" : "failed";
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      const PortFault& f = (*list)[i];
-      const std::string port = f.device >= 0 ? "device " + std::to_string(f.device)
-                                             : "node " + std::to_string(f.node) + " NIC " + std::to_string(f.nic);
-      const std::string at = "/cluster/" + key + "/" + std::to_string(i);
-      for (const auto& [other, where] : ports) {
-        if (other == port) diag.error(at, port + " is already listed at " + where, "give each port once");
-      }
-      ports.emplace_back(port, at);
     }
   }
 }

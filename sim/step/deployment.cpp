@@ -113,25 +113,21 @@ Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {
   l.expert_ep = part.expert_ep;
   l.pp = part.pp;
   derive_layout(l, d.model.num_layers);
-  // The part's fabric: the whole's links on fewer nodes (as fabric_of builds it for a cluster).
-  const hw::FabricSpec& w = whole.fabric.spec;
-  hw::FabricSpec f;
+  // The part's fabric: the whole's on fewer nodes, or its scale-up alone when the part has no
+  // scale-out. Faults and stragglers name the whole's ports and devices; the scenario checks
+  // refuse them for the workloads that run parts (serving, training).
+  hw::FabricSpec f = whole.fabric.spec;
+  if (!(part.scale_out && f.has_scale_out)) {
+    hw::FabricSpec bare;
+    bare.scale_up = f.scale_up;
+    f = bare;
+  }
   f.nodes = part.nodes;
   f.devices_per_node = part.devices_per_node;
-  f.scale_up = w.scale_up;
-  if (part.scale_out && w.has_scale_out) {
-    f.has_scale_out = true;
-    f.scale_out = w.scale_out;
-    f.nics_per_node = w.nics_per_node;
-    f.topology = w.topology;
-    f.nodes_per_leaf = w.nodes_per_leaf;
-    f.oversubscription = w.oversubscription;
-    f.ecmp = w.ecmp;
-    f.ecmp_seed = w.ecmp_seed;
-    f.pxn = w.pxn;
-    f.multi_plane = w.multi_plane;
-  }
+  f.nic_speed.clear();
+  f.device_speed.clear();
   d.fabric.spec = f;
+  d.straggler_devices.clear();
   return d;
 }
 

@@ -170,14 +170,14 @@ StragglerStats straggler_stats(const Deployment& d, const DeploymentStep& step, 
   StragglerStats s;
   s.devices = d.straggler_devices;
   s.slowdown = d.straggler_slowdown;
-  DeploymentStep nominal = step;
-  for (Task& t : nominal.graph.tasks) {
+  StepGraph nominal = step.graph;  // the same tasks, so the step's first task is the same
+  for (Task& t : nominal.tasks) {
     if (t.is_collective() || t.slowdown == 1.0) continue;
     t.seconds /= t.slowdown;
     t.slowdown = 1.0;
   }
-  const Timeline base = evaluate_analytic(nominal.graph);
-  s.added_s = (closed_form.makespan - last_step_start(step, closed_form)) - (base.makespan - last_step_start(nominal, base));
+  const Timeline base = evaluate_analytic(nominal);
+  s.added_s = (closed_form.makespan - last_step_start(step, closed_form)) - (base.makespan - last_step_start(step, base));
   return s;
 }
 
@@ -230,12 +230,10 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   r.devices = d.par.devices;
   r.nodes = d.par.nodes;
 
-  // A closed-form run on a fabric whose spine can be the bottleneck (oversubscribed leaves or
-  // rails, ECMP) keeps the traffic's pairs too, so that links_busiest shows the uplinks the closed
-  // form does not price.
-  const hw::FabricSpec& fs = d.fabric.spec;
-  const bool spine_matters = fs.switch_groups() > 1 && !fs.multi_plane && (fs.oversubscription > 1.0 || fs.ecmp);
-  DeploymentStep step = build_step(d, shape, spine_matters ? TrafficDetail::pairs : traffic_detail_for(fidelity));
+  // A closed-form run on a fabric whose spine can be the bottleneck keeps the traffic's pairs
+  // too, so that links_busiest shows the uplinks the closed form does not price.
+  DeploymentStep step =
+      build_step(d, shape, d.fabric.spec.spine_can_bind() ? TrafficDetail::pairs : traffic_detail_for(fidelity));
   memory_and_feasibility(step.memory, r);
   r.offload = step.offload;
   r.faults = fault_descriptions(d.fabric.spec);

@@ -126,13 +126,13 @@ struct Fit {
 // unexplained against (1, batch), then (with `power`) a grid search of the power figures (memory-
 // bound activity in steps of 0.05, active idle power in steps of 20 W) on the fitted engine.
 template <class Rows>
-Fit fit_on(const sim::Scenario& base, const hw::Device& h100, const hw::EngineProfile& engine, Lengths len,
+Fit fit_on(const sim::Scenario& base, const hw::Device& device, const hw::EngineProfile& engine, Lengths len,
            const Rows& rows, bool power = true) {
   hw::EngineProfile e = engine;
   e.step_overhead_s = e.sequence_overhead_s = e.layer_overhead_s = 0;
   double n = 0, sb = 0, sbb = 0, sr = 0, sbr = 0;
   for (const Row& row : rows) {
-    const double rest = row.itl_ms * 1e-3 - step(base, h100, e, row, len).seconds;
+    const double rest = row.itl_ms * 1e-3 - step(base, device, e, row, len).seconds;
     n += 1;
     sb += row.batch;
     sbb += row.batch * row.batch;
@@ -149,13 +149,13 @@ Fit fit_on(const sim::Scenario& base, const hw::Device& h100, const hw::EnginePr
   e.step_overhead_s = f.step_overhead_s;
   e.sequence_overhead_s = f.sequence_overhead_s;
   double terr = 0;
-  for (const Row& row : rows) terr += std::pow(step(base, h100, e, row, len).seconds / (row.itl_ms * 1e-3) - 1, 2);
+  for (const Row& row : rows) terr += std::pow(step(base, device, e, row, len).seconds / (row.itl_ms * 1e-3) - 1, 2);
   f.time_rms = std::sqrt(terr / n);
   if (!power) return f;
   double best = 1e300;
   for (int ai = 4; ai <= 20; ++ai) {
-    for (double idle = h100.idle_w; idle <= 0.7 * h100.tdp_w + 1e-9; idle += 20) {
-      hw::Device dev = h100;
+    for (double idle = device.idle_w; idle <= 0.7 * device.tdp_w + 1e-9; idle += 20) {
+      hw::Device dev = device;
       dev.memory_bound_activity = 0.05 * ai;
       dev.active_idle_w = idle;
       double err = 0;
