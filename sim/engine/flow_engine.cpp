@@ -209,6 +209,13 @@ Platform build_platform(const Fabric& fabric, const PowerStates& power, double i
     }
     zone->seal();
   }
+  // The clock that releases tasks at their release times (Task::release_s): no links, no power.
+  auto* clock_zone = sg4::create_star_zone("clock");
+  clock_zone->set_parent(root);
+  sg4::Host* clock = clock_zone->create_host("clock", kHostSpeed);
+  clock->set_property("wattage_per_state", "0:0");
+  clock->set_property("wattage_off", "0");
+  clock_zone->seal();
   root->seal();
   return p;
 }
@@ -549,7 +556,7 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   std::size_t chained = 0;
   auto chain_onto = [&](std::size_t i) -> bool {
     const Task& task = g.tasks[i];
-    if (task.is_collective() || task.deps.size() != 1) return false;
+    if (task.is_collective() || task.deps.size() != 1 || task.release_s > 0) return false;
     const auto p = static_cast<std::size_t>(task.deps.front());
     const Task& prev = g.tasks[p];
     if (prev.is_collective() || successors[p] != 1 || prev.device != task.device ||
@@ -630,6 +637,29 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
       e->set_flops_amounts(std::vector<double>(static_cast<std::size_t>(task.device_count), chain_s[i] * kHostSpeed));
     }
   }
+  // Release times: a chain of timers on a clock host (one runs at a time, so none shares its CPU
+  // with another), each ending at the next distinct release; a task released at r waits for the
+  // timer that ends at r.
+  std::map<double, std::vector<std::size_t>> released;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (g.tasks[i].release_s > 0 && head[i] == i) released[g.tasks[i].release_s].push_back(i);
+  }
+  std::vector<sg4::ExecPtr> timers;
+  if (!released.empty()) {
+    sg4::Host* clock = sg4::Engine::get_instance()->host_by_name("clock");
+    double at = 0;
+    for (const auto& [release, tasks] : released) {
+      sg4::ExecPtr timer = sg4::Exec::init();
+      timer->set_host(clock);
+      timer->set_flops_amount((release - at) * kHostSpeed);
+      if (!timers.empty()) timers.back()->add_successor(timer);
+      for (std::size_t i : tasks) {
+        for (const auto& e : execs[i]) timer->add_successor(e);
+      }
+      timers.push_back(timer);
+      at = release;
+    }
+  }
   std::vector<int> seen(n, 0);
   record_task_times(index, seen, t);
   // A kernel puts its devices in the state of its power when it starts.
@@ -646,11 +676,11 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
       platform.ports[static_cast<std::size_t>(d)]->set_pstate(state);
     }
   });
+  for (auto& timer : timers) timer->vetoable_start();
   for (auto& parts : execs) {
     for (auto& e : parts) e->vetoable_start();
   }
   engine.run();
-  t.makespan = engine.get_clock();
   // Chain members run back to back from the head's start: each starts exactly when the one before
   // it ends (in task order the one before is already placed), and the tail ends when SimGrid ended
   // the chain, so that no gap of rounding opens on either side.
@@ -666,8 +696,16 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
     t.finish[i] = tail[head[i]] == i ? chain_end[head[i]] : t.start[i] + g.tasks[i].seconds;
   }
   t.events += static_cast<long long>(chained);  // every task is still one event of the run
+  // The step ends with its last foreground task; background traffic may still be moving.
+  t.makespan = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!g.tasks[i].background) t.makespan = std::max(t.makespan, t.finish[i]);
+  }
+  // The step's devices only (a graph placed in a larger cluster leaves the others idle).
   t.energy_j = 0;
-  for (int d = 0; d < g.num_devices; ++d) t.energy_j += sg_host_get_consumed_energy(platform.ports[static_cast<std::size_t>(d)]);
+  for (int d = g.first_step_device; d < g.first_step_device + g.step_device_count(); ++d) {
+    t.energy_j += sg_host_get_consumed_energy(platform.ports[static_cast<std::size_t>(d)]);
+  }
   return t;
 }
 
@@ -675,6 +713,9 @@ std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
   const Fabric& f = graph.fabric;
   std::unordered_set<const TrafficMatrix*> checked;  // layers share their traffic matrices
   for (const Task& t : graph.tasks) {
+    if (f.wireless() && graph.num_devices > 1 && (t.background || t.release_s > 0)) {
+      return std::unexpected(std::string("background traffic and release times are not simulated on a Wi-Fi cell"));
+    }
     if (t.is_collective() && !t.traffic->has_pairs()) {
       return std::unexpected(std::string("a collective carries per-port sums only; the flow engine needs its pairs"));
     }

@@ -1,6 +1,7 @@
 #include "graph/step_graph.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace moesim::sim {
 
@@ -27,6 +28,7 @@ const char* phase_name(Phase p) {
     case Phase::loss: return "loss";
     case Phase::engine: return "engine";
     case Phase::pipeline: return "pipeline";
+    case Phase::kv_transfer: return "kv_transfer";
     case Phase::other: return "other";
   }
   return "other";
@@ -146,7 +148,7 @@ double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
 }
 
 double device_energy(const StepGraph& g, const Timeline& t, double t0, double t1) {
-  double joules = g.idle_w * g.num_devices * std::max(0.0, t1 - t0);
+  double joules = g.idle_w * g.step_device_count() * std::max(0.0, t1 - t0);
   for (std::size_t i = 0; i < g.tasks.size(); ++i) {
     const Task& task = g.tasks[i];
     if (task.is_collective()) continue;
@@ -162,6 +164,45 @@ double peak_device_watts(const StepGraph& g) {
     if (!task.is_collective()) peak = std::max(peak, task.watts);
   }
   return peak;
+}
+
+void place_in(StepGraph& g, const Fabric& whole, int first_node) {
+  const Fabric part = g.fabric;
+  const int dev_off = first_node * whole.spec.devices_per_node;
+  const int nic_off = whole.num_devices() + first_node * whole.spec.nics_per_node;
+  auto port = [&](int p) { return part.is_nic(p) ? nic_off + (p - part.num_devices()) : dev_off + p; };
+  // Layers share their matrices: each is moved once.
+  std::unordered_map<const TrafficMatrix*, std::shared_ptr<const TrafficMatrix>> moved;
+  for (Task& t : g.tasks) {
+    if (!t.is_collective()) {
+      t.device += dev_off;
+      continue;
+    }
+    std::shared_ptr<const TrafficMatrix>& to = moved[t.traffic.get()];
+    if (!to) {
+      const TrafficMatrix& from = *t.traffic;
+      std::shared_ptr<TrafficMatrix> m;
+      if (from.has_pairs()) {
+        m = std::make_shared<TrafficMatrix>(whole.num_ports());
+        for (const TrafficMatrix::Entry& e : from.entries()) m->add(port(e.src), port(e.dst), e.bytes);
+        m->finalize();
+      } else {
+        std::vector<double> sent(static_cast<std::size_t>(whole.num_ports()), 0.0), received(sent);
+        for (int p = 0; p < from.n; ++p) {
+          sent[static_cast<std::size_t>(port(p))] = from.sent_by(p);
+          received[static_cast<std::size_t>(port(p))] = from.received_by(p);
+        }
+        m = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
+      }
+      m->token_messages = from.token_messages;
+      to = std::move(m);
+    }
+    t.traffic = to;
+  }
+  g.first_step_device = dev_off;
+  g.step_devices = g.num_devices;
+  g.fabric = whole;
+  g.num_devices = whole.num_devices();
 }
 
 Timeline evaluate_analytic(const StepGraph& graph) {
@@ -182,9 +223,9 @@ Timeline evaluate_analytic(const StepGraph& graph) {
       last_seconds = collective_seconds(*last_traffic, graph.fabric);
     }
     const double dur = task.is_collective() ? last_seconds : task.seconds;
-    t.start[i] = ready;
-    t.finish[i] = ready + dur;
-    t.makespan = std::max(t.makespan, t.finish[i]);
+    t.start[i] = std::max(ready, task.release_s);
+    t.finish[i] = t.start[i] + dur;
+    if (!task.background) t.makespan = std::max(t.makespan, t.finish[i]);
   }
   t.events = static_cast<long long>(n);
   return t;
@@ -195,14 +236,14 @@ std::vector<double> critical_path_phases(const StepGraph& graph, const Timeline&
   if (graph.tasks.empty()) return phases;
   std::size_t cur = 0;
   for (std::size_t i = 1; i < graph.tasks.size(); ++i) {
-    if (timeline.finish[i] > timeline.finish[cur]) cur = i;
+    if (!graph.tasks[i].background && timeline.finish[i] > timeline.finish[cur]) cur = i;
   }
   while (true) {
     const Task& task = graph.tasks[cur];
     const double ready = timeline.start[cur];
     phases[static_cast<std::size_t>(task.phase)] += timeline.finish[cur] - ready;
     if (task.deps.empty()) {
-      phases[static_cast<std::size_t>(Phase::other)] += ready;  // idle before the first task
+      phases[static_cast<std::size_t>(Phase::other)] += ready;  // idle before the first task (or its release)
       break;
     }
     std::size_t prev = static_cast<std::size_t>(task.deps.front());

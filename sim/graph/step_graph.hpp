@@ -20,10 +20,14 @@ namespace moesim::sim {
 enum class Phase {
   attention, attention_proj, gate, router, dispatch, experts, combine, shared_expert, dense_mlp,
   activation, rmsnorm, rotary, kv_write, residual, permute_unpermute, cast_transpose, lm_head,
-  sampling, loss, engine, pipeline, other
+  sampling, loss, engine, pipeline, kv_transfer, other
 };
-inline constexpr int kNumPhases = 22;
+inline constexpr int kNumPhases = 23;
 const char* phase_name(Phase p);
+/// Whether a phase can lie on a step's critical path: background traffic (kv_transfer: a
+/// disaggregated run's KV caches arriving during decode) never holds a step, so reports list it
+/// under contention and links, not among the step's phases.
+inline bool is_step_phase(Phase p) { return p != Phase::kv_transfer; }
 
 /// Bytes moved between ports in one collective. Ports are the fabric's endpoints (see Fabric):
 /// each device's scale-up port, then each NIC. Bytes between two scale-up ports cross the node's
@@ -87,6 +91,12 @@ struct Task {
   // Collective task: all `traffic.n` devices take part.
   std::shared_ptr<const TrafficMatrix> traffic;
   std::vector<int> deps;       ///< indices of tasks that must finish first
+  /// Starts no earlier than this (seconds from the graph's start), as well as after its deps.
+  double release_s = 0;
+  /// Traffic beside the step (a collective): it shares links with the step's own collectives but
+  /// holds nothing; no foreground task depends on it, and the makespan and the critical path are
+  /// the foreground tasks'.
+  bool background = false;
 
   bool is_collective() const { return traffic != nullptr; }
 };
@@ -133,6 +143,19 @@ struct Fabric {
 
 struct StepGraph {
   int num_devices = 0;
+  /// The devices whose step this is, [first_step_device, first_step_device + step_devices): all
+  /// of them (step_devices < 0) unless the graph was placed in a larger cluster (place_in), whose
+  /// other devices run nothing and count for no energy.
+  int first_step_device = 0;
+  int step_devices = -1;
+  int step_device_count() const { return step_devices < 0 ? num_devices : step_devices; }
+  /// Whether a fabric port is one of the step's: a step device's scale-up port, or a NIC of a node
+  /// whose devices are the step's.
+  bool is_step_port(int port) const {
+    const int dev = fabric.is_nic(port) ? (port - fabric.num_devices()) / fabric.spec.nics_per_node * fabric.spec.devices_per_node
+                                        : port;
+    return dev >= first_step_device && dev < first_step_device + step_device_count();
+  }
   double idle_w = 0;           ///< power of a device that runs no kernel during the step (each device)
   Fabric fabric;
   std::vector<Task> tasks;     ///< topologically ordered: deps always point backwards
@@ -144,7 +167,7 @@ struct StepGraph {
 struct Timeline {
   std::vector<double> start;
   std::vector<double> finish;
-  double makespan = 0;
+  double makespan = 0;         ///< the last foreground task's finish (background tasks may end later)
   long long events = 0;        ///< simulation events (activities completed)
   /// Device energy over [0, makespan] as the evaluator measured it (the flow engine: SimGrid's
   /// host energy plugin); negative when the evaluator does not measure energy.
@@ -182,7 +205,13 @@ double device_energy(const StepGraph& graph, const Timeline& timeline, double t0
 /// The highest power any device draws in the graph (idle when no kernel runs).
 double peak_device_watts(const StepGraph& graph);
 
-/// Evaluates the graph in closed form: each task starts when its last dependency finishes.
+/// Moves a graph built for a part of a cluster (nodes [first_node, first_node + its nodes) of
+/// `whole`, with the same devices and NICs per node) onto the whole cluster's fabric: its tasks'
+/// devices and its collectives' ports are renumbered, the rest of the cluster's devices run nothing.
+void place_in(StepGraph& graph, const Fabric& whole, int first_node);
+
+/// Evaluates the graph in closed form: each task starts when its last dependency finishes (and
+/// not before its release time).
 Timeline evaluate_analytic(const StepGraph& graph);
 
 /// Per-phase time along the critical path (the chain of tasks, each started by the latest-finishing

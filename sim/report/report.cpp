@@ -95,6 +95,7 @@ nlohmann::json Report::to_json() const {
     if (sv.prefill_nodes > 0) {
       j["serving"]["prefill_nodes"] = sv.prefill_nodes;
       j["serving"]["kv_transfer_s"] = sv.kv_transfer_s;
+      j["serving"]["kv_bytes_per_decode_step"] = sv.kv_bytes_per_decode_step;
     }
     if (sv.slo_ttft_s || sv.slo_tpot_s) {
       j["slo"] = {{"met", sv.slo_met}, {"goodput_rps", sv.goodput_rps}, {"percentile", sv.slo_percentile}};
@@ -303,6 +304,12 @@ void table_serving(const Report& r, std::ostringstream& o) {
       << " in " << format_quantity(sv.makespan_s, Dimension::time) << ", " << sv.iterations << " steps, mean decode batch "
       << fmt("%.1f", sv.mean_decode_batch) << " per rank, " << sv.preemptions << " preemptions, KV peak "
       << fmt("%.0f", 100 * sv.peak_kv_fraction) << "%\n";
+    if (sv.prefill_nodes > 0) {
+      o << "  disaggregated   " << sv.prefill_nodes << " prefill node" << (sv.prefill_nodes > 1 ? "s" : "")
+        << "; a prompt's KV cache moves in " << format_quantity(sv.kv_transfer_s, Dimension::time) << " (mean), "
+        << format_quantity(sv.kv_bytes_per_decode_step, Dimension::bytes)
+        << " of it arrive per decode step (beside the decode step's own traffic)\n";
+    }
     if (sv.slo_ttft_s || sv.slo_tpot_s) {
       o << "  SLO (p" << fmt("%.0f", sv.slo_percentile) << ")        " << (sv.slo_met ? "met" : "NOT met") << ", goodput "
         << fmt("%.2f", sv.goodput_rps) << " requests/s\n";

@@ -46,6 +46,9 @@ struct ServingStats {
   double goodput_rps = 0;      ///< requests per second meeting every SLO, all replicas
   int prefill_nodes = 0;       ///< disaggregated: nodes of the prefill pool (0: colocated)
   double kv_transfer_s = 0;    ///< disaggregated: mean time to move a prompt's KV cache
+  /// disaggregated: KV cache bytes arriving in the decode pool per decode step, the mean over the
+  /// run; the representative step carries them as background traffic on the same NICs
+  double kv_bytes_per_decode_step = 0;
 };
 
 /// What a training run adds (workload "training").

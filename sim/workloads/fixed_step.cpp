@@ -48,7 +48,7 @@ void timing(const DeploymentStep& step, const Timeline& timeline, double previou
   const std::vector<double> phases = critical_path_phases(step.graph, timeline);
   const double scale = r.step_time_s / timeline.makespan;
   for (int p = 0; p < kNumPhases; ++p) {
-    r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)] * scale;
+    if (is_step_phase(static_cast<Phase>(p))) r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)] * scale;
   }
 }
 
@@ -116,14 +116,19 @@ EnergyStats energy(const Deployment& d, const DeploymentStep& step, const Timeli
 }
 
 // How busy each network's ports are over the step: each collective keeps a port busy for its
-// bytes (the larger direction) over the port's bandwidth; the sum over ports and collectives,
-// divided by ports x step time, is the average utilisation of that link class.
+// bytes (the larger direction) over the port's bandwidth; the sum over the step's ports and
+// collectives, divided by ports x step time, is the average utilisation of that link class.
 void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
   double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
+  int ports_up = 0, ports_out = 0;
+  for (int p = 0; p < g.fabric.num_ports(); ++p) {
+    if (g.is_step_port(p)) ++(g.fabric.is_nic(p) ? ports_out : ports_up);
+  }
   for (std::size_t i = first; i < g.tasks.size(); ++i) {
     const Task& task = g.tasks[i];
     if (!task.is_collective()) continue;
     for (int p = 0; p < task.traffic->n; ++p) {
+      if (!g.is_step_port(p)) continue;
       const double sent = task.traffic->sent_by(p);
       const double busy = std::max(sent, task.traffic->received_by(p)) / g.fabric.port_bandwidth(p);
       if (g.fabric.is_nic(p)) {
@@ -136,10 +141,8 @@ void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
     }
   }
   if (r.step_time_s <= 0) return;
-  r.links["scale_up"] = {bytes_up, busy_up / (g.fabric.num_devices() * r.step_time_s)};
-  if (g.fabric.num_nics() > 0) {
-    r.links["scale_out"] = {bytes_out, busy_out / (g.fabric.num_nics() * r.step_time_s)};
-  }
+  r.links["scale_up"] = {bytes_up, busy_up / (ports_up * r.step_time_s)};
+  if (ports_out > 0) r.links["scale_out"] = {bytes_out, busy_out / (ports_out * r.step_time_s)};
 }
 
 // The flow timeline against the closed form's on the same graph: the step time each gives (as
@@ -218,7 +221,8 @@ std::vector<std::string> fault_descriptions(const hw::FabricSpec& f) {
 
 std::expected<Report, std::string> run_fixed_step(const std::string& scenario_name, const Deployment& d,
                                                   const StepShape& shape, Fidelity fidelity,
-                                                  const FlowEvaluator& flow, SimulationDetail* detail) {
+                                                  const FlowEvaluator& flow, SimulationDetail* detail,
+                                                  const StepExtension& extension) {
   const auto t0 = std::chrono::steady_clock::now();
   Report r;
   r.scenario = scenario_name;
@@ -232,8 +236,10 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
 
   // A closed-form run on a fabric whose spine can be the bottleneck keeps the traffic's pairs
   // too, so that links_busiest shows the uplinks the closed form does not price.
-  DeploymentStep step =
-      build_step(d, shape, d.fabric.spec.spine_can_bind() ? TrafficDetail::pairs : traffic_detail_for(fidelity));
+  DeploymentStep step = build_step(d, shape,
+                                   d.fabric.spec.spine_can_bind() || extension.needs_pairs ? TrafficDetail::pairs
+                                                                                           : traffic_detail_for(fidelity));
+  if (extension.apply) extension.apply(step);
   memory_and_feasibility(step.memory, r);
   r.offload = step.offload;
   r.faults = fault_descriptions(d.fabric.spec);

@@ -72,6 +72,8 @@ struct ServingRun {
   PoolOutcome pool, prefill_pool;  // prefill_pool: disaggregated only
   int pool_devices = 0, prefill_devices = 0;
   double kv_capacity = 0, transfer_mean = 0;
+  double kv_bytes = 0;  // disaggregated: KV cache bytes moved from the prefill to the decode pool
+  long long decode_iterations = 0;  // steps that decode (pool.iterations counts the prefill pool's too)
   std::string infeasible;
 };
 
@@ -100,6 +102,7 @@ void run_colocated(const Deployment& d, const ServingSpec& sv, std::vector<Reque
     return;
   }
   run.pool = run_pool(d, sv, reqs, PoolMode::colocated, run.kv_capacity);
+  run.decode_iterations = run.pool.iterations;
 }
 
 // The prefill pool first (it depends on nothing downstream), then each prompt's KV cache crosses
@@ -131,6 +134,7 @@ bool run_disaggregated(const Deployment& d, const Deployment& pre, const Deploym
     Request r = reqs[i];
     const double seconds = r.input * kv_bytes / nic_bw + fabric.scale_out.latency_s;
     run.transfer_mean += seconds / n;
+    run.kv_bytes += r.input * kv_bytes * pre.par.attention_tp;  // every device of the rank sends its share
     r.arrival = r.finish + seconds;
     r.finish = -1;
     r.prefill_target = r.input;
@@ -143,6 +147,7 @@ bool run_disaggregated(const Deployment& d, const Deployment& pre, const Deploym
   std::vector<int> origin;
   for (const auto& r : second) origin.push_back(r.rank);
   run.pool = run_pool(dec, sv, second, PoolMode::decode_only, run.kv_capacity);
+  run.decode_iterations = run.pool.iterations;
   for (std::size_t i = 0; i < second.size(); ++i) {
     Request& r = reqs[static_cast<std::size_t>(origin[i])];
     r.finish = second[i].finish;
@@ -156,13 +161,56 @@ bool run_disaggregated(const Deployment& d, const Deployment& pre, const Deploym
   return true;
 }
 
+// KV caches arriving during a decode step come in this many equal bursts, released evenly over
+// the step's closed-form time: enough that each burst is small beside the step's collectives
+// (DeepSeek-V3 decode: one burst per two layers), so the arrivals meet them as a steady stream
+// would.
+constexpr int kKvBursts = 32;
+
+// A disaggregated run's representative step: the decode pool's step placed on the whole cluster
+// (its nodes after the prefill pool's), and the KV caches that arrive from the prefill pool
+// during it, `bytes` per step, as background traffic on the same NICs. NIC i of every prefill node
+// sends to NIC i of every decode node in equal shares (the KV shard of GPU i goes to GPU i of the
+// decode rank; on rails and planes it stays on its rail). Nothing here moves on a Wi-Fi cell.
+StepExtension kv_arrivals(const Deployment& whole, int prefill_nodes, double bytes) {
+  StepExtension ext;
+  ext.needs_pairs = whole.fabric.spec.spine_can_bind();
+  ext.apply = [&whole, prefill_nodes, bytes](DeploymentStep& step) {
+    const Fabric& f = whole.fabric;
+    place_in(step.graph, f, prefill_nodes);
+    if (bytes <= 0 || f.num_nics() == 0 || f.wireless()) return;
+    const double step_s = evaluate_analytic(step.graph).makespan;
+    const int nics = f.spec.nics_per_node, decode_nodes = f.spec.nodes - prefill_nodes;
+    const double pair = bytes / kKvBursts / (static_cast<double>(nics) * prefill_nodes * decode_nodes);
+    auto m = std::make_shared<TrafficMatrix>(f.num_ports());
+    for (int p = 0; p < prefill_nodes; ++p) {
+      for (int i = 0; i < nics; ++i) {
+        for (int q = prefill_nodes; q < f.spec.nodes; ++q) {
+          m->add(f.num_devices() + p * nics + i, f.num_devices() + q * nics + i, pair);
+        }
+      }
+    }
+    m->finalize();
+    for (int k = 0; k < kKvBursts; ++k) {
+      Task t;
+      t.phase = Phase::kv_transfer;
+      t.traffic = m;
+      t.release_s = step_s * k / kKvBursts;
+      t.background = true;
+      step.graph.add(std::move(t));
+    }
+  };
+  return ext;
+}
+
 // The representative step: the mean decode batch at the mean context, on `d` (the deployment,
 // or its decode pool), with the scenario's fidelity, for phases, traffic, memory and expert load.
 std::expected<Report, std::string> representative_step(const Scenario& s, const Deployment& d,
                                                        const std::vector<Request>& reqs, const ServingRun& run,
-                                                       const FlowEvaluator& flow, SimulationDetail* detail) {
+                                                       const FlowEvaluator& flow, SimulationDetail* detail,
+                                                       const StepExtension& extension) {
   const int n = static_cast<int>(reqs.size());
-  const long long iterations = run.pool.iterations;
+  const long long iterations = run.decode_iterations;
   StepShape rep = step_shape_of(s.workload);
   rep.kind = WorkloadKind::decode;
   const double mean_decode = iterations > 0 ? run.pool.decode_sum / static_cast<double>(iterations) : 1.0;
@@ -170,7 +218,7 @@ std::expected<Report, std::string> representative_step(const Scenario& s, const 
   double mean_ctx = 0;
   for (const auto& r : reqs) mean_ctx += r.input + r.output / 2.0;
   rep.context_tokens = n > 0 ? static_cast<int>(mean_ctx / n) : 0;
-  return run_fixed_step(s.name, d, rep, s.fidelity, flow, detail);
+  return run_fixed_step(s.name, d, rep, s.fidelity, flow, detail, extension);
 }
 
 // Latencies of the finished requests, throughput, and the SLOs with goodput.
@@ -246,7 +294,11 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
   }
   if (!run.pool.error.empty()) return std::unexpected(run.pool.error);
 
-  auto report = representative_step(s, decode_pool ? *decode_pool : d, reqs, run, flow, detail);
+  const double kv_per_step =
+      run.decode_iterations > 0 ? run.kv_bytes / static_cast<double>(run.decode_iterations) : 0.0;
+  const StepExtension extension = decode_pool && run.infeasible.empty() ? kv_arrivals(d, sv.prefill_nodes, kv_per_step)
+                                                                        : StepExtension{};
+  auto report = representative_step(s, decode_pool ? *decode_pool : d, reqs, run, flow, detail, extension);
   if (!report) return report;
   Report& out = *report;
   out.workload = "serving";
@@ -261,7 +313,8 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
   st.makespan_s = makespan;
   st.iterations = run.pool.iterations;
   st.preemptions = run.pool.preemptions;
-  st.mean_decode_batch = run.pool.iterations > 0 ? run.pool.decode_sum / static_cast<double>(run.pool.iterations) : 1.0;
+  st.mean_decode_batch =
+      run.decode_iterations > 0 ? run.pool.decode_sum / static_cast<double>(run.decode_iterations) : 1.0;
   st.kv_capacity_tokens = run.kv_capacity;
   st.peak_kv_fraction = run.pool.peak_kv;
   st.slo_ttft_s = sv.slo_ttft_s;
@@ -269,6 +322,7 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
   st.slo_percentile = sv.slo_percentile;
   st.prefill_nodes = sv.disaggregated ? sv.prefill_nodes : 0;
   st.kv_transfer_s = run.transfer_mean;
+  st.kv_bytes_per_decode_step = kv_per_step;
   out.latency_s.clear();
   out.devices = d.par.devices;
   out.nodes = d.par.nodes;

@@ -89,7 +89,8 @@ double backward_factor(Phase p, const hw::HwProfile* profile) {
     case Phase::attention: cls = "attention"; derived = 2.5; break;
     case Phase::dispatch:
     case Phase::combine:
-    case Phase::pipeline: return 1.0;
+    case Phase::pipeline:
+    case Phase::kv_transfer: return 1.0;
     case Phase::engine:
     case Phase::other: return 2.0;
     default: cls = phase_name(p); break;
@@ -258,7 +259,7 @@ std::expected<Report, std::string> simulate_training(const Scenario& s, const De
   // Forward phases scaled to the whole step's compute (forward + backward of every micro-batch).
   const double scale = pipeline.total_s / mb.timeline.makespan;
   for (int p = 0; p < kNumPhases; ++p) {
-    r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)] * scale;
+    if (is_step_phase(static_cast<Phase>(p))) r.phases_s[phase_name(static_cast<Phase>(p))] = phases[static_cast<std::size_t>(p)] * scale;
   }
   r.phases_s["other"] += dp.exposed_s + optimizer;
   const auto peak = d.dev().peak(mb.step.compute_dtype);

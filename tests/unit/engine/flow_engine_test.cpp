@@ -396,3 +396,96 @@ TEST(WifiEngine, PhoneClusterDecodeAgreesWithTheClosedForm) {
     EXPECT_NEAR(flow->energy_j, device_energy(step.graph, analytic, 0, analytic.makespan), 0.01 * flow->energy_j);
   }
 }
+
+// Background traffic (Task::background) shares a port with the step's own collective but holds
+// nothing: dev1 -> dev0 (the step) and dev2 -> dev0 (background) of 1 GB each on 100 GB/s ports
+// share dev0's down link, so both take twice as long in SimGrid; the step ends with its own
+// collective. Released after the step's collective ends, the background traffic meets nothing.
+// The closed form never lets background traffic slow the step (the fast bound).
+namespace {
+StepGraph step_beside_background(double release_s) {
+  StepGraph g;
+  g.num_devices = 4;
+  g.fabric = one_node(4, 100e9, 2e-6);
+  auto own = std::make_shared<TrafficMatrix>(4);
+  own->add(1, 0, 1e9);
+  own->finalize();
+  auto other = std::make_shared<TrafficMatrix>(4);
+  other->add(2, 0, 1e9);
+  other->finalize();
+  Task step;
+  step.phase = Phase::dispatch;
+  step.traffic = own;
+  g.add(step);
+  Task kv;
+  kv.phase = Phase::kv_transfer;
+  kv.traffic = other;
+  kv.background = true;
+  kv.release_s = release_s;
+  g.add(kv);
+  return g;
+}
+}  // namespace
+
+TEST(FlowEngine, BackgroundTrafficSharesTheStepsPortsButHoldsNothing) {
+  const double alone = 1e9 / 100e9 + 2e-6, shared = 2e9 / 100e9 + 2e-6;
+  const StepGraph together = step_beside_background(0);
+  auto t = engine::run_flow(together);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_NEAR(t->finish[0], shared, 1e-9);
+  EXPECT_NEAR(t->finish[1], shared, 1e-9);
+  EXPECT_NEAR(t->makespan, shared, 1e-9);
+  const Timeline closed = evaluate_analytic(together);
+  EXPECT_NEAR(closed.makespan, alone, 1e-12);
+  EXPECT_NEAR(closed.finish[1], alone, 1e-12);
+
+  const StepGraph later = step_beside_background(0.05);
+  auto l = engine::run_flow(later);
+  ASSERT_TRUE(l) << l.error();
+  EXPECT_NEAR(l->makespan, alone, 1e-9);       // the step alone
+  EXPECT_NEAR(l->start[1], 0.05, 1e-9);        // released at its time
+  EXPECT_NEAR(l->finish[1], 0.05 + alone, 1e-9);
+  const Timeline closed_later = evaluate_analytic(later);
+  EXPECT_NEAR(closed_later.start[1], 0.05, 1e-12);
+  EXPECT_NEAR(closed_later.makespan, alone, 1e-12);
+  // Neither is a phase of the step.
+  const std::vector<double> phases = critical_path_phases(later, *l);
+  EXPECT_EQ(phases[static_cast<std::size_t>(Phase::kv_transfer)], 0.0);
+  EXPECT_NEAR(phases[static_cast<std::size_t>(Phase::dispatch)], alone, 1e-9);
+}
+
+// End to end: Qwen3-235B disaggregated on 3 x 8 H100 with one 200G NIC per node. The decode
+// pool's all-to-all crosses its nodes' NICs, and the prompts' KV caches (16-32K tokens) arrive on
+// the same NICs during every decode step. The closed form prices the step without them; SimGrid
+// shares the NICs, so the all-to-all takes longer by at most the time the KV bytes need on a
+// decode NIC.
+TEST(FlowEngine, KvTransfersDuringDecodeShareTheDecodeNics) {
+  moesim::Diagnostics diag("kv");
+  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-disaggregated-3x8-h100-kv.json",
+                              diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  auto flow = simulate(*s, engine::run_flow);
+  ASSERT_TRUE(flow) << flow.error();
+  ASSERT_TRUE(flow->feasible) << flow->reason;
+  ASSERT_TRUE(flow->serving && flow->contention);
+  const double kv = flow->serving->kv_bytes_per_decode_step;
+  ASSERT_GT(kv, 0);
+  // Each of the 2 decode nodes' NIC receives half the KV bytes at the port's achievable bandwidth.
+  const moesim::hw::Link& nic = resolve_deployment(*s).fabric.spec.scale_out;
+  const double kv_on_a_nic = kv / 2 / nic.effective_bandwidth();
+  EXPECT_GT(flow->contention->added_s, 0.01 * kv_on_a_nic);
+  EXPECT_LE(flow->contention->added_s, kv_on_a_nic);
+  for (const auto& [cls, added] : flow->contention->by_traffic_class_s) {
+    EXPECT_TRUE(cls == "dispatch" || cls == "combine" || cls == "kv_transfer") << cls;
+  }
+  EXPECT_EQ(flow->phases_s.count("kv_transfer"), 0u);
+  // The links carry the KV: all of it leaves the prefill node's NIC, and a decode NIC, the
+  // busiest link, receives its half beside the all-to-all.
+  const auto sender = std::find_if(flow->busiest_links.begin(), flow->busiest_links.end(),
+                                   [](const LinkBusy& l) { return l.link == "node0 NIC 0 port up"; });
+  ASSERT_NE(sender, flow->busiest_links.end());
+  EXPECT_NEAR(sender->bytes, kv, 1e-6 * kv);
+  ASSERT_FALSE(flow->busiest_links.empty());
+  EXPECT_NE(flow->busiest_links[0].link.find("port down"), std::string::npos) << flow->busiest_links[0].link;
+  EXPECT_GT(flow->busiest_links[0].bytes, kv / 2);
+}
