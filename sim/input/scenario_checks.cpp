@@ -96,9 +96,14 @@ void check_experts(const Scenario& s, Diagnostics& diag) {
                  "choose an EP degree that divides " + std::to_string(slots) +
                      ", or add redundant experts");
     }
-    if (par.expert_tp > 1) {
-      diag.error("/parallelism/experts/tp", std::string("expert tensor parallelism ") + kNotYet,
-                 "use \"tp\": 1 and spread experts with ep");
+    if (par.expert_tp > 1 && par.expert_tp != par.attention_tp) {
+      // An expert shard then holds the same tokens as its attention rank (vLLM's and SGLang's
+      // default layout); other mixes would move tokens between the two groupings.
+      diag.error("/parallelism/experts/tp",
+                 "expert TP " + std::to_string(par.expert_tp) + " differs from attention TP " +
+                     std::to_string(par.attention_tp),
+                 "expert TP must equal attention TP in this version (\"tp\": " + std::to_string(par.attention_tp) +
+                     "), or be 1");
     } else if (m.moe.expert_intermediate % par.expert_tp != 0) {
       diag.error("/parallelism/experts/tp",
                  "expert intermediate size " + std::to_string(m.moe.expert_intermediate) +

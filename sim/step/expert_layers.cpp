@@ -10,16 +10,32 @@ ExpertLayerBuilder::ExpertLayerBuilder(const Deployment& d, double tokens_per_ra
     : d_(d), tokens_per_rank_(tokens_per_rank), pairs_(detail == TrafficDetail::pairs) {
   const ModelConfig& m = d.model;
   ep_ = d.par.expert_ep;
+  etp_ = d.par.expert_tp;
   stage_ = d.fabric;
-  stage_.spec.nodes = std::max(1, ep_ / d.par.devices_per_node);
-  stage_.spec.devices_per_node = std::min(ep_, d.par.devices_per_node);
+  if (etp_ == 1) {
+    stage_.spec.nodes = std::max(1, ep_ / d.par.devices_per_node);
+    stage_.spec.devices_per_node = std::min(ep_, d.par.devices_per_node);
+  } else {
+    // Expert TP (equal to attention TP): expert rank r is the TP group of devices r x etp ..
+    // r x etp + etp - 1, and TP rank t of every group holds the same tokens, so slice t (device t
+    // of every group) runs the expert-parallel all-to-all of all the tokens among the shards t.
+    // The slice's fabric: its devices per node and the NICs they use.
+    const int per_node = d.par.devices_per_node / etp_;
+    stage_.spec.devices_per_node = std::min(ep_, per_node);
+    stage_.spec.nodes = std::max(1, ep_ / per_node);
+    stage_.spec.nics_per_node = std::max(1, std::min(stage_.spec.nics_per_node, stage_.spec.devices_per_node));
+    stage_.spec.nic_speed.clear();
+    stage_.spec.device_speed.clear();
+  }
   a2a_.experts = m.moe.num_experts + d.par.redundant_experts;
   a2a_.top_k = m.moe.top_k;
   a2a_.hidden = m.hidden;
   a2a_.dispatch_dtype = d.dispatch_dtype;
   a2a_.combine_dtype = d.combine_dtype;
   a2a_.algorithm = d.all_to_all;
-  a2a_.tokens.assign(static_cast<std::size_t>(ep_), tokens_per_rank / d.par.attention_tp);
+  // Without expert TP each device of an attention TP group dispatches its share of the group's
+  // tokens; with it every shard carries all of them (per slice).
+  a2a_.tokens.assign(static_cast<std::size_t>(ep_), etp_ > 1 ? tokens_per_rank : tokens_per_rank / d.par.attention_tp);
 }
 
 LayerExperts ExpertLayerBuilder::build(int moe_layer, int stage, const LayerParams& lp) {
@@ -164,9 +180,52 @@ void ExpertLayerBuilder::all_to_all(const LayerRoutingDraw& draw, double tokens,
   a2a_.device_hit = hits.device;
   a2a_.node_hit = hits.node;
   const AllToAllTraffic local = expert_all_to_all(stage_, a2a_, pairs_);
+  if (etp_ > 1) {
+    lx.dispatch = slices_on_cluster(*local.dispatch, stage);
+    lx.combine = slices_on_cluster(*local.combine, stage);
+    return;
+  }
   const bool same_ports = stage == 0 && stage_.num_ports() == d_.fabric.num_ports();
   lx.dispatch = same_ports ? local.dispatch : on_cluster(*local.dispatch, stage);
   lx.combine = same_ports ? local.combine : on_cluster(*local.combine, stage);
+}
+
+// Expert TP: the one slice's matrix moved onto the cluster once per TP rank t (slice device r is
+// cluster device first + r x etp + t; a slice NIC is the NIC of the first slice device that uses
+// it), all slices summed into one collective.
+std::shared_ptr<const TrafficMatrix> ExpertLayerBuilder::slices_on_cluster(const TrafficMatrix& src, int stage) const {
+  const Fabric& cluster = d_.fabric;
+  const int first = stage * ep_ * etp_;
+  std::vector<int> nic_owner(static_cast<std::size_t>(stage_.num_nics()), -1);  // slice NIC -> slice device
+  for (int r = stage_.num_devices() - 1; r >= 0 && stage_.num_nics() > 0; --r) {
+    nic_owner[static_cast<std::size_t>(stage_.nic_port(r) - stage_.num_devices())] = r;
+  }
+  auto to_cluster = [&](int port, int t) {
+    const int r = stage_.is_nic(port) ? nic_owner[static_cast<std::size_t>(port - stage_.num_devices())] : port;
+    const int dev = first + r * etp_ + t;
+    return stage_.is_nic(port) ? cluster.nic_port(dev) : dev;
+  };
+  if (!src.has_pairs()) {
+    std::vector<double> sent(static_cast<std::size_t>(cluster.num_ports()), 0.0), received = sent;
+    for (int t = 0; t < etp_; ++t) {
+      for (int p = 0; p < src.n; ++p) {
+        sent[static_cast<std::size_t>(to_cluster(p, t))] += src.sent_by(p);
+        received[static_cast<std::size_t>(to_cluster(p, t))] += src.received_by(p);
+      }
+    }
+    auto sums = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
+    sums->token_messages = src.token_messages;
+    return sums;
+  }
+  auto dst = std::make_shared<TrafficMatrix>(cluster.num_ports());
+  dst->token_messages = src.token_messages;
+  for (int t = 0; t < etp_; ++t) {
+    for (const TrafficMatrix::Entry& e : src.entries()) {
+      if (e.bytes > 0) dst->add(to_cluster(e.src, t), to_cluster(e.dst, t), e.bytes);
+    }
+  }
+  dst->finalize();
+  return dst;
 }
 
 ExpertLoadSummary ExpertLayerBuilder::summary(int micro_batches) {

@@ -43,12 +43,14 @@ class ExpertLayerBuilder {
   const RoutingGroups& routing_groups(const LayerRoutingDraw& draw);
   void all_to_all(const LayerRoutingDraw& draw, double tokens, int stage, LayerExperts& lx);
   std::shared_ptr<const TrafficMatrix> on_cluster(const TrafficMatrix& src, int stage) const;
+  std::shared_ptr<const TrafficMatrix> slices_on_cluster(const TrafficMatrix& src, int stage) const;
 
   const Deployment& d_;
   double tokens_per_rank_;
   bool pairs_;
-  int ep_ = 1;
-  Fabric stage_;                    // one pipeline stage's expert-parallel group
+  int ep_ = 1;                      // expert ranks (each a TP group of etp_ devices)
+  int etp_ = 1;                     // expert TP
+  Fabric stage_;                    // one pipeline stage's expert-parallel group (expert TP: one slice of it)
   AllToAllSpec a2a_;
   int layers_ = 0;
   double balance_sum_ = 0, contiguous_sum_ = 0, worst_ = 1;

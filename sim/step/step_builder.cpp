@@ -482,7 +482,13 @@ class StepBuilder {
     activation(l, st, lx.pairs, inter, {});
     cast(l, st, lx.pairs * inter, {});
     std::vector<int> next = lx.combine ? std::vector<int>{collective(Phase::combine, l, lx.combine, ex)} : ex;
-    if (tp_allreduce_ && lp.shared_experts > 0) next = {collective(Phase::shared_expert, l, tp_allreduce_, next)};
+    // The TP group sums its shards' partial outputs (expert TP) and its shared experts' in one
+    // all-reduce.
+    if (tp_allreduce_ && d_.par.expert_tp > 1) {
+      next = {collective(Phase::experts, l, tp_allreduce_, next)};
+    } else if (tp_allreduce_ && lp.shared_experts > 0) {
+      next = {collective(Phase::shared_expert, l, tp_allreduce_, next)};
+    }
     const double k = m_.moe.top_k;
     kernel(Phase::permute_unpermute, l, st, 2.0 * T_ * k * m_.hidden,
            T_ * m_.hidden * (k * hw::dtype_bytes(d_.combine_dtype) + kActivationBytes), next);

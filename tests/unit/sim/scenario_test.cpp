@@ -133,13 +133,16 @@ TEST(Scenario, BareNumberInADimensionedFieldGetsAHint) {
   EXPECT_TRUE(has_problem(diag, "/price/per_device_hour", "write \"$2/h\"")) << diag.to_string();
 }
 
-TEST(Scenario, FeaturesOfLaterVersionsAreRefusedNotIgnored) {
+// Expert TP other than attention TP (an EP x TP mix that regroups tokens) is refused, naming the
+// choices, not ignored.
+TEST(Scenario, ExpertTpOtherThanAttentionTpIsRefusedNotIgnored) {
   auto doc = base();
   doc["parallelism"]["experts"]["tp"] = 2;
   doc["parallelism"]["experts"]["ep"] = 4;
   Diagnostics diag("s.json");
   EXPECT_FALSE(load(doc, diag));
-  EXPECT_TRUE(has_problem(diag, "/parallelism/experts/tp", "not simulated")) << diag.to_string();
+  EXPECT_TRUE(has_problem(diag, "/parallelism/experts/tp", "differs from attention TP 1")) << diag.to_string();
+  EXPECT_TRUE(has_problem(diag, "/parallelism/experts/tp", "must equal attention TP")) << diag.to_string();
 }
 
 TEST(Scenario, RoutingDistributionsAndTheirBadParameters) {
