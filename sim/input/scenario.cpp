@@ -507,6 +507,48 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
   }
 }
 
+// workload.speculative: the method, the draft tokens and their acceptance (a probability, or
+// one per draft position).
+std::optional<SpeculativeSpec> read_speculative(ObjectReader& w, Diagnostics& diag) {
+  ObjectReader sp = w.object("speculative");
+  if (!sp.valid()) return std::nullopt;
+  SpeculativeSpec spec;
+  const auto method = sp.choice("method", {"mtp", "draft_model", "ngram"}, true);
+  spec.method = !method || *method == "mtp"      ? SpeculativeSpec::Method::mtp
+                : *method == "ngram"             ? SpeculativeSpec::Method::ngram
+                                                 : SpeculativeSpec::Method::draft_model;
+  spec.draft_tokens = static_cast<int>(sp.integer("draft_tokens", true, 1, 64).value_or(1));
+  const nlohmann::json* a = sp.raw("acceptance");
+  const bool per_position = a != nullptr && a->is_array();
+  if (a == nullptr) {
+    diag.error(sp.pointer_to("acceptance"), "missing required key 'acceptance'",
+               "the probability that a draft token is accepted, e.g. 0.85, or one per draft position");
+  } else if (a->is_number()) {
+    spec.acceptance.push_back(a->get<double>());
+  } else if (a->is_array()) {
+    for (const auto& x : *a) spec.acceptance.push_back(x.is_number() ? x.get<double>() : -1.0);
+    if (spec.acceptance.size() != static_cast<std::size_t>(spec.draft_tokens)) {
+      diag.error(sp.pointer_to("acceptance"),
+                 std::to_string(spec.acceptance.size()) + " acceptance values for " +
+                     std::to_string(spec.draft_tokens) + " draft tokens",
+                 "give one per draft position, or a single number for all");
+    }
+  } else {
+    diag.error(sp.pointer_to("acceptance"), "expected a number or an array of numbers, got " + json_type_name(*a));
+  }
+  for (std::size_t i = 0; i < spec.acceptance.size(); ++i) {
+    const double x = spec.acceptance[i];
+    if (!(x >= 0.0 && x <= 1.0)) {
+      diag.error(sp.pointer_to("acceptance") + (per_position ? "/" + std::to_string(i) : ""),
+                 "acceptance must be a probability in [0, 1]",
+                 "e.g. 0.85 (DeepSeek-V3's MTP accepts 85-90% of second tokens)");
+    }
+  }
+  if (auto dm = sp.string("draft_model"); dm) spec.draft_model = *dm;
+  sp.finish();
+  return spec;
+}
+
 void read_workload(ObjectReader w, const std::string& base_dir, Scenario& s, Diagnostics& diag) {
   if (!w.valid()) return;
   auto kind = w.choice("kind", kWorkloadKinds, true);
@@ -551,6 +593,7 @@ void read_workload(ObjectReader w, const std::string& base_dir, Scenario& s, Dia
                "valid here: decode, prefill, serving");
     return;  // its keys are not read, so they are not reported as unknown either
   }
+  wl.speculative = read_speculative(w, diag);
   w.finish();
 }
 
@@ -699,6 +742,15 @@ std::string workload_kind_name(WorkloadKind kind) {
     case WorkloadKind::training: return "training";
   }
   return "decode";
+}
+
+const char* speculative_method_name(SpeculativeSpec::Method m) {
+  switch (m) {
+    case SpeculativeSpec::Method::mtp: return "mtp";
+    case SpeculativeSpec::Method::draft_model: return "draft_model";
+    case SpeculativeSpec::Method::ngram: return "ngram";
+  }
+  return "mtp";
 }
 
 std::string fidelity_name(Fidelity f) { return f == Fidelity::flow ? "flow" : "analytic"; }

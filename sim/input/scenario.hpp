@@ -131,6 +131,36 @@ struct ServingSpec {
   double slo_percentile = 99;
 };
 
+/// workload.speculative (docs/serving.md, "Speculative decoding"): each decode step verifies the
+/// drafted tokens of every sequence and keeps the accepted prefix plus one token of its own.
+struct SpeculativeSpec {
+  enum class Method { mtp, draft_model, ngram };
+  Method method = Method::mtp;
+  int draft_tokens = 1;
+  /// Per draft position i: the probability that draft token i is accepted when the ones before
+  /// it were. One value: the same for every position.
+  std::vector<double> acceptance;
+  std::string draft_model;  ///< the draft model's preset (method draft_model)
+
+  double acceptance_at(int i) const {
+    return acceptance.empty() ? 0.0 : acceptance[std::min<std::size_t>(static_cast<std::size_t>(i), acceptance.size() - 1)];
+  }
+  /// Expected draft tokens accepted per step: sum over i of the chance that the first i are.
+  double accepted_per_step() const {
+    double all = 1, sum = 0;
+    for (int i = 0; i < draft_tokens; ++i) {
+      all *= acceptance_at(i);
+      sum += all;
+    }
+    return sum;
+  }
+  /// Tokens a sequence gains per step (the accepted drafts and the target's own).
+  double tokens_per_step() const { return 1.0 + accepted_per_step(); }
+  /// Tokens per sequence the target model runs in a step (the drafts and the last token).
+  int verify_tokens() const { return draft_tokens + 1; }
+};
+const char* speculative_method_name(SpeculativeSpec::Method m);
+
 struct WorkloadSpec {
   WorkloadKind kind = WorkloadKind::decode;
   int batch_per_device = 1;    ///< sequences per attention data-parallel rank
@@ -138,6 +168,7 @@ struct WorkloadSpec {
   int input_tokens = 0;        ///< prefill: prompt tokens per sequence
   ServingSpec serving;
   TrainingSpec training;
+  std::optional<SpeculativeSpec> speculative;  ///< decode and serving only
 };
 
 /// How expert-parallel tokens travel (scenario key "communication").

@@ -296,6 +296,31 @@ void check_cluster_faults(const Scenario& s, Diagnostics& diag) {
   }
 }
 
+// Speculative decoding: decode and serving only; MTP needs the model's MTP modules; a draft model
+// is not simulated in this version.
+void check_speculative(const Scenario& s, Diagnostics& diag) {
+  if (!s.workload.speculative) return;
+  const SpeculativeSpec& sp = *s.workload.speculative;
+  const WorkloadKind kind = s.workload.kind;
+  if (kind != WorkloadKind::decode && kind != WorkloadKind::serving) {
+    diag.error("/workload/speculative",
+               "speculative decoding drafts output tokens; a " + workload_kind_name(kind) + " workload has none to draft",
+               "use it with a decode or serving workload");
+  }
+  if (sp.method == SpeculativeSpec::Method::mtp && s.model.config.mtp_layers == 0) {
+    diag.error("/workload/speculative/method",
+               "model '" + s.model.config.name + "' has no multi-token-prediction layers (num_nextn_predict_layers is 0)",
+               "use \"ngram\" (prompt lookup), or a model with MTP modules such as deepseek-v3");
+  }
+  if (sp.method == SpeculativeSpec::Method::draft_model) {
+    diag.error("/workload/speculative/method", std::string("a separate draft model ") + kNotYet,
+               "simulated methods: \"mtp\", \"ngram\"");
+  } else if (!sp.draft_model.empty()) {
+    diag.error("/workload/speculative/draft_model", "a draft model is only used by the method \"draft_model\"",
+               "remove draft_model");
+  }
+}
+
 }  // namespace
 
 void check_consistency(const Scenario& s, Diagnostics& diag) {
@@ -304,6 +329,7 @@ void check_consistency(const Scenario& s, Diagnostics& diag) {
   check_experts(s, diag);
   check_attention_tp(s, diag);
   check_decode_context(s, diag);
+  check_speculative(s, diag);
   check_disaggregation(s, diag);
   check_training(s, diag);
   check_prefill_prompt(s, diag);

@@ -143,6 +143,15 @@ nlohmann::json Report::to_json() const {
     j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
                   {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
   }
+  if (speculative) {
+    j["speculative"] = {{"method", speculative->method},
+                        {"draft_tokens", speculative->draft_tokens},
+                        {"acceptance", speculative->acceptance},
+                        {"accepted_tokens_per_step", speculative->accepted_tokens_per_step},
+                        {"tokens_per_step", speculative->tokens_per_step},
+                        {"step_time_without_s", speculative->step_time_without_s},
+                        {"verify_overhead", speculative->verify_overhead}};
+  }
   if (stragglers) {
     j["stragglers"] = {{"devices", stragglers->devices}, {"slowdown", stragglers->slowdown},
                        {"added_s", stragglers->added_s}};
@@ -249,6 +258,13 @@ void table_header(const Report& r, std::ostringstream& o) {
 void table_timing(const Report& r, std::ostringstream& o) {
   if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
   o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";
+  if (r.speculative) {
+    const SpeculativeStats& sp = *r.speculative;
+    o << "  speculative     " << sp.method << ", " << sp.draft_tokens << " draft token" << (sp.draft_tokens > 1 ? "s" : "")
+      << ": " << fmt("%.2f", sp.tokens_per_step) << " tokens per sequence and step; verifying makes a step "
+      << fmt("%.0f", 100 * sp.verify_overhead) << "% longer than without ("
+      << format_quantity(sp.step_time_without_s, Dimension::time) << " in closed form)\n";
+  }
   if (r.stragglers) {
     o << "  stragglers      " << r.stragglers->devices.size() << " device" << (r.stragglers->devices.size() == 1 ? "" : "s")
       << " at " << fmt("%.3g", r.stragglers->slowdown) << "x kernel time (";

@@ -91,6 +91,19 @@ struct ContentionStats {
   std::map<std::string, double> by_traffic_class_s;
 };
 
+/// Speculative decoding (workload.speculative) on a decode step.
+struct SpeculativeStats {
+  std::string method;
+  int draft_tokens = 0;
+  std::vector<double> acceptance;
+  double accepted_tokens_per_step = 0;  ///< expected accepted drafts per sequence and step
+  double tokens_per_step = 1;           ///< what a sequence gains per step (accepted + 1)
+  /// The same batch's step without speculation, in closed form, and the verification's cost:
+  /// the closed-form step with speculation over it, minus 1.
+  double step_time_without_s = 0;
+  double verify_overhead = 0;
+};
+
 /// Stragglers of a fixed step (cluster.stragglers).
 struct StragglerStats {
   std::vector<int> devices;  ///< the slow devices
@@ -142,6 +155,7 @@ struct Report {
   std::optional<EnergyStats> energy;
   std::optional<OffloadStats> offload;  ///< phones with experts offloaded to flash
   std::optional<ContentionStats> contention;  ///< flow fidelity, fixed steps
+  std::optional<SpeculativeStats> speculative;  ///< decode steps (and serving's representative one) with speculation
   std::optional<StragglerStats> stragglers;   ///< fixed steps with cluster.stragglers
   /// Each degraded or failed port and what became of its traffic (cluster.degraded, .failed).
   std::vector<std::string> faults;

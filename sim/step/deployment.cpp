@@ -101,6 +101,7 @@ Deployment resolve_deployment(const Scenario& s) {
       .price_electricity_per_j = s.price_electricity_per_j,
       .straggler_devices = straggler_devices_of(s),
       .straggler_slowdown = s.cluster.stragglers ? s.cluster.stragglers->slowdown : 1.0,
+      .speculative = s.workload.speculative,
   };
 }
 

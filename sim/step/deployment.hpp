@@ -41,6 +41,9 @@ struct StepShape {
   /// Training's forward pass: the lm head and the loss cover every token, not only each
   /// sequence's last one, and nothing is sampled.
   bool logits_every_token = false;
+  /// Decode: tokens per sequence the step runs (speculative decoding: the drafts to verify and
+  /// the last token; set by build_step from the deployment).
+  int verify_tokens = 1;
 };
 
 /// The shape of a fixed-batch workload (decode or prefill).
@@ -76,6 +79,8 @@ struct Deployment {
   /// their kernels take. Empty: none.
   std::vector<int> straggler_devices;
   double straggler_slowdown = 1;
+  /// Speculative decoding (workload.speculative): decode steps verify its drafts.
+  std::optional<SpeculativeSpec> speculative;
 
   const hw::Device& dev() const { return *device; }
 };

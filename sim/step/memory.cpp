@@ -37,6 +37,17 @@ void add_weights(const Deployment& d, MemoryBreakdown& mem) {
       mem.routed_expert_bytes += mem.layer_expert_bytes;
     }
   }
+  if (d.speculative && d.speculative->method == SpeculativeSpec::Method::mtp && m.mtp_layers > 0 && !m.layers.empty()) {
+    // The MTP modules: eh_proj (2h -> h) and a decoder layer shaped like the last, split as the
+    // main layers are (on the last pipeline stage; counted here, which overstates the first
+    // stage's weights with pipeline stages).
+    const LayerParams lp = layer_parameters(m, m.num_layers - 1);
+    double module = 2.0 * m.hidden * m.hidden / tp + lp.attention / tp + lp.dense_mlp / tp + lp.shared_experts / tp;
+    if (m.layers.back().moe) {
+      module += static_cast<double>(m.moe.num_experts + par.redundant_experts) / par.expert_ep * lp.routed_expert / par.expert_tp;
+    }
+    linear_params += m.mtp_layers * module;
+  }
   const ParamCounts pc = count_parameters(m);
   const double high_precision_params = pc.gate + pc.norms + (pc.embedding + pc.lm_head) / tp;
   mem.weights = linear_params * wbytes + high_precision_params * kHighPrecisionBytes;

@@ -33,6 +33,7 @@ class StepBuilder {
     start();
     tp_allreduce_traffic();
     route_experts();
+    mtp_module();
     flash_stalls();
     pipeline_traffic();
     const ParamCounts pc = count_parameters(m_);
@@ -63,7 +64,8 @@ class StepBuilder {
     out_.combine_dtype = d_.combine_dtype;
     out_.sequences = static_cast<double>(w_.batch_per_device) * d_.par.attention_dp;
     if (w_.kind == WorkloadKind::decode) {
-      out_.output_tokens = out_.sequences;
+      // Speculative decoding: each step keeps the accepted drafts and one token of its own.
+      out_.output_tokens = out_.sequences * (d_.speculative ? d_.speculative->tokens_per_step() : 1.0);
     } else {
       out_.input_tokens = out_.sequences * w_.input_tokens;
       out_.output_tokens = out_.sequences;  // each prompt yields its first token
@@ -164,15 +166,19 @@ class StepBuilder {
 
   // Ring all-reduce inside each attention TP group: each rank sends 2 (tp-1)/tp of the message.
   void tp_allreduce_traffic() {
-    if (tp_ <= 1) return;
+    if (tp_ > 1) tp_allreduce_ = ring_allreduce(T_);
+  }
+
+  // A ring all-reduce of `tokens` hidden vectors inside every attention TP group.
+  std::shared_ptr<const TrafficMatrix> ring_allreduce(double tokens) const {
     auto mtx = std::make_shared<TrafficMatrix>(d_.fabric.num_ports());
-    const double msg = T_ * m_.hidden * kActivationBytes;
+    const double msg = tokens * m_.hidden * kActivationBytes;
     for (int dv = 0; dv < n_; ++dv) {
       const int group = dv / tp_, rank = dv % tp_;
       mtx->add(dv, group * tp_ + (rank + 1) % tp_, 2.0 * (tp_ - 1) / tp_ * msg);
     }
     mtx->finalize();
-    tp_allreduce_ = mtx;
+    return mtx;
   }
 
   // Routing, placement and the expert-parallel all-to-all of each MoE layer, inside its pipeline
@@ -188,6 +194,22 @@ class StepBuilder {
           builder.build(moe_layer++, l / d_.par.layers_per_stage, layer_parameters(m_, l));
     }
     out_.expert_load = builder.summary(micro_);
+  }
+
+  // Speculative decoding with MTP: one module pass per draft token, over one token per sequence,
+  // with its own routing draw (an extra MoE layer) and TP all-reduce.
+  void mtp_module() {
+    const auto& sp = d_.speculative;
+    if (w_.kind != WorkloadKind::decode || !sp || sp->method != SpeculativeSpec::Method::mtp || m_.mtp_layers == 0) {
+      return;
+    }
+    mtp_passes_ = sp->draft_tokens;
+    const int l = m_.num_layers - 1;
+    if (m_.layers[static_cast<std::size_t>(l)].moe) {
+      ExpertLayerBuilder builder(d_, seqs_, detail_);
+      mtp_experts_ = builder.build(m_.num_moe_layers(), pp_ - 1, layer_parameters(m_, l));
+    }
+    if (tp_ > 1) mtp_allreduce_ = ring_allreduce(seqs_);
   }
 
   // Flash offload: each MoE layer's expert kernel first waits for the experts it misses in the
@@ -453,7 +475,7 @@ class StepBuilder {
     }
     kernel(Phase::permute_unpermute, l, st, 0, 2.0 * T_ * k * m_.hidden * hw::dtype_bytes(d_.dispatch_dtype), {});
     int dispatch = -1;
-    if (const auto& disp = experts_of_[static_cast<std::size_t>(l)].dispatch) {
+    if (const auto& disp = experts_at(l).dispatch) {
       dispatch = collective(Phase::dispatch, l, disp, {last_[static_cast<std::size_t>(st)]});
     }
     if (d_.overlap_shared) shared(gated);
@@ -475,7 +497,7 @@ class StepBuilder {
       read.watts = d_.cost.power().idle_w;  // the SoC waits on flash (UFS power is not modelled)
       add_compute(Phase::experts, l, st, read, {});
     }
-    const LayerExperts& lx = experts_of_[static_cast<std::size_t>(l)];
+    const LayerExperts& lx = experts_at(l);
     const double inter = lp.routed_expert / (3.0 * m_.hidden) / d_.par.expert_tp;
     std::vector<int> ex;
     ex.push_back(add_compute(Phase::experts, l, st, lx.straggler, deps));
@@ -495,8 +517,13 @@ class StepBuilder {
     return {kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, {})};
   }
 
+  const LayerExperts& experts_at(int l) const {
+    return in_mtp_ ? mtp_experts_ : experts_of_[static_cast<std::size_t>(l)];
+  }
+
   // Leaving a stage: hand activations to the next one, or produce the token (final norm and lm
-  // head over the last token of each sequence, vocabulary split over TP).
+  // head over the last token of each sequence, vocabulary split over TP) and, with MTP, draft
+  // the next step's tokens.
   void leave_stage(int st, std::vector<std::vector<int>>& ready) {
     for (auto& rd : ready) {
       if (st + 1 < pp_) {
@@ -504,17 +531,47 @@ class StepBuilder {
         deps.push_back(last_[static_cast<std::size_t>(st)]);
         rd = {collective(Phase::pipeline, -1, pp_send_[static_cast<std::size_t>(st)], deps)};
       } else {
-        rd = {produce_tokens(st, rd)};
+        rd = {produce_tokens(st, rd, w_.verify_tokens)};
       }
     }
+    if (st + 1 == pp_ && mtp_passes_ > 0) mtp_drafts(st, ready);
+  }
+
+  // DeepSeek's multi-token prediction drafts the next step's tokens: per draft token one pass of
+  // the MTP module over one token per sequence (enorm and hnorm, eh_proj from 2 x hidden to
+  // hidden, a decoder layer shaped like the model's last, and the shared head with sampling). Its
+  // kernels count in their own classes (eh_proj as a projection, attention_proj).
+  void mtp_drafts(int st, std::vector<std::vector<int>>& ready) {
+    const int l = m_.num_layers - 1;
+    const double h = m_.hidden;
+    const double saved_T = T_, saved_chunk = sh_.chunk_tokens;
+    const auto saved_allreduce = tp_allreduce_;
+    T_ = seqs_;
+    sh_.chunk_tokens = 0;
+    tp_allreduce_ = mtp_allreduce_;
+    in_mtp_ = true;
+    for (int pass = 0; pass < mtp_passes_; ++pass) {
+      for (auto& rd : ready) {
+        rmsnorm(l, st, 2.0 * T_, rd);
+        rd = {compute(Phase::attention_proj, l, st, 2.0 * T_ * 2.0 * h * h / tp_,
+                      2.0 * h * h / tp_ * wbytes_ + 3.0 * T_ * h * kActivationBytes, {}, T_, 2.0 * h)};
+      }
+      layer(l, st, /*mb=*/1, ready);  // (mb 1: no flash reads)
+      for (auto& rd : ready) rd = {produce_tokens(st, rd, 1)};
+    }
+    in_mtp_ = false;
+    tp_allreduce_ = saved_allreduce;
+    T_ = saved_T;
+    sh_.chunk_tokens = saved_chunk;
   }
 
   // The last stage's final RMSNorm and lm head over the last token of each sequence (vocabulary
   // split over TP), then sampling over the vocabulary (fp32 logits: softmax, then the draw) and
   // the serving engine's per-sequence time; in training, the head over every token and the loss.
-  int produce_tokens(int st, const std::vector<int>& deps) {
-    // Training scores every token (the loss over all positions); serving the last of each sequence.
-    const double seqs = w_.logits_every_token ? T_ / sub_ : seqs_ / sub_;
+  int produce_tokens(int st, const std::vector<int>& deps, int positions) {
+    // Training scores every token (the loss over all positions); serving the last of each
+    // sequence, or with speculative decoding every position it verifies.
+    const double seqs = w_.logits_every_token ? T_ / sub_ : seqs_ / sub_ * positions;
     rmsnorm(-1, st, seqs, deps);
     compute(Phase::lm_head, -1, st, 2.0 * seqs * head_params_,
             head_params_ * kHighPrecisionBytes + seqs * m_.hidden * kActivationBytes, {}, seqs, m_.hidden);
@@ -541,6 +598,12 @@ class StepBuilder {
   std::array<int, 3> last_comm_{-1, -1, -1};  // the last collective per stream (one, or per class)
   std::shared_ptr<const TrafficMatrix> tp_allreduce_;
   std::vector<LayerExperts> experts_of_;
+  // Speculative decoding with MTP: the module's passes per step, its routed experts (one token
+  // per sequence) and its TP all-reduce; while a pass is built, experts_at() answers with them.
+  int mtp_passes_ = 0;
+  LayerExperts mtp_experts_;
+  std::shared_ptr<const TrafficMatrix> mtp_allreduce_;
+  bool in_mtp_ = false;
   std::vector<double> flash_stall_;
   std::vector<std::shared_ptr<const TrafficMatrix>> pp_send_;
 };
@@ -565,7 +628,9 @@ void apply_stragglers(const Deployment& d, StepGraph& g) {
 }
 
 DeploymentStep build_step(const Deployment& d, const StepShape& shape, TrafficDetail detail) {
-  DeploymentStep st = StepBuilder(d, shape, detail).build();
+  StepShape w = shape;
+  if (w.kind == WorkloadKind::decode && d.speculative) w.verify_tokens = d.speculative->verify_tokens();
+  DeploymentStep st = StepBuilder(d, w, detail).build();
   apply_stragglers(d, st.graph);
   return st;
 }

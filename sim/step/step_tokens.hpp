@@ -21,7 +21,7 @@ struct StepTokens {
 inline StepTokens step_tokens(const StepShape& w) {
   StepTokens sh;
   if (w.kind == WorkloadKind::decode) {
-    sh.tokens_per_rank = w.batch_per_device + w.chunk_tokens;
+    sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * w.verify_tokens + w.chunk_tokens;
     sh.attended_context = w.context_tokens + 1;
     sh.chunk_tokens = w.chunk_tokens;
     sh.chunk_context = w.chunk_context;

@@ -34,14 +34,16 @@ void memory_and_feasibility(const MemoryBreakdown& mem, Report& r) {
 // path, scaled to one step over two (an approximation: the first step's fill is spread over the
 // phases in proportion).
 void timing(const DeploymentStep& step, const Timeline& timeline, double previous_end, WorkloadKind kind,
-            Report& r) {
+            double tokens_per_step, Report& r) {
   r.simulated = true;
   r.step_time_s = timeline.makespan - previous_end;
   r.events = timeline.events;
   r.input_tokens_per_s = step.input_tokens / r.step_time_s;
   r.output_tokens_per_s = step.output_tokens / r.step_time_s;
   if (kind == WorkloadKind::decode) {
-    r.latency_s["tpot"] = {r.step_time_s, r.step_time_s, r.step_time_s};
+    // Each step yields tokens_per_step tokens per sequence (speculative decoding: more than one).
+    const double tpot = r.step_time_s / tokens_per_step;
+    r.latency_s["tpot"] = {tpot, tpot, tpot};
   } else {
     r.latency_s["ttft"] = {r.step_time_s, r.step_time_s, r.step_time_s};
   }
@@ -167,6 +169,27 @@ ContentionStats contention(const DeploymentStep& step, const Timeline& flow, con
   return c;
 }
 
+// Speculative decoding: what a step yields, and what verifying costs against the same batch's
+// step without speculation (both in closed form).
+SpeculativeStats speculative_stats(const Deployment& d, const StepShape& shape, const Timeline& closed_form,
+                                   const DeploymentStep& step) {
+  const SpeculativeSpec& sp = *d.speculative;
+  SpeculativeStats s;
+  s.method = speculative_method_name(sp.method);
+  s.draft_tokens = sp.draft_tokens;
+  s.acceptance = sp.acceptance;
+  s.accepted_tokens_per_step = sp.accepted_per_step();
+  s.tokens_per_step = sp.tokens_per_step();
+  Deployment plain = d;
+  plain.speculative.reset();
+  const DeploymentStep without = build_step(plain, shape, TrafficDetail::port_sums);
+  const Timeline t = evaluate_analytic(without.graph);
+  s.step_time_without_s = t.makespan - last_step_start(without, t);
+  const double with = closed_form.makespan - last_step_start(step, closed_form);
+  s.verify_overhead = s.step_time_without_s > 0 ? with / s.step_time_without_s - 1.0 : 0.0;
+  return s;
+}
+
 // What the stragglers add to the step, in closed form: the step graph as built against the same
 // graph with every kernel back at its own time.
 StragglerStats straggler_stats(const Deployment& d, const DeploymentStep& step, const Timeline& closed_form) {
@@ -263,8 +286,10 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   }
   const std::size_t first = static_cast<std::size_t>(step.last_step_first_task);
   const double previous_end = last_step_start(step, timeline);
-  timing(step, timeline, previous_end, shape.kind, r);
+  const bool speculates = shape.kind == WorkloadKind::decode && d.speculative.has_value();
+  timing(step, timeline, previous_end, shape.kind, speculates ? d.speculative->tokens_per_step() : 1.0, r);
   if (closed_form) r.contention = contention(step, timeline, *closed_form, r.step_time_s);
+  if (speculates) r.speculative = speculative_stats(d, shape, closed_form ? *closed_form : timeline, step);
   if (!d.straggler_devices.empty()) r.stragglers = straggler_stats(d, step, closed_form ? *closed_form : timeline);
   all_to_all_stats(step.graph, timeline, first, r);
   r.expert_load = std::move(step.expert_load);

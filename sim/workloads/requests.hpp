@@ -18,6 +18,9 @@ struct Request {
   int prefilled = 0;           ///< of those, in the KV cache
   int generated = 0;           ///< output tokens produced so far (kept across preemptions)
   int kv = 0;                  ///< KV cache tokens held
+  /// Speculative decoding: expected tokens earned by decode steps and not yet emitted (a step
+  /// emits the whole part; the expected gain per step is fractional).
+  double draft_credit = 0;
   bool chunk_this_step = false;  ///< got prompt tokens in the step being applied
   double first_token = -1;     ///< time of the first output token
   double finish = -1;

@@ -71,7 +71,9 @@ class PoolScheduler {
       : sv_(sv), reqs_(reqs), mode_(mode), kv_capacity_(kv_capacity), ranks_(d.par.attention_dp),
         n_(static_cast<int>(reqs.size())), waiting_(static_cast<std::size_t>(ranks_)),
         running_(static_cast<std::size_t>(ranks_)), kv_used_(static_cast<std::size_t>(ranks_), 0.0), costs_(d),
-        closed_(sv.max_concurrency > 0 && mode == PoolMode::colocated) {}
+        closed_(sv.max_concurrency > 0 && mode == PoolMode::colocated),
+        verify_(d.speculative ? d.speculative->verify_tokens() : 1),
+        tokens_per_step_(d.speculative ? d.speculative->tokens_per_step() : 1.0) {}
 
   PoolOutcome run() {
     if (closed_) {
@@ -181,12 +183,12 @@ class PoolScheduler {
     double committed = used;
     for (int id : run) {
       const Request& r = req(id);
-      committed += (r.prefill_target - r.prefilled) + 1;
+      committed += (r.prefill_target - r.prefilled) + verify_;
     }
     while (!wait.empty() && static_cast<int>(run.size()) < sv_.max_sequences) {
       const Request& r = req(wait.front());
-      if (!run.empty() && committed + r.prefill_target + 1 > kv_capacity_) break;
-      committed += r.prefill_target + 1;
+      if (!run.empty() && committed + r.prefill_target + verify_ > kv_capacity_) break;
+      committed += r.prefill_target + verify_;
       if (mode_ == PoolMode::decode_only) used += r.kv;  // arrives with its KV cache
       run.push_back(wait.front());
       wait.pop_front();
@@ -201,7 +203,7 @@ class PoolScheduler {
     double& used = kv_used_[static_cast<std::size_t>(k)];
     while (true) {
       double need = used;
-      for (int id : run) need += req(id).decoding() ? 1 : 0;
+      for (int id : run) need += req(id).decoding() ? verify_ : 0;
       if (need <= kv_capacity_ || run.size() <= 1) break;
       const int victim = run.back();
       run.pop_back();
@@ -219,8 +221,8 @@ class PoolScheduler {
   // the KV cache (whole prompts only without chunked prefill).
   void fill_prompt_chunks(int k, RankBatch& b) {
     const double used = kv_used_[static_cast<std::size_t>(k)];
-    int budget = sv_.max_batched_tokens - static_cast<int>(b.decode);
-    double kv_after = used + b.decode;
+    int budget = sv_.max_batched_tokens - static_cast<int>(b.decode) * verify_;
+    double kv_after = used + b.decode * verify_;
     for (int id : running_[static_cast<std::size_t>(k)]) {
       if (budget <= 0) break;
       const Request& r = req(id);
@@ -258,9 +260,17 @@ class PoolScheduler {
       const bool was_decode = !was_chunk && r.prefilled >= r.prefill_target;
       // A step that completes a prompt yields a token, as does every decode step.
       if (was_decode || (was_chunk && r.prefilled >= r.prefill_target)) {
-        r.generated += 1;
-        r.kv += 1;
-        used += 1;
+        // A decode step keeps the accepted drafts too (their expected number, emitted whole).
+        int gained = 1;
+        if (was_decode && verify_ > 1) {
+          r.draft_credit += tokens_per_step_;
+          gained = std::max(1, static_cast<int>(std::floor(r.draft_credit)));
+          r.draft_credit -= gained;
+        }
+        gained = std::min(gained, std::max(1, r.output - r.generated));
+        r.generated += gained;
+        r.kv += gained;
+        used += gained;
         if (r.first_token < 0) r.first_token = t_;
       }
       if (r.generated >= r.output || (mode_ == PoolMode::prefill_only && r.generated > 0)) {
@@ -287,6 +297,10 @@ class PoolScheduler {
   std::vector<double> kv_used_;
   StepCosts costs_;
   bool closed_;
+  // Speculative decoding: KV slots and batched tokens a decode takes in a step (its drafts and
+  // its own token), and the tokens it gains in expectation.
+  int verify_;
+  double tokens_per_step_;
   int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
   double t_ = 0;
   PoolOutcome out_;
