@@ -243,6 +243,11 @@ void ScenarioEditor::build_form(QWidget* form) {
             tr("sequences per attention data-parallel rank"));
   add_field(f, "/workload/context_tokens", tr("Context tokens"), Kind::integer, {}, tr("decode"));
   add_field(f, "/workload/input_tokens", tr("Input tokens"), Kind::integer, {}, tr("prefill"));
+  add_field(f, "/workload/speculative/method", tr("Speculative method"), Kind::choice, {"mtp", "ngram"},
+            tr("decode and serving: drafts verified each step (mtp needs a model with MTP modules)"));
+  add_field(f, "/workload/speculative/draft_tokens", tr("Draft tokens"), Kind::integer);
+  add_field(f, "/workload/speculative/acceptance", tr("Acceptance"), Kind::number, {},
+            tr("probability a draft token is accepted, e.g. 0.85; or JSON, one per position"));
 
   f = group(tr("Routing"));
   add_field(f, "/routing/distribution", tr("Distribution"), Kind::choice, {"uniform"},
