@@ -558,6 +558,21 @@ void read_workload(ObjectReader w, const std::string& base_dir, Scenario& s, Dia
     wl.kind = WorkloadKind::decode;
     wl.batch_per_device = static_cast<int>(w.integer("batch_per_device", true, 1, 1 << 24).value_or(1));
     wl.context_tokens = static_cast<int>(w.integer("context_tokens", true, 0, 1 << 30).value_or(0));
+    if (const nlohmann::json* spread = w.raw("context_spread")) {
+      if (spread->is_string() && spread->get<std::string>() == "none") {
+        wl.context_cv = 0;
+      } else if (spread->is_string() && spread->get<std::string>() == "exponential") {
+        wl.context_cv = 1;
+      } else if (spread->is_object()) {
+        ObjectReader cv = w.object("context_spread");
+        wl.context_cv = cv.number("cv", true, 0.0, 10.0).value_or(0);
+        cv.finish();
+      } else {
+        diag.error(w.pointer_to("context_spread"), "expected \"none\", \"exponential\" or {\"cv\": x}",
+                   "how sequence contexts vary around context_tokens: \"exponential\" is {\"cv\": 1}");
+      }
+    }
+    wl.attention_imbalance = w.boolean("attention_imbalance").value_or(true);
   } else if (*kind == "prefill") {
     wl.kind = WorkloadKind::prefill;
     wl.batch_per_device = static_cast<int>(w.integer("batch_per_device", true, 1, 1 << 24).value_or(1));

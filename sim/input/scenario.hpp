@@ -169,6 +169,11 @@ struct WorkloadSpec {
   ServingSpec serving;
   TrainingSpec training;
   std::optional<SpeculativeSpec> speculative;  ///< decode and serving only
+  /// Decode: how sequence contexts vary around context_tokens (their coefficient of variation,
+  /// gamma-distributed; 0: every sequence at context_tokens). With attention DP each rank holds
+  /// its own sequences, and the step waits for the rank with the most KV to attend over.
+  double context_cv = 0;
+  bool attention_imbalance = true;  ///< false: every rank at the mean (for comparison)
 };
 
 /// How expert-parallel tokens travel (scenario key "communication").

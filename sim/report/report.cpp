@@ -143,6 +143,10 @@ nlohmann::json Report::to_json() const {
     j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
                   {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
   }
+  if (attention) {
+    j["attention"] = {{"context_cv", attention->context_cv}, {"imbalance", attention->imbalance},
+                      {"applied", attention->applied}};
+  }
   if (speculative) {
     j["speculative"] = {{"method", speculative->method},
                         {"draft_tokens", speculative->draft_tokens},
@@ -258,6 +262,11 @@ void table_header(const Report& r, std::ostringstream& o) {
 void table_timing(const Report& r, std::ostringstream& o) {
   if (!r.feasible) o << "  (timings below assume the deployment fit in memory)\n";
   o << "  step time       " << format_quantity(r.step_time_s, Dimension::time) << "\n";
+  if (r.attention) {
+    o << "  attention DP    the rank with the most KV holds " << fmt("%.2f", r.attention->imbalance)
+      << "x the mean (contexts' CV " << fmt("%.2f", r.attention->context_cv) << ")"
+      << (r.attention->applied ? "; the step waits for it\n" : "; not applied (attention_imbalance false)\n");
+  }
   if (r.speculative) {
     const SpeculativeStats& sp = *r.speculative;
     o << "  speculative     " << sp.method << ", " << sp.draft_tokens << " draft token" << (sp.draft_tokens > 1 ? "s" : "")

@@ -91,6 +91,13 @@ struct ContentionStats {
   std::map<std::string, double> by_traffic_class_s;
 };
 
+/// Attention data-parallel imbalance of a decode step (workload.context_spread).
+struct AttentionStats {
+  double context_cv = 0;   ///< the contexts' coefficient of variation
+  double imbalance = 1;    ///< the rank with the most KV tokens over the mean rank
+  bool applied = true;     ///< false: drawn but not applied (workload.attention_imbalance false)
+};
+
 /// Speculative decoding (workload.speculative) on a decode step.
 struct SpeculativeStats {
   std::string method;
@@ -155,6 +162,7 @@ struct Report {
   std::optional<EnergyStats> energy;
   std::optional<OffloadStats> offload;  ///< phones with experts offloaded to flash
   std::optional<ContentionStats> contention;  ///< flow fidelity, fixed steps
+  std::optional<AttentionStats> attention;      ///< decode steps with a context spread
   std::optional<SpeculativeStats> speculative;  ///< decode steps (and serving's representative one) with speculation
   std::optional<StragglerStats> stragglers;   ///< fixed steps with cluster.stragglers
   /// Each degraded or failed port and what became of its traffic (cluster.degraded, .failed).

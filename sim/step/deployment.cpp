@@ -52,6 +52,20 @@ std::vector<int> straggler_devices_of(const Scenario& s) {
 
 }  // namespace
 
+double draw_attention_imbalance(int ranks, int batch, double context, double cv, std::uint64_t seed) {
+  if (cv <= 0 || ranks <= 1 || context <= 0) return 1.0;
+  std::mt19937_64 rng(seed ^ 0x6174746e696d62ULL);  // its own stream, apart from the routing draws
+  std::gamma_distribution<double> ctx(1.0 / (cv * cv), context * cv * cv);
+  double most = 0, sum = 0;
+  for (int r = 0; r < ranks; ++r) {
+    double kv = 0;
+    for (int b = 0; b < batch; ++b) kv += ctx(rng) + 1.0;  // +1: the token the step adds
+    most = std::max(most, kv);
+    sum += kv;
+  }
+  return most / (sum / ranks);
+}
+
 StepShape step_shape_of(const WorkloadSpec& w) {
   StepShape sh;
   sh.kind = w.kind;

@@ -44,7 +44,15 @@ struct StepShape {
   /// Decode: tokens per sequence the step runs (speculative decoding: the drafts to verify and
   /// the last token; set by build_step from the deployment).
   int verify_tokens = 1;
+  /// Decode with attention DP: the KV tokens of the rank with the most over the mean rank's
+  /// (attention_imbalance); the attention kernel and the KV cache are the slowest rank's.
+  double attention_imbalance = 1;
 };
+
+/// The attention-DP imbalance of a decode step: each of `ranks` ranks holds `batch` sequences
+/// whose contexts are drawn (gamma, mean `context`, coefficient of variation `cv`, seeded); the
+/// largest rank's KV tokens over the mean rank's. 1 when cv is 0.
+double draw_attention_imbalance(int ranks, int batch, double context, double cv, std::uint64_t seed);
 
 /// The shape of a fixed-batch workload (decode or prefill).
 StepShape step_shape_of(const WorkloadSpec& workload);

@@ -58,7 +58,7 @@ void add_weights(const Deployment& d, MemoryBreakdown& mem) {
 double kv_cache_bytes(const Deployment& d, const StepShape& w, const StepTokens& sh) {
   const ModelConfig& m = d.model;
   const double kv_tokens = w.kind == WorkloadKind::decode
-                               ? static_cast<double>(w.batch_per_device) * (w.context_tokens + 1) +
+                               ? static_cast<double>(w.batch_per_device) * (w.context_tokens + 1) * w.attention_imbalance +
                                      sh.chunk_tokens + sh.chunk_context
                                : sh.tokens_per_rank;
   double kv_elems = 0;

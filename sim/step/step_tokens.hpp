@@ -22,7 +22,9 @@ inline StepTokens step_tokens(const StepShape& w) {
   StepTokens sh;
   if (w.kind == WorkloadKind::decode) {
     sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * w.verify_tokens + w.chunk_tokens;
-    sh.attended_context = w.context_tokens + 1;
+    // With attention DP imbalance, the slowest rank's sequences (their mean context times the
+    // imbalance) set the attention kernel's time.
+    sh.attended_context = (w.context_tokens + 1) * w.attention_imbalance;
     sh.chunk_tokens = w.chunk_tokens;
     sh.chunk_context = w.chunk_context;
   } else {

@@ -22,7 +22,20 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
     case WorkloadKind::prefill:
       break;
   }
-  return run_fixed_step(s.name, deployment, step_shape_of(s.workload), s.fidelity, flow, detail);
+  StepShape shape = step_shape_of(s.workload);
+  std::optional<AttentionStats> attention;
+  if (s.workload.kind == WorkloadKind::decode && s.workload.context_cv > 0) {
+    // Each attention DP rank holds its own sequences; the step waits for the one with the most KV.
+    attention = AttentionStats{s.workload.context_cv,
+                               draw_attention_imbalance(deployment.par.attention_dp, shape.batch_per_device,
+                                                        shape.context_tokens, s.workload.context_cv,
+                                                        deployment.routing.seed),
+                               s.workload.attention_imbalance};
+    if (attention->applied) shape.attention_imbalance = attention->imbalance;
+  }
+  auto r = run_fixed_step(s.name, deployment, shape, s.fidelity, flow, detail);
+  if (r) r->attention = attention;
+  return r;
 }
 
 }  // namespace moesim::sim
