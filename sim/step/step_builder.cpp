@@ -571,7 +571,8 @@ class StepBuilder {
   int produce_tokens(int st, const std::vector<int>& deps, int positions) {
     // Training scores every token (the loss over all positions); serving the last of each
     // sequence, or with speculative decoding every position it verifies.
-    const double seqs = w_.logits_every_token ? T_ / sub_ : seqs_ / sub_ * positions;
+    // (T_ and seqs_ are already one sub-batch's: leave_stage calls this once per sub-batch.)
+    const double seqs = w_.logits_every_token ? T_ : seqs_ * positions;
     rmsnorm(-1, st, seqs, deps);
     compute(Phase::lm_head, -1, st, 2.0 * seqs * head_params_,
             head_params_ * kHighPrecisionBytes + seqs * m_.hidden * kActivationBytes, {}, seqs, m_.hidden);
