@@ -470,7 +470,38 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
   } else {
     diag.error(w.pointer_to("arrival"), "unknown arrival process " + arrival->dump(), hint);
   }
-  if (from_trace) {
+  if (ObjectReader ss = w.object("sessions"); ss.valid()) {
+    SessionSpec sp;
+    sp.count = static_cast<int>(ss.integer("count", true, 1, 1 << 22).value_or(1));
+    if (auto t = read_token_count(ss, "turns", diag)) sp.turns = *t;
+    if (!ss.has("turns")) {
+      diag.error(ss.pointer_to("turns"), "missing required key 'turns'", "turns per session: a number or {\"uniform\": [lo, hi]}");
+    }
+    sp.think_s = ss.quantity("think_time", Dimension::time).value_or(0.0);
+    sp.system_prompt_tokens = static_cast<int>(ss.integer("system_prompt_tokens", false, 0, 1 << 26).value_or(0));
+    ss.finish();
+    if (from_trace) {
+      diag.error(w.pointer_to("sessions"), "sessions make their own requests; a request trace cannot drive them",
+                 "use \"offline\" or {\"poisson_rps\": r} (the rate at which sessions start)");
+    }
+    if (w.has("requests")) {
+      diag.error(w.pointer_to("requests"), "with sessions the requests are their turns", "remove 'requests'");
+    }
+    sv.sessions = sp;
+  }
+  if (ObjectReader pc = w.object("prefix_cache"); pc.valid()) {
+    sv.prefix_cache.enabled = pc.boolean("enabled").value_or(true);
+    sv.prefix_cache.block_tokens = static_cast<int>(pc.integer("block_tokens", false, 1, 1 << 20).value_or(16));
+    pc.finish();
+  }
+  if (sv.sessions && !from_trace) {
+    for (const char* key : {"input_tokens", "output_tokens"}) {
+      auto t = read_token_count(w, key, diag);
+      if (!w.has(key)) diag.error(w.pointer_to(key), std::string("missing required key '") + key + "'", "each turn's new tokens: a number or {\"uniform\": [lo, hi]}");
+      if (t) (std::string(key) == "input_tokens" ? sv.input_tokens : sv.output_tokens) = *t;
+    }
+    sv.requests = 0;  // the turns, counted when they are drawn
+  } else if (from_trace) {
     for (const char* key : {"requests", "input_tokens", "output_tokens"}) {
       if (w.has(key)) diag.error(w.pointer_to(key), std::string("'") + key + "' comes from the request trace", "remove it, or use another arrival process");
     }

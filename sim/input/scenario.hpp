@@ -107,6 +107,23 @@ struct TrainingSpec {
   double framework_efficiency = 1.0;  ///< achieved fraction of the modelled forward/backward speed
 };
 
+/// workload.sessions: multi-turn conversations (agents, chat). Each turn's prompt is the
+/// session's whole context so far (the system prompt, every earlier turn's input and output)
+/// plus the turn's new input; the next turn arrives a think time after the previous one ends.
+struct SessionSpec {
+  int count = 0;
+  TokenCountSpec turns;          ///< turns per session
+  double think_s = 0;            ///< between a turn's last token and the next turn's arrival
+  int system_prompt_tokens = 0;  ///< shared by every session (the first turn's prompt starts with it)
+};
+
+/// workload.prefix_cache: KV blocks of finished turns stay cached (LRU, evicted under KV
+/// pressure), and a prompt that starts with cached blocks prefills only the rest.
+struct PrefixCacheSpec {
+  bool enabled = false;
+  int block_tokens = 16;
+};
+
 /// workload.kind = "serving" (docs/serving.md). Limits are per attention data-parallel rank,
 /// as in engines that run one scheduler per DP rank.
 struct ServingSpec {
@@ -129,6 +146,8 @@ struct ServingSpec {
   int prefill_nodes = 0;        ///< disaggregated: the first this many nodes prefill
   std::optional<double> slo_ttft_s, slo_tpot_s;
   double slo_percentile = 99;
+  std::optional<SessionSpec> sessions;  ///< requests are the sessions' turns
+  PrefixCacheSpec prefix_cache;
 };
 
 /// workload.speculative (docs/serving.md, "Speculative decoding"): each decode step verifies the

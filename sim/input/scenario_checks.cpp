@@ -296,6 +296,31 @@ void check_cluster_faults(const Scenario& s, Diagnostics& diag) {
   }
 }
 
+// Sessions and the prefix cache: a colocated, open-loop deployment; the shared system prompt
+// within the model's context.
+void check_sessions(const Scenario& s, Diagnostics& diag) {
+  if (s.workload.kind != WorkloadKind::serving) return;
+  const ServingSpec& sv = s.workload.serving;
+  if (sv.sessions) {
+    if (sv.max_concurrency > 0) {
+      diag.error("/workload/max_concurrency", "sessions pace themselves (a turn follows the previous one)",
+                 "remove max_concurrency, or the sessions");
+    }
+    const int max_pos = s.model.config.max_position;
+    if (max_pos > 0 && sv.sessions->system_prompt_tokens + sv.input_tokens.hi >= max_pos) {
+      diag.error("/workload/sessions/system_prompt_tokens",
+                 "the shared system prompt (" + std::to_string(sv.sessions->system_prompt_tokens) +
+                     " tokens) and a turn's input reach the model's maximum position " + std::to_string(max_pos),
+                 "a shorter system prompt, or a model with a longer context");
+    }
+  }
+  if ((sv.sessions || sv.prefix_cache.enabled) && sv.disaggregated) {
+    diag.error(sv.sessions ? "/workload/sessions" : "/workload/prefix_cache",
+               std::string("sessions and prefix caching with disaggregation ") + kNotYet,
+               "serve them colocated (remove disaggregated)");
+  }
+}
+
 // Speculative decoding: decode and serving only; MTP needs the model's MTP modules; a draft model
 // is not simulated in this version.
 void check_speculative(const Scenario& s, Diagnostics& diag) {
@@ -330,6 +355,7 @@ void check_consistency(const Scenario& s, Diagnostics& diag) {
   check_attention_tp(s, diag);
   check_decode_context(s, diag);
   check_speculative(s, diag);
+  check_sessions(s, diag);
   check_disaggregation(s, diag);
   check_training(s, diag);
   check_prefill_prompt(s, diag);

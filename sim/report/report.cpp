@@ -92,6 +92,16 @@ nlohmann::json Report::to_json() const {
                     {"iterations", sv.iterations}, {"preemptions", sv.preemptions},
                     {"mean_decode_batch", sv.mean_decode_batch}, {"kv_capacity_tokens", sv.kv_capacity_tokens},
                     {"peak_kv_fraction", sv.peak_kv_fraction}};
+    j["serving"]["attention_imbalance"] = sv.attention_imbalance;
+    if (sv.sessions > 0) {
+      auto pct = [](const Percentiles& p) { return nlohmann::json{{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}}; };
+      j["sessions"] = {{"count", sv.sessions}, {"ttft_first_turn_s", pct(sv.ttft_first_turn_s)},
+                       {"ttft_later_turns_s", pct(sv.ttft_later_turns_s)}};
+    }
+    if (sv.prefix_cache) {
+      j["prefix_cache"] = {{"hit_rate", sv.prefix_hit_rate}, {"prefill_tokens_saved", sv.prefill_tokens_saved},
+                           {"evicted_tokens", sv.evicted_tokens}};
+    }
     if (sv.prefill_nodes > 0) {
       j["serving"]["prefill_nodes"] = sv.prefill_nodes;
       j["serving"]["kv_transfer_s"] = sv.kv_transfer_s;
@@ -329,6 +339,14 @@ void table_serving(const Report& r, std::ostringstream& o) {
       << " in " << format_quantity(sv.makespan_s, Dimension::time) << ", " << sv.iterations << " steps, mean decode batch "
       << fmt("%.1f", sv.mean_decode_batch) << " per rank, " << sv.preemptions << " preemptions, KV peak "
       << fmt("%.0f", 100 * sv.peak_kv_fraction) << "%\n";
+    if (sv.sessions > 0) {
+      o << "  sessions        " << sv.sessions << "; TTFT p50 first turn " << format_quantity(sv.ttft_first_turn_s.p50, Dimension::time)
+        << ", later turns " << format_quantity(sv.ttft_later_turns_s.p50, Dimension::time) << "\n";
+    }
+    if (sv.prefix_cache) {
+      o << "  prefix cache    " << fmt("%.0f", 100 * sv.prefix_hit_rate) << "% of prompt tokens cached, "
+        << fmt("%.0f", sv.prefill_tokens_saved) << " not prefilled, " << fmt("%.0f", sv.evicted_tokens) << " evicted\n";
+    }
     if (sv.prefill_nodes > 0) {
       o << "  disaggregated   " << sv.prefill_nodes << " prefill node" << (sv.prefill_nodes > 1 ? "s" : "")
         << "; a prompt's KV cache moves in " << format_quantity(sv.kv_transfer_s, Dimension::time) << " (mean), "

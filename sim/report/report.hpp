@@ -49,6 +49,16 @@ struct ServingStats {
   /// disaggregated: KV cache bytes arriving in the decode pool per decode step, the mean over the
   /// run; the representative step carries them as background traffic on the same NICs
   double kv_bytes_per_decode_step = 0;
+  /// Attention DP: the rank with the most KV tokens to attend over against the mean rank, over
+  /// the steps (the scheduler's real queues; 1 with one rank).
+  double attention_imbalance = 1;
+  // Sessions: how many (per replica), and TTFT of first turns against later ones.
+  int sessions = 0;
+  Percentiles ttft_first_turn_s, ttft_later_turns_s;
+  // Prefix cache: prompt tokens found cached over prompt tokens admitted, the prompt tokens not
+  // prefilled because of it, and cached tokens evicted under KV pressure.
+  bool prefix_cache = false;
+  double prefix_hit_rate = 0, prefill_tokens_saved = 0, evicted_tokens = 0;
 };
 
 /// What a training run adds (workload "training").

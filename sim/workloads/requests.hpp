@@ -25,6 +25,15 @@ struct Request {
   double first_token = -1;     ///< time of the first output token
   double finish = -1;
   int rank = 0;
+  // Sessions (workload.sessions): the session, the turn, how much of the prompt is the
+  // session's context so far (what a prefix cache can hold), the next turn's request (-1: none)
+  // and the think time before it. A later turn's arrival is unknown (infinite) until the turn
+  // before it finishes.
+  int session = -1;
+  int turn = 0;
+  int prefix = 0;
+  int next = -1;
+  double think_s = 0;
 
   bool decoding() const { return prefilled >= prefill_target; }
 };

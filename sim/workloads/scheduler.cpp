@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <functional>
+#include <limits>
+#include <list>
 #include <map>
+#include <queue>
 #include <tuple>
+#include <unordered_map>
 
 namespace moesim::sim {
 namespace {
@@ -73,7 +78,12 @@ class PoolScheduler {
         running_(static_cast<std::size_t>(ranks_)), kv_used_(static_cast<std::size_t>(ranks_), 0.0), costs_(d),
         closed_(sv.max_concurrency > 0 && mode == PoolMode::colocated),
         verify_(d.speculative ? d.speculative->verify_tokens() : 1),
-        tokens_per_step_(d.speculative ? d.speculative->tokens_per_step() : 1.0) {}
+        tokens_per_step_(d.speculative ? d.speculative->tokens_per_step() : 1.0),
+        issuable_(static_cast<int>(std::count_if(reqs.begin(), reqs.end(), [](const Request& r) { return r.turn == 0; }))),
+        cache_on_(sv.prefix_cache.enabled && mode == PoolMode::colocated),
+        system_(sv.sessions ? sv.sessions->system_prompt_tokens : 0),
+        lru_(static_cast<std::size_t>(ranks_)), cache_index_(static_cast<std::size_t>(ranks_)),
+        system_cached_(static_cast<std::size_t>(ranks_), false) {}
 
   PoolOutcome run() {
     if (closed_) {
@@ -91,12 +101,19 @@ class PoolScheduler {
       // Schedule each rank; the step's shape is the largest rank's batch.
       std::vector<RankBatch> batches(static_cast<std::size_t>(ranks_));
       const RankBatch* largest = nullptr;
+      double most_kv = 0, all_kv = 0;
       for (int k = 0; k < ranks_; ++k) {
         RankBatch& b = batches[static_cast<std::size_t>(k)];
         schedule_rank(k, b);
         if (largest == nullptr ? b.decode + b.chunk > 0 : b.decode + b.chunk > largest->decode + largest->chunk) {
           largest = &b;
         }
+        most_kv = std::max(most_kv, b.ctx + b.chunk_ctx);
+        all_kv += b.ctx + b.chunk_ctx;
+      }
+      if (all_kv > 0) {
+        out_.imbalance_sum += most_kv / (all_kv / ranks_);
+        ++out_.imbalance_steps;
       }
       if (largest == nullptr) {
         out_.error = "serving: a step with no work (the KV cache cannot take any prompt token)";
@@ -133,11 +150,17 @@ class PoolScheduler {
   // Open loop: issue what has arrived; then queue at its rank every issued request that arrived.
   void release_arrivals() {
     if (!closed_) {
-      while (issued_ < n_ && req(issued_).arrival <= t_) issue(t_);
+      while (issued_ < issuable_ && req(issued_).arrival <= t_) issue(t_);
     }
     while (released_ < issued_ && req(released_).arrival <= t_) {
       waiting_[static_cast<std::size_t>(req(released_).rank)].push_back(released_);
       ++released_;
+    }
+    // Later turns of sessions, at their session's rank.
+    while (!follow_ups_.empty() && follow_ups_.top().first <= t_) {
+      const int id = follow_ups_.top().second;
+      follow_ups_.pop();
+      waiting_[static_cast<std::size_t>(req(id).rank)].push_back(id);
     }
   }
 
@@ -150,13 +173,15 @@ class PoolScheduler {
 
   // Idle until the next arrival; false when none is left (an internal error).
   bool idle_until_next_arrival() {
+    double next = std::numeric_limits<double>::infinity();
     if (released_ < issued_) {
-      t_ = std::max(t_, req(released_).arrival);
-    } else if (issued_ < n_) {
-      t_ = std::max(t_, req(issued_).arrival);
-    } else {
-      return false;
+      next = req(released_).arrival;
+    } else if (issued_ < issuable_) {
+      next = req(issued_).arrival;
     }
+    if (!follow_ups_.empty()) next = std::min(next, follow_ups_.top().first);
+    if (!std::isfinite(next)) return false;
+    t_ = std::max(t_, next);
     return true;
   }
 
@@ -186,13 +211,80 @@ class PoolScheduler {
       committed += (r.prefill_target - r.prefilled) + verify_;
     }
     while (!wait.empty() && static_cast<int>(run.size()) < sv_.max_sequences) {
-      const Request& r = req(wait.front());
-      if (!run.empty() && committed + r.prefill_target + verify_ > kv_capacity_) break;
-      committed += r.prefill_target + verify_;
+      Request& r = req(wait.front());
+      // A prompt whose start is cached (its session's last turn, or the rank's copy of the
+      // system prompt) prefills only the rest: whole blocks of it.
+      const auto own = cached_tokens(k, r.session);
+      int hit = 0;
+      if (cache_on_ && r.prefilled == 0 && r.prefix > 0) {
+        const int reuse = own > 0 ? std::min(own, r.prefix) : (system_cached_[static_cast<std::size_t>(k)] ? std::min(system_, r.prefix) : 0);
+        hit = reuse / sv_.prefix_cache.block_tokens * sv_.prefix_cache.block_tokens;
+      }
+      // The session's own entry becomes the request's KV (already counted); a copy of the
+      // system prompt is new KV.
+      const double fresh = r.prefill_target - (own > 0 ? hit : 0) + verify_;
+      while (cache_on_ && committed + fresh > kv_capacity_ && evict_one(k, r.session, committed)) {
+      }
+      if (!run.empty() && committed + fresh > kv_capacity_) break;
+      committed += fresh;
       if (mode_ == PoolMode::decode_only) used += r.kv;  // arrives with its KV cache
+      if (cache_on_) {
+        if (own > 0) {
+          drop_entry(k, r.session, false);  // its whole blocks stay in `used`, now the request's
+          used -= own - hit;
+        }
+        if (own == 0 && hit > 0) used += hit;
+        r.prefilled = hit;
+        r.kv = hit;
+        out_.prefix_hit_tokens += hit;
+      }
+      out_.prompt_tokens += r.prefill_target;
       run.push_back(wait.front());
       wait.pop_front();
     }
+  }
+
+  // --- Prefix cache (per rank, LRU over sessions) -----------------------------------------
+
+  int cached_tokens(int k, int session) const {
+    if (!cache_on_ || session < 0) return 0;
+    const auto& idx = cache_index_[static_cast<std::size_t>(k)];
+    auto it = idx.find(session);
+    return it == idx.end() ? 0 : it->second->second;
+  }
+
+  // Removes a session's entry; `evicted`: its tokens leave the KV cache.
+  void drop_entry(int k, int session, bool evicted) {
+    auto& idx = cache_index_[static_cast<std::size_t>(k)];
+    auto it = idx.find(session);
+    if (it == idx.end()) return;
+    if (evicted) {
+      kv_used_[static_cast<std::size_t>(k)] -= it->second->second;
+      out_.evicted_tokens += it->second->second;
+    }
+    lru_[static_cast<std::size_t>(k)].erase(it->second);
+    idx.erase(it);
+  }
+
+  // Evicts the least recently used entry other than `keep`'s; lowers `committed` by its tokens.
+  bool evict_one(int k, int keep, double& committed) {
+    auto& lru = lru_[static_cast<std::size_t>(k)];
+    for (auto it = lru.begin(); it != lru.end(); ++it) {
+      if (it->first == keep) continue;
+      committed -= it->second;
+      drop_entry(k, it->first, true);
+      return true;
+    }
+    return false;
+  }
+
+  // A finished turn's KV stays cached as its session's entry, most recent last.
+  void keep_entry(int k, const Request& r) {
+    drop_entry(k, r.session, true);
+    auto& lru = lru_[static_cast<std::size_t>(k)];
+    lru.emplace_back(r.session, r.kv);
+    cache_index_[static_cast<std::size_t>(k)][r.session] = std::prev(lru.end());
+    if (system_ > 0) system_cached_[static_cast<std::size_t>(k)] = true;
   }
 
   // Decodes need one more KV slot each; preempt the newest until they fit. Recompute
@@ -204,7 +296,10 @@ class PoolScheduler {
     while (true) {
       double need = used;
       for (int id : run) need += req(id).decoding() ? verify_ : 0;
-      if (need <= kv_capacity_ || run.size() <= 1) break;
+      if (need <= kv_capacity_) break;
+      double committed = need;
+      if (cache_on_ && evict_one(k, -1, committed)) continue;  // cached prefixes go before running work
+      if (run.size() <= 1) break;
       const int victim = run.back();
       run.pop_back();
       Request& v = req(victim);
@@ -230,6 +325,9 @@ class PoolScheduler {
       const int left = r.prefill_target - r.prefilled;
       int take = std::min(left, budget);
       if (!sv_.chunked_prefill && take < left) break;
+      // Cached prefixes of idle sessions make room for prompts being prefilled.
+      while (cache_on_ && kv_capacity_ - kv_after < take && evict_one(k, -1, kv_after)) {
+      }
       take = static_cast<int>(std::min<double>(take, kv_capacity_ - kv_after));
       if (take <= 0) break;
       b.chunks.push_back({id, take});
@@ -275,10 +373,21 @@ class PoolScheduler {
       }
       if (r.generated >= r.output || (mode_ == PoolMode::prefill_only && r.generated > 0)) {
         r.finish = t_;
-        used -= r.kv;
+        if (cache_on_ && r.session >= 0) {
+          keep_entry(k, r);  // its KV stays, now the session's cached prefix
+        } else {
+          used -= r.kv;
+        }
         r.kv = 0;
         ++done_;
         if (closed_ && issued_ < n_) issue(t_);
+        if (r.next >= 0) {
+          // The session's next turn arrives a think time later, at the same rank.
+          Request& nx = req(r.next);
+          nx.arrival = t_ + r.think_s;
+          nx.rank = r.rank;
+          follow_ups_.emplace(nx.arrival, r.next);
+        }
       } else {
         still.push_back(id);
       }
@@ -301,6 +410,17 @@ class PoolScheduler {
   // its own token), and the tokens it gains in expectation.
   int verify_;
   double tokens_per_step_;
+  // Requests issued in index order: all, or with sessions their first turns (which come first);
+  // later turns are released from follow_ups_ when the turn before them ends.
+  int issuable_;
+  // Sessions' later turns waiting for their arrival (time, request), earliest first.
+  std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>> follow_ups_;
+  // Prefix cache per rank: (session, tokens) least recently used first, and the index into it.
+  bool cache_on_;
+  int system_;
+  std::vector<std::list<std::pair<int, int>>> lru_;
+  std::vector<std::unordered_map<int, std::list<std::pair<int, int>>::iterator>> cache_index_;
+  std::vector<bool> system_cached_;
   int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
   double t_ = 0;
   PoolOutcome out_;
@@ -314,3 +434,4 @@ PoolOutcome run_pool(const Deployment& d, const ServingSpec& sv, std::vector<Req
 }
 
 }  // namespace moesim::sim
+

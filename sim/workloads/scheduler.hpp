@@ -26,6 +26,12 @@ struct PoolOutcome {
   double peak_kv = 0;
   std::size_t evaluations = 0;
   double busy_s = 0, step_joules = 0, peak_w = 0;  ///< energy of the steps (docs/power.md)
+  // Prefix cache: prompt tokens admitted, those found cached (not prefilled), tokens evicted.
+  double prompt_tokens = 0, prefix_hit_tokens = 0, evicted_tokens = 0;
+  // Attention DP: per step, the rank with the most KV tokens to attend over against the mean
+  // rank, summed over the steps where any rank attends (and their count).
+  double imbalance_sum = 0;
+  long long imbalance_steps = 0;
   std::string error;          ///< internal failure, empty when fine
 };
 

@@ -322,6 +322,23 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
   st.slo_percentile = sv.slo_percentile;
   st.prefill_nodes = sv.disaggregated ? sv.prefill_nodes : 0;
   st.kv_transfer_s = run.transfer_mean;
+  st.attention_imbalance = run.pool.imbalance_steps > 0 ? run.pool.imbalance_sum / static_cast<double>(run.pool.imbalance_steps) : 1.0;
+  if (sv.sessions) {
+    st.sessions = 0;
+    std::vector<double> first, later;
+    for (const auto& r : reqs) {
+      if (r.turn == 0) ++st.sessions;
+      if (r.finish >= 0) (r.turn == 0 ? first : later).push_back(r.first_token - r.arrival);
+    }
+    st.ttft_first_turn_s = percentiles(first);
+    st.ttft_later_turns_s = percentiles(later);
+  }
+  if (sv.prefix_cache.enabled) {
+    st.prefix_cache = true;
+    st.prefix_hit_rate = run.pool.prompt_tokens > 0 ? run.pool.prefix_hit_tokens / run.pool.prompt_tokens : 0.0;
+    st.prefill_tokens_saved = run.pool.prefix_hit_tokens;
+    st.evicted_tokens = run.pool.evicted_tokens;
+  }
   st.kv_bytes_per_decode_step = kv_per_step;
   out.latency_s.clear();
   out.devices = d.par.devices;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "input/input.hpp"
+#include "run_json.hpp"
 #include "step/step.hpp"
 #include "workloads/workloads.hpp"
 #include "has_problem.hpp"
@@ -25,14 +26,7 @@ nlohmann::json decode(const nlohmann::json& spread, bool applied = true) {
   return doc;
 }
 
-Report run(const nlohmann::json& doc) {
-  moesim::Diagnostics diag("imbalance");
-  auto s = scenario_from_json(doc, "", diag);
-  EXPECT_TRUE(s) << diag.to_string();
-  auto r = simulate(*s, FlowEvaluator{});
-  EXPECT_TRUE(r) << (r ? "" : r.error());
-  return r.value_or(Report{});
-}
+Report run(const nlohmann::json& doc) { return moesim::test_support::run_json(doc); }
 
 }  // namespace
 

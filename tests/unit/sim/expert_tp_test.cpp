@@ -6,6 +6,7 @@
 #include <string>
 
 #include "input/input.hpp"
+#include "run_json.hpp"
 #include "input/scenario_checks.hpp"
 #include "step/step.hpp"
 #include "workloads/workloads.hpp"
@@ -30,12 +31,7 @@ nlohmann::json two_nodes(int tp, int etp) {
   return doc;
 }
 
-Scenario scenario(const nlohmann::json& doc) {
-  moesim::Diagnostics diag("expert-tp");
-  auto s = scenario_from_json(doc, "", diag);
-  EXPECT_TRUE(s) << diag.to_string();
-  return s.value_or(Scenario{});
-}
+Scenario scenario(const nlohmann::json& doc) { return moesim::test_support::scenario_of(doc); }
 
 DeploymentStep step_of(const nlohmann::json& doc) {
   const Scenario s = scenario(doc);

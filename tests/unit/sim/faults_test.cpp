@@ -8,6 +8,7 @@
 #include <string>
 
 #include "input/input.hpp"
+#include "run_json.hpp"
 #include "step/step.hpp"
 #include "workloads/workloads.hpp"
 
@@ -28,18 +29,9 @@ nlohmann::json two_nodes() {
     "fidelity": "analytic"})");
 }
 
-Scenario scenario(const nlohmann::json& doc) {
-  moesim::Diagnostics diag("faults");
-  auto s = scenario_from_json(doc, "", diag);
-  EXPECT_TRUE(s) << diag.to_string();
-  return s.value_or(Scenario{});
-}
+Scenario scenario(const nlohmann::json& doc) { return moesim::test_support::scenario_of(doc); }
 
-Report run(const nlohmann::json& doc) {
-  auto r = simulate(scenario(doc), FlowEvaluator{});
-  EXPECT_TRUE(r) << (r ? "" : r.error());
-  return r.value_or(Report{});
-}
+Report run(const nlohmann::json& doc) { return moesim::test_support::run_json(doc); }
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "input/input.hpp"
+#include "run_json.hpp"
 #include "step/step.hpp"
 #include "workloads/workloads.hpp"
 #include "has_problem.hpp"
@@ -30,14 +31,7 @@ nlohmann::json dsv3(const nlohmann::json& speculative) {
   return doc;
 }
 
-Report run(const nlohmann::json& doc) {
-  moesim::Diagnostics diag("speculative");
-  auto s = scenario_from_json(doc, "", diag);
-  EXPECT_TRUE(s) << diag.to_string();
-  auto r = simulate(*s, FlowEvaluator{});
-  EXPECT_TRUE(r) << (r ? "" : r.error());
-  return r.value_or(Report{});
-}
+Report run(const nlohmann::json& doc) { return moesim::test_support::run_json(doc); }
 
 double tpot(const Report& r) { return r.latency_s.at("tpot").p50; }
 
