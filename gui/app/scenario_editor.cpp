@@ -243,6 +243,11 @@ void ScenarioEditor::build_form(QWidget* form) {
             tr("sequences per attention data-parallel rank"));
   add_field(f, "/workload/context_tokens", tr("Context tokens"), Kind::integer, {}, tr("decode"));
   add_field(f, "/workload/input_tokens", tr("Input tokens"), Kind::integer, {}, tr("prefill"));
+  add_field(f, "/workload/sessions", tr("Sessions"), Kind::text, {},
+            tr("serving, JSON: {\"count\": 40, \"turns\": {\"uniform\": [4, 10]}, \"think_time\": \"5s\", \"system_prompt_tokens\": 4000}"));
+  add_field(f, "/workload/prefix_cache", tr("Prefix cache"), Kind::text, {}, tr("serving, JSON: {\"enabled\": true}"));
+  add_field(f, "/workload/context_spread", tr("Context spread"), Kind::text, {},
+            tr("decode: \"exponential\" or {\"cv\": 0.5}; the step waits for the attention rank with the most KV"));
   add_field(f, "/workload/speculative/method", tr("Speculative method"), Kind::choice, {"mtp", "ngram"},
             tr("decode and serving: drafts verified each step (mtp needs a model with MTP modules)"));
   add_field(f, "/workload/speculative/draft_tokens", tr("Draft tokens"), Kind::integer);
