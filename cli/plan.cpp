@@ -96,8 +96,9 @@ json candidate_json(const PlanSpec& spec, const Candidate& c) {
   const int d = c.devices(spec);
   json j = {{"device", h.device}, {"nodes", c.nodes}, {"devices_per_node", h.devices_per_node}, {"devices", d},
             {"attention_tp", c.attention_tp}, {"attention_dp", d / std::max(1, c.attention_tp * c.pp)},
-            {"ep", d / c.pp}, {"pp", c.pp}, {"redundant_experts", c.redundant_experts},
-            {"batch_per_device", c.batch_per_device}, {"overlap", c.overlap}, {"all_to_all", c.all_to_all},
+            {"ep", c.ep(spec)}, {"expert_tp", c.expert_tp ? c.attention_tp : 1}, {"pp", c.pp},
+            {"redundant_experts", c.redundant_experts}, {"batch_per_device", c.batch_per_device},
+            {"draft_tokens", c.draft_tokens}, {"overlap", c.overlap}, {"all_to_all", c.all_to_all},
             {"status", c.status}, {"reason", c.reason}};
   if (c.status == "ok" || c.status == "slo") {
     j.update({{"tpot_s", c.tpot_s}, {"instance_output_tokens_per_s", c.instance_tokens_per_s},
@@ -113,8 +114,8 @@ json candidate_json(const PlanSpec& spec, const Candidate& c) {
 }
 
 std::string candidates_csv(const PlanSpec& spec, const std::vector<Candidate>& all) {
-  const std::vector<std::string> cols{"device", "nodes", "devices", "attention_tp", "attention_dp", "ep", "pp",
-                                      "redundant_experts", "batch_per_device", "overlap", "all_to_all", "status",
+  const std::vector<std::string> cols{"device", "nodes", "devices", "attention_tp", "attention_dp", "ep", "expert_tp", "pp",
+                                      "redundant_experts", "batch_per_device", "draft_tokens", "overlap", "all_to_all", "status",
                                       "tpot_s", "ttft_s", "instance_output_tokens_per_s", "replicas",
                                       "total_devices", "usd_per_hour", "usd_per_million_output_tokens",
                                       "joules_per_token_tdp_bound", "memory_fraction", "flow_tpot_s", "reason"};
@@ -216,6 +217,7 @@ std::optional<PlanSpec> plan_spec_from_json(const json& doc, const std::string& 
     spec.output_tokens_per_s = w.number("output_tokens_per_s", true, 1e-9).value_or(0);
     spec.context_tokens = static_cast<int>(w.integer("context_tokens", true, 1, 10000000).value_or(1));
     spec.input_tokens = static_cast<int>(w.integer("input_tokens", false, 1, 10000000).value_or(0));
+    if (const json* sp = w.raw("speculative")) spec.speculative = *sp;  // checked with each candidate's scenario
     w.finish();
   }
   ObjectReader slo = r.object("slo");
@@ -274,6 +276,13 @@ std::optional<PlanSpec> plan_spec_from_json(const json& doc, const std::string& 
   spec.redundant_experts = read_ints(s, "redundant_experts", {0}, 0);
   spec.overlap = read_names(s, "overlap", {"none"}, kOverlaps);
   spec.all_to_all = read_names(s, "all_to_all", {"deepep-normal"}, kAllToAll);
+  spec.expert_tp = read_names(s, "expert_tp", {"off"}, {"off", "attention"});
+  spec.draft_tokens = read_ints(s, "draft_tokens", {0}, 0);
+  if (spec.speculative.is_null() &&
+      std::any_of(spec.draft_tokens.begin(), spec.draft_tokens.end(), [](int k) { return k > 0; })) {
+    diag.error("/search/draft_tokens", "draft tokens need the speculative method and its acceptance",
+               "\"workload\": {..., \"speculative\": {\"method\": \"mtp\", \"acceptance\": 0.85}}");
+  }
   if (s.valid()) {
     if (s.has("power_cap")) {
       diag.error(s.pointer_to("power_cap"), "power caps are not searched in this version",
@@ -303,10 +312,13 @@ std::string Candidate::describe(const PlanSpec& spec) const {
   const HardwareOption& h = spec.hardware[hardware];
   const int d = devices(spec);
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%dx%d %s, attention TP%d x DP%d, EP%d, PP%d, %d redundant experts, batch %d/device, %s, %s",
-                nodes, h.devices_per_node, h.device.c_str(), attention_tp, d / std::max(1, attention_tp * pp), d / pp, pp,
+  std::snprintf(buf, sizeof buf, "%dx%d %s, attention TP%d x DP%d, EP%d%s, PP%d, %d redundant experts, batch %d/device, %s, %s",
+                nodes, h.devices_per_node, h.device.c_str(), attention_tp, d / std::max(1, attention_tp * pp), ep(spec),
+                expert_tp && attention_tp > 1 ? (" x expert TP" + std::to_string(attention_tp)).c_str() : "", pp,
                 redundant_experts, batch_per_device, overlap.c_str(), all_to_all.c_str());
-  return buf;
+  std::string out = buf;
+  if (draft_tokens > 0) out += ", " + std::to_string(draft_tokens) + " draft token" + (draft_tokens > 1 ? "s" : "");
+  return out;
 }
 
 std::vector<Candidate> enumerate_candidates(const PlanSpec& spec) {
@@ -320,8 +332,13 @@ std::vector<Candidate> enumerate_candidates(const PlanSpec& spec) {
           for (int red : spec.redundant_experts)
             for (int b : spec.batch_per_device)
               for (const auto& o : spec.overlap)
-                for (const auto& a : spec.all_to_all) {
+                for (const auto& a : spec.all_to_all)
+                  for (const auto& etp : spec.expert_tp)
+                    for (int k : spec.draft_tokens) {
+                  if (etp == "attention" && tp == 1 && spec.expert_tp.size() > 1) continue;  // the same as "off"
                   Candidate c;
+                  c.expert_tp = etp == "attention";
+                  c.draft_tokens = k;
                   c.hardware = h;
                   c.nodes = n;
                   c.pp = pp;
@@ -345,7 +362,7 @@ json candidate_scenario(const PlanSpec& spec, const Candidate& c, bool prefill, 
             {"cluster", {{"nodes", c.nodes},
                          {"node", {{"device", h.device}, {"devices_per_node", h.devices_per_node}, {"scale_up", h.scale_up}}}}},
             {"parallelism", {{"attention", {{"tp", c.attention_tp}, {"dp", d / std::max(1, c.attention_tp * c.pp)}}},
-                             {"experts", {{"ep", d / c.pp}, {"tp", 1}}},
+                             {"experts", {{"ep", c.ep(spec)}, {"tp", c.expert_tp ? c.attention_tp : 1}}},
                              {"pp", c.pp},
                              {"redundant_experts", c.redundant_experts}}},
             {"routing", {{"distribution", "uniform"}, {"seed", 1}}},
@@ -357,6 +374,10 @@ json candidate_scenario(const PlanSpec& spec, const Candidate& c, bool prefill, 
   s["workload"] = prefill ? json{{"kind", "prefill"}, {"batch_per_device", 1}, {"input_tokens", spec.input_tokens}}
                           : json{{"kind", "decode"}, {"batch_per_device", c.batch_per_device},
                                  {"context_tokens", spec.context_tokens}};
+  if (!prefill && c.draft_tokens > 0) {
+    s["workload"]["speculative"] = spec.speculative;
+    s["workload"]["speculative"]["draft_tokens"] = c.draft_tokens;
+  }
   return s;
 }
 

@@ -38,6 +38,13 @@ struct PlanSpec {
   std::vector<HardwareOption> hardware;
   std::vector<int> nodes, attention_tp, pp, batch_per_device, redundant_experts;
   std::vector<std::string> overlap, all_to_all;
+  /// Experts split by EP alone ("off") or also by TP equal to attention TP ("attention").
+  std::vector<std::string> expert_tp;
+  /// Speculative decoding: draft tokens per step (0: none), with the workload's method and
+  /// acceptance.
+  std::vector<int> draft_tokens;
+  nlohmann::json speculative;  ///< {"method", "acceptance"}; null without
+
   int confirm_top = 3;           ///< flow-confirm this many of the cheapest on the front
 };
 
@@ -48,6 +55,10 @@ struct Candidate {
   int hardware = 0;              ///< index into PlanSpec::hardware
   int nodes = 1, attention_tp = 1, pp = 1, batch_per_device = 1, redundant_experts = 0;
   std::string overlap, all_to_all;
+  bool expert_tp = false;        ///< experts sharded over the attention TP group
+  int draft_tokens = 0;
+  /// Expert-parallel degree: the stage's devices, over the TP group when experts are sharded.
+  int ep(const PlanSpec& spec) const { return devices(spec) / pp / (expert_tp ? attention_tp : 1); }
 
   /// "ok" (meets every SLO), "slo" (fits, misses an SLO), "memory" (does not fit), "invalid"
   /// (the split is not a valid deployment).

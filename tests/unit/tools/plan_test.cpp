@@ -65,6 +65,37 @@ TEST(Plan, CandidatesCoverTheSearchAndAreEvaluatedInProcess) {
   EXPECT_GT(ok, 0);
 }
 
+// Expert TP against EP, and speculative decoding's draft tokens, are searched: each candidate's
+// scenario shards the experts over its attention TP group or verifies its drafts. Expert TP at
+// attention TP 1 is the same deployment as EP alone, so it is not repeated.
+TEST(Plan, ExpertTpAndDraftTokensAreSearched) {
+  Diagnostics diag;
+  json doc = small_plan();
+  doc["search"]["expert_tp"] = {"off", "attention"};
+  doc["search"]["draft_tokens"] = {0, 2};
+  doc["search"]["nodes"] = {1};
+  doc["search"]["overlap"] = {"none"};
+  doc["workload"]["speculative"] = {{"method", "ngram"}, {"acceptance", 0.8}};
+  auto spec = spec_of(doc, diag);
+  ASSERT_TRUE(spec) << diag.to_string();
+  auto all = moesim::tools::enumerate_candidates(*spec);
+  // attention TP 1: EP only; attention TP 2: EP or expert TP; each with 0 or 2 drafts; 3 batches.
+  EXPECT_EQ(all.size(), static_cast<std::size_t>((1 + 2) * 2 * 3));
+  for (auto& c : all) {
+    moesim::tools::evaluate_candidate(*spec, c);
+    ASSERT_NE(c.status, "invalid") << c.describe(*spec) << ": " << c.reason;
+    const json sc = moesim::tools::candidate_scenario(*spec, c, false, "analytic");
+    EXPECT_EQ(sc["parallelism"]["experts"]["tp"], c.expert_tp ? c.attention_tp : 1);
+    EXPECT_EQ(sc["parallelism"]["experts"]["ep"].get<int>() * sc["parallelism"]["experts"]["tp"].get<int>(), 8);
+    EXPECT_EQ(sc["workload"].contains("speculative"), c.draft_tokens > 0);
+  }
+  doc["workload"].erase("speculative");
+  Diagnostics missing;
+  EXPECT_FALSE(spec_of(doc, missing));
+  EXPECT_NE(missing.to_string().find("/search/draft_tokens: draft tokens need the speculative method"), std::string::npos)
+      << missing.to_string();
+}
+
 TEST(Plan, BadSpecsListEveryProblem) {
   Diagnostics diag;
   json doc = small_plan();
