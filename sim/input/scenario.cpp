@@ -489,6 +489,16 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
     }
     sv.sessions = sp;
   }
+  if (ObjectReader ko = w.object("kv_offload"); ko.valid()) {
+    KvOffloadSpec k;
+    k.host_bytes = ko.quantity("host_memory", Dimension::bytes, true).value_or(0.0);
+    k.link = read_link(ko, "link");
+    if (ko.has("ssd")) {
+      diag.error(ko.pointer_to("ssd"), std::string("an SSD tier ") + kNotYet, "host memory is the one offload tier simulated");
+    }
+    ko.finish();
+    sv.kv_offload = k;
+  }
   if (ObjectReader pc = w.object("prefix_cache"); pc.valid()) {
     sv.prefix_cache.enabled = pc.boolean("enabled").value_or(true);
     sv.prefix_cache.block_tokens = static_cast<int>(pc.integer("block_tokens", false, 1, 1 << 20).value_or(16));

@@ -124,6 +124,13 @@ struct PrefixCacheSpec {
   int block_tokens = 16;
 };
 
+/// workload.kv_offload: cached prefixes evicted from device memory move to host memory over a
+/// link, and come back (a turn waits for them) instead of being prefilled again.
+struct KvOffloadSpec {
+  double host_bytes = 0;             ///< host memory for KV per node
+  const hw::Link* link = nullptr;    ///< device <-> host (catalog link, e.g. pcie-gen5)
+};
+
 /// workload.kind = "serving" (docs/serving.md). Limits are per attention data-parallel rank,
 /// as in engines that run one scheduler per DP rank.
 struct ServingSpec {
@@ -148,6 +155,7 @@ struct ServingSpec {
   double slo_percentile = 99;
   std::optional<SessionSpec> sessions;  ///< requests are the sessions' turns
   PrefixCacheSpec prefix_cache;
+  std::optional<KvOffloadSpec> kv_offload;
 };
 
 /// workload.speculative (docs/serving.md, "Speculative decoding"): each decode step verifies the

@@ -314,6 +314,10 @@ void check_sessions(const Scenario& s, Diagnostics& diag) {
                  "a shorter system prompt, or a model with a longer context");
     }
   }
+  if (sv.kv_offload && !sv.prefix_cache.enabled) {
+    diag.error("/workload/kv_offload", "KV offload keeps the prefixes the prefix cache evicts: it needs the prefix cache",
+               "add \"prefix_cache\": {\"enabled\": true}");
+  }
   if ((sv.sessions || sv.prefix_cache.enabled) && sv.disaggregated) {
     diag.error(sv.sessions ? "/workload/sessions" : "/workload/prefix_cache",
                std::string("sessions and prefix caching with disaggregation ") + kNotYet,

@@ -102,6 +102,12 @@ nlohmann::json Report::to_json() const {
       j["prefix_cache"] = {{"hit_rate", sv.prefix_hit_rate}, {"prefill_tokens_saved", sv.prefill_tokens_saved},
                            {"evicted_tokens", sv.evicted_tokens}};
     }
+    if (sv.kv_offload) {
+      j["kv_offload"] = {{"bytes_to_host_per_device", sv.offload_bytes_to_host},
+                         {"bytes_from_host_per_device", sv.offload_bytes_from_host},
+                         {"restored_turns", sv.offload_restored_turns},
+                         {"mean_wait_s", sv.offload_mean_wait_s}};
+    }
     if (sv.prefill_nodes > 0) {
       j["serving"]["prefill_nodes"] = sv.prefill_nodes;
       j["serving"]["kv_transfer_s"] = sv.kv_transfer_s;
@@ -346,6 +352,12 @@ void table_serving(const Report& r, std::ostringstream& o) {
     if (sv.prefix_cache) {
       o << "  prefix cache    " << fmt("%.0f", 100 * sv.prefix_hit_rate) << "% of prompt tokens cached, "
         << fmt("%.0f", sv.prefill_tokens_saved) << " not prefilled, " << fmt("%.0f", sv.evicted_tokens) << " evicted\n";
+    }
+    if (sv.kv_offload) {
+      o << "  KV offload      " << format_quantity(sv.offload_bytes_to_host, Dimension::bytes) << " to host, "
+        << format_quantity(sv.offload_bytes_from_host, Dimension::bytes) << " back per device; "
+        << sv.offload_restored_turns << " turns waited " << format_quantity(sv.offload_mean_wait_s, Dimension::time)
+        << " on average for their prefix\n";
     }
     if (sv.prefill_nodes > 0) {
       o << "  disaggregated   " << sv.prefill_nodes << " prefill node" << (sv.prefill_nodes > 1 ? "s" : "")

@@ -59,6 +59,11 @@ struct ServingStats {
   // prefilled because of it, and cached tokens evicted under KV pressure.
   bool prefix_cache = false;
   double prefix_hit_rate = 0, prefill_tokens_saved = 0, evicted_tokens = 0;
+  // KV offload to host memory: bytes per device each way, the turns whose prefix came back, and
+  // their mean wait for it (added to their TTFT).
+  bool kv_offload = false;
+  double offload_bytes_to_host = 0, offload_bytes_from_host = 0, offload_mean_wait_s = 0;
+  long long offload_restored_turns = 0;
 };
 
 /// What a training run adds (workload "training").

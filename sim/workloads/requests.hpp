@@ -21,6 +21,8 @@ struct Request {
   /// Speculative decoding: expected tokens earned by decode steps and not yet emitted (a step
   /// emits the whole part; the expected gain per step is fractional).
   double draft_credit = 0;
+  /// KV offload: the time its prefix is back from host memory (no prompt chunk before).
+  double ready_at = 0;
   bool chunk_this_step = false;  ///< got prompt tokens in the step being applied
   double first_token = -1;     ///< time of the first output token
   double finish = -1;

@@ -72,7 +72,7 @@ struct RankBatch {
 class PoolScheduler {
  public:
   PoolScheduler(const Deployment& d, const ServingSpec& sv, std::vector<Request>& reqs, PoolMode mode,
-                double kv_capacity)
+                double kv_capacity, double kv_token_bytes)
       : sv_(sv), reqs_(reqs), mode_(mode), kv_capacity_(kv_capacity), ranks_(d.par.attention_dp),
         n_(static_cast<int>(reqs.size())), waiting_(static_cast<std::size_t>(ranks_)),
         running_(static_cast<std::size_t>(ranks_)), kv_used_(static_cast<std::size_t>(ranks_), 0.0), costs_(d),
@@ -83,7 +83,13 @@ class PoolScheduler {
         cache_on_(sv.prefix_cache.enabled && mode == PoolMode::colocated),
         system_(sv.sessions ? sv.sessions->system_prompt_tokens : 0),
         lru_(static_cast<std::size_t>(ranks_)), cache_index_(static_cast<std::size_t>(ranks_)),
-        system_cached_(static_cast<std::size_t>(ranks_), false) {}
+        system_cached_(static_cast<std::size_t>(ranks_), false),
+        offload_(cache_on_ && sv.kv_offload && kv_token_bytes > 0),
+        token_bytes_(kv_token_bytes),
+        host_capacity_(offload_ ? sv.kv_offload->host_bytes / d.par.devices_per_node / kv_token_bytes : 0.0),
+        link_bw_(offload_ ? sv.kv_offload->link->effective_bandwidth() : 0.0),
+        host_lru_(static_cast<std::size_t>(ranks_)), host_index_(static_cast<std::size_t>(ranks_)),
+        host_used_(static_cast<std::size_t>(ranks_), 0.0), link_free_(static_cast<std::size_t>(ranks_), 0.0) {}
 
   PoolOutcome run() {
     if (closed_) {
@@ -116,6 +122,17 @@ class PoolScheduler {
         ++out_.imbalance_steps;
       }
       if (largest == nullptr) {
+        // Nothing to compute while prefixes come back from host memory: wait for the first.
+        double ready = std::numeric_limits<double>::infinity();
+        for (const auto& run : running_) {
+          for (int id : run) {
+            if (req(id).ready_at > t_) ready = std::min(ready, req(id).ready_at);
+          }
+        }
+        if (std::isfinite(ready)) {
+          t_ = ready;
+          continue;
+        }
         out_.error = "serving: a step with no work (the KV cache cannot take any prompt token)";
         return out_;
       }
@@ -215,9 +232,12 @@ class PoolScheduler {
       // A prompt whose start is cached (its session's last turn, or the rank's copy of the
       // system prompt) prefills only the rest: whole blocks of it.
       const auto own = cached_tokens(k, r.session);
+      const int on_host = own == 0 && r.prefilled == 0 && r.prefix > 0 ? host_tokens(k, r.session) : 0;
       int hit = 0;
       if (cache_on_ && r.prefilled == 0 && r.prefix > 0) {
-        const int reuse = own > 0 ? std::min(own, r.prefix) : (system_cached_[static_cast<std::size_t>(k)] ? std::min(system_, r.prefix) : 0);
+        const int reuse = own > 0       ? std::min(own, r.prefix)
+                          : on_host > 0 ? std::min(on_host, r.prefix)
+                                        : (system_cached_[static_cast<std::size_t>(k)] ? std::min(system_, r.prefix) : 0);
         hit = reuse / sv_.prefix_cache.block_tokens * sv_.prefix_cache.block_tokens;
       }
       // The session's own entry becomes the request's KV (already counted); a copy of the
@@ -234,6 +254,17 @@ class PoolScheduler {
           used -= own - hit;
         }
         if (own == 0 && hit > 0) used += hit;
+        if (on_host > 0) {
+          // Back from host memory over the link (after what is queued on it): no prompt chunk
+          // until it is in.
+          from_host(k, r.session);
+          double& link = link_free_[static_cast<std::size_t>(k)];
+          link = std::max(link, t_) + hit * token_bytes_ / link_bw_;
+          r.ready_at = link;
+          out_.restored_tokens += hit;
+          out_.restore_wait_s += link - t_;
+          ++out_.restored_turns;
+        }
         r.prefilled = hit;
         r.kv = hit;
         out_.prefix_hit_tokens += hit;
@@ -245,6 +276,13 @@ class PoolScheduler {
   }
 
   // --- Prefix cache (per rank, LRU over sessions) -----------------------------------------
+
+  int host_tokens(int k, int session) const {
+    if (!offload_ || session < 0) return 0;
+    const auto& idx = host_index_[static_cast<std::size_t>(k)];
+    auto it = idx.find(session);
+    return it == idx.end() ? 0 : it->second->second;
+  }
 
   int cached_tokens(int k, int session) const {
     if (!cache_on_ || session < 0) return 0;
@@ -261,9 +299,41 @@ class PoolScheduler {
     if (evicted) {
       kv_used_[static_cast<std::size_t>(k)] -= it->second->second;
       out_.evicted_tokens += it->second->second;
+      if (offload_) to_host(k, session, it->second->second);
     }
     lru_[static_cast<std::size_t>(k)].erase(it->second);
     idx.erase(it);
+  }
+
+  // An evicted prefix moves to host memory (its least recently used entries leave to make room)
+  // over the device-host link, which is busy for the transfer.
+  void to_host(int k, int session, int tokens) {
+    const auto ks = static_cast<std::size_t>(k);
+    if (tokens <= 0 || tokens > host_capacity_) return;
+    auto& lru = host_lru_[ks];
+    while (host_used_[ks] + tokens > host_capacity_ && !lru.empty()) {
+      host_used_[ks] -= lru.front().second;
+      host_index_[ks].erase(lru.front().first);
+      lru.pop_front();
+    }
+    lru.emplace_back(session, tokens);
+    host_index_[ks][session] = std::prev(lru.end());
+    host_used_[ks] += tokens;
+    out_.offloaded_tokens += tokens;
+    link_free_[ks] = std::max(link_free_[ks], t_) + tokens * token_bytes_ / link_bw_;
+  }
+
+  // A session's prefix in host memory: its tokens (0: none), taken out of the host tier.
+  int from_host(int k, int session) {
+    const auto ks = static_cast<std::size_t>(k);
+    if (!offload_ || session < 0) return 0;
+    auto it = host_index_[ks].find(session);
+    if (it == host_index_[ks].end()) return 0;
+    const int tokens = it->second->second;
+    host_used_[ks] -= tokens;
+    host_lru_[ks].erase(it->second);
+    host_index_[ks].erase(it);
+    return tokens;
   }
 
   // Evicts the least recently used entry other than `keep`'s; lowers `committed` by its tokens.
@@ -321,7 +391,7 @@ class PoolScheduler {
     for (int id : running_[static_cast<std::size_t>(k)]) {
       if (budget <= 0) break;
       const Request& r = req(id);
-      if (r.decoding()) continue;
+      if (r.decoding() || r.ready_at > t_) continue;  // (its prefix still on its way from host memory)
       const int left = r.prefill_target - r.prefilled;
       int take = std::min(left, budget);
       if (!sv_.chunked_prefill && take < left) break;
@@ -421,6 +491,13 @@ class PoolScheduler {
   std::vector<std::list<std::pair<int, int>>> lru_;
   std::vector<std::unordered_map<int, std::list<std::pair<int, int>>::iterator>> cache_index_;
   std::vector<bool> system_cached_;
+  // KV offload: per rank, the host tier (LRU like the device's, in tokens of one device's share)
+  // and when its device-host link is next free (transfers queue on it).
+  bool offload_;
+  double token_bytes_, host_capacity_, link_bw_;
+  std::vector<std::list<std::pair<int, int>>> host_lru_;
+  std::vector<std::unordered_map<int, std::list<std::pair<int, int>>::iterator>> host_index_;
+  std::vector<double> host_used_, link_free_;
   int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
   double t_ = 0;
   PoolOutcome out_;
@@ -429,8 +506,8 @@ class PoolScheduler {
 }  // namespace
 
 PoolOutcome run_pool(const Deployment& d, const ServingSpec& sv, std::vector<Request>& reqs, PoolMode mode,
-                     double kv_capacity) {
-  return PoolScheduler(d, sv, reqs, mode, kv_capacity).run();
+                     double kv_capacity, double kv_token_bytes) {
+  return PoolScheduler(d, sv, reqs, mode, kv_capacity, kv_token_bytes).run();
 }
 
 }  // namespace moesim::sim

@@ -32,12 +32,17 @@ struct PoolOutcome {
   // rank, summed over the steps where any rank attends (and their count).
   double imbalance_sum = 0;
   long long imbalance_steps = 0;
+  // KV offload: tokens moved to and from host memory, turns that waited for theirs, and the
+  // waiting summed over them.
+  double offloaded_tokens = 0, restored_tokens = 0, restore_wait_s = 0;
+  long long restored_turns = 0;
   std::string error;          ///< internal failure, empty when fine
 };
 
 /// Runs `reqs` (sorted by arrival) through the deployment's schedulers, each rank holding
 /// `kv_capacity` KV-cache tokens; the requests' progress and times are left in `reqs`.
+/// `kv_token_bytes`: KV bytes of one token on one device (for KV offload's transfers).
 PoolOutcome run_pool(const Deployment& deployment, const ServingSpec& serving, std::vector<Request>& reqs,
-                     PoolMode mode, double kv_capacity);
+                     PoolMode mode, double kv_capacity, double kv_token_bytes = 0);
 
 }  // namespace moesim::sim

@@ -74,6 +74,7 @@ struct ServingRun {
   double kv_capacity = 0, transfer_mean = 0;
   double kv_bytes = 0;  // disaggregated: KV cache bytes moved from the prefill to the decode pool
   long long decode_iterations = 0;  // steps that decode (pool.iterations counts the prefill pool's too)
+  double kv_token_bytes = 0;        // KV bytes of one token on one device
   std::string infeasible;
 };
 
@@ -94,14 +95,16 @@ int longest(const std::vector<Request>& reqs, bool prompt_only) {
 void run_colocated(const Deployment& d, const ServingSpec& sv, std::vector<Request>& reqs, ServingRun& run) {
   const int n = static_cast<int>(reqs.size());
   const int largest = longest(reqs, false);
-  run.kv_capacity = kv_capacity_tokens(d, sv).first;
+  const auto [capacity, kv_token_bytes] = kv_capacity_tokens(d, sv);
+  run.kv_capacity = capacity;
+  run.kv_token_bytes = kv_token_bytes;
   if (n > 0 && static_cast<double>(largest) > run.kv_capacity) {
     run.infeasible = "a request needs " + std::to_string(largest) + " KV cache tokens, but an attention rank holds " +
                      std::to_string(static_cast<long long>(run.kv_capacity)) + " beside its weights and buffers" +
                      memory_share(sv);
     return;
   }
-  run.pool = run_pool(d, sv, reqs, PoolMode::colocated, run.kv_capacity);
+  run.pool = run_pool(d, sv, reqs, PoolMode::colocated, run.kv_capacity, run.kv_token_bytes);
   run.decode_iterations = run.pool.iterations;
 }
 
@@ -338,6 +341,13 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
     st.prefix_hit_rate = run.pool.prompt_tokens > 0 ? run.pool.prefix_hit_tokens / run.pool.prompt_tokens : 0.0;
     st.prefill_tokens_saved = run.pool.prefix_hit_tokens;
     st.evicted_tokens = run.pool.evicted_tokens;
+  }
+  if (sv.kv_offload) {
+    st.kv_offload = true;
+    st.offload_bytes_to_host = run.pool.offloaded_tokens * run.kv_token_bytes;
+    st.offload_bytes_from_host = run.pool.restored_tokens * run.kv_token_bytes;
+    st.offload_restored_turns = run.pool.restored_turns;
+    st.offload_mean_wait_s = run.pool.restored_turns > 0 ? run.pool.restore_wait_s / static_cast<double>(run.pool.restored_turns) : 0.0;
   }
   st.kv_bytes_per_decode_step = kv_per_step;
   out.latency_s.clear();

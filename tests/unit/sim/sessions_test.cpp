@@ -11,6 +11,7 @@
 #include "step/step.hpp"
 #include "workloads/requests.hpp"
 #include "workloads/workloads.hpp"
+#include "catalog.hpp"
 #include "has_problem.hpp"
 
 using namespace moesim::sim;
@@ -38,6 +39,10 @@ nlohmann::json sessions(bool cache, int system_prompt = 0) {
 Scenario scenario(const nlohmann::json& doc) { return moesim::test_support::scenario_of(doc); }
 
 Report run(const nlohmann::json& doc) { return moesim::test_support::run_json(doc); }
+
+double scenario_of_link_bandwidth(const std::string& name) {
+  return moesim::hw::Catalog::builtin().find_link(name)->effective_bandwidth();
+}
 
 }  // namespace
 
@@ -169,4 +174,44 @@ TEST(Sessions, KvPressureEvictsCachedPrefixes) {
   EXPECT_GT(tight.serving->evicted_tokens, 0);
   EXPECT_LT(tight.serving->prefix_hit_rate, roomy.serving->prefix_hit_rate);
   EXPECT_NEAR(tight.output_tokens_per_s * tight.serving->makespan_s, roomy.output_tokens_per_s * roomy.serving->makespan_s, 1e-6);
+}
+
+// KV offload: prefixes evicted from device memory go to host memory over PCIe and come back for
+// their session's next turn, which waits for them: more prompt tokens are found cached than with
+// eviction alone, and each restored turn waits at least its own transfer.
+TEST(Sessions, KvOffloadBringsEvictedPrefixesBackOverTheLink) {
+  auto doc = sessions(true);
+  doc["workload"]["sessions"]["count"] = 24;
+  doc["workload"]["memory_utilization"] = 0.80;
+  const Report evict = run(doc);
+  doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen5"}};
+  const Report offload = run(doc);
+  ASSERT_TRUE(offload.feasible && evict.feasible) << offload.reason << evict.reason;
+  ASSERT_TRUE(offload.serving->kv_offload);
+  EXPECT_GT(offload.serving->offload_bytes_to_host, 0);
+  EXPECT_GT(offload.serving->offload_restored_turns, 0);
+  EXPECT_LE(offload.serving->offload_bytes_from_host, offload.serving->offload_bytes_to_host);
+  EXPECT_GT(offload.serving->prefix_hit_rate, evict.serving->prefix_hit_rate);
+  const double link = scenario_of_link_bandwidth("pcie-gen5");
+  EXPECT_GE(offload.serving->offload_mean_wait_s * static_cast<double>(offload.serving->offload_restored_turns) * (1 + 1e-9),
+            offload.serving->offload_bytes_from_host / link);
+  EXPECT_NEAR(offload.output_tokens_per_s * offload.serving->makespan_s, evict.output_tokens_per_s * evict.serving->makespan_s, 1e-6);
+}
+
+TEST(Sessions, BadKvOffloadIsRefusedAtItsPointer) {
+  auto doc = sessions(true);
+  doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen9"}};
+  moesim::Diagnostics link("sessions");
+  EXPECT_FALSE(scenario_from_json(doc, "", link));
+  EXPECT_TRUE(has_problem(link, "/workload/kv_offload/link", "unknown link 'pcie-gen9'")) << link.to_string();
+  doc = sessions(false);
+  doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen5"}};
+  moesim::Diagnostics no_cache("sessions");
+  EXPECT_FALSE(scenario_from_json(doc, "", no_cache));
+  EXPECT_TRUE(has_problem(no_cache, "/workload/kv_offload", "needs the prefix cache")) << no_cache.to_string();
+  doc = sessions(true);
+  doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen5"}, {"ssd", "2TB"}};
+  moesim::Diagnostics ssd("sessions");
+  EXPECT_FALSE(scenario_from_json(doc, "", ssd));
+  EXPECT_TRUE(has_problem(ssd, "/workload/kv_offload/ssd", "SSD tier")) << ssd.to_string();
 }
