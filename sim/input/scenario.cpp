@@ -534,7 +534,16 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
   sv.replicas = static_cast<int>(w.integer("replicas", false, 1, 1 << 20).value_or(1));
   if (ObjectReader d = w.object("disaggregated"); d.valid()) {
     sv.disaggregated = true;
-    sv.prefill_nodes = static_cast<int>(d.integer("prefill_nodes", true, 1, 1 << 20).value_or(1));
+    const bool has_prefill = d.has("prefill"), has_decode = d.has("decode");  // (both declared known)
+    if (has_prefill || has_decode) {
+      // Pools of their own: read by read_pools (they set the scenario's cluster).
+      if (d.has("prefill_nodes")) {
+        diag.error(d.pointer_to("prefill_nodes"), "give either prefill_nodes or the pools, not both",
+                   "with pools, each names its cluster and parallelism");
+      }
+    } else {
+      sv.prefill_nodes = static_cast<int>(d.integer("prefill_nodes", true, 1, 1 << 20).value_or(1));
+    }
     d.finish();
   }
   if (ObjectReader slo = w.object("slo"); slo.valid()) {
@@ -809,7 +818,68 @@ const char* speculative_method_name(SpeculativeSpec::Method m) {
   return "mtp";
 }
 
+Scenario prefill_pool_scenario(const Scenario& s) {
+  Scenario pre = s;
+  const ServingSpec& sv = s.workload.serving;
+  if (!sv.prefill_pool) return pre;
+  pre.cluster = sv.prefill_pool->cluster;
+  pre.parallelism = sv.prefill_pool->parallelism;
+  pre.workload.serving.disaggregated = false;
+  pre.workload.serving.prefill_pool.reset();
+  pre.name = s.name + " (prefill pool)";
+  return pre;
+}
+
 std::string fidelity_name(Fidelity f) { return f == Fidelity::flow ? "flow" : "analytic"; }
+
+// check_consistency with a pool's "/cluster/..." and "/parallelism/..." problems at its own keys.
+void check_anchored(const Scenario& s, const std::string& prefix, Diagnostics& diag) {
+  Diagnostics local(diag.file());
+  check_consistency(s, local);
+  for (const Problem& p : local.problems()) {
+    const bool pool_key = p.pointer.starts_with("/cluster") || p.pointer.starts_with("/parallelism");
+    const std::string ptr = pool_key ? prefix + p.pointer : p.pointer;
+    if (p.severity == Problem::Severity::error) {
+      diag.error(ptr, p.message, p.hint);
+    } else {
+      diag.warning(ptr, p.message, p.hint);
+    }
+  }
+}
+
+// Heterogeneous disaggregated pools (workload.disaggregated.{prefill, decode}): whether the
+// document has them.
+bool has_pools(const nlohmann::json& doc) {
+  const auto w = doc.find("workload");
+  if (w == doc.end() || !w->is_object()) return false;
+  const auto d = w->find("disaggregated");
+  return d != w->end() && d->is_object() && (d->contains("prefill") || d->contains("decode"));
+}
+
+// The pools' clusters and parallelism: the decode pool becomes the scenario's own, the prefill
+// pool the serving spec's prefill_pool. Each needs a cluster.
+void read_pools(const nlohmann::json& doc, Scenario& s, Diagnostics& diag) {
+  const nlohmann::json& d = doc["workload"]["disaggregated"];
+  for (const char* name : {"prefill", "decode"}) {
+    const std::string at = std::string("/workload/disaggregated/") + name;
+    if (!d.contains(name)) {
+      diag.error(at, std::string("missing the ") + name + " pool", "each pool: {\"cluster\": {...}, \"parallelism\": {...}}");
+      continue;
+    }
+    ObjectReader pool(d[name], at, diag);
+    if (!pool.valid()) continue;
+    Scenario part;
+    read_cluster(pool.object("cluster", true), part, diag);
+    read_parallelism(pool.object("parallelism"), part);
+    pool.finish();
+    if (std::string(name) == "decode") {
+      s.cluster = part.cluster;
+      s.parallelism = part.parallelism;
+    } else {
+      s.workload.serving.prefill_pool = PoolSpec{part.cluster, part.parallelism};
+    }
+  }
+}
 
 std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std::string& base_dir,
                                            Diagnostics& diag) {
@@ -820,10 +890,21 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
   s.name = top.string("name").value_or("");
   bool model_ok = false;
   read_model(top.object("model", true), base_dir, s, diag, model_ok);
-  read_cluster(top.object("cluster", true), s, diag);
-  read_parallelism(top.object("parallelism"), s);
+  const bool pools = has_pools(doc);
+  if (pools) {
+    for (const char* key : {"cluster", "parallelism"}) {
+      if (top.has(key)) {
+        diag.error(std::string("/") + key, std::string("with disaggregated pools each pool has its own ") + key,
+                   std::string("move it to /workload/disaggregated/decode/") + key + " (and give the prefill pool's)");
+      }
+    }
+  } else {
+    read_cluster(top.object("cluster", true), s, diag);
+    read_parallelism(top.object("parallelism"), s);
+  }
   read_routing(top.object("routing"), base_dir, s, diag);
   read_workload(top.object("workload", true), base_dir, s, diag);
+  if (pools && s.workload.kind == WorkloadKind::serving) read_pools(doc, s, diag);
   if (ObjectReader c = top.object("communication"); c.valid()) {
     if (auto a = c.choice("all_to_all", all_to_all_algorithm_names())) {
       for (auto alg : {AllToAllAlgorithm::direct, AllToAllAlgorithm::deepep_normal,
@@ -852,7 +933,17 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
     return p.pointer.starts_with("/cluster") || p.pointer.starts_with("/parallelism") ||
            p.pointer.starts_with("/workload");
   });
-  if (model_ok && s.cluster.device && parts_ok) check_consistency(s, diag);
+  if (model_ok && s.cluster.device && parts_ok) {
+    if (s.workload.serving.prefill_pool) {
+      // Each pool is checked as a deployment of its own, its problems at its own keys.
+      check_anchored(s, "/workload/disaggregated/decode", diag);
+      if (s.workload.serving.prefill_pool->cluster.device) {
+        check_anchored(prefill_pool_scenario(s), "/workload/disaggregated/prefill", diag);
+      }
+    } else {
+      check_consistency(s, diag);
+    }
+  }
   if (model_ok && s.routing.kind == RoutingKind::trace && !s.routing.trace_file.empty()) {
     Diagnostics td(s.routing.trace_file);
     s.routing.trace = read_expert_count_trace(s.routing.trace_file, std::max(1, s.model.config.moe.num_experts), td);

@@ -124,6 +124,12 @@ struct PrefixCacheSpec {
   int block_tokens = 16;
 };
 
+/// A disaggregated pool with a cluster and layout of its own (heterogeneous pools).
+struct PoolSpec {
+  ClusterSpec cluster;
+  ParallelismSpec parallelism;
+};
+
 /// workload.kv_offload: cached prefixes evicted from device memory move to host memory over a
 /// link, and come back (a turn waits for them) instead of being prefilled again.
 struct KvOffloadSpec {
@@ -151,6 +157,9 @@ struct ServingSpec {
   int replicas = 1;             ///< identical deployments behind a round-robin router
   bool disaggregated = false;   ///< prefill and decode on separate pools of nodes
   int prefill_nodes = 0;        ///< disaggregated: the first this many nodes prefill
+  /// Disaggregated with pools of their own ({"prefill": {cluster, parallelism}, "decode": {...}}):
+  /// the prefill pool; the decode pool is the scenario's cluster and parallelism.
+  std::optional<PoolSpec> prefill_pool;
   std::optional<double> slo_ttft_s, slo_tpot_s;
   double slo_percentile = 99;
   std::optional<SessionSpec> sessions;  ///< requests are the sessions' turns
@@ -216,6 +225,11 @@ struct CommunicationSpec {
 };
 
 enum class Fidelity { analytic, flow };
+
+struct Scenario;
+/// A scenario with heterogeneous disaggregated pools, as its prefill pool alone (the scenario's
+/// own cluster and parallelism are the decode pool's); the scenario itself without pools.
+Scenario prefill_pool_scenario(const Scenario& s);
 
 struct Scenario {
   std::string name;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace moesim::sim {
@@ -83,7 +84,8 @@ void check_experts(const Scenario& s, Diagnostics& diag) {
                      std::to_string(m.moe.num_experts) + " experts",
                  "at most one replica per expert");
     } else if (slots % par.expert_ep != 0 &&
-               !(s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated)) {
+               !(s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated &&
+                 !s.workload.serving.prefill_pool)) {
       // (disaggregated pools each spread the slots over their own devices: checked per pool)
       diag.error("/parallelism/experts/ep",
                  par.redundant_experts == 0
@@ -148,7 +150,24 @@ void check_decode_context(const Scenario& s, Diagnostics& diag) {
 void check_disaggregation(const Scenario& s, Diagnostics& diag) {
   const auto& par = s.parallelism;
   const ModelConfig& m = s.model.config;
-  if (s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated) {
+  if (s.workload.kind == WorkloadKind::serving && s.workload.serving.prefill_pool) {
+    // Pools of their own: each moves KV caches through its scale-out NICs, without pipeline
+    // stages (the rest of each pool is checked as a deployment of its own).
+    const ServingSpec& sv = s.workload.serving;
+    for (const auto& [pool, cluster, pp] : {std::tuple{"prefill", sv.prefill_pool->cluster, sv.prefill_pool->parallelism.pp},
+                                            std::tuple{"decode", s.cluster, par.pp}}) {
+      const std::string at = std::string("/workload/disaggregated/") + pool;
+      if (!cluster.scale_out) {
+        diag.error(at + "/cluster/scale_out", std::string("the ") + pool + " pool's KV caches cross a scale-out network: it needs one",
+                   "give its cluster a scale_out link");
+      }
+      if (pp != 1) diag.error(at + "/parallelism/pp", "disaggregated pools run without pipeline stages in this version", "use pp 1");
+    }
+    if (sv.max_concurrency > 0) {
+      diag.error("/workload/max_concurrency", "closed-loop clients with disaggregation " + std::string(kNotYet),
+                 "use an open arrival process");
+    }
+  } else if (s.workload.kind == WorkloadKind::serving && s.workload.serving.disaggregated) {
     const ServingSpec& sv = s.workload.serving;
     const std::string ptr = "/workload/disaggregated/prefill_nodes";
     const int slots = m.moe.num_experts + par.redundant_experts;

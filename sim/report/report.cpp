@@ -102,6 +102,15 @@ nlohmann::json Report::to_json() const {
       j["prefix_cache"] = {{"hit_rate", sv.prefix_hit_rate}, {"prefill_tokens_saved", sv.prefill_tokens_saved},
                            {"evicted_tokens", sv.evicted_tokens}};
     }
+    if (!sv.prefill_device.empty()) {
+      auto pool = [](const std::string& dev, int n, const std::optional<double>& usd) {
+        nlohmann::json p = {{"device", dev}, {"devices", n}};
+        if (usd) p["usd_per_hour"] = *usd;
+        return p;
+      };
+      j["pools"] = {{"prefill", pool(sv.prefill_device, sv.prefill_devices, sv.prefill_usd_per_hour)},
+                    {"decode", pool(sv.decode_device, sv.decode_devices, sv.decode_usd_per_hour)}};
+    }
     if (sv.kv_offload) {
       j["kv_offload"] = {{"bytes_to_host_per_device", sv.offload_bytes_to_host},
                          {"bytes_from_host_per_device", sv.offload_bytes_from_host},
@@ -248,7 +257,11 @@ namespace {
 // What was run, whether it fits, and memory per device (with flash offload).
 void table_header(const Report& r, std::ostringstream& o) {
   o << "moesim report: " << r.scenario << "\n";
-  o << "  model " << r.model << " | " << r.workload << " | " << r.devices << " x " << r.device
+  const bool pools = r.serving && !r.serving->prefill_device.empty();
+  o << "  model " << r.model << " | " << r.workload << " | "
+    << (pools ? std::to_string(r.serving->prefill_devices) + " x " + r.serving->prefill_device + " + " +
+                    std::to_string(r.serving->decode_devices) + " x " + r.serving->decode_device
+              : std::to_string(r.devices) + " x " + r.device)
     << " (" << r.nodes << " node" << (r.nodes == 1 ? "" : "s") << ") | fidelity " << r.fidelity
     << (r.engine.empty() ? "" : " | engine " + r.engine + (r.engine_default ? " (default" : " (chosen") +
                                     (r.engine_inherited_from.empty() ? "" : ", measured on " + r.engine_inherited_from) + ")")
@@ -352,6 +365,12 @@ void table_serving(const Report& r, std::ostringstream& o) {
     if (sv.prefix_cache) {
       o << "  prefix cache    " << fmt("%.0f", 100 * sv.prefix_hit_rate) << "% of prompt tokens cached, "
         << fmt("%.0f", sv.prefill_tokens_saved) << " not prefilled, " << fmt("%.0f", sv.evicted_tokens) << " evicted\n";
+    }
+    if (!sv.prefill_device.empty()) {
+      o << "  pools           prefill " << sv.prefill_devices << " x " << sv.prefill_device
+        << (sv.prefill_usd_per_hour ? " ($" + fmt("%.2f", *sv.prefill_usd_per_hour) + "/h)" : std::string())
+        << ", decode " << sv.decode_devices << " x " << sv.decode_device
+        << (sv.decode_usd_per_hour ? " ($" + fmt("%.2f", *sv.decode_usd_per_hour) + "/h)" : std::string()) << "\n";
     }
     if (sv.kv_offload) {
       o << "  KV offload      " << format_quantity(sv.offload_bytes_to_host, Dimension::bytes) << " to host, "

@@ -61,6 +61,10 @@ struct ServingStats {
   double prefix_hit_rate = 0, prefill_tokens_saved = 0, evicted_tokens = 0;
   // KV offload to host memory: bytes per device each way, the turns whose prefix came back, and
   // their mean wait for it (added to their TTFT).
+  // Disaggregated pools of their own: each pool's device, size and price per hour (all replicas).
+  std::string prefill_device, decode_device;
+  int prefill_devices = 0, decode_devices = 0;
+  std::optional<double> prefill_usd_per_hour, decode_usd_per_hour;
   bool kv_offload = false;
   double offload_bytes_to_host = 0, offload_bytes_from_host = 0, offload_mean_wait_s = 0;
   long long offload_restored_turns = 0;

@@ -75,6 +75,7 @@ struct ServingRun {
   double kv_bytes = 0;  // disaggregated: KV cache bytes moved from the prefill to the decode pool
   long long decode_iterations = 0;  // steps that decode (pool.iterations counts the prefill pool's too)
   double kv_token_bytes = 0;        // KV bytes of one token on one device
+  double prefill_idle_w = -1;       // pools of their own: the prefill devices' idle power (-1: the decode pool's)
   std::string infeasible;
 };
 
@@ -129,9 +130,13 @@ bool run_disaggregated(const Deployment& d, const Deployment& pre, const Deploym
   }
   run.prefill_pool = run_pool(pre, sv, reqs, PoolMode::prefill_only, pre_cap);
   if (!run.prefill_pool.error.empty()) return false;
-  // Each attention rank's devices send their share of the KV cache through their NICs.
+  // Each attention rank's devices send their share of the KV cache through their NICs (with pools
+  // of their own, at the slower pool's share).
   const hw::FabricSpec& fabric = d.fabric.spec;
-  const double nic_bw = fabric.scale_out.effective_bandwidth() * fabric.nics_per_node / fabric.devices_per_node;
+  auto nic_share = [](const hw::FabricSpec& f) {
+    return f.has_scale_out ? f.scale_out.effective_bandwidth() * f.nics_per_node / f.devices_per_node : 0.0;
+  };
+  const double nic_bw = sv.prefill_pool ? std::min(nic_share(pre.fabric.spec), nic_share(dec.fabric.spec)) : nic_share(fabric);
   std::vector<Request> second;
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     Request r = reqs[i];
@@ -258,8 +263,9 @@ void latency_and_slo(const ServingSpec& sv, const std::vector<Request>& reqs, do
 // The whole run's energy: every step's energy, and idle power while no request is in the system.
 void run_energy(const ServingSpec& sv, const ServingRun& run, double makespan, double out_tokens, Report& out) {
   EnergyStats& e = *out.energy;
-  const double idle_j = e.idle_w_per_device * (run.pool_devices * std::max(0.0, makespan - run.pool.busy_s) +
-                                               run.prefill_devices * std::max(0.0, makespan - run.prefill_pool.busy_s));
+  const double prefill_idle_w = run.prefill_idle_w >= 0 ? run.prefill_idle_w : e.idle_w_per_device;
+  const double idle_j = e.idle_w_per_device * run.pool_devices * std::max(0.0, makespan - run.pool.busy_s) +
+                        prefill_idle_w * run.prefill_devices * std::max(0.0, makespan - run.prefill_pool.busy_s);
   e.joules = (run.pool.step_joules + run.prefill_pool.step_joules + idle_j) * sv.replicas;
   e.seconds = makespan;
   e.per = "run";
@@ -280,9 +286,16 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
   const int n = static_cast<int>(reqs.size());
   const double first_arrival = n > 0 ? reqs.front().arrival : 0;
 
-  // A disaggregated run's two pools, each a deployment of its own.
-  const std::optional<Deployment> prefill_pool = sv.disaggregated ? std::optional(pool_deployment(d, sv, true)) : std::nullopt;
-  const std::optional<Deployment> decode_pool = sv.disaggregated ? std::optional(pool_deployment(d, sv, false)) : std::nullopt;
+  // A disaggregated run's two pools, each a deployment of its own: parts of the cluster, or
+  // pools of their own (the scenario's cluster is then the decode pool's).
+  std::optional<Deployment> prefill_pool, decode_pool;
+  if (sv.prefill_pool) {
+    prefill_pool = resolve_deployment(prefill_pool_scenario(s));
+    decode_pool = d;
+  } else if (sv.disaggregated) {
+    prefill_pool = pool_deployment(d, sv, true);
+    decode_pool = pool_deployment(d, sv, false);
+  }
   ServingRun run;
   run.pool_devices = d.par.devices;
   if (memory_per_device(d, step_shape_of(s.workload)).offloaded) {
@@ -299,8 +312,10 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
 
   const double kv_per_step =
       run.decode_iterations > 0 ? run.kv_bytes / static_cast<double>(run.decode_iterations) : 0.0;
-  const StepExtension extension = decode_pool && run.infeasible.empty() ? kv_arrivals(d, sv.prefill_nodes, kv_per_step)
-                                                                        : StepExtension{};
+  // (Pools of their own share no fabric to place the decode step in: no KV arrivals there.)
+  const StepExtension extension = decode_pool && !sv.prefill_pool && run.infeasible.empty()
+                                      ? kv_arrivals(d, sv.prefill_nodes, kv_per_step)
+                                      : StepExtension{};
   auto report = representative_step(s, decode_pool ? *decode_pool : d, reqs, run, flow, detail, extension);
   if (!report) return report;
   Report& out = *report;
@@ -353,6 +368,24 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
   out.latency_s.clear();
   out.devices = d.par.devices;
   out.nodes = d.par.nodes;
+  if (sv.prefill_pool) {
+    // Pools of their own: both pools' devices, and their price per device-hour blended.
+    const Deployment& pre = *prefill_pool;
+    run.prefill_idle_w = pre.cost.power().active_idle_w;
+    st.prefill_device = pre.dev().name;
+    st.prefill_devices = pre.par.devices;
+    st.decode_device = d.dev().name;
+    st.decode_devices = d.par.devices;
+    if (pre.price_per_device_hour) st.prefill_usd_per_hour = *pre.price_per_device_hour * pre.par.devices * sv.replicas;
+    if (d.price_per_device_hour) st.decode_usd_per_hour = *d.price_per_device_hour * d.par.devices * sv.replicas;
+    out.price_per_device_hour.reset();
+    if (pre.price_per_device_hour && d.price_per_device_hour) {
+      out.price_per_device_hour = (*pre.price_per_device_hour * pre.par.devices + *d.price_per_device_hour * d.par.devices) /
+                                  (pre.par.devices + d.par.devices);
+    }
+    out.devices += pre.par.devices;
+    out.nodes += pre.par.nodes;
+  }
   if (!run.infeasible.empty()) {
     out.feasible = false;
     out.reason = run.infeasible;
