@@ -62,6 +62,47 @@ class StepCosts {
   std::map<std::tuple<double, double, double, double>, Cost> cache_;
 };
 
+// Cached KV prefixes of sessions, least recently used first: one rank's device cache or its host
+// tier. Tokens are one device's share per token.
+class SessionLru {
+ public:
+  int tokens(int session) const {
+    auto it = index_.find(session);
+    return it == index_.end() ? 0 : it->second->second;
+  }
+  double used() const { return used_; }
+  bool empty() const { return order_.empty(); }
+  /// Adds (or replaces) the session's entry as the most recent.
+  void put(int session, int tokens) {
+    take(session);
+    order_.emplace_back(session, tokens);
+    index_[session] = std::prev(order_.end());
+    used_ += tokens;
+  }
+  /// Removes the session's entry; its tokens (0: none).
+  int take(int session) {
+    auto it = index_.find(session);
+    if (it == index_.end()) return 0;
+    const int tokens = it->second->second;
+    used_ -= tokens;
+    order_.erase(it->second);
+    index_.erase(it);
+    return tokens;
+  }
+  /// The least recently used session other than `keep` (-1: none).
+  int oldest_except(int keep) const {
+    for (const auto& [session, tokens] : order_) {
+      if (session != keep) return session;
+    }
+    return -1;
+  }
+
+ private:
+  std::list<std::pair<int, int>> order_;
+  std::unordered_map<int, std::list<std::pair<int, int>>::iterator> index_;
+  double used_ = 0;
+};
+
 // What one rank puts into a step: its decodes (and their mean context) and its prompt chunks.
 struct RankBatch {
   double decode = 0, ctx = 0;          // decode sequences, their KV tokens summed
@@ -82,14 +123,12 @@ class PoolScheduler {
         issuable_(static_cast<int>(std::count_if(reqs.begin(), reqs.end(), [](const Request& r) { return r.turn == 0; }))),
         cache_on_(sv.prefix_cache.enabled && mode == PoolMode::colocated),
         system_(sv.sessions ? sv.sessions->system_prompt_tokens : 0),
-        lru_(static_cast<std::size_t>(ranks_)), cache_index_(static_cast<std::size_t>(ranks_)),
-        system_cached_(static_cast<std::size_t>(ranks_), false),
+        cache_(static_cast<std::size_t>(ranks_)), system_cached_(static_cast<std::size_t>(ranks_), false),
         offload_(cache_on_ && sv.kv_offload && kv_token_bytes > 0),
         token_bytes_(kv_token_bytes),
         host_capacity_(offload_ ? sv.kv_offload->host_bytes / d.par.devices_per_node / kv_token_bytes : 0.0),
         link_bw_(offload_ ? sv.kv_offload->link->effective_bandwidth() : 0.0),
-        host_lru_(static_cast<std::size_t>(ranks_)), host_index_(static_cast<std::size_t>(ranks_)),
-        host_used_(static_cast<std::size_t>(ranks_), 0.0), link_free_(static_cast<std::size_t>(ranks_), 0.0) {}
+        host_(static_cast<std::size_t>(ranks_)), link_free_(static_cast<std::size_t>(ranks_), 0.0) {}
 
   PoolOutcome run() {
     if (closed_) {
@@ -250,14 +289,14 @@ class PoolScheduler {
       if (mode_ == PoolMode::decode_only) used += r.kv;  // arrives with its KV cache
       if (cache_on_) {
         if (own > 0) {
-          drop_entry(k, r.session, false);  // its whole blocks stay in `used`, now the request's
+          cache_[static_cast<std::size_t>(k)].take(r.session);  // its whole blocks stay in `used`, now the request's
           used -= own - hit;
         }
         if (own == 0 && hit > 0) used += hit;
         if (on_host > 0) {
           // Back from host memory over the link (after what is queued on it): no prompt chunk
           // until it is in.
-          from_host(k, r.session);
+          host_[static_cast<std::size_t>(k)].take(r.session);
           double& link = link_free_[static_cast<std::size_t>(k)];
           link = std::max(link, t_) + hit * token_bytes_ / link_bw_;
           r.ready_at = link;
@@ -278,31 +317,19 @@ class PoolScheduler {
   // --- Prefix cache (per rank, LRU over sessions) -----------------------------------------
 
   int host_tokens(int k, int session) const {
-    if (!offload_ || session < 0) return 0;
-    const auto& idx = host_index_[static_cast<std::size_t>(k)];
-    auto it = idx.find(session);
-    return it == idx.end() ? 0 : it->second->second;
+    return offload_ && session >= 0 ? host_[static_cast<std::size_t>(k)].tokens(session) : 0;
   }
 
   int cached_tokens(int k, int session) const {
-    if (!cache_on_ || session < 0) return 0;
-    const auto& idx = cache_index_[static_cast<std::size_t>(k)];
-    auto it = idx.find(session);
-    return it == idx.end() ? 0 : it->second->second;
+    return cache_on_ && session >= 0 ? cache_[static_cast<std::size_t>(k)].tokens(session) : 0;
   }
 
-  // Removes a session's entry; `evicted`: its tokens leave the KV cache.
-  void drop_entry(int k, int session, bool evicted) {
-    auto& idx = cache_index_[static_cast<std::size_t>(k)];
-    auto it = idx.find(session);
-    if (it == idx.end()) return;
-    if (evicted) {
-      kv_used_[static_cast<std::size_t>(k)] -= it->second->second;
-      out_.evicted_tokens += it->second->second;
-      if (offload_) to_host(k, session, it->second->second);
-    }
-    lru_[static_cast<std::size_t>(k)].erase(it->second);
-    idx.erase(it);
+  // Evicts a session's prefix from the device (to the host tier with KV offload).
+  void evict(int k, int session) {
+    const int tokens = cache_[static_cast<std::size_t>(k)].take(session);
+    kv_used_[static_cast<std::size_t>(k)] -= tokens;
+    out_.evicted_tokens += tokens;
+    if (offload_) to_host(k, session, tokens);
   }
 
   // An evicted prefix moves to host memory (its least recently used entries leave to make room)
@@ -310,50 +337,26 @@ class PoolScheduler {
   void to_host(int k, int session, int tokens) {
     const auto ks = static_cast<std::size_t>(k);
     if (tokens <= 0 || tokens > host_capacity_) return;
-    auto& lru = host_lru_[ks];
-    while (host_used_[ks] + tokens > host_capacity_ && !lru.empty()) {
-      host_used_[ks] -= lru.front().second;
-      host_index_[ks].erase(lru.front().first);
-      lru.pop_front();
-    }
-    lru.emplace_back(session, tokens);
-    host_index_[ks][session] = std::prev(lru.end());
-    host_used_[ks] += tokens;
+    SessionLru& host = host_[ks];
+    while (host.used() + tokens > host_capacity_ && !host.empty()) host.take(host.oldest_except(-1));
+    host.put(session, tokens);
     out_.offloaded_tokens += tokens;
     link_free_[ks] = std::max(link_free_[ks], t_) + tokens * token_bytes_ / link_bw_;
   }
 
-  // A session's prefix in host memory: its tokens (0: none), taken out of the host tier.
-  int from_host(int k, int session) {
-    const auto ks = static_cast<std::size_t>(k);
-    if (!offload_ || session < 0) return 0;
-    auto it = host_index_[ks].find(session);
-    if (it == host_index_[ks].end()) return 0;
-    const int tokens = it->second->second;
-    host_used_[ks] -= tokens;
-    host_lru_[ks].erase(it->second);
-    host_index_[ks].erase(it);
-    return tokens;
-  }
-
-  // Evicts the least recently used entry other than `keep`'s; lowers `committed` by its tokens.
+  // Evicts the least recently used prefix other than `keep`'s; lowers `committed` by its tokens.
   bool evict_one(int k, int keep, double& committed) {
-    auto& lru = lru_[static_cast<std::size_t>(k)];
-    for (auto it = lru.begin(); it != lru.end(); ++it) {
-      if (it->first == keep) continue;
-      committed -= it->second;
-      drop_entry(k, it->first, true);
-      return true;
-    }
-    return false;
+    const int session = cache_[static_cast<std::size_t>(k)].oldest_except(keep);
+    if (session < 0) return false;
+    committed -= cache_[static_cast<std::size_t>(k)].tokens(session);
+    evict(k, session);
+    return true;
   }
 
-  // A finished turn's KV stays cached as its session's entry, most recent last.
+  // A finished turn's KV stays cached as its session's prefix, the most recent.
   void keep_entry(int k, const Request& r) {
-    drop_entry(k, r.session, true);
-    auto& lru = lru_[static_cast<std::size_t>(k)];
-    lru.emplace_back(r.session, r.kv);
-    cache_index_[static_cast<std::size_t>(k)][r.session] = std::prev(lru.end());
+    evict(k, r.session);  // (an older prefix of the session, if one is left)
+    cache_[static_cast<std::size_t>(k)].put(r.session, r.kv);
     if (system_ > 0) system_cached_[static_cast<std::size_t>(k)] = true;
   }
 
@@ -485,19 +488,17 @@ class PoolScheduler {
   int issuable_;
   // Sessions' later turns waiting for their arrival (time, request), earliest first.
   std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>> follow_ups_;
-  // Prefix cache per rank: (session, tokens) least recently used first, and the index into it.
+  // Prefix cache per rank.
   bool cache_on_;
   int system_;
-  std::vector<std::list<std::pair<int, int>>> lru_;
-  std::vector<std::unordered_map<int, std::list<std::pair<int, int>>::iterator>> cache_index_;
+  std::vector<SessionLru> cache_;
   std::vector<bool> system_cached_;
   // KV offload: per rank, the host tier (LRU like the device's, in tokens of one device's share)
   // and when its device-host link is next free (transfers queue on it).
   bool offload_;
   double token_bytes_, host_capacity_, link_bw_;
-  std::vector<std::list<std::pair<int, int>>> host_lru_;
-  std::vector<std::unordered_map<int, std::list<std::pair<int, int>>::iterator>> host_index_;
-  std::vector<double> host_used_, link_free_;
+  std::vector<SessionLru> host_;
+  std::vector<double> link_free_;
   int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
   double t_ = 0;
   PoolOutcome out_;
