@@ -200,7 +200,9 @@ class StepBuilder {
   // with its own routing draw (an extra MoE layer) and TP all-reduce.
   void mtp_module() {
     const auto& sp = d_.speculative;
-    if (w_.kind != WorkloadKind::decode || !sp || sp->method != SpeculativeSpec::Method::mtp || m_.mtp_layers == 0) {
+    // (A serving step that only prefills has no sequence to draft for.)
+    if (w_.kind != WorkloadKind::decode || w_.batch_per_device <= 0 || !sp ||
+        sp->method != SpeculativeSpec::Method::mtp || m_.mtp_layers == 0) {
       return;
     }
     mtp_passes_ = sp->draft_tokens;
