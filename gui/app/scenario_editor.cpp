@@ -248,8 +248,10 @@ void ScenarioEditor::build_form(QWidget* form) {
   add_field(f, "/workload/prefix_cache", tr("Prefix cache"), Kind::text, {}, tr("serving, JSON: {\"enabled\": true}"));
   add_field(f, "/workload/context_spread", tr("Context spread"), Kind::text, {},
             tr("decode: \"exponential\" or {\"cv\": 0.5}; the step waits for the attention rank with the most KV"));
-  add_field(f, "/workload/speculative/method", tr("Speculative method"), Kind::choice, {"mtp", "ngram"},
+  add_field(f, "/workload/speculative/method", tr("Speculative method"), Kind::choice, {"mtp", "ngram", "draft_model"},
             tr("decode and serving: drafts verified each step (mtp needs a model with MTP modules)"));
+  add_field(f, "/workload/speculative/draft_model", tr("Draft model"), Kind::choice, to_qt(sim::preset_names()),
+            tr("method draft_model: a dense preset"));
   add_field(f, "/workload/speculative/draft_tokens", tr("Draft tokens"), Kind::integer);
   add_field(f, "/workload/speculative/acceptance", tr("Acceptance"), Kind::number, {},
             tr("probability a draft token is accepted, e.g. 0.85; or JSON, one per position"));

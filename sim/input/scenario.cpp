@@ -594,7 +594,15 @@ std::optional<SpeculativeSpec> read_speculative(ObjectReader& w, Diagnostics& di
                  "e.g. 0.85 (DeepSeek-V3's MTP accepts 85-90% of second tokens)");
     }
   }
-  if (auto dm = sp.string("draft_model"); dm) spec.draft_model = *dm;
+  if (auto dm = sp.string("draft_model"); dm) {
+    spec.draft_model = *dm;
+    Diagnostics pd(diag.file());
+    if (auto cfg = load_preset(*dm, pd)) {
+      spec.draft = std::make_shared<const ModelConfig>(*std::move(cfg));
+    } else {
+      for (const auto& p : pd.problems()) diag.error(sp.pointer_to("draft_model"), p.message, p.hint);
+    }
+  }
   sp.finish();
   return spec;
 }

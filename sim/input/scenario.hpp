@@ -177,6 +177,7 @@ struct SpeculativeSpec {
   /// it were. One value: the same for every position.
   std::vector<double> acceptance;
   std::string draft_model;  ///< the draft model's preset (method draft_model)
+  std::shared_ptr<const ModelConfig> draft;  ///< its config, loaded when the scenario is read
 
   double acceptance_at(int i) const {
     return acceptance.empty() ? 0.0 : acceptance[std::min<std::size_t>(static_cast<std::size_t>(i), acceptance.size() - 1)];

@@ -361,8 +361,24 @@ void check_speculative(const Scenario& s, Diagnostics& diag) {
                "use \"ngram\" (prompt lookup), or a model with MTP modules such as deepseek-v3");
   }
   if (sp.method == SpeculativeSpec::Method::draft_model) {
-    diag.error("/workload/speculative/method", std::string("a separate draft model ") + kNotYet,
-               "simulated methods: \"mtp\", \"ngram\"");
+    if (sp.draft_model.empty()) {
+      diag.error("/workload/speculative/draft_model", "the draft_model method needs a draft model",
+                 "a dense preset, e.g. \"qwen3-0.6b\"");
+    } else if (sp.draft) {
+      if (sp.draft->is_moe()) {
+        diag.error("/workload/speculative/draft_model", "draft model '" + sp.draft_model + "' is a mixture of experts",
+                   "a dense draft model is simulated (it runs on every attention rank beside the target)");
+      }
+      if (s.parallelism.pp > 1) {
+        diag.error("/workload/speculative/method", "a draft model with pipeline stages " + std::string(kNotYet), "use pp 1");
+      }
+      if (sp.draft->vocab != s.model.config.vocab) {
+        diag.warning("/workload/speculative/draft_model",
+                     "draft model '" + sp.draft_model + "' has a vocabulary of " + std::to_string(sp.draft->vocab) +
+                         " tokens, the target " + std::to_string(s.model.config.vocab) +
+                         ": its drafts need translating, and the acceptance you give should reflect that");
+      }
+    }
   } else if (!sp.draft_model.empty()) {
     diag.error("/workload/speculative/draft_model", "a draft model is only used by the method \"draft_model\"",
                "remove draft_model");

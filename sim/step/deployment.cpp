@@ -119,6 +119,20 @@ Deployment resolve_deployment(const Scenario& s) {
   };
 }
 
+Deployment draft_deployment(const Deployment& target) {
+  Deployment d = target;
+  d.model = *target.speculative->draft;
+  d.speculative.reset();
+  d.par.expert_ep = 1;
+  d.par.expert_tp = 1;
+  d.par.redundant_experts = 0;
+  d.router = {d.model.moe.num_experts, d.model.moe.top_k, d.model.moe.n_group, d.model.moe.topk_group};
+  d.two_microbatch = false;
+  d.overlap_shared = false;
+  derive_layout(d.par, d.model.num_layers);
+  return d;
+}
+
 Deployment deployment_part(const Deployment& whole, const ClusterPart& part) {
   Deployment d = whole;
   ParallelLayout& l = d.par;

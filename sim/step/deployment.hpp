@@ -110,4 +110,8 @@ struct ClusterPart {
 };
 Deployment deployment_part(const Deployment& whole, const ClusterPart& part);
 
+/// Speculative decoding with a draft model: the draft (a dense model) deployed like the target's
+/// attention on the same devices (its TP and DP, no experts, no speculation of its own).
+Deployment draft_deployment(const Deployment& target);
+
 }  // namespace moesim::sim

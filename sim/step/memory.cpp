@@ -122,6 +122,14 @@ MemoryBreakdown memory_per_device(const Deployment& d, const StepShape& w) {
   add_weights(d, mem);
   mem.kv_cache = kv_cache_bytes(d, w, sh);
   add_activations_and_buffers(d, sh, mem);
+  if (d.speculative && d.speculative->draft && w.kind == WorkloadKind::decode) {
+    // The draft model's weights and KV cache sit beside the target's on every device.
+    StepShape dw = w;
+    dw.verify_tokens = 1;
+    const MemoryBreakdown draft = memory_per_device(draft_deployment(d), dw);
+    mem.weights += draft.weights;
+    mem.kv_cache += draft.kv_cache;
+  }
   mem.total = mem.weights + mem.kv_cache + mem.activations + mem.buffers;
   mem.capacity = d.dev().memory_bytes;
   if (mem.total > mem.capacity && d.dev().flash_read_bandwidth && mem.routed_expert_bytes > 0) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "step/expert_layers.hpp"
 #include "step/step_tokens.hpp"
@@ -45,9 +46,11 @@ class StepBuilder {
     // four per stage exit.
     graph().tasks.reserve(static_cast<std::size_t>(steps_) * pp_ * sub_ *
                           (32 * static_cast<std::size_t>(m_.num_layers) + 4 * pp_) + 1);
+    draft_model();
     for (int step = 0; step < steps_; ++step) {
       if (step == steps_ - 1) out_.last_step_first_task = static_cast<int>(graph().tasks.size());
       engine_step(mb_end);
+      draft_passes(mb_end);
       for (int mb = 0; mb < pp_; ++mb) micro_batch(mb, mb_end[static_cast<std::size_t>(mb)]);
     }
     return std::move(out_);
@@ -194,6 +197,67 @@ class StepBuilder {
           builder.build(moe_layer++, l / d_.par.layers_per_stage, layer_parameters(m_, l));
     }
     out_.expert_load = builder.summary(micro_);
+  }
+
+  // Speculative decoding with a draft model: one decode step of the draft (deployed like the
+  // target's attention on the same devices) over the step's sequences, built once.
+  void draft_model() {
+    const auto& sp = d_.speculative;
+    if (w_.kind != WorkloadKind::decode || w_.batch_per_device <= 0 || !sp || !sp->draft ||
+        sp->method != SpeculativeSpec::Method::draft_model) {
+      return;
+    }
+    StepShape ds = w_;
+    ds.verify_tokens = 1;
+    ds.chunk_tokens = 0;
+    ds.chunk_context = 0;
+    draft_ = build_step(draft_deployment(d_), ds, detail_).graph;
+  }
+
+  // The draft's k passes before the target verifies: its kernels (and collectives) spliced in
+  // after the engine's step time, each pass after the one before; the draft's own per-step
+  // engine time is left out (one engine step schedules them all). Its kernels count in their
+  // own classes.
+  void draft_passes(std::vector<std::vector<int>>& mb_end) {
+    if (!draft_) return;
+    std::vector<int> roots;
+    for (const auto& e : mb_end) roots.insert(roots.end(), e.begin(), e.end());
+    std::sort(roots.begin(), roots.end());
+    roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+    for (int pass = 0; pass < d_.speculative->draft_tokens; ++pass) roots = splice(*draft_, roots);
+    for (auto& e : mb_end) e = roots;
+  }
+
+  // Appends `g`'s tasks, its first ones after `roots`; returns the ids its last ones got.
+  std::vector<int> splice(const StepGraph& g, const std::vector<int>& roots) {
+    std::vector<std::vector<int>> as(g.tasks.size());  // the new ids each task of g stands for
+    std::vector<bool> has_successor(g.tasks.size(), false);
+    for (std::size_t i = 0; i < g.tasks.size(); ++i) {
+      const Task& t = g.tasks[i];
+      std::vector<int> deps = t.deps.empty() ? roots : std::vector<int>{};
+      for (int d : t.deps) {
+        has_successor[static_cast<std::size_t>(d)] = true;
+        deps.insert(deps.end(), as[static_cast<std::size_t>(d)].begin(), as[static_cast<std::size_t>(d)].end());
+      }
+      std::sort(deps.begin(), deps.end());
+      deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+      if (t.phase == Phase::engine && t.layer < 0) {  // the draft's own per-step engine time
+        as[i] = deps;
+        continue;
+      }
+      Task c = t;
+      c.deps = std::move(deps);
+      const int id = graph().add(std::move(c));
+      as[i] = {id};
+      if (!t.is_collective()) last_[0] = id;  // the target's first kernel follows the draft's
+    }
+    std::vector<int> ends;
+    for (std::size_t i = 0; i < g.tasks.size(); ++i) {
+      if (!has_successor[i]) ends.insert(ends.end(), as[i].begin(), as[i].end());
+    }
+    std::sort(ends.begin(), ends.end());
+    ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+    return ends.empty() ? roots : ends;
   }
 
   // Speculative decoding with MTP: one module pass per draft token, over one token per sequence,
@@ -604,6 +668,7 @@ class StepBuilder {
   // Speculative decoding with MTP: the module's passes per step, its routed experts (one token
   // per sequence) and its TP all-reduce; while a pass is built, experts_at() answers with them.
   int mtp_passes_ = 0;
+  std::optional<StepGraph> draft_;  // speculative decoding with a draft model: its decode step
   LayerExperts mtp_experts_;
   std::shared_ptr<const TrafficMatrix> mtp_allreduce_;
   bool in_mtp_ = false;

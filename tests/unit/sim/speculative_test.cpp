@@ -85,8 +85,7 @@ TEST(Speculative, BadSettingsAreRefusedAtTheirPointer) {
       {{{"method", "mtp"}, {"draft_tokens", 2}, {"acceptance", {0.9, -0.1}}}, "/workload/speculative/acceptance/1", "[0, 1]"},
       {{{"method", "mtp"}, {"draft_tokens", 3}, {"acceptance", {0.9, 0.8}}}, "/workload/speculative/acceptance", "2 acceptance values for 3"},
       {{{"method", "mtp"}, {"draft_tokens", 0}, {"acceptance", 0.8}}, "/workload/speculative/draft_tokens", ""},
-      {{{"method", "draft_model"}, {"draft_tokens", 1}, {"acceptance", 0.8}, {"draft_model", "llama-3.2-1b"}},
-       "/workload/speculative/method", "draft model"},
+      {{{"method", "draft_model"}, {"draft_tokens", 1}, {"acceptance", 0.8}}, "/workload/speculative/draft_model", "needs a draft model"},
       {{{"method", "eagle"}, {"draft_tokens", 1}, {"acceptance", 0.8}}, "/workload/speculative/method", "mtp"},
   };
   for (const Case& c : cases) {
@@ -133,4 +132,44 @@ TEST(Speculative, ServingEmitsTheAcceptedDraftsAndShortensTpot) {
               1e-6 * plain.output_tokens_per_s * plain.serving->makespan_s);
   ASSERT_TRUE(mtp.speculative);
   EXPECT_NEAR(mtp.speculative->tokens_per_step, 1.85, 1e-12);
+}
+
+// A draft model (dense, beside the target on every attention rank) drafts k tokens with k decode
+// passes of its own before the target verifies them: the same verification as prompt lookup plus
+// the draft's passes and memory. Acceptance 0 is never faster than no speculation.
+TEST(Speculative, ADraftModelRunsItsPassesBeforeTheVerification) {
+  auto qwen = [](const nlohmann::json& speculative) {
+    auto doc = nlohmann::json::parse(R"({
+      "name": "draft",
+      "model": {"preset": "qwen3-235b-a22b", "weights_dtype": "fp8"},
+      "cluster": {"nodes": 2, "node": {"device": "h100-sxm", "devices_per_node": 8, "scale_up": "nvlink4"},
+                  "scale_out": {"link": "ib-ndr400", "nics_per_node": 8, "topology": "fat-tree"}},
+      "parallelism": {"attention": {"tp": 1, "dp": 16}, "experts": {"ep": 16, "tp": 1}},
+      "workload": {"kind": "decode", "batch_per_device": 16, "context_tokens": 2048},
+      "fidelity": "analytic"})");
+    if (!speculative.is_null()) doc["workload"]["speculative"] = speculative;
+    return doc;
+  };
+  const Report plain = run(qwen(nullptr));
+  const Report ngram = run(qwen({{"method", "ngram"}, {"draft_tokens", 3}, {"acceptance", 0.7}}));
+  const Report draft = run(qwen({{"method", "draft_model"}, {"draft_tokens", 3}, {"acceptance", 0.7}, {"draft_model", "qwen3-0.6b"}}));
+  ASSERT_TRUE(draft.speculative);
+  EXPECT_EQ(draft.speculative->method, "draft_model");
+  EXPECT_GT(draft.step_time_s, ngram.step_time_s);            // the draft's passes
+  EXPECT_GT(draft.memory_weights, ngram.memory_weights);       // its weights
+  EXPECT_GT(draft.memory_kv_cache, ngram.memory_kv_cache);     // and its KV cache
+  EXPECT_NEAR(draft.speculative->tokens_per_step, ngram.speculative->tokens_per_step, 1e-12);
+  const Report none = run(qwen({{"method", "draft_model"}, {"draft_tokens", 3}, {"acceptance", 0.0}, {"draft_model", "qwen3-0.6b"}}));
+  EXPECT_GE(tpot(none), tpot(plain));
+
+  // A mixture-of-experts draft is refused; a draft with another vocabulary is a warning.
+  moesim::Diagnostics moe("draft");
+  EXPECT_FALSE(scenario_from_json(qwen({{"method", "draft_model"}, {"draft_tokens", 1}, {"acceptance", 0.7}, {"draft_model", "olmoe-1b-7b"}}), "", moe));
+  EXPECT_TRUE(has_problem(moe, "/workload/speculative/draft_model", "mixture of experts")) << moe.to_string();
+  moesim::Diagnostics vocab("draft");
+  EXPECT_TRUE(scenario_from_json(qwen({{"method", "draft_model"}, {"draft_tokens", 1}, {"acceptance", 0.5}, {"draft_model", "llama-3.2-1b"}}), "", vocab));
+  EXPECT_TRUE(has_problem(vocab, "/workload/speculative/draft_model", "vocabulary")) << vocab.to_string();
+  moesim::Diagnostics unknown("draft");
+  EXPECT_FALSE(scenario_from_json(qwen({{"method", "draft_model"}, {"draft_tokens", 1}, {"acceptance", 0.5}, {"draft_model", "qwen9"}}), "", unknown));
+  EXPECT_TRUE(has_problem(unknown, "/workload/speculative/draft_model", "")) << unknown.to_string();
 }
