@@ -493,8 +493,10 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
     KvOffloadSpec k;
     k.host_bytes = ko.quantity("host_memory", Dimension::bytes, true).value_or(0.0);
     k.link = read_link(ko, "link");
-    if (ko.has("ssd")) {
-      diag.error(ko.pointer_to("ssd"), std::string("an SSD tier ") + kNotYet, "host memory is the one offload tier simulated");
+    if (ObjectReader ssd = ko.object("ssd"); ssd.valid()) {
+      k.ssd_bytes = ssd.quantity("capacity", Dimension::bytes, true).value_or(0.0);
+      k.ssd_bandwidth = ssd.quantity("bandwidth", Dimension::bandwidth, true).value_or(0.0);
+      ssd.finish();
     }
     ko.finish();
     sv.kv_offload = k;

@@ -135,6 +135,10 @@ struct PoolSpec {
 struct KvOffloadSpec {
   double host_bytes = 0;             ///< host memory for KV per node
   const hw::Link* link = nullptr;    ///< device <-> host (catalog link, e.g. pcie-gen5)
+  /// Optional SSD tier per node: what host memory evicts goes there, and comes back through
+  /// host memory. 0: none.
+  double ssd_bytes = 0;
+  double ssd_bandwidth = 0;          ///< bytes per second, the node's SSDs together
 };
 
 /// workload.kind = "serving" (docs/serving.md). Limits are per attention data-parallel rank,

@@ -114,6 +114,8 @@ nlohmann::json Report::to_json() const {
     if (sv.kv_offload) {
       j["kv_offload"] = {{"bytes_to_host_per_device", sv.offload_bytes_to_host},
                          {"bytes_from_host_per_device", sv.offload_bytes_from_host},
+                         {"bytes_to_ssd_per_device", sv.offload_bytes_to_ssd},
+                         {"bytes_from_ssd_per_device", sv.offload_bytes_from_ssd},
                          {"restored_turns", sv.offload_restored_turns},
                          {"mean_wait_s", sv.offload_mean_wait_s}};
     }

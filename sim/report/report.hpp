@@ -67,6 +67,7 @@ struct ServingStats {
   std::optional<double> prefill_usd_per_hour, decode_usd_per_hour;
   bool kv_offload = false;
   double offload_bytes_to_host = 0, offload_bytes_from_host = 0, offload_mean_wait_s = 0;
+  double offload_bytes_to_ssd = 0, offload_bytes_from_ssd = 0;  ///< of those, through the SSD tier
   long long offload_restored_turns = 0;
 };
 

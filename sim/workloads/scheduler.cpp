@@ -128,7 +128,10 @@ class PoolScheduler {
         token_bytes_(kv_token_bytes),
         host_capacity_(offload_ ? sv.kv_offload->host_bytes / d.par.devices_per_node / kv_token_bytes : 0.0),
         link_bw_(offload_ ? sv.kv_offload->link->effective_bandwidth() : 0.0),
-        host_(static_cast<std::size_t>(ranks_)), link_free_(static_cast<std::size_t>(ranks_), 0.0) {}
+        host_(static_cast<std::size_t>(ranks_)), link_free_(static_cast<std::size_t>(ranks_), 0.0),
+        ssd_capacity_(offload_ ? sv.kv_offload->ssd_bytes / d.par.devices_per_node / kv_token_bytes : 0.0),
+        ssd_bw_(offload_ ? sv.kv_offload->ssd_bandwidth / d.par.devices_per_node : 0.0),
+        ssd_(static_cast<std::size_t>(ranks_)), ssd_free_(static_cast<std::size_t>(ranks_), 0.0) {}
 
   PoolOutcome run() {
     if (closed_) {
@@ -282,8 +285,10 @@ class PoolScheduler {
       // The session's own entry becomes the request's KV (already counted); a copy of the
       // system prompt is new KV.
       const double fresh = r.prefill_target - (own > 0 ? hit : 0) + verify_;
+      protect_ = r.session;  // its prefix below the device stays while others are evicted
       while (cache_on_ && committed + fresh > kv_capacity_ && evict_one(k, r.session, committed)) {
       }
+      protect_ = -1;
       if (!run.empty() && committed + fresh > kv_capacity_) break;
       committed += fresh;
       if (mode_ == PoolMode::decode_only) used += r.kv;  // arrives with its KV cache
@@ -296,9 +301,17 @@ class PoolScheduler {
         if (on_host > 0) {
           // Back from host memory over the link (after what is queued on it): no prompt chunk
           // until it is in.
-          host_[static_cast<std::size_t>(k)].take(r.session);
+          double ready = t_;
+          if (host_[static_cast<std::size_t>(k)].take(r.session) == 0 && ssd_bw_ > 0) {
+            // From the SSD tier: read into host memory first.
+            ssd_[static_cast<std::size_t>(k)].take(r.session);
+            double& ssd = ssd_free_[static_cast<std::size_t>(k)];
+            ssd = std::max(ssd, t_) + hit * token_bytes_ / ssd_bw_;
+            ready = ssd;
+            out_.ssd_restored_tokens += hit;
+          }
           double& link = link_free_[static_cast<std::size_t>(k)];
-          link = std::max(link, t_) + hit * token_bytes_ / link_bw_;
+          link = std::max(link, ready) + hit * token_bytes_ / link_bw_;
           r.ready_at = link;
           out_.restored_tokens += hit;
           out_.restore_wait_s += link - t_;
@@ -316,8 +329,11 @@ class PoolScheduler {
 
   // --- Prefix cache (per rank, LRU over sessions) -----------------------------------------
 
+  // A session's prefix below the device: in host memory, else on the SSD tier.
   int host_tokens(int k, int session) const {
-    return offload_ && session >= 0 ? host_[static_cast<std::size_t>(k)].tokens(session) : 0;
+    if (!offload_ || session < 0) return 0;
+    const int host = host_[static_cast<std::size_t>(k)].tokens(session);
+    return host > 0 ? host : ssd_[static_cast<std::size_t>(k)].tokens(session);
   }
 
   int cached_tokens(int k, int session) const {
@@ -338,10 +354,30 @@ class PoolScheduler {
     const auto ks = static_cast<std::size_t>(k);
     if (tokens <= 0 || tokens > host_capacity_) return;
     SessionLru& host = host_[ks];
-    while (host.used() + tokens > host_capacity_ && !host.empty()) host.take(host.oldest_except(-1));
+    while (host.used() + tokens > host_capacity_) {
+      const int oldest = host.oldest_except(protect_);
+      if (oldest < 0) return;  // no room beside the prefix being restored: dropped
+      to_ssd(k, oldest, host.take(oldest));
+    }
     host.put(session, tokens);
     out_.offloaded_tokens += tokens;
     link_free_[ks] = std::max(link_free_[ks], t_) + tokens * token_bytes_ / link_bw_;
+  }
+
+  // What host memory evicts goes to the SSD tier (its oldest entries are dropped to make room),
+  // written at the rank's share of the SSDs' bandwidth.
+  void to_ssd(int k, int session, int tokens) {
+    const auto ks = static_cast<std::size_t>(k);
+    if (ssd_capacity_ <= 0 || tokens <= 0 || tokens > ssd_capacity_) return;
+    SessionLru& ssd = ssd_[ks];
+    while (ssd.used() + tokens > ssd_capacity_) {
+      const int oldest = ssd.oldest_except(protect_);
+      if (oldest < 0) return;
+      ssd.take(oldest);
+    }
+    ssd.put(session, tokens);
+    out_.ssd_tokens += tokens;
+    ssd_free_[ks] = std::max(ssd_free_[ks], t_) + tokens * token_bytes_ / ssd_bw_;
   }
 
   // Evicts the least recently used prefix other than `keep`'s; lowers `committed` by its tokens.
@@ -499,6 +535,11 @@ class PoolScheduler {
   double token_bytes_, host_capacity_, link_bw_;
   std::vector<SessionLru> host_;
   std::vector<double> link_free_;
+  // The SSD tier below host memory (per rank: its devices' share of capacity and bandwidth).
+  double ssd_capacity_, ssd_bw_;
+  std::vector<SessionLru> ssd_;
+  std::vector<double> ssd_free_;
+  int protect_ = -1;  // the session being admitted: its prefix below the device is not evicted
   int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
   double t_ = 0;
   PoolOutcome out_;

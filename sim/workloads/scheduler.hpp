@@ -35,6 +35,7 @@ struct PoolOutcome {
   // KV offload: tokens moved to and from host memory, turns that waited for theirs, and the
   // waiting summed over them.
   double offloaded_tokens = 0, restored_tokens = 0, restore_wait_s = 0;
+  double ssd_tokens = 0, ssd_restored_tokens = 0;  ///< written to and read back from the SSD tier
   long long restored_turns = 0;
   std::string error;          ///< internal failure, empty when fine
 };

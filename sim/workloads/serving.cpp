@@ -362,6 +362,8 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
     st.offload_bytes_to_host = run.pool.offloaded_tokens * run.kv_token_bytes;
     st.offload_bytes_from_host = run.pool.restored_tokens * run.kv_token_bytes;
     st.offload_restored_turns = run.pool.restored_turns;
+    st.offload_bytes_to_ssd = run.pool.ssd_tokens * run.kv_token_bytes;
+    st.offload_bytes_from_ssd = run.pool.ssd_restored_tokens * run.kv_token_bytes;
     st.offload_mean_wait_s = run.pool.restored_turns > 0 ? run.pool.restore_wait_s / static_cast<double>(run.pool.restored_turns) : 0.0;
   }
   st.kv_bytes_per_decode_step = kv_per_step;

@@ -210,8 +210,26 @@ TEST(Sessions, BadKvOffloadIsRefusedAtItsPointer) {
   EXPECT_FALSE(scenario_from_json(doc, "", no_cache));
   EXPECT_TRUE(has_problem(no_cache, "/workload/kv_offload", "needs the prefix cache")) << no_cache.to_string();
   doc = sessions(true);
-  doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen5"}, {"ssd", "2TB"}};
+  doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen5"}, {"ssd", {{"capacity", "2TB"}}}};
   moesim::Diagnostics ssd("sessions");
   EXPECT_FALSE(scenario_from_json(doc, "", ssd));
-  EXPECT_TRUE(has_problem(ssd, "/workload/kv_offload/ssd", "SSD tier")) << ssd.to_string();
+  EXPECT_TRUE(has_problem(ssd, "/workload/kv_offload/ssd/bandwidth", "missing")) << ssd.to_string();
+}
+
+// With little host memory, what it evicts goes to the SSD tier and comes back through host
+// memory: more hits than host memory alone, and the SSD's bytes reported.
+TEST(Sessions, AnSsdTierKeepsWhatHostMemoryEvicts) {
+  auto doc = sessions(true);
+  doc["workload"]["sessions"]["count"] = 24;
+  doc["workload"]["memory_utilization"] = 0.80;
+  doc["workload"]["kv_offload"] = {{"host_memory", "200MB"}, {"link", "pcie-gen5"}};
+  const Report host = run(doc);
+  doc["workload"]["kv_offload"]["ssd"] = {{"capacity", "2TB"}, {"bandwidth", "12GB/s"}};
+  const Report ssd = run(doc);
+  ASSERT_TRUE(host.feasible && ssd.feasible) << host.reason << ssd.reason;
+  EXPECT_EQ(host.serving->offload_bytes_to_ssd, 0.0);
+  EXPECT_GT(ssd.serving->offload_bytes_to_ssd, 0);
+  EXPECT_GT(ssd.serving->offload_bytes_from_ssd, 0);
+  EXPECT_LE(ssd.serving->offload_bytes_from_ssd, ssd.serving->offload_bytes_from_host);
+  EXPECT_GT(ssd.serving->prefix_hit_rate, host.serving->prefix_hit_rate);
 }
