@@ -154,6 +154,7 @@ class AllToAllBuilder {
     for (int d = 0; d < n_; ++d) h_local[static_cast<std::size_t>(f_.spec.local_index(d))] += per_device(d);
     for (int d = 0; d < n_; ++d) {
       const auto m = static_cast<std::size_t>(f_.spec.node_of(d));
+      if (f_.num_nics() == 0) continue;  // one node without a scale-out network: nothing leaves it
       if (pxn_) {
         // d's NIC carries, to d's rail in other nodes, the tokens of every device of its node (its
         // own directly, its node-mates' after an NVLink hop to d); it receives as without PXN.
