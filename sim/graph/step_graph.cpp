@@ -166,6 +166,31 @@ double peak_device_watts(const StepGraph& g) {
   return peak;
 }
 
+std::shared_ptr<TrafficMatrix> remap_ports(const TrafficMatrix& src, int ports, int copies,
+                                           const std::function<int(int port, int copy)>& to) {
+  std::shared_ptr<TrafficMatrix> m;
+  if (src.has_pairs()) {
+    m = std::make_shared<TrafficMatrix>(ports);
+    for (int c = 0; c < copies; ++c) {
+      for (const TrafficMatrix::Entry& e : src.entries()) {
+        if (e.bytes > 0) m->add(to(e.src, c), to(e.dst, c), e.bytes);
+      }
+    }
+    m->finalize();
+  } else {
+    std::vector<double> sent(static_cast<std::size_t>(ports), 0.0), received(sent);
+    for (int c = 0; c < copies; ++c) {
+      for (int p = 0; p < src.n; ++p) {
+        sent[static_cast<std::size_t>(to(p, c))] += src.sent_by(p);
+        received[static_cast<std::size_t>(to(p, c))] += src.received_by(p);
+      }
+    }
+    m = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
+  }
+  m->token_messages = src.token_messages;
+  return m;
+}
+
 void place_in(StepGraph& g, const Fabric& whole, int first_node) {
   const Fabric part = g.fabric;
   const int dev_off = first_node * whole.spec.devices_per_node;
@@ -179,24 +204,7 @@ void place_in(StepGraph& g, const Fabric& whole, int first_node) {
       continue;
     }
     std::shared_ptr<const TrafficMatrix>& to = moved[t.traffic.get()];
-    if (!to) {
-      const TrafficMatrix& from = *t.traffic;
-      std::shared_ptr<TrafficMatrix> m;
-      if (from.has_pairs()) {
-        m = std::make_shared<TrafficMatrix>(whole.num_ports());
-        for (const TrafficMatrix::Entry& e : from.entries()) m->add(port(e.src), port(e.dst), e.bytes);
-        m->finalize();
-      } else {
-        std::vector<double> sent(static_cast<std::size_t>(whole.num_ports()), 0.0), received(sent);
-        for (int p = 0; p < from.n; ++p) {
-          sent[static_cast<std::size_t>(port(p))] = from.sent_by(p);
-          received[static_cast<std::size_t>(port(p))] = from.received_by(p);
-        }
-        m = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
-      }
-      m->token_messages = from.token_messages;
-      to = std::move(m);
-    }
+    if (!to) to = remap_ports(*t.traffic, whole.num_ports(), 1, [&](int p, int) { return port(p); });
     t.traffic = to;
   }
   g.first_step_device = dev_off;

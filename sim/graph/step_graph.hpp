@@ -3,6 +3,7 @@
 // collectives (a device-to-device traffic matrix moved as one parallel transfer). The same graph
 // is evaluated in closed form (analytic fidelity) or on SimGrid (flow fidelity).
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,12 @@ struct TrafficMatrix {
   double total_ = 0;
   double busiest_ = 0;
 };
+
+/// `src` moved onto `ports` ports, `copies` times over: port p of copy c becomes `to(p, c)`,
+/// the copies summed into one matrix (pairs kept, or per-port sums, as `src` has them). Zero
+/// entries are dropped. Used to place a part's traffic on a whole fabric.
+std::shared_ptr<TrafficMatrix> remap_ports(const TrafficMatrix& src, int ports, int copies,
+                                           const std::function<int(int port, int copy)>& to);
 
 /// A node of the step graph.
 struct Task {

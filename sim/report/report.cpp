@@ -37,6 +37,8 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+nlohmann::json percentiles_json(const Percentiles& p) { return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}}; }
+
 }  // namespace
 
 nlohmann::json Report::to_json() const {
@@ -76,7 +78,7 @@ nlohmann::json Report::to_json() const {
                      {"input_tokens_per_s_per_device", input_tokens_per_s / devices_d},
                      {"output_tokens_per_s_per_device", output_tokens_per_s / devices_d}};
   for (const auto& [k, v] : latency_s) {
-    j["latency"][k + "_s"] = {{"p50", v.p50}, {"p90", v.p90}, {"p99", v.p99}};
+    j["latency"][k + "_s"] = percentiles_json(v);
   }
   if (training) {
     const TrainingStats& t = *training;
@@ -94,9 +96,8 @@ nlohmann::json Report::to_json() const {
                     {"peak_kv_fraction", sv.peak_kv_fraction}};
     j["serving"]["attention_imbalance"] = sv.attention_imbalance;
     if (sv.sessions > 0) {
-      auto pct = [](const Percentiles& p) { return nlohmann::json{{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}}; };
-      j["sessions"] = {{"count", sv.sessions}, {"ttft_first_turn_s", pct(sv.ttft_first_turn_s)},
-                       {"ttft_later_turns_s", pct(sv.ttft_later_turns_s)}};
+      j["sessions"] = {{"count", sv.sessions}, {"ttft_first_turn_s", percentiles_json(sv.ttft_first_turn_s)},
+                       {"ttft_later_turns_s", percentiles_json(sv.ttft_later_turns_s)}};
     }
     if (sv.prefix_cache) {
       j["prefix_cache"] = {{"hit_rate", sv.prefix_hit_rate}, {"prefill_tokens_saved", sv.prefill_tokens_saved},

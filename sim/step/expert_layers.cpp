@@ -205,27 +205,7 @@ std::shared_ptr<const TrafficMatrix> ExpertLayerBuilder::slices_on_cluster(const
     const int dev = first + r * etp_ + t;
     return stage_.is_nic(port) ? cluster.nic_port(dev) : dev;
   };
-  if (!src.has_pairs()) {
-    std::vector<double> sent(static_cast<std::size_t>(cluster.num_ports()), 0.0), received = sent;
-    for (int t = 0; t < etp_; ++t) {
-      for (int p = 0; p < src.n; ++p) {
-        sent[static_cast<std::size_t>(to_cluster(p, t))] += src.sent_by(p);
-        received[static_cast<std::size_t>(to_cluster(p, t))] += src.received_by(p);
-      }
-    }
-    auto sums = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
-    sums->token_messages = src.token_messages;
-    return sums;
-  }
-  auto dst = std::make_shared<TrafficMatrix>(cluster.num_ports());
-  dst->token_messages = src.token_messages;
-  for (int t = 0; t < etp_; ++t) {
-    for (const TrafficMatrix::Entry& e : src.entries()) {
-      if (e.bytes > 0) dst->add(to_cluster(e.src, t), to_cluster(e.dst, t), e.bytes);
-    }
-  }
-  dst->finalize();
-  return dst;
+  return remap_ports(src, cluster.num_ports(), etp_, to_cluster);
 }
 
 ExpertLoadSummary ExpertLayerBuilder::summary(int micro_batches) {
@@ -255,23 +235,7 @@ std::shared_ptr<const TrafficMatrix> ExpertLayerBuilder::on_cluster(const Traffi
                                                              std::max(1, cluster.spec.nics_per_node))
                                : first + port;
   };
-  if (!src.has_pairs()) {
-    std::vector<double> sent(static_cast<std::size_t>(cluster.num_ports()), 0.0), received = sent;
-    for (int p = 0; p < src.n; ++p) {
-      sent[static_cast<std::size_t>(to_cluster(p))] += src.sent_by(p);
-      received[static_cast<std::size_t>(to_cluster(p))] += src.received_by(p);
-    }
-    auto sums = std::make_shared<TrafficMatrix>(TrafficMatrix::port_sums(std::move(sent), std::move(received)));
-    sums->token_messages = src.token_messages;
-    return sums;
-  }
-  auto dst = std::make_shared<TrafficMatrix>(cluster.num_ports());
-  dst->token_messages = src.token_messages;
-  for (const TrafficMatrix::Entry& e : src.entries()) {
-    if (e.bytes > 0) dst->add(to_cluster(e.src), to_cluster(e.dst), e.bytes);
-  }
-  dst->finalize();
-  return dst;
+  return remap_ports(src, cluster.num_ports(), 1, [&](int port, int) { return to_cluster(port); });
 }
 
 }  // namespace moesim::sim

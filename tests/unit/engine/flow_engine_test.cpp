@@ -14,6 +14,14 @@ using namespace moesim::sim;
 namespace {
 using test_support::one_node;
 
+// A scenario shipped in scenarios/ (its problems, if any, fail the test).
+std::optional<Scenario> shipped(const std::string& file) {
+  moesim::Diagnostics diag(file);
+  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/" + file, diag);
+  EXPECT_TRUE(s) << diag.to_string();
+  return s;
+}
+
 Scenario default_with(Fidelity f) {
   moesim::Diagnostics diag;
   auto s = default_scenario(diag);
@@ -214,10 +222,8 @@ TEST(FlowEngine, TrafficInsideALeafIgnoresTheOversubscription) {
 // the NICs' bandwidth: the report's contention is what flow adds over the closed form, all of it
 // in the all-to-all. At full bisection nothing is added.
 TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
-  moesim::Diagnostics diag("oversubscribed");
-  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/deepseek-v3-prefill-ep32-oversubscribed.json",
-                              diag);
-  ASSERT_TRUE(s) << diag.to_string();
+  auto s = shipped("deepseek-v3-prefill-ep32-oversubscribed.json");
+  ASSERT_TRUE(s);
   auto flow = simulate(*s, engine::run_flow);
   ASSERT_TRUE(flow) << flow.error();
   s->fidelity = Fidelity::analytic;
@@ -251,9 +257,8 @@ TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
 // A failed NIC's device shares the next NIC of its node in SimGrid as in the closed form: the
 // fabric is still a star of ports, so the two fidelities agree.
 TEST(FlowEngine, AFailedNicReroutesInTheSimulatedFabricToo) {
-  moesim::Diagnostics diag("failed");
-  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-decode-2x8-h100.json", diag);
-  ASSERT_TRUE(s) << diag.to_string();
+  auto s = shipped("qwen3-235b-decode-2x8-h100.json");
+  ASSERT_TRUE(s);
   s->cluster.failed.push_back({.node = 0, .nic = 3});
   s->cluster.degraded.push_back({.node = 1, .nic = 0, .speed = 0.5});
   const DeploymentStep step = build_step(resolve_deployment(*s), step_shape_of(s->workload),
@@ -294,9 +299,8 @@ TEST(FlowEngine, CrossRailTrafficWithoutPxnSharesTheRailsUplinks) {
 // cross NVLink to the right rail first, nothing crosses the spine, and flow matches the closed
 // form again (NVLink has room for the extra hop here).
 TEST(FlowEngine, PxnTakesCrossRailTrafficOffTheSpine) {
-  moesim::Diagnostics diag("rails");
-  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-decode-2x8-h100.json", diag);
-  ASSERT_TRUE(s) << diag.to_string();
+  auto s = shipped("qwen3-235b-decode-2x8-h100.json");
+  ASSERT_TRUE(s);
   s->communication.all_to_all = AllToAllAlgorithm::direct;
   s->cluster.scale_out->topology = moesim::hw::ScaleOutTopology::rail_optimized;
   s->cluster.scale_out->oversubscription = 2;
@@ -315,9 +319,8 @@ TEST(FlowEngine, PxnTakesCrossRailTrafficOffTheSpine) {
 // Multi-plane: DeepEP low-latency decode forwards its cross-plane tokens over NVLink, so SimGrid
 // finds every NIC flow inside one plane; a hand-made flow between planes is refused, named.
 TEST(FlowEngine, MultiPlaneRunsForwardedTrafficAndRefusesCrossPlaneFlows) {
-  moesim::Diagnostics diag("planes");
-  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-decode-2x8-h100.json", diag);
-  ASSERT_TRUE(s) << diag.to_string();
+  auto s = shipped("qwen3-235b-decode-2x8-h100.json");
+  ASSERT_TRUE(s);
   s->cluster.scale_out->topology = moesim::hw::ScaleOutTopology::rail_optimized;
   s->cluster.scale_out->multi_plane = true;
   const DeploymentStep step = build_step(resolve_deployment(*s), step_shape_of(s->workload),
@@ -460,10 +463,8 @@ TEST(FlowEngine, BackgroundTrafficSharesTheStepsPortsButHoldsNothing) {
 // shares the NICs, so the all-to-all takes longer by at most the time the KV bytes need on a
 // decode NIC.
 TEST(FlowEngine, KvTransfersDuringDecodeShareTheDecodeNics) {
-  moesim::Diagnostics diag("kv");
-  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-235b-disaggregated-3x8-h100-kv.json",
-                              diag);
-  ASSERT_TRUE(s) << diag.to_string();
+  auto s = shipped("qwen3-235b-disaggregated-3x8-h100-kv.json");
+  ASSERT_TRUE(s);
   auto flow = simulate(*s, engine::run_flow);
   ASSERT_TRUE(flow) << flow.error();
   ASSERT_TRUE(flow->feasible) << flow->reason;

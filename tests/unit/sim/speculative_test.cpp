@@ -15,19 +15,28 @@ using moesim::test_support::has_problem;
 
 namespace {
 
-// DeepSeek-V3 (one MTP module) decode on 2 x 8 H800, EP16, 16 sequences per device.
-nlohmann::json dsv3(const nlohmann::json& speculative) {
+// Decode on 2 x 8 GPUs, EP16, 16 sequences per device, with `speculative` (null: none).
+nlohmann::json two_nodes(const std::string& preset, const std::string& device, const std::string& scale_up,
+                         int context, const nlohmann::json& speculative) {
   auto doc = nlohmann::json::parse(R"({
     "name": "speculative",
-    "model": {"preset": "deepseek-v3", "weights_dtype": "fp8"},
-    "cluster": {"nodes": 2, "node": {"device": "h800-sxm", "devices_per_node": 8, "scale_up": "nvlink-h800"},
+    "cluster": {"nodes": 2, "node": {"devices_per_node": 8},
                 "scale_out": {"link": "ib-ndr400", "nics_per_node": 8, "topology": "fat-tree"}},
     "parallelism": {"attention": {"tp": 1, "dp": 16}, "experts": {"ep": 16, "tp": 1}},
     "routing": {"distribution": "uniform", "seed": 1},
-    "communication": {"all_to_all": "deepep-low-latency"},
-    "workload": {"kind": "decode", "batch_per_device": 16, "context_tokens": 4096},
     "fidelity": "analytic"})");
+  doc["model"] = {{"preset", preset}, {"weights_dtype", "fp8"}};
+  doc["cluster"]["node"]["device"] = device;
+  doc["cluster"]["node"]["scale_up"] = scale_up;
+  doc["workload"] = {{"kind", "decode"}, {"batch_per_device", 16}, {"context_tokens", context}};
   if (!speculative.is_null()) doc["workload"]["speculative"] = speculative;
+  return doc;
+}
+
+// DeepSeek-V3 (one MTP module) on H800 with DeepEP's low-latency all-to-all.
+nlohmann::json dsv3(const nlohmann::json& speculative) {
+  auto doc = two_nodes("deepseek-v3", "h800-sxm", "nvlink-h800", 4096, speculative);
+  doc["communication"] = {{"all_to_all", "deepep-low-latency"}};
   return doc;
 }
 
@@ -110,17 +119,9 @@ TEST(Speculative, BadSettingsAreRefusedAtTheirPointer) {
 // Serving: each decode step emits the accepted drafts too, so requests finish in fewer steps and
 // with a shorter TPOT at a light load; every request still gets exactly its output tokens.
 TEST(Speculative, ServingEmitsTheAcceptedDraftsAndShortensTpot) {
-  auto doc = nlohmann::json::parse(R"({
-    "name": "serving",
-    "model": {"preset": "deepseek-v3", "weights_dtype": "fp8"},
-    "cluster": {"nodes": 2, "node": {"device": "h800-sxm", "devices_per_node": 8, "scale_up": "nvlink-h800"},
-                "scale_out": {"link": "ib-ndr400", "nics_per_node": 8, "topology": "fat-tree"}},
-    "parallelism": {"attention": {"tp": 1, "dp": 16}, "experts": {"ep": 16, "tp": 1}},
-    "routing": {"distribution": "uniform", "seed": 1},
-    "communication": {"all_to_all": "deepep-low-latency"},
-    "workload": {"kind": "serving", "arrival": {"poisson_rps": 4}, "requests": 100,
-                 "input_tokens": {"uniform": [500, 1500]}, "output_tokens": {"uniform": [100, 300]}},
-    "fidelity": "analytic"})");
+  auto doc = dsv3(nullptr);
+  doc["workload"] = nlohmann::json::parse(R"({"kind": "serving", "arrival": {"poisson_rps": 4}, "requests": 100,
+      "input_tokens": {"uniform": [500, 1500]}, "output_tokens": {"uniform": [100, 300]}})");
   const Report plain = run(doc);
   doc["workload"]["speculative"] = {{"method", "mtp"}, {"draft_tokens", 1}, {"acceptance", 0.85}};
   const Report mtp = run(doc);
@@ -139,15 +140,8 @@ TEST(Speculative, ServingEmitsTheAcceptedDraftsAndShortensTpot) {
 // the draft's passes and memory. Acceptance 0 is never faster than no speculation.
 TEST(Speculative, ADraftModelRunsItsPassesBeforeTheVerification) {
   auto qwen = [](const nlohmann::json& speculative) {
-    auto doc = nlohmann::json::parse(R"({
-      "name": "draft",
-      "model": {"preset": "qwen3-235b-a22b", "weights_dtype": "fp8"},
-      "cluster": {"nodes": 2, "node": {"device": "h100-sxm", "devices_per_node": 8, "scale_up": "nvlink4"},
-                  "scale_out": {"link": "ib-ndr400", "nics_per_node": 8, "topology": "fat-tree"}},
-      "parallelism": {"attention": {"tp": 1, "dp": 16}, "experts": {"ep": 16, "tp": 1}},
-      "workload": {"kind": "decode", "batch_per_device": 16, "context_tokens": 2048},
-      "fidelity": "analytic"})");
-    if (!speculative.is_null()) doc["workload"]["speculative"] = speculative;
+    auto doc = two_nodes("qwen3-235b-a22b", "h100-sxm", "nvlink4", 2048, speculative);
+    doc.erase("routing");  // (the default routing)
     return doc;
   };
   const Report plain = run(qwen(nullptr));
