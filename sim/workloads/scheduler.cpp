@@ -285,10 +285,8 @@ class PoolScheduler {
       // The session's own entry becomes the request's KV (already counted); a copy of the
       // system prompt is new KV.
       const double fresh = r.prefill_target - (own > 0 ? hit : 0) + verify_;
-      protect_ = r.session;  // its prefix below the device stays while others are evicted
       while (cache_on_ && committed + fresh > kv_capacity_ && evict_one(k, r.session, committed)) {
       }
-      protect_ = -1;
       if (!run.empty() && committed + fresh > kv_capacity_) break;
       committed += fresh;
       if (mode_ == PoolMode::decode_only) used += r.kv;  // arrives with its KV cache
@@ -341,23 +339,24 @@ class PoolScheduler {
   }
 
   // Evicts a session's prefix from the device (to the host tier with KV offload).
-  void evict(int k, int session) {
+  // `keep`: a session whose prefix below the device must stay (the one being admitted; -1: none).
+  void evict(int k, int session, int keep) {
     const int tokens = cache_[static_cast<std::size_t>(k)].take(session);
     kv_used_[static_cast<std::size_t>(k)] -= tokens;
     out_.evicted_tokens += tokens;
-    if (offload_) to_host(k, session, tokens);
+    if (offload_) to_host(k, session, tokens, keep);
   }
 
   // An evicted prefix moves to host memory (its least recently used entries leave to make room)
   // over the device-host link, which is busy for the transfer.
-  void to_host(int k, int session, int tokens) {
+  void to_host(int k, int session, int tokens, int keep) {
     const auto ks = static_cast<std::size_t>(k);
     if (tokens <= 0 || tokens > host_capacity_) return;
     SessionLru& host = host_[ks];
     while (host.used() + tokens > host_capacity_) {
-      const int oldest = host.oldest_except(protect_);
+      const int oldest = host.oldest_except(keep);
       if (oldest < 0) return;  // no room beside the prefix being restored: dropped
-      to_ssd(k, oldest, host.take(oldest));
+      to_ssd(k, oldest, host.take(oldest), keep);
     }
     host.put(session, tokens);
     out_.offloaded_tokens += tokens;
@@ -366,12 +365,12 @@ class PoolScheduler {
 
   // What host memory evicts goes to the SSD tier (its oldest entries are dropped to make room),
   // written at the rank's share of the SSDs' bandwidth.
-  void to_ssd(int k, int session, int tokens) {
+  void to_ssd(int k, int session, int tokens, int keep) {
     const auto ks = static_cast<std::size_t>(k);
     if (ssd_capacity_ <= 0 || tokens <= 0 || tokens > ssd_capacity_) return;
     SessionLru& ssd = ssd_[ks];
     while (ssd.used() + tokens > ssd_capacity_) {
-      const int oldest = ssd.oldest_except(protect_);
+      const int oldest = ssd.oldest_except(keep);
       if (oldest < 0) return;
       ssd.take(oldest);
     }
@@ -380,18 +379,19 @@ class PoolScheduler {
     ssd_free_[ks] = std::max(ssd_free_[ks], t_) + tokens * token_bytes_ / ssd_bw_;
   }
 
-  // Evicts the least recently used prefix other than `keep`'s; lowers `committed` by its tokens.
+  // Evicts the least recently used prefix other than `keep`'s (whose prefix below the device also
+  // stays: the session being admitted); lowers `committed` by its tokens.
   bool evict_one(int k, int keep, double& committed) {
     const int session = cache_[static_cast<std::size_t>(k)].oldest_except(keep);
     if (session < 0) return false;
     committed -= cache_[static_cast<std::size_t>(k)].tokens(session);
-    evict(k, session);
+    evict(k, session, keep);
     return true;
   }
 
   // A finished turn's KV stays cached as its session's prefix, the most recent.
   void keep_entry(int k, const Request& r) {
-    evict(k, r.session);  // (an older prefix of the session, if one is left)
+    evict(k, r.session, -1);  // (an older prefix of the session, if one is left)
     cache_[static_cast<std::size_t>(k)].put(r.session, r.kv);
     if (system_ > 0) system_cached_[static_cast<std::size_t>(k)] = true;
   }
@@ -539,7 +539,6 @@ class PoolScheduler {
   double ssd_capacity_, ssd_bw_;
   std::vector<SessionLru> ssd_;
   std::vector<double> ssd_free_;
-  int protect_ = -1;  // the session being admitted: its prefix below the device is not evicted
   int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
   double t_ = 0;
   PoolOutcome out_;
