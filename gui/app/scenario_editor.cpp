@@ -243,6 +243,8 @@ void ScenarioEditor::build_form(QWidget* form) {
             tr("sequences per attention data-parallel rank"));
   add_field(f, "/workload/context_tokens", tr("Context tokens"), Kind::integer, {}, tr("decode"));
   add_field(f, "/workload/input_tokens", tr("Input tokens"), Kind::integer, {}, tr("prefill"));
+  add_field(f, "/workload/cached_tokens", tr("Cached tokens"), Kind::integer, {},
+            tr("prefill: of the prompt, tokens found in the prefix cache (read, not computed)"));
   add_field(f, "/workload/sessions", tr("Sessions"), Kind::text, {},
             tr("serving, JSON: {\"count\": 40, \"turns\": {\"uniform\": [4, 10]}, \"think_time\": \"5s\", \"system_prompt_tokens\": 4000}"));
   add_field(f, "/workload/prefix_cache", tr("Prefix cache"), Kind::text, {}, tr("serving, JSON: {\"enabled\": true}"));

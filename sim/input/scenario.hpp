@@ -207,6 +207,9 @@ struct WorkloadSpec {
   int batch_per_device = 1;    ///< sequences per attention data-parallel rank
   int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
   int input_tokens = 0;        ///< prefill: prompt tokens per sequence
+  /// Prefill: of input_tokens, those already in the KV cache (a prefix cache hit): attention
+  /// reads them, nothing computes them.
+  int cached_tokens = 0;
   ServingSpec serving;
   TrainingSpec training;
   std::optional<SpeculativeSpec> speculative;  ///< decode and serving only

@@ -244,6 +244,18 @@ void read_workload(ObjectReader w, const std::string& base_dir, Scenario& s, Dia
     wl.kind = WorkloadKind::prefill;
     wl.batch_per_device = static_cast<int>(w.integer("batch_per_device", true, 1, 1 << 24).value_or(1));
     wl.input_tokens = static_cast<int>(w.integer("input_tokens", true, 1, 1 << 30).value_or(1));
+    if (w.has("cached_tokens")) {
+      const auto cached = w.integer("cached_tokens", false, 0, 1 << 30);
+      if (cached && *cached >= wl.input_tokens) {
+        diag.error(w.pointer_to("cached_tokens"),
+                   "a prompt of " + std::to_string(wl.input_tokens) + " tokens with " + std::to_string(*cached) +
+                       " cached computes nothing",
+                   "at most input_tokens - 1 (" + std::to_string(wl.input_tokens - 1) +
+                       "): the prompt's last token is always computed, for its logits");
+      } else if (cached) {
+        wl.cached_tokens = static_cast<int>(*cached);
+      }
+    }
   } else if (*kind == "serving") {
     wl.kind = WorkloadKind::serving;
     read_serving(w, base_dir, wl.serving, diag);

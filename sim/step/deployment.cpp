@@ -72,6 +72,7 @@ StepShape step_shape_of(const WorkloadSpec& w) {
   sh.batch_per_device = w.batch_per_device;
   sh.context_tokens = w.context_tokens;
   sh.input_tokens = w.input_tokens;
+  sh.cached_tokens = w.cached_tokens;
   return sh;
 }
 

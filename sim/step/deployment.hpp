@@ -34,6 +34,7 @@ struct StepShape {
   int batch_per_device = 1;    ///< sequences per attention data-parallel rank
   int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
   int input_tokens = 0;        ///< prefill: prompt tokens per sequence
+  int cached_tokens = 0;       ///< prefill: of input_tokens, those cached (read, not computed)
   /// Decode steps of a serving run may carry a chunk of prompt tokens (chunked prefill): prompt
   /// tokens per attention rank in this step, and the context they attend to on average.
   double chunk_tokens = 0;

@@ -60,7 +60,7 @@ double kv_cache_bytes(const Deployment& d, const StepShape& w, const StepTokens&
   const double kv_tokens = w.kind == WorkloadKind::decode
                                ? static_cast<double>(w.batch_per_device) * (w.context_tokens + 1) * w.attention_imbalance +
                                      sh.chunk_tokens + sh.chunk_context
-                               : sh.tokens_per_rank;
+                               : sh.tokens_per_rank + static_cast<double>(w.batch_per_device) * w.cached_tokens;
   double kv_elems = 0;
   for (int l = 0; l < d.par.layers_per_stage; ++l) {
     const double per_token = kv_elements_per_device_token(m, l, d.par.attention_tp);

@@ -437,7 +437,8 @@ class StepBuilder {
     const double chunk_ctx = window > 0 ? std::min<double>(sh_.chunk_context, window) : sh_.chunk_context;
     const double kv_read = w_.kind == WorkloadKind::decode
                                ? seqs_ * ctx * kv_per_token + (Tc > 0 ? Tc + chunk_ctx : 0.0) * kv_per_token
-                               : T_ * kv_per_token;
+                               : (T_ + seqs_ * (window > 0 ? std::min(w_.cached_tokens, window) : w_.cached_tokens)) *
+                                     kv_per_token;  // the prompt's own KV and its cached prefix
     const double q_elements = T_ * heads * (mla ? double(at.kv_lora_rank) + at.qk_rope_head_dim : at.head_dim) / tp_;
     a.qkv_bytes = qkv_params / tp_ * wbytes_ + T_ * m_.hidden * kActivationBytes + q_elements * kActivationBytes +
                   T_ * kv_per_token;

@@ -28,8 +28,11 @@ inline StepTokens step_tokens(const StepShape& w) {
     sh.chunk_tokens = w.chunk_tokens;
     sh.chunk_context = w.chunk_context;
   } else {
-    sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * w.input_tokens;
-    sh.attended_context = (w.input_tokens + 1) / 2.0;  // causal: token i attends to i tokens
+    // Cached prompt tokens are attended to, not computed; causal: new token i attends to the
+    // cached ones and i new ones.
+    const double fresh = static_cast<double>(w.input_tokens) - w.cached_tokens;
+    sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * fresh;
+    sh.attended_context = w.cached_tokens + (fresh + 1) / 2.0;
   }
   return sh;
 }

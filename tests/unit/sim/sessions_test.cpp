@@ -123,6 +123,42 @@ TEST(Sessions, ACachedPrefixSkipsComputeButNotTheKvRead) {
   EXPECT_GT(proj_all, 30 * proj_hit);
 }
 
+// The fixed prefill step with workload.cached_tokens: the same rule, and its KV cache holds the
+// whole prompt. A prompt that is all cache is refused (its last token is always computed).
+TEST(Sessions, APrefillsCachedTokensAreReadNotComputed) {
+  auto prefill = [](int input, int cached) {
+    auto doc = sessions(false);
+    doc["workload"] = {{"kind", "prefill"}, {"batch_per_device", 2}, {"input_tokens", input}};
+    if (cached > 0) doc["workload"]["cached_tokens"] = cached;
+    const Deployment d = resolve_deployment(scenario(doc));
+    const DeploymentStep st = build_step(d, step_shape_of(scenario(doc).workload), TrafficDetail::port_sums);
+    double proj = 0, attention_bytes = 0;
+    for (const Task& t : st.graph.tasks) {
+      if (t.phase == Phase::attention_proj || t.phase == Phase::experts) proj += t.flops;
+      if (t.phase == Phase::attention) attention_bytes += t.bytes;
+    }
+    return std::tuple{proj, attention_bytes, evaluate_analytic(st.graph).makespan, st.memory.kv_cache};
+  };
+  const auto [proj_hit, bytes_hit, time_hit, kv_hit] = prefill(8448, 8192);
+  const auto [proj_alone, bytes_alone, time_alone, kv_alone] = prefill(256, 0);
+  const auto [proj_all, bytes_all, time_all, kv_all] = prefill(8448, 0);
+  EXPECT_NEAR(proj_hit, proj_alone, 1e-9 * proj_alone);
+  EXPECT_GT(bytes_hit, bytes_alone + 2 * 8192 * 0.9 * (kv_all / 2 / 8448));  // reads both prompts' cached KV
+  EXPECT_GT(time_hit, time_alone);
+  EXPECT_LT(time_hit, 0.5 * time_all);
+  EXPECT_DOUBLE_EQ(kv_hit, kv_all);
+  EXPECT_GT(kv_all, 30 * kv_alone);
+
+  auto doc = sessions(false);
+  doc["workload"] = {{"kind", "prefill"}, {"batch_per_device", 1}, {"input_tokens", 512}, {"cached_tokens", 512}};
+  moesim::Diagnostics all_cached("prefill");
+  EXPECT_FALSE(scenario_from_json(doc, "", all_cached));
+  EXPECT_TRUE(has_problem(all_cached, "/workload/cached_tokens", "at most input_tokens - 1 (511)")) << all_cached.to_string();
+  doc["workload"]["cached_tokens"] = 511;
+  moesim::Diagnostics one_fresh("prefill");
+  EXPECT_TRUE(scenario_from_json(doc, "", one_fresh)) << one_fresh.to_string();
+}
+
 TEST(Sessions, BadSessionsAreRefusedAtTheirPointer) {
   auto doc = sessions(true);
   doc["workload"]["sessions"]["turns"] = 0;
