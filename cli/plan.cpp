@@ -99,6 +99,7 @@ json candidate_json(const PlanSpec& spec, const Candidate& c) {
             {"ep", c.ep(spec)}, {"expert_tp", c.expert_tp ? c.attention_tp : 1}, {"pp", c.pp},
             {"redundant_experts", c.redundant_experts}, {"batch_per_device", c.batch_per_device},
             {"draft_tokens", c.draft_tokens}, {"overlap", c.overlap}, {"all_to_all", c.all_to_all},
+            {"prefix_cache", c.prefix_cache}, {"prefill", c.prefill < 0 ? std::string("colocated") : spec.hardware[static_cast<std::size_t>(c.prefill)].device},
             {"status", c.status}, {"reason", c.reason}};
   if (c.status == "ok" || c.status == "slo") {
     j.update({{"tpot_s", c.tpot_s}, {"instance_output_tokens_per_s", c.instance_tokens_per_s},
@@ -107,6 +108,12 @@ json candidate_json(const PlanSpec& spec, const Candidate& c) {
               {"joules_per_token_tdp_bound", c.joules_per_token}, {"memory_fraction", c.memory_fraction},
               {"phases_s", c.phases_s}});
     j["ttft_s"] = c.ttft_s >= 0 ? json(c.ttft_s) : json(nullptr);
+    if (c.prefill_share > 0) j["prefill_share"] = c.prefill_share;
+    if (c.pool.devices > 0) {
+      j["prefill_pool"] = {{"nodes", c.pool.nodes}, {"devices", c.pool.devices}, {"attention_tp", c.pool.attention_tp},
+                           {"overlap", c.pool.overlap}, {"step_s", c.pool.step_s}, {"replicas", c.pool.replicas},
+                           {"kv_transfer_s", c.pool.kv_transfer_s}, {"usd_per_hour", c.pool.usd_per_hour}};
+    }
   }
   if (c.flow_tpot_s) j["flow_tpot_s"] = *c.flow_tpot_s;
   if (!c.flow_difference.empty()) j["flow_difference"] = c.flow_difference;
@@ -115,7 +122,8 @@ json candidate_json(const PlanSpec& spec, const Candidate& c) {
 
 std::string candidates_csv(const PlanSpec& spec, const std::vector<Candidate>& all) {
   const std::vector<std::string> cols{"device", "nodes", "devices", "attention_tp", "attention_dp", "ep", "expert_tp", "pp",
-                                      "redundant_experts", "batch_per_device", "draft_tokens", "overlap", "all_to_all", "status",
+                                      "redundant_experts", "batch_per_device", "draft_tokens", "overlap", "all_to_all",
+                                      "prefix_cache", "prefill", "prefill_devices", "prefill_replicas", "status",
                                       "tpot_s", "ttft_s", "instance_output_tokens_per_s", "replicas",
                                       "total_devices", "usd_per_hour", "usd_per_million_output_tokens",
                                       "joules_per_token_tdp_bound", "memory_fraction", "flow_tpot_s", "reason"};
@@ -124,7 +132,13 @@ std::string candidates_csv(const PlanSpec& spec, const std::vector<Candidate>& a
   for (const auto& c : all) {
     const json j = candidate_json(spec, c);
     std::vector<json> cells;
-    for (const auto& k : cols) cells.push_back(j.value(k, json(nullptr)));
+    for (const auto& k : cols) {
+      if (k == "prefill_devices" || k == "prefill_replicas") {
+        cells.push_back(j.contains("prefill_pool") ? j["prefill_pool"][k.substr(8)] : json(nullptr));
+      } else {
+        cells.push_back(j.value(k, json(nullptr)));
+      }
+    }
     out += csv_line(cells);
   }
   return out;
@@ -189,6 +203,25 @@ bool plot_front(const PlanSpec& spec, const std::vector<Candidate>& all, const s
   return ok;
 }
 
+// What the prefill side of the search needs from the workload.
+void check_prefill_inputs(PlanSpec& spec, Diagnostics& diag) {
+  const bool cache_on = std::find(spec.prefix_cache.begin(), spec.prefix_cache.end(), "on") != spec.prefix_cache.end();
+  const bool pools = std::any_of(spec.prefill.begin(), spec.prefill.end(), [](int p) { return p >= 0; });
+  if (cache_on && spec.prefix_hit < 0) {
+    diag.error("/search/prefix_cache", "the prefix cache needs the share of each prompt it holds",
+               "\"workload\": {..., \"prefix_hit\": 0.6} (0.6: the first 60% of each prompt is cached)");
+  }
+  spec.prefix_hit = std::max(0.0, spec.prefix_hit);
+  if (pools && spec.output_tokens == 0) {
+    diag.error("/workload/output_tokens", "a prefill pool is sized to the request rate, which needs each request's output length",
+               "\"output_tokens\": 512");
+  }
+  if ((cache_on || pools || spec.output_tokens > 0) && spec.input_tokens == 0) {
+    diag.error("/workload/input_tokens", "the prefill side of the plan (prefix cache, prefill pools, prefill load) needs the prompt length",
+               "\"input_tokens\": 2048");
+  }
+}
+
 }  // namespace
 
 std::optional<PlanSpec> plan_spec_from_json(const json& doc, const std::string& path, Diagnostics& diag) {
@@ -218,6 +251,8 @@ std::optional<PlanSpec> plan_spec_from_json(const json& doc, const std::string& 
     spec.context_tokens = static_cast<int>(w.integer("context_tokens", true, 1, 10000000).value_or(1));
     spec.input_tokens = static_cast<int>(w.integer("input_tokens", false, 1, 10000000).value_or(0));
     if (const json* sp = w.raw("speculative")) spec.speculative = *sp;  // checked with each candidate's scenario
+    spec.output_tokens = static_cast<int>(w.integer("output_tokens", false, 1, 10000000).value_or(0));
+    spec.prefix_hit = w.number("prefix_hit", false, 0.0, 1.0).value_or(-1);
     w.finish();
   }
   ObjectReader slo = r.object("slo");
@@ -283,6 +318,24 @@ std::optional<PlanSpec> plan_spec_from_json(const json& doc, const std::string& 
     diag.error("/search/draft_tokens", "draft tokens need the speculative method and its acceptance",
                "\"workload\": {..., \"speculative\": {\"method\": \"mtp\", \"acceptance\": 0.85}}");
   }
+  spec.prefix_cache = read_names(s, "prefix_cache", {"off"}, {"off", "on"});
+  std::vector<std::string> places{"colocated"};
+  for (const auto& h : spec.hardware) {
+    if (std::find(places.begin(), places.end(), h.device) == places.end()) places.push_back(h.device);
+  }
+  for (const auto& p : read_names(s, "prefill", {"colocated"}, places)) {
+    int index = -1;
+    for (std::size_t i = 0; i < spec.hardware.size() && index < 0 && p != "colocated"; ++i) {
+      if (spec.hardware[i].device == p) index = static_cast<int>(i);
+    }
+    if (index >= 0 && spec.hardware[static_cast<std::size_t>(index)].scale_out.is_null()) {
+      diag.error("/search/prefill", "a prefill pool sends each prompt's KV cache over the scale-out network, and " + p +
+                 " has no scale_out", "give that hardware option a \"scale_out\"");
+    }
+    spec.prefill.push_back(index);
+  }
+  spec.prefill_nodes = read_ints(s, "prefill_nodes", {1, 2, 4}, 1);
+  check_prefill_inputs(spec, diag);
   if (s.valid()) {
     if (s.has("power_cap")) {
       diag.error(s.pointer_to("power_cap"), "power caps are not searched in this version",
@@ -318,6 +371,15 @@ std::string Candidate::describe(const PlanSpec& spec) const {
                 redundant_experts, batch_per_device, overlap.c_str(), all_to_all.c_str());
   std::string out = buf;
   if (draft_tokens > 0) out += ", " + std::to_string(draft_tokens) + " draft token" + (draft_tokens > 1 ? "s" : "");
+  if (prefix_cache) out += ", prefix cache";
+  if (prefill >= 0) {
+    out += ", prefill pool of " + spec.hardware[static_cast<std::size_t>(prefill)].device;
+    if (pool.devices > 0) {
+      out += " (" + std::to_string(pool.replicas) + " x " + std::to_string(pool.nodes) + "x" +
+             std::to_string(spec.hardware[static_cast<std::size_t>(prefill)].devices_per_node) + ", TP" +
+             std::to_string(pool.attention_tp) + ", " + pool.overlap + ")";
+    }
+  }
   return out;
 }
 
@@ -334,9 +396,13 @@ std::vector<Candidate> enumerate_candidates(const PlanSpec& spec) {
               for (const auto& o : spec.overlap)
                 for (const auto& a : spec.all_to_all)
                   for (const auto& etp : spec.expert_tp)
-                    for (int k : spec.draft_tokens) {
+                    for (int k : spec.draft_tokens)
+                      for (const auto& cache : spec.prefix_cache)
+                        for (int place : spec.prefill) {
                   if (etp == "attention" && tp == 1 && spec.expert_tp.size() > 1) continue;  // the same as "off"
                   Candidate c;
+                  c.prefix_cache = cache == "on";
+                  c.prefill = place;
                   c.expert_tp = etp == "attention";
                   c.draft_tokens = k;
                   c.hardware = h;
@@ -374,6 +440,9 @@ json candidate_scenario(const PlanSpec& spec, const Candidate& c, bool prefill, 
   s["workload"] = prefill ? json{{"kind", "prefill"}, {"batch_per_device", 1}, {"input_tokens", spec.input_tokens}}
                           : json{{"kind", "decode"}, {"batch_per_device", c.batch_per_device},
                                  {"context_tokens", spec.context_tokens}};
+  if (prefill && c.prefix_cache && cached_prompt_tokens(spec, true) > 0) {
+    s["workload"]["cached_tokens"] = cached_prompt_tokens(spec, true);
+  }
   if (!prefill && c.draft_tokens > 0) {
     s["workload"]["speculative"] = spec.speculative;
     s["workload"]["speculative"]["draft_tokens"] = c.draft_tokens;
@@ -381,7 +450,21 @@ json candidate_scenario(const PlanSpec& spec, const Candidate& c, bool prefill, 
   return s;
 }
 
-void evaluate_candidate(const PlanSpec& spec, Candidate& c) {
+std::expected<sim::Report, std::string> run_analytic(const PlanSpec& spec, const json& scenario) {
+  Diagnostics diag;
+  auto s = sim::scenario_from_json(scenario, fs::path(spec.file).parent_path().string(), diag);
+  if (!s) {
+    for (const auto& p : diag.problems()) {
+      if (p.severity == Problem::Severity::error) return std::unexpected(p.pointer + ": " + p.message);
+    }
+    return std::unexpected(std::string("the scenario is invalid"));
+  }
+  auto r = sim::simulate(*s, no_flow);
+  if (!r) return std::unexpected("simulation failed: " + r.error());
+  return r;
+}
+
+void evaluate_candidate(const PlanSpec& spec, Candidate& c, const std::vector<PrefillOption>& pools) {
   const HardwareOption& h = spec.hardware[c.hardware];
   const int d = c.devices(spec);
   if (d % c.pp != 0 || d % (c.attention_tp * c.pp) != 0) {
@@ -389,61 +472,33 @@ void evaluate_candidate(const PlanSpec& spec, Candidate& c) {
     c.reason = "the split does not divide " + std::to_string(d) + " devices";
     return;
   }
-  const std::string base_dir = fs::path(spec.file).parent_path().string();
-  Diagnostics diag;
-  auto s = sim::scenario_from_json(candidate_scenario(spec, c, false, "analytic"), base_dir, diag);
-  if (!s) {
-    c.status = "invalid";
-    for (const auto& p : diag.problems()) {
-      if (p.severity == Problem::Severity::error) {
-        c.reason = p.pointer + ": " + p.message;
-        break;
-      }
-    }
-    return;
-  }
-  auto r = sim::simulate(*s, no_flow);
+  auto r = run_analytic(spec, candidate_scenario(spec, c, false, "analytic"));
   if (!r) {
     c.status = "invalid";
-    c.reason = "simulation failed: " + r.error();
+    c.reason = r.error();
     return;
   }
   c.tpot_s = r->latency_s.count("tpot") ? r->latency_s.at("tpot").p50 : r->step_time_s;
   c.instance_tokens_per_s = r->output_tokens_per_s;
   c.memory_fraction = r->memory_capacity > 0 ? r->memory_total / r->memory_capacity : 0;
   c.phases_s = r->phases_s;
-  if (c.instance_tokens_per_s > 0) {
-    c.replicas = static_cast<int>(std::ceil(spec.output_tokens_per_s / c.instance_tokens_per_s - 1e-9));
-    c.usd_per_hour = c.replicas * d * h.price_per_device_hour;
-    c.usd_per_million_tokens = c.usd_per_hour / 3600.0 / spec.output_tokens_per_s * 1e6;
-    c.joules_per_token = d * h.tdp_w / c.instance_tokens_per_s;
-  }
-  if (!r->feasible || c.instance_tokens_per_s <= 0) {
+  if (r->feasible && c.instance_tokens_per_s > 0) {
+    c.status = "ok";
+    if (spec.slo_tpot_s && c.tpot_s > *spec.slo_tpot_s) {
+      c.status = "slo";
+      c.reason = "TPOT " + ms(c.tpot_s) + " > " + ms(*spec.slo_tpot_s);
+    } else {
+      evaluate_prefill(spec, c, pools);
+    }
+  } else {
     c.status = "memory";
     c.reason = r->reason;
-    return;
   }
-  c.status = "ok";
-  if (spec.slo_tpot_s && c.tpot_s > *spec.slo_tpot_s) {
-    c.status = "slo";
-    c.reason = "TPOT " + ms(c.tpot_s) + " > " + ms(*spec.slo_tpot_s);
-  }
-  if (spec.slo_ttft_s && c.status == "ok") {
-    // TTFT: one prompt per attention rank through the same deployment, no queueing.
-    Diagnostics pd;
-    auto ps = sim::scenario_from_json(candidate_scenario(spec, c, true, "analytic"), base_dir, pd);
-    auto pr = ps ? sim::simulate(*ps, no_flow) : std::expected<sim::Report, std::string>(std::unexpected("invalid"));
-    if (pr && pr->feasible) {
-      c.ttft_s = pr->step_time_s;
-      if (c.ttft_s > *spec.slo_ttft_s) {
-        c.status = "slo";
-        c.reason = "TTFT " + ms(c.ttft_s) + " > " + ms(*spec.slo_ttft_s);
-      }
-    } else {
-      c.status = "slo";
-      c.reason = "TTFT: the prefill of one " + std::to_string(spec.input_tokens) + "-token prompt per rank " +
-                 (pr ? "does not fit: " + pr->reason : "cannot be estimated");
-    }
+  if (c.instance_tokens_per_s > 0) {
+    c.replicas = static_cast<int>(std::ceil(spec.output_tokens_per_s / c.instance_tokens_per_s - 1e-9));
+    c.usd_per_hour = c.replicas * d * h.price_per_device_hour + c.pool.usd_per_hour;
+    c.usd_per_million_tokens = c.usd_per_hour / 3600.0 / spec.output_tokens_per_s * 1e6;
+    c.joules_per_token += d * h.tdp_w / c.instance_tokens_per_s;  // after the prefill pool's share, if any
   }
 }
 
@@ -543,11 +598,12 @@ int cmd_plan(const PlanOptions& options) {
   // Candidates are independent and the core library keeps no mutable global state: threads.
   const int threads = std::min<int>(parallel_slots(options.jobs), static_cast<int>(all.size()));
   const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<PrefillOption> pools = evaluate_prefill_pools(*spec);
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
-      for (std::size_t i = next++; i < all.size(); i = next++) evaluate_candidate(*spec, all[i]);
+      for (std::size_t i = next++; i < all.size(); i = next++) evaluate_candidate(*spec, all[i], pools);
     });
   }
   for (auto& t : pool) t.join();
@@ -673,12 +729,24 @@ int cmd_plan(const PlanOptions& options) {
     const HardwareOption& h = spec->hardware[w.hardware];
     std::printf("Pareto front (cost per million tokens, TPOT, energy per token): %zu candidates\n", front.size());
     std::printf("winner: %s\n", w.describe(*spec).c_str());
-    std::printf("  $%.4f per million output tokens: %d replica%s of %d devices = %d %s at $%.2f/h = $%.0f/h\n",
+    std::printf("  $%.4f per million output tokens: %d replica%s of %d devices = %d %s at $%.2f/h = $%.0f/h",
                 w.usd_per_million_tokens, w.replicas, w.replicas == 1 ? "" : "s", w.devices(*spec),
-                w.replicas * w.devices(*spec), h.device.c_str(), h.price_per_device_hour, w.usd_per_hour);
+                w.replicas * w.devices(*spec), h.device.c_str(), h.price_per_device_hour, w.usd_per_hour - w.pool.usd_per_hour);
+    if (w.pool.devices > 0) {
+      const HardwareOption& ph = spec->hardware[static_cast<std::size_t>(w.prefill)];
+      std::printf(", and a prefill pool of %d replica%s of %d = %d %s at $%.2f/h = $%.0f/h; $%.0f/h in all",
+                  w.pool.replicas, w.pool.replicas == 1 ? "" : "s", w.pool.devices, w.pool.replicas * w.pool.devices,
+                  ph.device.c_str(), ph.price_per_device_hour, w.pool.usd_per_hour, w.usd_per_hour);
+    }
+    std::printf("\n");
     std::printf("  TPOT %s", ms(w.tpot_s).c_str());
     if (spec->slo_tpot_s) std::printf(" (%.0f%% of the SLO)", 100 * w.tpot_s / *spec->slo_tpot_s);
-    if (w.ttft_s >= 0) std::printf(", TTFT %s (one prompt per rank, no queueing)", ms(w.ttft_s).c_str());
+    if (w.ttft_s >= 0) {
+      std::printf(", TTFT %s (%s, no queueing)", ms(w.ttft_s).c_str(),
+                  w.prefill >= 0 ? ("prefill pool " + ms(w.pool.step_s) + " + KV transfer " + ms(w.pool.kv_transfer_s)).c_str()
+                                 : "one prompt per rank");
+    }
+    if (w.prefill_share > 0) std::printf(", %.0f%% of its time prefilling", 100 * w.prefill_share);
     std::printf(", memory %.0f%% of capacity, %.3f J/token (devices at TDP: an upper bound)\n",
                 100 * w.memory_fraction, w.joules_per_token);
     std::printf("  binding constraint: %s", binding.c_str());
@@ -705,8 +773,9 @@ int cmd_plan(const PlanOptions& options) {
     plan["winner"] = candidate_json(*spec, w);
     plan["explanation"] = {{"binding_constraint", binding}, {"cheaper_candidates", cheaper},
                            {"bottleneck_phase", bottleneck_text(w)},
-                           {"ttft_basis", spec->slo_ttft_s ? "prefill of one prompt per attention rank, no queueing"
-                                                           : "not estimated (no TTFT SLO)"},
+                           {"ttft_basis", w.ttft_s < 0 ? "not estimated (no TTFT SLO, no prefill load)"
+                                          : w.prefill >= 0 ? "the prefill pool's prefill of one prompt per attention rank and the KV transfer, no queueing"
+                                                           : "prefill of one prompt per attention rank, no queueing"},
                            {"energy_basis", "devices at TDP over the output rate: an upper bound"}};
     plan["front"] = front_json;
     if (!write_text_atomic((dir / "front.csv").string(), candidates_csv(*spec, front_rows))) rc = 1;

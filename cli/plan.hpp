@@ -7,12 +7,14 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <expected>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "report/report.hpp"
 
 namespace moesim::tools {
 
@@ -44,6 +46,16 @@ struct PlanSpec {
   /// acceptance.
   std::vector<int> draft_tokens;
   nlohmann::json speculative;  ///< {"method", "acceptance"}; null without
+  /// Output tokens per request (0: not given). With it, prefills are charged: a colocated
+  /// deployment spends part of its time on them, a prefill pool is sized to the request rate.
+  int output_tokens = 0;
+  /// The prefix cache: "off", "on" (each prompt's prefix_hit share is cached: read, not computed).
+  std::vector<std::string> prefix_cache;
+  double prefix_hit = 0;
+  /// Where prompts are prefilled: -1 on the decode deployment (colocated), else a pool of that
+  /// hardware option (disaggregated; search.prefill names it by device).
+  std::vector<int> prefill;
+  std::vector<int> prefill_nodes;   ///< node counts searched for a prefill pool
 
   int confirm_top = 3;           ///< flow-confirm this many of the cheapest on the front
 };
@@ -51,12 +63,41 @@ struct PlanSpec {
 std::optional<PlanSpec> plan_spec_from_json(const nlohmann::json& doc, const std::string& path, Diagnostics& diag);
 std::optional<PlanSpec> load_plan_spec(const std::string& path, Diagnostics& diag);
 
+/// A prefill pool: one layout of a hardware option, evaluated once and offered to every decode
+/// candidate (docs/plan.md, "Prefill").
+struct PrefillOption {
+  int hardware = 0, nodes = 1, attention_tp = 1;
+  std::string overlap;
+  bool prefix_cache = false;
+  bool fits = false;
+  std::string reason;            ///< why it does not fit
+  double step_s = 0;             ///< the prefill of one prompt per attention rank
+  double prompts_per_s = 0;      ///< at that step
+  double kv_bytes_per_device = 0;  ///< one prompt's KV cache on each device of its rank
+  int devices(const PlanSpec& spec) const { return nodes * spec.hardware[static_cast<std::size_t>(hardware)].devices_per_node; }
+};
+
+/// Every prefill pool of the search, evaluated (none without a pool in search.prefill).
+std::vector<PrefillOption> evaluate_prefill_pools(const PlanSpec& spec);
+
 struct Candidate {
   int hardware = 0;              ///< index into PlanSpec::hardware
   int nodes = 1, attention_tp = 1, pp = 1, batch_per_device = 1, redundant_experts = 0;
   std::string overlap, all_to_all;
   bool expert_tp = false;        ///< experts sharded over the attention TP group
   int draft_tokens = 0;
+  bool prefix_cache = false;
+  int prefill = -1;              ///< -1: colocated; else the hardware option of a prefill pool
+  /// Disaggregated: the cheapest pool of that hardware (meeting the TTFT SLO where one does).
+  struct Pool {
+    int nodes = 0, attention_tp = 1, devices = 0;
+    std::string overlap;
+    double step_s = 0;           ///< its prefill of one prompt per attention rank
+    int replicas = 0;
+    double kv_transfer_s = 0;    ///< a prompt's KV cache to the decode deployment
+    double usd_per_hour = 0;     ///< all its replicas
+  } pool;
+  double prefill_share = 0;      ///< colocated, with output_tokens: the time spent prefilling
   /// Expert-parallel degree: the stage's devices, over the TP group when experts are sharded.
   int ep(const PlanSpec& spec) const { return devices(spec) / pp / (expert_tp ? attention_tp : 1); }
 
@@ -89,8 +130,19 @@ std::vector<Candidate> enumerate_candidates(const PlanSpec& spec);
 /// prompt per attention rank for the TTFT estimate).
 nlohmann::json candidate_scenario(const PlanSpec& spec, const Candidate& c, bool prefill, const std::string& fidelity);
 
-/// Evaluates one candidate at analytic fidelity, in this process.
-void evaluate_candidate(const PlanSpec& spec, Candidate& c);
+/// Evaluates one candidate at analytic fidelity, in this process (`pools`: the evaluated prefill
+/// pools, for a disaggregated candidate).
+void evaluate_candidate(const PlanSpec& spec, Candidate& c, const std::vector<PrefillOption>& pools = {});
+
+/// The prompt's cached tokens for a candidate's prefill (0 with the prefix cache off).
+int cached_prompt_tokens(const PlanSpec& spec, bool prefix_cache);
+
+/// A scenario run at analytic fidelity, or the first error of its validation or simulation.
+std::expected<sim::Report, std::string> run_analytic(const PlanSpec& spec, const nlohmann::json& scenario);
+
+/// The prefill side of a candidate whose decode has been evaluated: its TTFT, and the prefill
+/// load (colocated) or the prefill pool (disaggregated) in its rate and cost.
+void evaluate_prefill(const PlanSpec& spec, Candidate& c, const std::vector<PrefillOption>& pools);
 
 /// Indices of the points no other point beats in every objective (all minimised).
 std::vector<std::size_t> pareto_front(const std::vector<std::array<double, 3>>& points);
