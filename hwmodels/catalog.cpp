@@ -23,6 +23,8 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::fp32, "fp32", 4},   {DType::tf32, "tf32", 4}, {DType::bf16, "bf16", 2},
     {DType::fp16, "fp16", 2},   {DType::fp8, "fp8", 1},   {DType::int8, "int8", 1},
     {DType::fp4, "fp4", 0.5},   {DType::int4, "int4", 0.5},
+    {DType::nvfp4, "nvfp4", 0.5 + 1.0 / 16},  // + one 1-byte E4M3 scale per 16 elements
+    {DType::mxfp4, "mxfp4", 0.5 + 1.0 / 32},  // + one 1-byte E8M0 scale per 32 elements
 };
 
 const std::vector<std::string> kDeviceKinds{"gpu", "phone"};
@@ -292,7 +294,8 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
     link.latency_s = l.quantity("latency", Dimension::time, true).value_or(0);
     link.message_efficiency = l.number("message_efficiency", false, 1e-3, 1.0);
     link.message_overhead_s = l.quantity("message_overhead", Dimension::time).value_or(0);
-    require_sources(l, {"bandwidth", "efficiency", "latency", "message_efficiency", "message_overhead"},
+    link.max_domain = static_cast<int>(l.integer("max_domain", false, 2, 100000).value_or(0));
+    require_sources(l, {"bandwidth", "efficiency", "latency", "message_efficiency", "message_overhead", "max_domain"},
                     link.sources);
     l.finish();
     if (link.bandwidth <= 0) {

@@ -13,12 +13,15 @@
 namespace moesim::hw {
 
 /// Numeric formats a compute engine can run, with their size in bytes.
-enum class DType { fp32, tf32, bf16, fp16, fp8, int8, fp4, int4 };
+/// fp4: plain 4-bit storage (no block scales counted). nvfp4 and mxfp4 are the block-scaled FP4
+/// formats (E2M1 values): nvfp4 with one FP8 E4M3 scale per 16 elements, mxfp4 (OCP
+/// microscaling) with one E8M0 scale per 32; their bytes count the scales.
+enum class DType { fp32, tf32, bf16, fp16, fp8, int8, fp4, int4, nvfp4, mxfp4 };
 
 /// "bf16" -> DType::bf16; nullopt for an unknown name.
 std::optional<DType> dtype_from_name(const std::string& name);
 std::string dtype_name(DType dtype);
-/// Storage size of one element (fp4/int4: 0.5).
+/// Storage size of one element (fp4/int4: 0.5; nvfp4 0.5625 and mxfp4 0.53125, with their scales).
 double dtype_bytes(DType dtype);
 std::vector<std::string> dtype_names();
 
@@ -84,6 +87,9 @@ struct Link {
   /// Fixed cost of such a per-token-message collective on this link class on top of `latency_s`
   /// (what the kernels spend besides moving bytes), seconds.
   double message_overhead_s = 0;
+  /// Scale-up links: the most devices one domain of this link joins (NVLink 5: 72, an NVL72
+  /// rack); 0: not stated.
+  int max_domain = 0;
   std::map<std::string, std::string> sources;
 
   double effective_bandwidth() const { return bandwidth * efficiency; }

@@ -260,6 +260,14 @@ void read_cluster(ObjectReader c, Scenario& s, Diagnostics& diag) {
     diag.error(c.pointer_to("node") + "/scale_up",
                "link '" + s.cluster.scale_up->name + "' is a Wi-Fi link, for phones only",
                "use a scale_up or host link (moesim links lists them)");
+  } else if (!phone && s.cluster.scale_up && s.cluster.scale_up->max_domain > 0 &&
+             s.cluster.devices_per_node > s.cluster.scale_up->max_domain) {
+    diag.error(c.pointer_to("node") + "/devices_per_node",
+               std::to_string(s.cluster.devices_per_node) + " devices in one " + s.cluster.scale_up->name +
+                   " domain; it joins at most " + std::to_string(s.cluster.scale_up->max_domain) + " (" +
+                   s.cluster.scale_up->description + ")",
+               "at most " + std::to_string(s.cluster.scale_up->max_domain) +
+                   " devices per node; more go in further nodes over a scale_out network");
   } else if (!phone && s.cluster.scale_up && s.cluster.scale_up->link_class != "scale_up" &&
       s.cluster.scale_up->link_class != "host") {
     diag.error(c.pointer_to("node") + "/scale_up",

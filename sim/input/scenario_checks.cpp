@@ -243,11 +243,22 @@ void check_prefill_prompt(const Scenario& s, Diagnostics& diag) {
 }
 
 // The device computes in the weights' dtype.
+// A quantised dtype (under 2 bytes) the device has no tensor cores for is weight-only: stored so,
+// dequantised and computed in bf16 (as vLLM runs MXFP4 or INT4 weights on Hopper), with a note.
 void check_compute_dtype(const Scenario& s, Diagnostics& diag) {
-  if (s.cluster.device && !s.cluster.device->peak(s.model.weights_dtype)) {
-    diag.error("/model/weights_dtype",
-               "device '" + s.cluster.device->name + "' has no " +
-                   hw::dtype_name(s.model.weights_dtype) + " compute");
+  const hw::Device* dev = s.cluster.device;
+  const hw::DType w = s.model.weights_dtype;
+  if (dev == nullptr || dev->peak(w)) return;
+  std::string has;
+  for (const auto& [dt, peak] : dev->compute.peak_flops) has += (has.empty() ? "" : ", ") + hw::dtype_name(dt);
+  if (hw::dtype_bytes(w) < 2 && dev->peak(hw::DType::bf16)) {
+    diag.warning("/model/weights_dtype",
+                 "device '" + dev->name + "' has no " + hw::dtype_name(w) + " tensor cores: the weights are stored in " +
+                     hw::dtype_name(w) + " and computed in bf16 (weight-only quantisation)",
+                 "it computes in: " + has);
+  } else {
+    diag.error("/model/weights_dtype", "device '" + dev->name + "' has no " + hw::dtype_name(w) + " compute",
+               "valid here: " + has);
   }
 }
 

@@ -84,10 +84,11 @@ Deployment resolve_deployment(const Scenario& s) {
       m.is_moe()) {
     cost.share_sms_with_communication();
   }
-  // Tokens travel in fp8 when the experts compute in fp8 (DeepEP's dispatch), else in bf16;
-  // combine returns bf16 unless the scenario says otherwise.
-  const hw::DType dispatch_dtype = s.communication.dispatch_dtype.value_or(
-      cost.compute_dtype() == hw::DType::fp8 ? hw::DType::fp8 : hw::DType::bf16);
+  // Tokens travel in fp8 when the experts compute in fp8 or a block-scaled fp4 (DeepEP's fp8
+  // dispatch), else in bf16; combine returns bf16 unless the scenario says otherwise.
+  const hw::DType c = cost.compute_dtype();
+  const bool low = c == hw::DType::fp8 || c == hw::DType::fp4 || c == hw::DType::nvfp4 || c == hw::DType::mxfp4;
+  const hw::DType dispatch_dtype = s.communication.dispatch_dtype.value_or(low ? hw::DType::fp8 : hw::DType::bf16);
   return Deployment{
       .model = m,
       .weights_dtype = s.model.weights_dtype,

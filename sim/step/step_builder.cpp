@@ -116,11 +116,14 @@ class StepBuilder {
     return add_compute(ph, layer, st, d_.cost.class_kernel(ph, flops, bytes), std::move(deps));
   }
 
-  // Quantising `elements` bf16 activations to fp8 before an fp8 GEMM (read 2 B, write 1 B and
-  // one fp32 scale per 128 elements); nothing when the GEMMs compute in 16 bits.
+  // Quantising `elements` bf16 activations before an 8-bit GEMM (read 2 B, write 1 B and one fp32
+  // scale per 128 elements) or a block-scaled FP4 one; nothing when the GEMMs compute in 16 bits.
   void cast(int layer, int st, double elements, const std::vector<int>& deps) {
     if (!fp8_ || elements <= 0) return;
-    kernel(Phase::cast_transpose, layer, st, elements, elements * (kActivationBytes + 1.0 + 4.0 / 128.0), deps);
+    // Block-scaled FP4 compute (W4A4): the format's bytes, scales included.
+    const hw::DType c = d_.cost.compute_dtype();
+    const double written = c == hw::DType::nvfp4 || c == hw::DType::mxfp4 ? hw::dtype_bytes(c) : 1.0 + 4.0 / 128.0;
+    kernel(Phase::cast_transpose, layer, st, elements, elements * (kActivationBytes + written), deps);
   }
 
   // A gated activation (SwiGLU / GeGLU) over `rows` x `inter`: read gate and up, write one.
