@@ -8,8 +8,10 @@
 #include <set>
 
 #include "json_reader.hpp"
+#include "model/config_reader.hpp"
 
 namespace moesim::sim {
+using namespace config_detail;
 namespace {
 
 /// model_type -> family. kimi_k2 is DeepSeek-V3's architecture under another name; llama4_text
@@ -23,186 +25,13 @@ constexpr TypeEntry kModelTypes[] = {
     {"deepseek_v2", "deepseek_v2"}, {"deepseek_v3", "deepseek_v3"}, {"kimi_k2", "deepseek_v3"},
     {"gpt_oss", "gpt_oss"},       {"olmoe", "olmoe"},             {"llama4", "llama4"},
     {"llama4_text", "llama4"},    {"llama", "llama"},             {"qwen2", "qwen2"},
-    {"qwen3", "qwen3"},
+    {"qwen3", "qwen3"},           {"glm4_moe", "glm4_moe"},       {"glm_moe_dsa", "glm_moe_dsa"},
+    {"deepseek_v32", "deepseek_v32"}, {"mistral4", "deepseek_v3"}, {"qwen3_next", "qwen3_next"},
+    {"nemotron_h", "nemotron_h"},
 };
 
 std::size_t error_count(const Diagnostics& diag) { return diag.error_count(); }
 
-/// Typed reads for third-party config files. HF configs write null for "not set"
-/// ("q_lora_rank": null, "sliding_window": null), so null counts as absent unless required.
-class ConfigReader {
- public:
-  explicit ConfigReader(ObjectReader& reader) : r_(reader) {}
-
-  std::string ptr(const std::string& key) const { return r_.pointer_to(key); }
-  Diagnostics& diag() { return r_.diagnostics(); }
-  ObjectReader& object_reader() { return r_; }
-
-  bool has(const std::string& key) {
-    const nlohmann::json* v = r_.raw(key);
-    return v != nullptr && !v->is_null();
-  }
-
-  /// An int in [min, max]. Sizes are read as int: every real shape fits, and a larger value is
-  /// a typo.
-  std::optional<int> size(const std::string& key, bool required, int min = 1,
-                          int max = std::numeric_limits<int>::max()) {
-    const nlohmann::json* v = r_.raw(key);
-    if (v != nullptr && v->is_null() && !required) return std::nullopt;
-    auto x = r_.integer(key, required, min);
-    if (!x) return std::nullopt;
-    if (*x > max) {
-      diag().error(ptr(key), "value " + std::to_string(*x) + " is too large",
-                   "must be <= " + std::to_string(max));
-      return std::nullopt;
-    }
-    return static_cast<int>(*x);
-  }
-
-  bool flag(const std::string& key, bool fallback) {
-    const nlohmann::json* v = r_.raw(key);
-    if (v == nullptr || v->is_null()) return fallback;
-    return r_.boolean(key).value_or(fallback);
-  }
-
-  std::optional<std::string> text(const std::string& key) {
-    const nlohmann::json* v = r_.raw(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    return r_.string(key);
-  }
-
-  std::optional<std::vector<int>> int_list(const std::string& key) {
-    const nlohmann::json* v = r_.raw(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    if (!v->is_array()) {
-      diag().error(ptr(key), "expected an array of integers, got " + json_type_name(*v));
-      return std::nullopt;
-    }
-    std::vector<int> out;
-    bool ok = true;
-    for (std::size_t i = 0; i < v->size(); ++i) {
-      const nlohmann::json& e = (*v)[i];
-      if (!e.is_number_integer() || e.get<long long>() < 0 ||
-          e.get<long long>() > std::numeric_limits<int>::max()) {
-        diag().error(ptr(key) + "/" + std::to_string(i),
-                     "expected a non-negative integer, got " + e.dump());
-        ok = false;
-        continue;
-      }
-      out.push_back(e.get<int>());
-    }
-    if (!ok) return std::nullopt;
-    return out;
-  }
-
-  std::optional<std::vector<std::string>> string_list(const std::string& key) {
-    const nlohmann::json* v = r_.raw(key);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    if (!v->is_array()) {
-      diag().error(ptr(key), "expected an array of strings, got " + json_type_name(*v));
-      return std::nullopt;
-    }
-    std::vector<std::string> out;
-    bool ok = true;
-    for (std::size_t i = 0; i < v->size(); ++i) {
-      const nlohmann::json& e = (*v)[i];
-      if (!e.is_string()) {
-        diag().error(ptr(key) + "/" + std::to_string(i),
-                     "expected a string, got " + json_type_name(e));
-        ok = false;
-        continue;
-      }
-      out.push_back(e.get<std::string>());
-    }
-    if (!ok) return std::nullopt;
-    return out;
-  }
-
-  /// Reports a key that is optional in general but needed by this model's layers.
-  void missing(const std::string& key, const std::string& why) {
-    diag().error(ptr(key), "missing required key '" + key + "'", why);
-  }
-
- private:
-  ObjectReader& r_;
-};
-
-/// Far above any real model (the largest have ~100 layers); a bound keeps a typo from
-/// allocating a per-layer table of billions of entries.
-constexpr int kMaxLayers = 100000;
-
-/// Which config keys hold the MoE and attention values, so validation can point at them.
-struct Keys {
-  std::string kv_heads = "num_key_value_heads";
-  std::string experts;
-  std::string top_k = "num_experts_per_tok";
-  std::string dense_intermediate = "intermediate_size";
-  std::string n_group = "n_group";
-  std::string topk_group = "topk_group";
-};
-
-/// Reads what every HF family shares: sizes, heads, head_dim, tying. `kv_default_heads`: whether
-/// a missing num_key_value_heads means MHA (Llama, Qwen2, OLMoE) or must be given (families
-/// whose transformers default is some other number, so guessing would be wrong).
-void read_common(ConfigReader& c, ModelConfig& m, bool kv_default_heads) {
-  m.hidden = c.size("hidden_size", true).value_or(0);
-  m.num_layers = c.size("num_hidden_layers", true, 1, kMaxLayers).value_or(0);
-  m.vocab = c.size("vocab_size", true).value_or(0);
-  m.max_position = c.size("max_position_embeddings", false).value_or(0);
-  m.tie_embeddings = c.flag("tie_word_embeddings", false);
-  AttentionSpec& a = m.attention;
-  a.kind = AttentionKind::gqa;
-  a.num_heads = c.size("num_attention_heads", true).value_or(0);
-  const auto kv = c.size("num_key_value_heads", !kv_default_heads);
-  a.num_kv_heads = kv.value_or(kv_default_heads ? a.num_heads : 0);
-  if (auto hd = c.size("head_dim", false)) {
-    a.head_dim = *hd;
-  } else if (m.hidden > 0 && a.num_heads > 0) {
-    if (m.hidden % a.num_heads != 0) {
-      c.diag().error(c.ptr("num_attention_heads"),
-                     "hidden_size " + std::to_string(m.hidden) + " is not divisible by " +
-                         std::to_string(a.num_heads) + " heads",
-                     "give head_dim explicitly");
-    } else {
-      a.head_dim = m.hidden / a.num_heads;
-    }
-  }
-}
-
-/// Per-layer attention type from a transformers `layer_types` list (gpt-oss, newer Qwen/Llama-4).
-void apply_layer_types(ConfigReader& c, ModelConfig& m, const std::vector<std::string>& types) {
-  if (static_cast<int>(types.size()) != m.num_layers) {
-    c.diag().error(c.ptr("layer_types"),
-                   "has " + std::to_string(types.size()) + " entries for " +
-                       std::to_string(m.num_layers) + " layers",
-                   "one entry per layer (num_hidden_layers)");
-    return;
-  }
-  const auto window = c.size("sliding_window", false);
-  const auto chunk = c.size("attention_chunk_size", false);
-  for (std::size_t i = 0; i < types.size(); ++i) {
-    const std::string& t = types[i];
-    if (t == "full_attention") continue;
-    const std::string where = c.ptr("layer_types") + "/" + std::to_string(i);
-    if (t == "sliding_attention") {
-      if (!window) {
-        c.missing("sliding_window", "layer_types has sliding_attention layers");
-        return;
-      }
-      m.layers[i].sliding_window = *window;
-    } else if (t == "chunked_attention") {
-      if (!chunk) {
-        c.missing("attention_chunk_size", "layer_types has chunked_attention layers");
-        return;
-      }
-      m.layers[i].sliding_window = *chunk;
-      m.layers[i].chunked = true;
-    } else {
-      c.diag().error(where, "unknown layer type '" + t + "'",
-                     "valid: full_attention, sliding_attention, chunked_attention");
-    }
-  }
-}
 
 /// Qwen2 / Qwen2-MoE / Qwen3-MoE: a sliding window only when use_sliding_window is set, and then
 /// only from layer max_window_layers on (transformers' rule; 28 is its default).
@@ -219,22 +48,6 @@ void apply_qwen_window(ConfigReader& c, ModelConfig& m) {
   }
   const int from = c.size("max_window_layers", false, 0).value_or(28);
   for (int i = from; i < m.num_layers; ++i) m.layers[i].sliding_window = *window;
-}
-
-/// Checks that every index in `list` (the value of `key`) names an existing layer.
-bool check_layer_indices(ConfigReader& c, const std::string& key, const std::vector<int>& list,
-                         int num_layers) {
-  bool ok = true;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    if (list[i] >= num_layers) {
-      c.diag().error(c.ptr(key) + "/" + std::to_string(i),
-                     "layer " + std::to_string(list[i]) + " does not exist",
-                     "the model has " + std::to_string(num_layers) + " layers (0 to " +
-                         std::to_string(num_layers - 1) + ")");
-      ok = false;
-    }
-  }
-  return ok;
 }
 
 void read_mixtral(ConfigReader& c, ModelConfig& m, Keys& k) {
@@ -395,55 +208,6 @@ void read_llama4(ConfigReader& c, ModelConfig& m, Keys& k) {
   }
 }
 
-/// DeepSeek-V2/V3 (and Kimi-K2) in the HF format.
-void read_deepseek(ConfigReader& c, ModelConfig& m, Keys& k, bool v3) {
-  m.hidden = c.size("hidden_size", true).value_or(0);
-  m.num_layers = c.size("num_hidden_layers", true, 1, kMaxLayers).value_or(0);
-  m.vocab = c.size("vocab_size", true).value_or(0);
-  m.max_position = c.size("max_position_embeddings", false).value_or(0);
-  m.tie_embeddings = c.flag("tie_word_embeddings", false);
-  k.experts = "n_routed_experts";
-  AttentionSpec& a = m.attention;
-  a.kind = AttentionKind::mla;
-  a.num_heads = c.size("num_attention_heads", true).value_or(0);
-  a.num_kv_heads = a.num_heads;  // MLA: every head has its own (decompressed) k and v
-  a.q_lora_rank = c.size("q_lora_rank", false, 0).value_or(0);
-  a.kv_lora_rank = c.size("kv_lora_rank", true).value_or(0);
-  a.qk_nope_head_dim = c.size("qk_nope_head_dim", true, 0).value_or(0);
-  a.qk_rope_head_dim = c.size("qk_rope_head_dim", true, 0).value_or(0);
-  a.v_head_dim = c.size("v_head_dim", true).value_or(0);
-  a.head_dim = a.qk_nope_head_dim + a.qk_rope_head_dim;
-  // attention_bias puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj.
-  a.qkv_bias = a.o_bias = c.flag("attention_bias", false);
-  m.mtp_layers = c.size("num_nextn_predict_layers", false, 0).value_or(0);
-
-  MoeSpec& e = m.moe;
-  e.num_experts = c.size("n_routed_experts", false).value_or(0);  // null: a dense model
-  e.n_group = c.size("n_group", false).value_or(1);
-  e.topk_group = c.size("topk_group", false).value_or(1);
-  if (e.num_experts > 0) {
-    e.top_k = c.size("num_experts_per_tok", true).value_or(0);
-    e.expert_intermediate = c.size("moe_intermediate_size", true).value_or(0);
-    e.num_shared_experts = c.size("n_shared_experts", false, 0).value_or(0);
-    e.shared_intermediate = e.num_shared_experts > 0 ? e.expert_intermediate : 0;
-    // noaux_tc routing adds a per-expert score-correction bias (V3's default method).
-    const auto method = c.text("topk_method");
-    e.router_correction_bias = method ? *method == "noaux_tc" : v3;
-  }
-  const int first_dense = c.size("first_k_dense_replace", false, 0).value_or(0);
-  const int freq = c.size("moe_layer_freq", false).value_or(1);
-  if (first_dense > m.num_layers && m.num_layers > 0) {
-    c.diag().error(c.ptr("first_k_dense_replace"),
-                   "value " + std::to_string(first_dense) + " exceeds num_hidden_layers (" +
-                       std::to_string(m.num_layers) + ")");
-  }
-  m.layers.assign(m.num_layers, LayerSpec{});
-  for (int i = 0; i < m.num_layers; ++i) {
-    m.layers[i].moe = e.num_experts > 0 && i >= first_dense && i % freq == 0;
-  }
-  m.dense_intermediate = c.size("intermediate_size", false).value_or(0);
-}
-
 /// DeepSeek's own inference format (inference/configs/config_*.json). Its ModelArgs dataclass
 /// has a default for every key, but those defaults are one particular model (16B), so the shape
 /// keys are required here.
@@ -506,7 +270,7 @@ void validate(ConfigReader& c, const ModelConfig& m, const Keys& k) {
                    "num_attention_heads must be a multiple of num_key_value_heads");
   }
   const bool any_dense = std::any_of(m.layers.begin(), m.layers.end(),
-                                     [](const LayerSpec& l) { return !l.moe; });
+                                     [](const LayerSpec& l) { return !l.moe && l.mlp; });
   if (any_dense && m.dense_intermediate <= 0 && !c.has(k.dense_intermediate)) {
     c.missing(k.dense_intermediate, "the model has dense MLP layers");
   }
@@ -542,6 +306,141 @@ std::string supported_hint() {
 }
 
 }  // namespace
+
+namespace config_detail {
+
+/// Reads what every HF family shares: sizes, heads, head_dim, tying. `kv_default_heads`: whether
+/// a missing num_key_value_heads means MHA (Llama, Qwen2, OLMoE) or must be given (families
+/// whose transformers default is some other number, so guessing would be wrong).
+void read_common(ConfigReader& c, ModelConfig& m, bool kv_default_heads) {
+  m.hidden = c.size("hidden_size", true).value_or(0);
+  m.num_layers = c.size("num_hidden_layers", true, 1, kMaxLayers).value_or(0);
+  m.vocab = c.size("vocab_size", true).value_or(0);
+  m.max_position = c.size("max_position_embeddings", false).value_or(0);
+  m.tie_embeddings = c.flag("tie_word_embeddings", false);
+  AttentionSpec& a = m.attention;
+  a.kind = AttentionKind::gqa;
+  a.num_heads = c.size("num_attention_heads", true).value_or(0);
+  const auto kv = c.size("num_key_value_heads", !kv_default_heads);
+  a.num_kv_heads = kv.value_or(kv_default_heads ? a.num_heads : 0);
+  if (auto hd = c.size("head_dim", false)) {
+    a.head_dim = *hd;
+  } else if (m.hidden > 0 && a.num_heads > 0) {
+    if (m.hidden % a.num_heads != 0) {
+      c.diag().error(c.ptr("num_attention_heads"),
+                     "hidden_size " + std::to_string(m.hidden) + " is not divisible by " +
+                         std::to_string(a.num_heads) + " heads",
+                     "give head_dim explicitly");
+    } else {
+      a.head_dim = m.hidden / a.num_heads;
+    }
+  }
+}
+
+/// Per-layer attention type from a transformers `layer_types` list (gpt-oss, newer Qwen/Llama-4).
+void apply_layer_types(ConfigReader& c, ModelConfig& m, const std::vector<std::string>& types) {
+  if (static_cast<int>(types.size()) != m.num_layers) {
+    c.diag().error(c.ptr("layer_types"),
+                   "has " + std::to_string(types.size()) + " entries for " +
+                       std::to_string(m.num_layers) + " layers",
+                   "one entry per layer (num_hidden_layers)");
+    return;
+  }
+  const auto window = c.size("sliding_window", false);
+  const auto chunk = c.size("attention_chunk_size", false);
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    const std::string& t = types[i];
+    if (t == "full_attention") continue;
+    const std::string where = c.ptr("layer_types") + "/" + std::to_string(i);
+    if (t == "sliding_attention") {
+      if (!window) {
+        c.missing("sliding_window", "layer_types has sliding_attention layers");
+        return;
+      }
+      m.layers[i].sliding_window = *window;
+    } else if (t == "chunked_attention") {
+      if (!chunk) {
+        c.missing("attention_chunk_size", "layer_types has chunked_attention layers");
+        return;
+      }
+      m.layers[i].sliding_window = *chunk;
+      m.layers[i].chunked = true;
+    } else if (t == "linear_attention" && m.recurrent.gdn_value_heads > 0) {
+      m.layers[i].mixer = Mixer::gated_deltanet;
+    } else {
+      c.diag().error(where, "unknown layer type '" + t + "'",
+                     std::string("valid: full_attention, sliding_attention, chunked_attention") +
+                         (m.recurrent.gdn_value_heads > 0 ? ", linear_attention" : ""));
+    }
+  }
+}
+
+/// Checks that every index in `list` (the value of `key`) names an existing layer.
+bool check_layer_indices(ConfigReader& c, const std::string& key, const std::vector<int>& list,
+                         int num_layers) {
+  bool ok = true;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (list[i] >= num_layers) {
+      c.diag().error(c.ptr(key) + "/" + std::to_string(i),
+                     "layer " + std::to_string(list[i]) + " does not exist",
+                     "the model has " + std::to_string(num_layers) + " layers (0 to " +
+                         std::to_string(num_layers - 1) + ")");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/// DeepSeek-V2/V3 (and Kimi-K2) in the HF format.
+void read_deepseek(ConfigReader& c, ModelConfig& m, Keys& k, bool v3) {
+  m.hidden = c.size("hidden_size", true).value_or(0);
+  m.num_layers = c.size("num_hidden_layers", true, 1, kMaxLayers).value_or(0);
+  m.vocab = c.size("vocab_size", true).value_or(0);
+  m.max_position = c.size("max_position_embeddings", false).value_or(0);
+  m.tie_embeddings = c.flag("tie_word_embeddings", false);
+  k.experts = "n_routed_experts";
+  AttentionSpec& a = m.attention;
+  a.kind = AttentionKind::mla;
+  a.num_heads = c.size("num_attention_heads", true).value_or(0);
+  a.num_kv_heads = a.num_heads;  // MLA: every head has its own (decompressed) k and v
+  a.q_lora_rank = c.size("q_lora_rank", false, 0).value_or(0);
+  a.kv_lora_rank = c.size("kv_lora_rank", true).value_or(0);
+  a.qk_nope_head_dim = c.size("qk_nope_head_dim", true, 0).value_or(0);
+  a.qk_rope_head_dim = c.size("qk_rope_head_dim", true, 0).value_or(0);
+  a.v_head_dim = c.size("v_head_dim", true).value_or(0);
+  a.head_dim = a.qk_nope_head_dim + a.qk_rope_head_dim;
+  // attention_bias puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj.
+  a.qkv_bias = a.o_bias = c.flag("attention_bias", false);
+  m.mtp_layers = c.size("num_nextn_predict_layers", false, 0).value_or(0);
+
+  MoeSpec& e = m.moe;
+  e.num_experts = c.size("n_routed_experts", false).value_or(0);  // null: a dense model
+  e.n_group = c.size("n_group", false).value_or(1);
+  e.topk_group = c.size("topk_group", false).value_or(1);
+  if (e.num_experts > 0) {
+    e.top_k = c.size("num_experts_per_tok", true).value_or(0);
+    e.expert_intermediate = c.size("moe_intermediate_size", true).value_or(0);
+    e.num_shared_experts = c.size("n_shared_experts", false, 0).value_or(0);
+    e.shared_intermediate = e.num_shared_experts > 0 ? e.expert_intermediate : 0;
+    // noaux_tc routing adds a per-expert score-correction bias (V3's default method).
+    const auto method = c.text("topk_method");
+    e.router_correction_bias = method ? *method == "noaux_tc" : v3;
+  }
+  const int first_dense = c.size("first_k_dense_replace", false, 0).value_or(0);
+  const int freq = c.size("moe_layer_freq", false).value_or(1);
+  if (first_dense > m.num_layers && m.num_layers > 0) {
+    c.diag().error(c.ptr("first_k_dense_replace"),
+                   "value " + std::to_string(first_dense) + " exceeds num_hidden_layers (" +
+                       std::to_string(m.num_layers) + ")");
+  }
+  m.layers.assign(m.num_layers, LayerSpec{});
+  for (int i = 0; i < m.num_layers; ++i) {
+    m.layers[i].moe = e.num_experts > 0 && i >= first_dense && i % freq == 0;
+  }
+  m.dense_intermediate = c.size("intermediate_size", false).value_or(0);
+}
+
+}  // namespace config_detail
 
 int ModelConfig::num_moe_layers() const {
   return static_cast<int>(
@@ -625,6 +524,15 @@ std::optional<ModelConfig> model_from_json(const nlohmann::json& config, const s
         read_qwen_moe(c, m, keys, true);
       } else if (m.family == "deepseek_v2" || m.family == "deepseek_v3") {
         read_deepseek(c, m, keys, m.family == "deepseek_v3");
+      } else if (m.family == "deepseek_v32" || m.family == "glm_moe_dsa") {
+        read_deepseek(c, m, keys, true);
+        read_sparse_attention(c, m);
+      } else if (m.family == "glm4_moe") {
+        read_glm4_moe(c, m, keys);
+      } else if (m.family == "qwen3_next") {
+        read_qwen3_next(c, m, keys);
+      } else if (m.family == "nemotron_h") {
+        read_nemotron_h(c, m, keys);
       } else if (m.family == "gpt_oss") {
         read_gpt_oss(c, m, keys);
       } else if (m.family == "olmoe") {
@@ -640,7 +548,7 @@ std::optional<ModelConfig> model_from_json(const nlohmann::json& config, const s
   if (error_count(diag) > errors_before) return std::nullopt;
   // A model with no MoE layer carries no MoE shapes, so is_moe() tells the truth.
   if (m.num_moe_layers() == 0) m.moe = MoeSpec{};
-  if (std::all_of(m.layers.begin(), m.layers.end(), [](const LayerSpec& l) { return l.moe; })) {
+  if (std::all_of(m.layers.begin(), m.layers.end(), [](const LayerSpec& l) { return l.moe || !l.mlp; })) {
     m.dense_intermediate = 0;
   }
   return m;
@@ -654,182 +562,6 @@ std::optional<ModelConfig> load_model_file(const std::string& path, Diagnostics&
   std::string name = p.stem().string();
   if (name == "config" && p.has_parent_path()) name = p.parent_path().filename().string();
   return model_from_json(*json, name, diag);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parameter counting. Shapes follow the transformers implementations of each family; every
-// linear layer is counted as in x out (+ out for a bias).
-
-namespace {
-
-double attention_params(const ModelConfig& m) {
-  const AttentionSpec& a = m.attention;
-  const double h = m.hidden;
-  const double heads = a.num_heads;
-  double p = 0;
-  if (a.kind == AttentionKind::mla) {
-    const double qk = double(a.qk_nope_head_dim) + a.qk_rope_head_dim;
-    const double kv_a = double(a.kv_lora_rank) + a.qk_rope_head_dim;
-    if (a.q_lora_rank > 0) {
-      // q_a_proj, q_a_layernorm, q_b_proj
-      p += h * a.q_lora_rank + a.q_lora_rank + double(a.q_lora_rank) * heads * qk;
-      if (a.qkv_bias) p += a.q_lora_rank;
-    } else {
-      p += h * heads * qk;  // q_proj
-    }
-    p += h * kv_a + a.kv_lora_rank;  // kv_a_proj_with_mqa, kv_a_layernorm
-    if (a.qkv_bias) p += kv_a;
-    p += double(a.kv_lora_rank) * heads * (double(a.qk_nope_head_dim) + a.v_head_dim);  // kv_b
-    p += heads * a.v_head_dim * h;  // o_proj
-  } else {
-    const double q = heads * a.head_dim;
-    const double kv = double(a.num_kv_heads) * a.head_dim;
-    p += h * q + 2 * h * kv + q * h;
-    if (a.qkv_bias) p += q + 2 * kv;
-    if (a.qk_norm) {
-      switch (a.qk_norm_kind) {
-        case QkNormKind::per_head: p += 2.0 * a.head_dim; break;
-        case QkNormKind::full_width: p += q + kv; break;
-        case QkNormKind::weightless: break;
-      }
-    }
-  }
-  if (a.o_bias) p += h;
-  if (a.sinks) p += heads;
-  return p;
-}
-
-double routed_expert_params(const ModelConfig& m) {
-  const double h = m.hidden;
-  const double i = m.moe.expert_intermediate;
-  double p = 3 * h * i;  // gate, up, down
-  if (m.moe.expert_bias) p += 2 * i + h;
-  return p;
-}
-
-double router_params(const ModelConfig& m) {
-  const double e = m.moe.num_experts;
-  double p = double(m.hidden) * e;
-  if (m.moe.router_bias) p += e;
-  if (m.moe.router_correction_bias) p += e;
-  return p;
-}
-
-double shared_expert_params(const ModelConfig& m) {
-  const double h = m.hidden;
-  double p = 3.0 * m.moe.num_shared_experts * h * m.moe.shared_intermediate;
-  if (m.moe.shared_expert_gate) p += h;
-  return p;
-}
-
-double dense_mlp_params(const ModelConfig& m) {
-  const double h = m.hidden;
-  const double i = m.dense_intermediate;
-  double p = 3 * h * i;
-  if (m.mlp_bias) p += 2 * i + h;
-  return p;
-}
-
-LayerParams params_for(const ModelConfig& m, const LayerSpec& spec) {
-  LayerParams lp;
-  lp.attention = attention_params(m);
-  lp.norms = 2.0 * m.hidden;  // pre-attention and pre-MLP RMSNorm
-  if (spec.moe) {
-    lp.gate = router_params(m);
-    lp.routed_expert = routed_expert_params(m);
-    lp.shared_experts = shared_expert_params(m);
-  } else {
-    lp.dense_mlp = dense_mlp_params(m);
-  }
-  return lp;
-}
-
-double layer_total(const ModelConfig& m, const LayerParams& lp) {
-  return lp.attention + lp.gate + m.moe.num_experts * lp.routed_expert + lp.shared_experts +
-         lp.dense_mlp + lp.norms;
-}
-
-double attention_span(const LayerSpec& spec, double context_tokens) {
-  const double ctx = std::max(0.0, context_tokens);
-  return spec.sliding_window > 0 ? std::min(ctx, double(spec.sliding_window)) : ctx;
-}
-
-}  // namespace
-
-LayerParams layer_parameters(const ModelConfig& model, int layer) {
-  return params_for(model, model.layers.at(static_cast<std::size_t>(layer)));
-}
-
-ParamCounts count_parameters(const ModelConfig& model) {
-  ParamCounts pc;
-  const double h = model.hidden;
-  pc.embedding = double(model.vocab) * h;
-  pc.lm_head = model.tie_embeddings ? 0 : pc.embedding;
-  double inactive = 0;
-  for (const LayerSpec& spec : model.layers) {
-    const LayerParams lp = params_for(model, spec);
-    pc.attention += lp.attention;
-    pc.gate += lp.gate;
-    pc.routed_experts += model.moe.num_experts * lp.routed_expert;
-    pc.shared_experts += lp.shared_experts;
-    pc.dense_mlp += lp.dense_mlp;
-    pc.norms += lp.norms;
-    if (spec.moe) inactive += (model.moe.num_experts - model.moe.top_k) * lp.routed_expert;
-  }
-  pc.norms += h;  // final norm
-  pc.total = pc.embedding + pc.lm_head + pc.attention + pc.dense_mlp + pc.routed_experts +
-             pc.shared_experts + pc.gate + pc.norms;
-  pc.active = pc.total - inactive;
-  pc.active_no_embedding = pc.active - (model.tie_embeddings ? 0 : pc.embedding);
-  if (model.mtp_layers > 0 && !model.layers.empty()) {
-    // One DeepSeek MTP module: enorm + hnorm, eh_proj (2h -> h), a decoder layer shaped like the
-    // main model's last one, and shared_head.norm. Embedding and head are the main model's.
-    const double module = layer_total(model, params_for(model, model.layers.back())) + 3 * h +
-                          2 * h * h;
-    pc.mtp = model.mtp_layers * module;
-  }
-  return pc;
-}
-
-double attention_flops_per_token(const ModelConfig& model, int layer, double context_tokens) {
-  const LayerSpec& spec = model.layers.at(static_cast<std::size_t>(layer));
-  const AttentionSpec& a = model.attention;
-  const double h = model.hidden;
-  const double heads = a.num_heads;
-  const double span = attention_span(spec, context_tokens);
-  if (a.kind == AttentionKind::mla) {
-    // Absorbed decode form: q_nope is mapped into the latent space (W_UK folded into q), scores
-    // and the weighted sum run over the cached latent, and W_UV is applied to the head output.
-    const double qk = double(a.qk_nope_head_dim) + a.qk_rope_head_dim;
-    double f = 0;
-    if (a.q_lora_rank > 0) {
-      f += 2 * h * a.q_lora_rank + 2.0 * a.q_lora_rank * heads * qk;
-    } else {
-      f += 2 * h * heads * qk;
-    }
-    f += 2 * h * (double(a.kv_lora_rank) + a.qk_rope_head_dim);   // kv_a
-    f += 2 * heads * a.qk_nope_head_dim * a.kv_lora_rank;          // q_nope -> latent
-    f += 2 * heads * (double(a.kv_lora_rank) + a.qk_rope_head_dim) * span;  // scores
-    f += 2 * heads * a.kv_lora_rank * span;                        // weighted sum of latents
-    f += 2 * heads * a.kv_lora_rank * a.v_head_dim;                // latent -> v (W_UV)
-    f += 2 * heads * a.v_head_dim * h;                             // o_proj
-    return f;
-  }
-  const double q = heads * a.head_dim;
-  const double kv = double(a.num_kv_heads) * a.head_dim;
-  const double projections = 2 * (h * q + 2 * h * kv + q * h);
-  return projections + 2 * q * span /* q.k */ + 2 * q * span /* weights x v */;
-}
-
-double kv_elements_per_token(const ModelConfig& model, int layer) {
-  (void)model.layers.at(static_cast<std::size_t>(layer));  // same contract as the others
-  const AttentionSpec& a = model.attention;
-  if (a.kind == AttentionKind::mla) return double(a.kv_lora_rank) + a.qk_rope_head_dim;
-  return 2.0 * a.num_kv_heads * a.head_dim;
-}
-
-double kv_cache_tokens(const ModelConfig& model, int layer, double context_tokens) {
-  return attention_span(model.layers.at(static_cast<std::size_t>(layer)), context_tokens);
 }
 
 }  // namespace moesim::sim

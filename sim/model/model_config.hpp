@@ -31,6 +31,7 @@ struct AttentionSpec {
   bool qkv_bias = false;   ///< biases on q, k, v projections
   bool o_bias = false;     ///< bias on the output projection
   bool qk_norm = false;    ///< per-head RMSNorm on q and k (Qwen3, Llama-4)
+  bool output_gate = false;  ///< Qwen3-Next: q_proj also yields a sigmoid gate on the attention output
   QkNormKind qk_norm_kind = QkNormKind::per_head;
   bool sinks = false;      ///< learned per-head attention sinks (gpt-oss)
   // MLA (DeepSeek-V2/V3): low-rank q and a compressed latent KV.
@@ -41,8 +42,9 @@ struct AttentionSpec {
   int v_head_dim = 0;
 };
 
-/// Mixture-of-experts shapes (all experts are gated SwiGLU/GeGLU MLPs: 3 matrices each).
+/// Mixture-of-experts shapes.
 struct MoeSpec {
+  // Experts are gated (SwiGLU: gate, up, down) unless ModelConfig::mlp_gated is false.
   int num_experts = 0;            ///< routed experts per MoE layer
   int top_k = 0;                  ///< routed experts per token
   int expert_intermediate = 0;    ///< intermediate size of one routed expert
@@ -56,6 +58,48 @@ struct MoeSpec {
   int topk_group = 1;             ///< groups a token may use
 };
 
+/// What mixes a layer's tokens: softmax attention over a KV cache, or a linear recurrence whose
+/// constant-size state per sequence replaces the KV cache.
+enum class Mixer {
+  attention,
+  gated_deltanet,  ///< Gated DeltaNet (Qwen3-Next, Qwen3.5): a delta-rule state per value head
+  mamba2,          ///< Mamba-2 SSD (Nemotron-H, Nemotron-3): a selective state per head
+  none,            ///< no mixer: the layer is an MLP or MoE block alone (Nemotron-H's E and -)
+};
+const char* mixer_name(Mixer m);
+
+/// The linear-recurrent mixers' shapes (docs/models.md, "Linear attention and state-space
+/// layers"). Each head keeps a key_dim x value_dim state; prefill scans in chunks.
+struct RecurrentSpec {
+  // Gated DeltaNet: q and k over key heads, v over value heads (linear_* keys).
+  int gdn_key_heads = 0, gdn_value_heads = 0, gdn_key_dim = 0, gdn_value_dim = 0;
+  // Mamba-2: heads x head_dim values, state_size per head, B and C shared by groups.
+  int mamba_heads = 0, mamba_head_dim = 0, ssm_state = 0, mamba_groups = 1;
+  bool mamba_proj_bias = false, conv_bias = true;
+  int conv_kernel = 4;       ///< the causal 1-d convolution before the recurrence
+  int chunk = 64;            ///< tokens per chunk of the prefill scan
+  double state_bytes = 2;    ///< bytes per state element (Nemotron-H keeps its SSM state in fp32)
+
+  /// State heads, and each head's key and value sizes.
+  int heads(Mixer m) const { return m == Mixer::mamba2 ? mamba_heads : gdn_value_heads; }
+  int key_dim(Mixer m) const { return m == Mixer::mamba2 ? ssm_state : gdn_key_dim; }
+  int value_dim(Mixer m) const { return m == Mixer::mamba2 ? mamba_head_dim : gdn_value_dim; }
+  /// Channels of the convolution (what it reads and keeps kernel - 1 of).
+  double conv_channels(Mixer m) const {
+    return m == Mixer::mamba2 ? double(mamba_heads) * mamba_head_dim + 2.0 * mamba_groups * ssm_state
+                              : 2.0 * gdn_key_heads * gdn_key_dim + double(gdn_value_heads) * gdn_value_dim;
+  }
+};
+
+/// DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): a lightweight indexer scores every earlier
+/// token, and attention runs over the top `topk` only.
+struct SparseAttentionSpec {
+  int index_heads = 0;
+  int index_head_dim = 0;
+  int topk = 0;              ///< 0: no indexer
+  bool enabled() const { return topk > 0; }
+};
+
 /// What one decoder layer contains.
 struct LayerSpec {
   bool moe = false;          ///< routed experts (else a dense MLP of ModelConfig::dense_intermediate)
@@ -63,6 +107,8 @@ struct LayerSpec {
   /// Llama-4 chunked attention: `sliding_window` is a fixed chunk (a token sees back to its
   /// chunk's start), not a sliding span. The cost functions use the window as a cap either way.
   bool chunked = false;
+  Mixer mixer = Mixer::attention;
+  bool mlp = true;           ///< false: no MLP at all (Nemotron-H's Mamba and attention layers)
 };
 
 /// A whole model. `layers.size() == num_layers`.
@@ -71,7 +117,9 @@ struct ModelConfig {
   std::string model_type;    ///< the config's model_type, e.g. "deepseek_v3"; empty for
                              ///< DeepSeek's native inference format, which has none
   std::string family;        ///< normalised family: mixtral, qwen2_moe, qwen3_moe, deepseek_v2,
-                             ///< deepseek_v3, gpt_oss, olmoe, llama4, llama, qwen2
+                             ///< deepseek_v3 (also kimi_k2, mistral4), deepseek_v32, glm_moe_dsa,
+                             ///< glm4_moe, qwen3_next, nemotron_h, gpt_oss, olmoe, llama4, llama,
+                             ///< qwen2, qwen3
   int hidden = 0;
   int num_layers = 0;
   int vocab = 0;
@@ -81,12 +129,21 @@ struct ModelConfig {
   int max_position = 0;
   int mtp_layers = 0;          ///< DeepSeek multi-token-prediction modules (not in main counts);
                                ///< each has the shape of the last decoder layer
+  /// Gated MLPs and experts (SwiGLU: gate, up and down, 3 matrices); false: up and down only
+  /// with a plain activation (Nemotron-H's squared ReLU, 2 matrices).
+  bool mlp_gated = true;
   AttentionSpec attention;
+  SparseAttentionSpec sparse;  ///< DSA on every attention layer (topk 0: none)
+  RecurrentSpec recurrent;     ///< for gated_deltanet and mamba2 layers
   MoeSpec moe;
   std::vector<LayerSpec> layers;
 
   bool is_moe() const { return moe.num_experts > 0; }
   int num_moe_layers() const;
+  /// Weight matrices of one MLP or expert: 3 gated, 2 not.
+  int mlp_matrices() const { return mlp_gated ? 3 : 2; }
+  /// Whether any layer keeps a recurrent state instead of a KV cache.
+  bool has_recurrent_layers() const;
 };
 
 /// Parameter counts, following the convention documented in docs/models-params.md: `total`
@@ -145,8 +202,23 @@ LayerParams layer_parameters(const ModelConfig& model, int layer);
 double attention_flops_per_token(const ModelConfig& model, int layer, double context_tokens);
 
 /// KV-cache elements stored per token per layer (GQA: 2 x kv_heads x head_dim; MLA: the latent
-/// kv_lora_rank + qk_rope_head_dim). Multiply by the KV dtype's bytes.
+/// kv_lora_rank + qk_rope_head_dim; 0 for a recurrent layer). Multiply by the KV dtype's bytes.
 double kv_elements_per_token(const ModelConfig& model, int layer);
+
+/// Bytes per token per layer kept beside the KV cache in their own format: DSA's indexer keys
+/// (index_head_dim fp8 values and one fp32 scale). 0 without DSA or for a recurrent layer.
+double index_bytes_per_token(const ModelConfig& model, int layer);
+
+/// Bytes of a recurrent layer's state for one sequence (every head's key x value state in the
+/// state dtype, and the convolution's last kernel - 1 inputs in bf16); 0 for attention layers.
+double recurrent_state_bytes(const ModelConfig& model, int layer);
+
+/// FLOPs per token and state element of a recurrent mixer's decode update (0 for attention).
+double recurrent_flops_per_state_element(Mixer m);
+
+/// Tokens an attention layer's kernel spans when `context_tokens` precede: the KV-cache span,
+/// capped by DSA's top-k.
+double attention_span_tokens(const ModelConfig& model, int layer, double context_tokens);
 
 /// Tokens whose KV `layer` must keep when `context_tokens` precede the next one: the context,
 /// capped by the layer's sliding window (or attention chunk).
