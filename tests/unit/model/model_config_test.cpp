@@ -618,6 +618,10 @@ const std::map<std::string, std::string>& preset_sources() {
   static const std::map<std::string, std::string> m = {
       {"deepseek-v2-lite", "deepseek-ai--DeepSeek-V2-Lite.json"},
       {"deepseek-v3", "deepseek-ai--DeepSeek-V3.json"},
+      {"deepseek-v3.2", "deepseek-ai--DeepSeek-V3.2.json"},
+      {"glm-5.1", "zai-org--GLM-5.1.json"},
+      {"nemotron-3-nano-30b-a3b", "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json"},
+      {"qwen3-next-80b-a3b", "Qwen--Qwen3-Next-80B-A3B-Instruct.json"},
       {"gpt-oss-120b", "openai--gpt-oss-120b.json"},
       {"gpt-oss-20b", "openai--gpt-oss-20b.json"},
       {"kimi-k2", "moonshotai--Kimi-K2-Instruct.json"},
@@ -637,7 +641,8 @@ const std::map<std::string, std::string>& preset_sources() {
 // Presets without an unedited config in data/hf, defined from the owner's published
 // architecture (the preset file's "_source" says where).
 const std::vector<std::string> kArchitecturePresets{"olmoe-1b-7b", "qwen1.5-moe-a2.7b", "qwen3-0.6b", "qwen3-1.7b",
-                                                    "qwen3-4b",    "qwen3-8b",          "qwen3-14b", "qwen3-32b"};
+                                                    "qwen3-4b",    "qwen3-8b",          "qwen3-14b", "qwen3-32b",
+                                                    "glm-4.5",     "mistral-small-4"};
 
 TEST(Presets, EveryPresetIsAShippedSharedConfig) {
   std::vector<std::string> expected;
