@@ -55,21 +55,27 @@ void add_weights(const Deployment& d, MemoryBreakdown& mem) {
 
 // KV cache of the stage's layers for the step's sequences (sliding-window layers keep at most
 // their window per sequence).
-double kv_cache_bytes(const Deployment& d, const StepShape& w, const StepTokens& sh) {
+// (DSA's indexer keys beside it, in their own format; a recurrent layer's state per sequence
+// instead of it, split over TP like its heads, added to `state`.)
+double kv_cache_bytes(const Deployment& d, const StepShape& w, const StepTokens& sh, double& state) {
   const ModelConfig& m = d.model;
   const double kv_tokens = w.kind == WorkloadKind::decode
                                ? static_cast<double>(w.batch_per_device) * (w.context_tokens + 1) * w.attention_imbalance +
                                      sh.chunk_tokens + sh.chunk_context
                                : sh.tokens_per_rank + static_cast<double>(w.batch_per_device) * w.cached_tokens;
-  double kv_elems = 0;
+  // Sequences holding a state: the decode batch and a chunked prefill's prompt (one).
+  const double sequences = static_cast<double>(w.batch_per_device) + (sh.chunk_tokens > 0 ? 1.0 : 0.0);
+  double kv_elems = 0, other = 0;
   for (int l = 0; l < d.par.layers_per_stage; ++l) {
     const double per_token = kv_elements_per_device_token(m, l, d.par.attention_tp);
     const int window = m.layers[static_cast<std::size_t>(l)].sliding_window;
     const double tokens = window > 0 ? std::min<double>(kv_tokens, static_cast<double>(w.batch_per_device) * window)
                                      : kv_tokens;
     kv_elems += per_token * tokens;
+    other += index_bytes_per_token(m, l) * tokens;
+    state += recurrent_state_bytes(m, l) / d.par.attention_tp * sequences;
   }
-  return kv_elems * hw::dtype_bytes(d.kv_dtype);
+  return kv_elems * hw::dtype_bytes(d.kv_dtype) + other + state;
 }
 
 // Live activations of one layer: residual stream, attention/MLP inputs and outputs, and the
@@ -120,7 +126,7 @@ MemoryBreakdown memory_per_device(const Deployment& d, const StepShape& w) {
   const StepTokens sh = step_tokens(w);
   MemoryBreakdown mem;
   add_weights(d, mem);
-  mem.kv_cache = kv_cache_bytes(d, w, sh);
+  mem.kv_cache = kv_cache_bytes(d, w, sh, mem.recurrent_state);
   add_activations_and_buffers(d, sh, mem);
   if (d.speculative && d.speculative->draft && w.kind == WorkloadKind::decode) {
     // The draft model's weights and KV cache sit beside the target's on every device.

@@ -13,7 +13,8 @@ namespace moesim::sim {
 /// Bytes on the worst device, split by use.
 struct MemoryBreakdown {
   double weights = 0;
-  double kv_cache = 0;
+  double kv_cache = 0;         ///< KV cache, DSA's indexer keys and recurrent states
+  double recurrent_state = 0;  ///< of kv_cache: the recurrent layers' states of the batch's sequences
   double activations = 0;
   double buffers = 0;          ///< all-to-all buffers and the runtime's reserve
   double total = 0;

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "step/expert_layers.hpp"
+#include "step/mixer_work.hpp"
 #include "step/step_tokens.hpp"
 
 namespace moesim::sim {
@@ -126,11 +127,22 @@ class StepBuilder {
     kernel(Phase::cast_transpose, layer, st, elements, elements * (kActivationBytes + written), deps);
   }
 
-  // A gated activation (SwiGLU / GeGLU) over `rows` x `inter`: read gate and up, write one.
+  // A gated activation (SwiGLU / GeGLU) over `rows` x `inter`: read gate and up, write one; a
+  // plain one (squared ReLU): read and write one.
   void activation(int layer, int st, double rows, double inter, const std::vector<int>& deps) {
     if (rows <= 0 || inter <= 0) return;
-    kernel(Phase::activation, layer, st, 5.0 * rows * inter, 3.0 * rows * inter * kActivationBytes, deps);
+    if (m_.mlp_gated) {
+      kernel(Phase::activation, layer, st, 5.0 * rows * inter, 3.0 * rows * inter * kActivationBytes, deps);
+    } else {
+      kernel(Phase::activation, layer, st, 2.0 * rows * inter, 2.0 * rows * inter * kActivationBytes, deps);
+    }
   }
+
+  // Of an MLP's or expert's weights: the share before the activation (gate and up, or up), the
+  // share after it (down), and the intermediate width of `params` split `split` ways.
+  double up_share() const { return (m_.mlp_matrices() - 1.0) / m_.mlp_matrices(); }
+  double down_share() const { return 1.0 / m_.mlp_matrices(); }
+  double intermediate(double params, double split) const { return params / (m_.mlp_matrices() * m_.hidden) / split; }
 
   // RMSNorm over `rows` hidden vectors: read, write (the weights are negligible).
   int rmsnorm(int layer, int st, double rows, const std::vector<int>& deps) {
@@ -374,83 +386,8 @@ class StepBuilder {
     end = ends;
   }
 
-  struct AttentionWork {
-    double qkv_flops = 0, qkv_bytes = 0;  // QKV / MLA input projections
-    double o_flops = 0, o_bytes = 0;      // output projection
-    double core_flops = 0, core_bytes = 0;  // the attention kernel: scores and weighted sum
-    double kv_write_bytes = 0;
-    double rope_elements = 0;             // elements rotary rewrites (q and k rope parts)
-    double o_inputs = 0;                  // elements entering the output projection
-    double qkv_k = 0, o_k = 0;            // reduction depths (QKV: FLOP-weighted over its GEMMs)
-  };
-
-  // Attention over this micro-batch's tokens (heads split by TP): the projections, the
-  // attention kernel over its share of the KV cache (a chunked prefill's prompt tokens at their
-  // own context), the KV-cache write and the rotary embedding.
-  AttentionWork attention_work(int l, const LayerParams& lp) const {
-    const AttentionSpec& at = m_.attention;
-    const double Tc = sh_.chunk_tokens / micro_;
-    AttentionWork a;
-    const bool mla = at.kind == AttentionKind::mla;
-    const double heads = at.num_heads;
-    const double v_dim = mla ? at.v_head_dim : at.head_dim;
-    const double o_params = std::min(lp.attention, heads * v_dim * m_.hidden);
-    const double qkv_params = lp.attention - o_params;
-    a.qkv_flops = 2.0 * T_ * qkv_params / tp_;
-    a.o_flops = 2.0 * T_ * o_params / tp_;
-    a.o_k = heads * v_dim / tp_;
-    a.qkv_k = m_.hidden;
-    if (mla) {
-      // MLA's input projections reduce over different depths: q_a and kv_a over the hidden size,
-      // q_b over the q rank, kv_b over the KV rank. Their FLOP-weighted harmonic depth has the
-      // same total depth loss as the four GEMMs.
-      const double h = m_.hidden, qk = double(at.qk_nope_head_dim) + at.qk_rope_head_dim;
-      std::vector<std::pair<double, double>> parts;  // (weights, depth)
-      if (at.q_lora_rank > 0) {
-        parts.emplace_back(h * at.q_lora_rank, h);
-        parts.emplace_back(double(at.q_lora_rank) * heads * qk, at.q_lora_rank);
-      } else {
-        parts.emplace_back(h * heads * qk, h);
-      }
-      parts.emplace_back(h * (double(at.kv_lora_rank) + at.qk_rope_head_dim), h);
-      parts.emplace_back(double(at.kv_lora_rank) * heads * (double(at.qk_nope_head_dim) + v_dim), at.kv_lora_rank);
-      double w = 0, w_over_k = 0;
-      for (const auto& [p, k] : parts) {
-        w += p;
-        w_over_k += p / k;
-      }
-      a.qkv_k = w / w_over_k;
-    }
-    // Scores and weighted sum of one token over `ctx` earlier tokens. MLA decode runs in the
-    // absorbed form over the cached latent (FlashMLA); prompts decompress K and V and run
-    // ordinary attention over qk_nope + qk_rope and v_head_dim (as DeepSeek's prefill does).
-    auto core = [&](double ctx, bool prompt) {
-      const double span = kv_cache_tokens(m_, l, ctx);
-      if (!mla) return 4.0 * heads * at.head_dim * span;
-      if (prompt) return 2.0 * heads * (double(at.qk_nope_head_dim) + at.qk_rope_head_dim) * span + 2.0 * heads * v_dim * span;
-      return 2.0 * heads * (double(at.kv_lora_rank) + at.qk_rope_head_dim) * span + 2.0 * heads * at.kv_lora_rank * span;
-    };
-    const bool prefill = w_.kind == WorkloadKind::prefill;
-    a.core_flops = ((T_ - Tc) * core(sh_.attended_context, prefill) + Tc * core(sh_.chunk_context, true)) / tp_;
-    a.o_inputs = T_ * heads * v_dim / tp_;
-    double kv_per_token = kv_elements_per_token(m_, l) * hw::dtype_bytes(d_.kv_dtype);
-    if (at.kind == AttentionKind::gqa) kv_per_token /= std::min<double>(tp_, at.num_kv_heads);
-    const int window = m_.layers[static_cast<std::size_t>(l)].sliding_window;
-    const double ctx = window > 0 ? std::min<double>(sh_.attended_context, window) : sh_.attended_context;
-    const double chunk_ctx = window > 0 ? std::min<double>(sh_.chunk_context, window) : sh_.chunk_context;
-    const double kv_read = w_.kind == WorkloadKind::decode
-                               ? seqs_ * ctx * kv_per_token + (Tc > 0 ? Tc + chunk_ctx : 0.0) * kv_per_token
-                               : (T_ + seqs_ * (window > 0 ? std::min(w_.cached_tokens, window) : w_.cached_tokens)) *
-                                     kv_per_token;  // the prompt's own KV and its cached prefix
-    const double q_elements = T_ * heads * (mla ? double(at.kv_lora_rank) + at.qk_rope_head_dim : at.head_dim) / tp_;
-    a.qkv_bytes = qkv_params / tp_ * wbytes_ + T_ * m_.hidden * kActivationBytes + q_elements * kActivationBytes +
-                  T_ * kv_per_token;
-    a.o_bytes = o_params / tp_ * wbytes_ + a.o_inputs * kActivationBytes + T_ * m_.hidden * kActivationBytes;
-    a.core_bytes = kv_read + q_elements * kActivationBytes + a.o_inputs * kActivationBytes;
-    a.kv_write_bytes = T_ * kv_per_token;
-    a.rope_elements = mla ? T_ * (heads / tp_ + 1.0) * at.qk_rope_head_dim
-                          : T_ * (heads / tp_ + std::max(1.0, at.num_kv_heads / double(tp_))) * at.head_dim;
-    return a;
+  AttentionWork attention_work(int l) const {
+    return mixer_work(d_, w_, sh_, l, MixerTokens{T_, sh_.chunk_tokens / micro_, seqs_});
   }
 
   // One layer for every sub-batch: the front half of each (attention, norms, router or dense
@@ -458,12 +395,17 @@ class StepBuilder {
   void layer(int l, int st, int mb, std::vector<std::vector<int>>& ready) {
     const LayerParams lp = layer_parameters(m_, l);
     const bool moe = m_.layers[static_cast<std::size_t>(l)].moe;
-    const AttentionWork attn = attention_work(l, lp);
+    const AttentionWork attn = attention_work(l);
     std::vector<int> disp_id(static_cast<std::size_t>(sub_), -1);
+    const LayerSpec& spec = m_.layers[static_cast<std::size_t>(l)];
     for (int k = 0; k < sub_; ++k) {
       auto& rd = ready[static_cast<std::size_t>(k)];
-      const std::vector<int> front = attention_and_norms(l, st, attn, rd);
-      if (moe) {
+      // A layer without a mixer (Nemotron-H's MoE and MLP blocks) is its MLP's norm and MLP; one
+      // without an MLP ends at the mixer's residual add.
+      const std::vector<int> front = spec.mixer == Mixer::none ? mlp_norm(l, st, rd) : attention_and_norms(l, st, attn, rd, spec.mlp);
+      if (!spec.mlp) {
+        rd = front;
+      } else if (moe) {
         disp_id[static_cast<std::size_t>(k)] = router_and_dispatch(l, st, lp, front);
       } else {
         rd = dense_mlp(l, st, lp, front);
@@ -479,36 +421,57 @@ class StepBuilder {
   // output projection (and its TP all-reduce), the residual add and the post-attention RMSNorm;
   // with an engine profile, then the engine's fixed per-layer time (launch gaps), during which
   // the device idles.
-  std::vector<int> attention_and_norms(int l, int st, const AttentionWork& attn, const std::vector<int>& ready) {
+  // A recurrent mixer (Gated DeltaNet, Mamba-2) takes the same path: its in_proj, its scan or
+  // state update in the attention phase, its out_proj; it has no rotary and no KV-cache write.
+  // DSA's indexer scores the context in fp8 before the attention kernel.
+  std::vector<int> attention_and_norms(int l, int st, const AttentionWork& attn, const std::vector<int>& ready,
+                                       bool mlp_follows) {
     rmsnorm(l, st, T_, ready);
     cast(l, st, T_ * m_.hidden, {});
     compute(Phase::attention_proj, l, st, attn.qkv_flops, attn.qkv_bytes, {}, T_, attn.qkv_k);
-    kernel(Phase::rotary, l, st, 3.0 * attn.rope_elements, 2.0 * attn.rope_elements * kActivationBytes, {});
-    kernel(Phase::kv_write, l, st, 0, 2.0 * attn.kv_write_bytes, {});
+    if (attn.rope_elements > 0) {
+      kernel(Phase::rotary, l, st, 3.0 * attn.rope_elements, 2.0 * attn.rope_elements * kActivationBytes, {});
+    }
+    if (attn.kv_write_bytes > 0) kernel(Phase::kv_write, l, st, 0, 2.0 * attn.kv_write_bytes, {});
+    if (attn.indexer_flops > 0) {
+      // In bf16-peak units, as the attention kernel's cost is: fp8 runs at the fp8 peak.
+      const auto bf16 = d_.dev().peak(hw::DType::bf16), fp8 = d_.dev().peak(hw::DType::fp8);
+      const double rate = bf16 && fp8 ? *bf16 / *fp8 : 1.0;
+      add_compute(Phase::attention, l, st, d_.cost.attention(attn.indexer_flops * rate, attn.indexer_bytes), {});
+    }
     add_compute(Phase::attention, l, st, d_.cost.attention(attn.core_flops, attn.core_bytes), {});
     cast(l, st, attn.o_inputs, {});
     std::vector<int> done;
     done.push_back(compute(Phase::attention_proj, l, st, attn.o_flops, attn.o_bytes, {}, T_, attn.o_k));
     if (tp_allreduce_) done = {collective(Phase::attention, l, tp_allreduce_, done)};
-    kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, done);
-    int last = rmsnorm(l, st, T_, {});
-    if (d_.cost.layer_overhead_s() > 0) {
-      last = add_compute(Phase::engine, l, st, d_.cost.with_idle(KernelCost{}, d_.cost.layer_overhead_s()), {});
-    }
-    return {last};
+    int last = kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, done);
+    if (mlp_follows) last = rmsnorm(l, st, T_, {});
+    return {engine_layer_overhead(l, st, last)};
+  }
+
+  // The MLP's own RMSNorm, for a layer without a mixer.
+  std::vector<int> mlp_norm(int l, int st, const std::vector<int>& ready) {
+    return {engine_layer_overhead(l, st, rmsnorm(l, st, T_, ready))};
+  }
+
+  // With an engine profile, the engine's fixed per-layer time (launch gaps), during which the
+  // device idles, after `last`.
+  int engine_layer_overhead(int l, int st, int last) {
+    if (d_.cost.layer_overhead_s() <= 0) return last;
+    return add_compute(Phase::engine, l, st, d_.cost.with_idle(KernelCost{}, d_.cost.layer_overhead_s()), {});
   }
 
   // A dense layer's MLP (and its TP all-reduce): what the next layer waits for.
   std::vector<int> dense_mlp(int l, int st, const LayerParams& lp, const std::vector<int>& front) {
     const double mlp_flops = 2.0 * T_ * lp.dense_mlp / tp_;
     const double mlp_bytes = lp.dense_mlp / tp_ * wbytes_ + 2.0 * T_ * m_.hidden * kActivationBytes;
-    const double inter = lp.dense_mlp / (3.0 * m_.hidden) / tp_;  // gated MLP: 3 matrices
+    const double inter = intermediate(lp.dense_mlp, tp_);
     cast(l, st, T_ * m_.hidden, front);
-    compute(Phase::dense_mlp, l, st, mlp_flops * 2.0 / 3.0, mlp_bytes * 2.0 / 3.0, front, T_, m_.hidden);  // gate and up
+    compute(Phase::dense_mlp, l, st, mlp_flops * up_share(), mlp_bytes * up_share(), front, T_, m_.hidden);  // (gate and) up
     activation(l, st, T_, inter, {});
     cast(l, st, T_ * inter, {});
     std::vector<int> mlp;
-    mlp.push_back(compute(Phase::dense_mlp, l, st, mlp_flops / 3.0, mlp_bytes / 3.0, {}, T_, inter));  // down
+    mlp.push_back(compute(Phase::dense_mlp, l, st, mlp_flops * down_share(), mlp_bytes * down_share(), {}, T_, inter));  // down
     if (tp_allreduce_) mlp = {collective(Phase::dense_mlp, l, tp_allreduce_, mlp)};
     mlp = {kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, mlp)};
     return mlp;
@@ -530,12 +493,12 @@ class StepBuilder {
       if (lp.shared_experts <= 0) return;
       const double sh_flops = 2.0 * T_ * lp.shared_experts / tp_;
       const double sh_bytes = lp.shared_experts / tp_ * wbytes_ + 2.0 * T_ * m_.hidden * kActivationBytes;
-      const double inter = lp.shared_experts / (3.0 * m_.hidden) / tp_;
+      const double inter = intermediate(lp.shared_experts, tp_);
       cast(l, st, T_ * m_.hidden, deps);
-      compute(Phase::shared_expert, l, st, sh_flops * 2.0 / 3.0, sh_bytes * 2.0 / 3.0, deps, T_, m_.hidden);
+      compute(Phase::shared_expert, l, st, sh_flops * up_share(), sh_bytes * up_share(), deps, T_, m_.hidden);
       activation(l, st, T_, inter, {});
       cast(l, st, T_ * inter, {});
-      compute(Phase::shared_expert, l, st, sh_flops / 3.0, sh_bytes / 3.0, {}, T_, inter);
+      compute(Phase::shared_expert, l, st, sh_flops * down_share(), sh_bytes * down_share(), {}, T_, inter);
     };
     if (!d_.overlap_shared) shared(gated);
     // Each token's k copies gathered in expert order (index building folded in), in the
@@ -568,7 +531,7 @@ class StepBuilder {
       add_compute(Phase::experts, l, st, read, {});
     }
     const LayerExperts& lx = experts_at(l);
-    const double inter = lp.routed_expert / (3.0 * m_.hidden) / d_.par.expert_tp;
+    const double inter = intermediate(lp.routed_expert, d_.par.expert_tp);
     std::vector<int> ex;
     ex.push_back(add_compute(Phase::experts, l, st, lx.straggler, deps));
     activation(l, st, lx.pairs, inter, {});

@@ -47,8 +47,12 @@ std::pair<double, double> kv_capacity_tokens(const Deployment& d, const ServingS
   const MemoryBreakdown fixed = memory_per_device(d, probe);
   probe.chunk_tokens = 0;
   probe.batch_per_device = 1;
-  const double kv_per_token = memory_per_device(d, probe).kv_cache;
-  const double free_bytes = fixed.capacity * sv.memory_utilization - (fixed.total - fixed.kv_cache);
+  const MemoryBreakdown one = memory_per_device(d, probe);
+  // Recurrent layers (hybrid models) hold a state per sequence, not per token: the engine sets
+  // aside one per sequence slot (max_sequences), as vLLM does for its Mamba cache.
+  const double kv_per_token = one.kv_cache - one.recurrent_state;
+  const double free_bytes =
+      fixed.capacity * sv.memory_utilization - (fixed.total - fixed.kv_cache) - sv.max_sequences * one.recurrent_state;
   return {kv_per_token > 0 ? std::floor(std::max(0.0, free_bytes) / kv_per_token) : 1e18, kv_per_token};
 }
 
