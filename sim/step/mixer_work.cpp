@@ -78,15 +78,18 @@ AttentionWork attention(const Deployment& d, const StepShape& w, const StepToken
   a.rope_elements = mla ? T * (heads / tp + 1.0) * at.qk_rope_head_dim
                         : T * (heads / tp + std::max(1.0, at.num_kv_heads / double(tp))) * at.head_dim;
   if (m.sparse.enabled()) {
-    // DSA's indexer (every head of it on each device of the rank: it is small and its keys are
-    // shared): ReLU(q.k) per head against every earlier token's fp8 key, then the top-k. Its
-    // keys are written and read in their own fp8 format.
+    // DSA's indexer, its heads split over TP (DeepSeek-V3.2's inference/model.py:
+    // n_local_heads = index_n_heads // world_size): ReLU(q.k) per head against every earlier
+    // token's fp8 key, then the top-k. Its one key per token is shared by the heads, so every
+    // device of the rank reads all of them; they are written and read in their own fp8 format.
     const double index_bytes = index_bytes_per_token(m, l);
     const double full = kv_cache_tokens(m, l, sh.attended_context), full_chunk = kv_cache_tokens(m, l, sh.chunk_context);
     const double scored = (T - Tc) * full + Tc * full_chunk;
-    a.indexer_flops = 2.0 * m.sparse.index_heads * m.sparse.index_head_dim * scored;
+    a.indexer_flops = 2.0 * m.sparse.index_heads * m.sparse.index_head_dim * scored / tp;
     const double keys_read = w.kind == WorkloadKind::decode ? seqs * full + (Tc > 0 ? Tc + full_chunk : 0.0) : T + seqs * cached;
-    a.indexer_bytes = keys_read * index_bytes + T * m.sparse.index_heads * 4.0 /* fp32 scores out */;
+    // The head-weighted fp32 score of every scored token is written, then read by the top-k.
+    // (With TP, each device's partial sums over its heads would need combining; not modelled.)
+    a.indexer_bytes = keys_read * index_bytes + 2.0 * scored * 4.0;
     a.kv_write_bytes += T * index_bytes;
   }
   return a;
