@@ -293,6 +293,7 @@ void read_parallelism(ObjectReader p, Scenario& s) {
     ObjectReader a = p.object("attention");
     par.attention_tp = static_cast<int>(a.integer("tp", false, 1, 1 << 20).value_or(1));
     par.attention_dp = static_cast<int>(a.integer("dp", false, 1, 1 << 20).value_or(1));
+    par.attention_cp = static_cast<int>(a.integer("cp", false, 1, 1 << 20).value_or(1));
     a.finish();
   }
   {

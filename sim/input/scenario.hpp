@@ -74,6 +74,9 @@ struct ClusterSpec {
 struct ParallelismSpec {
   int attention_tp = 1;
   int attention_dp = 1;
+  /// Context parallelism (prefill): each prompt split over cp ranks, attention by a ring that
+  /// passes KV blocks (docs/models.md). Deployments hold dp x cp token-holding ranks.
+  int attention_cp = 1;
   int expert_ep = 1;
   int expert_tp = 1;
   int pp = 1;

@@ -41,17 +41,35 @@ bool check_pipeline(const Scenario& s, Diagnostics& diag) {
   return true;
 }
 
-// Attention: tp x dp x pp is the device count.
+// Attention: tp x dp x cp x pp is the device count; context parallelism splits prefill prompts
+// (one pipeline stage), each into cp equal parts.
 void check_attention_degrees(const Scenario& s, Diagnostics& diag) {
   const auto& par = s.parallelism;
   const int devices = s.cluster.num_devices();
-  if (par.attention_tp * par.attention_dp * par.pp != devices) {
+  const long long product = 1LL * par.attention_tp * par.attention_dp * par.attention_cp * par.pp;
+  if (product != devices) {
+    const std::string cp = par.attention_cp > 1 ? " x " + std::to_string(par.attention_cp) : "";
     diag.error("/parallelism/attention",
-               "attention tp x dp x pp = " + std::to_string(par.attention_tp) + " x " +
-                   std::to_string(par.attention_dp) + " x " + std::to_string(par.pp) + " = " +
-                   std::to_string(par.attention_tp * par.attention_dp * par.pp) +
-                   ", but the cluster has " + std::to_string(devices) + " devices",
-               "tp x dp x pp must equal nodes x devices_per_node");
+               std::string("attention tp x dp") + (cp.empty() ? "" : " x cp") + " x pp = " + std::to_string(par.attention_tp) +
+                   " x " + std::to_string(par.attention_dp) + cp + " x " + std::to_string(par.pp) + " = " +
+                   std::to_string(product) + ", but the cluster has " + std::to_string(devices) + " devices",
+               "tp x dp x cp x pp must equal nodes x devices_per_node");
+  }
+  if (par.attention_cp <= 1) return;
+  const std::string at = "/parallelism/attention/cp";
+  if (s.workload.kind != WorkloadKind::prefill) {
+    diag.error(at, "context parallelism splits prompts: this version applies it to prefill only",
+               "valid here: cp 1 (or \"kind\": \"prefill\")");
+  } else if (par.pp > 1) {
+    diag.error(at, "context parallelism with pipeline stages is not modelled", "use pp 1 with cp > 1");
+  } else {
+    const int fresh = s.workload.input_tokens - s.workload.cached_tokens;
+    if (fresh % par.attention_cp != 0) {
+      diag.error(at,
+                 "cp " + std::to_string(par.attention_cp) + " does not divide the prompt's " + std::to_string(fresh) +
+                     " computed tokens into equal parts",
+                 "choose a cp that divides input_tokens" + std::string(s.workload.cached_tokens > 0 ? " - cached_tokens" : ""));
+    }
   }
 }
 

@@ -19,6 +19,7 @@ void derive_layout(ParallelLayout& l, int num_layers) {
 ParallelLayout layout_of(const Scenario& s) {
   ParallelLayout l;
   static_cast<ParallelismSpec&>(l) = s.parallelism;
+  l.attention_dp = s.parallelism.attention_dp * s.parallelism.attention_cp;  // ranks holding distinct tokens
   l.nodes = s.cluster.nodes;
   l.devices_per_node = s.cluster.devices_per_node;
   derive_layout(l, s.model.config.num_layers);

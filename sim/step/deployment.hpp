@@ -35,6 +35,9 @@ struct StepShape {
   int context_tokens = 0;      ///< decode: tokens already in each sequence's KV cache
   int input_tokens = 0;        ///< prefill: prompt tokens per sequence
   int cached_tokens = 0;       ///< prefill: of input_tokens, those cached (read, not computed)
+  /// Prefill: context parallelism, each prompt split over this many ranks (set from the
+  /// deployment by build_step and memory_per_device).
+  int context_parallel = 1;
   /// Decode steps of a serving run may carry a chunk of prompt tokens (chunked prefill): prompt
   /// tokens per attention rank in this step, and the context they attend to on average.
   double chunk_tokens = 0;

@@ -122,7 +122,9 @@ void offload_to_flash(MemoryBreakdown& mem) {
 
 }  // namespace
 
-MemoryBreakdown memory_per_device(const Deployment& d, const StepShape& w) {
+MemoryBreakdown memory_per_device(const Deployment& d, const StepShape& shape) {
+  StepShape w = shape;
+  if (w.kind == WorkloadKind::prefill) w.context_parallel = d.par.attention_cp;
   const StepTokens sh = step_tokens(w);
   MemoryBreakdown mem;
   add_weights(d, mem);

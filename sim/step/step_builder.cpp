@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <optional>
 
 #include "step/expert_layers.hpp"
@@ -66,7 +67,7 @@ class StepBuilder {
     out_.compute_dtype = d_.cost.compute_dtype();
     out_.dispatch_dtype = d_.dispatch_dtype;
     out_.combine_dtype = d_.combine_dtype;
-    out_.sequences = static_cast<double>(w_.batch_per_device) * d_.par.attention_dp;
+    out_.sequences = static_cast<double>(w_.batch_per_device) * d_.par.attention_dp / w_.context_parallel;
     if (w_.kind == WorkloadKind::decode) {
       // Speculative decoding: each step keeps the accepted drafts and one token of its own.
       out_.output_tokens = out_.sequences * (d_.speculative ? d_.speculative->tokens_per_step() : 1.0);
@@ -185,6 +186,26 @@ class StepBuilder {
   // Ring all-reduce inside each attention TP group: each rank sends 2 (tp-1)/tp of the message.
   void tp_allreduce_traffic() {
     if (tp_ > 1) tp_allreduce_ = ring_allreduce(T_);
+  }
+
+  // Context parallelism's ring: each device sends its KV blocks (`block_bytes`, what it wrote)
+  // to the same TP rank of the next member of its CP group, cp - 1 times (the members are
+  // consecutive TP groups). One matrix per block size, shared by the layers that have it.
+  std::shared_ptr<const TrafficMatrix> cp_ring(double block_bytes) {
+    auto& mtx = cp_rings_[block_bytes];
+    if (mtx) return mtx;
+    const int cp = w_.context_parallel, group = tp_ * cp;
+    const Fabric& f = d_.fabric;
+    auto ring = std::make_shared<TrafficMatrix>(f.num_ports());
+    for (int dv = 0; dv < stage_devices_; ++dv) {
+      const int base = dv / group * group, member = (dv - base) / tp_, rank = (dv - base) % tp_;
+      const int dst = base + (member + 1) % cp * tp_ + rank;
+      const bool same_node = f.spec.node_of(dv) == f.spec.node_of(dst);
+      ring->add(same_node ? dv : f.nic_port(dv), same_node ? dst : f.nic_port(dst), (cp - 1.0) * block_bytes);
+    }
+    ring->finalize();
+    mtx = ring;
+    return mtx;
   }
 
   // A ring all-reduce of `tokens` hidden vectors inside every attention TP group.
@@ -432,7 +453,14 @@ class StepBuilder {
     if (attn.rope_elements > 0) {
       kernel(Phase::rotary, l, st, 3.0 * attn.rope_elements, 2.0 * attn.rope_elements * kActivationBytes, {});
     }
-    if (attn.kv_write_bytes > 0) kernel(Phase::kv_write, l, st, 0, 2.0 * attn.kv_write_bytes, {});
+    int kv_written = -1;
+    if (attn.kv_write_bytes > 0) kv_written = kernel(Phase::kv_write, l, st, 0, 2.0 * attn.kv_write_bytes, {});
+    // Ring attention (context parallelism): each rank passes its KV blocks around its CP group
+    // while it computes on the blocks it has; the output projection waits for both.
+    std::vector<int> ring;
+    if (w_.context_parallel > 1 && kv_written >= 0) {
+      ring.push_back(collective(Phase::attention, l, cp_ring(attn.kv_write_bytes), {kv_written}));
+    }
     if (attn.indexer_flops > 0) {
       // In bf16-peak units, as the attention kernel's cost is: fp8 runs at the fp8 peak.
       const auto bf16 = d_.dev().peak(hw::DType::bf16), fp8 = d_.dev().peak(hw::DType::fp8);
@@ -442,7 +470,7 @@ class StepBuilder {
     add_compute(Phase::attention, l, st, d_.cost.attention(attn.core_flops, attn.core_bytes), {});
     cast(l, st, attn.o_inputs, {});
     std::vector<int> done;
-    done.push_back(compute(Phase::attention_proj, l, st, attn.o_flops, attn.o_bytes, {}, T_, attn.o_k));
+    done.push_back(compute(Phase::attention_proj, l, st, attn.o_flops, attn.o_bytes, ring, T_, attn.o_k));
     if (tp_allreduce_) done = {collective(Phase::attention, l, tp_allreduce_, done)};
     int last = kernel(Phase::residual, l, st, T_ * m_.hidden, 3.0 * T_ * m_.hidden * kActivationBytes, done);
     if (mlp_follows) last = rmsnorm(l, st, T_, {});
@@ -621,6 +649,7 @@ class StepBuilder {
   StepShape w_;
   StepTokens sh_;
   TrafficDetail detail_;
+  std::map<double, std::shared_ptr<const TrafficMatrix>> cp_rings_;  // by KV block bytes
   int n_, tp_, pp_, stage_devices_, micro_, steps_, sub_;
   double T_;      // tokens per device per micro-batch
   double seqs_;   // sequences per device per micro-batch
@@ -665,6 +694,7 @@ void apply_stragglers(const Deployment& d, StepGraph& g) {
 DeploymentStep build_step(const Deployment& d, const StepShape& shape, TrafficDetail detail) {
   StepShape w = shape;
   if (w.kind == WorkloadKind::decode && d.speculative) w.verify_tokens = d.speculative->verify_tokens();
+  if (w.kind == WorkloadKind::prefill) w.context_parallel = d.par.attention_cp;
   DeploymentStep st = StepBuilder(d, w, detail).build();
   apply_stragglers(d, st.graph);
   return st;

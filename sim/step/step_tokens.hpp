@@ -30,8 +30,10 @@ inline StepTokens step_tokens(const StepShape& w) {
   } else {
     // Cached prompt tokens are attended to, not computed; causal: new token i attends to the
     // cached ones and i new ones.
+    // With context parallelism a rank holds 1/cp of each prompt; its queries attend over the
+    // whole prompt (ring attention) at the same average causal span.
     const double fresh = static_cast<double>(w.input_tokens) - w.cached_tokens;
-    sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * fresh;
+    sh.tokens_per_rank = static_cast<double>(w.batch_per_device) * fresh / w.context_parallel;
     sh.attended_context = w.cached_tokens + (fresh + 1) / 2.0;
   }
   return sh;

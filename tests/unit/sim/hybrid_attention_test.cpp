@@ -112,3 +112,52 @@ TEST(HybridAttention, NemotronLayersHoldAMixerOrAnMlp) {
   EXPECT_TRUE(r.feasible);
   EXPECT_GT(r.output_tokens_per_s, 0);
 }
+
+// Context parallelism for a long prompt: a 32K-token prompt split over 8 ranks of one node.
+// Each rank computes 1/8 of the tokens (its queries attend over the whole prompt: 1/8 of the
+// attention work), keeps 1/8 of the KV cache, and passes its KV blocks around the ring, 7 times
+// per attention layer, while it computes.
+TEST(ContextParallelism, ALongPromptIsSplitOverTheRing) {
+  auto cp_doc = [](int cp) {
+    auto doc = scenario_json("qwen3-30b-a3b", prefill(32768), 8);
+    doc["model"]["weights_dtype"] = "bf16";
+    doc["parallelism"]["attention"] = {{"tp", 1}, {"dp", 8 / cp}, {"cp", cp}};
+    return doc;
+  };
+  const DeploymentStep one = step_of(cp_doc(1));
+  const DeploymentStep ring = step_of(cp_doc(8));
+  EXPECT_DOUBLE_EQ(one.sequences, 8);
+  EXPECT_DOUBLE_EQ(ring.sequences, 1);
+  EXPECT_DOUBLE_EQ(ring.input_tokens, 32768);
+  EXPECT_NEAR(ring.memory.kv_cache, one.memory.kv_cache / 8, 1.0);
+  EXPECT_NEAR(flops(ring, 0, Phase::attention), flops(one, 0, Phase::attention) / 8, 1e-6 * flops(one, 0, Phase::attention));
+  // The ring: one collective per attention layer; each device sends 7 blocks of its KV.
+  double sent = 0;
+  int rings = 0;
+  for (const Task& t : ring.graph.tasks) {
+    if (t.layer == 0 && t.phase == Phase::attention && t.traffic) {
+      ++rings;
+      sent += t.traffic->total();
+    }
+  }
+  EXPECT_EQ(rings, 1);
+  const double kv_block = 4096.0 * 2 * 4 * 128 * 2;  // its 4,096 tokens x K and V x 4 KV heads x 128 x bf16
+  EXPECT_NEAR(sent, 8 * 7 * kv_block, 1.0);
+  // One prompt's time to first token falls by close to the ring's size.
+  EXPECT_LT(makespan(ring), makespan(one) / 5);
+}
+
+TEST(ContextParallelism, BadDegreesAreRefusedAtTheirPointer) {
+  auto doc = scenario_json("qwen3-30b-a3b", prefill(10002), 8);
+  doc["parallelism"]["attention"] = {{"tp", 1}, {"dp", 1}, {"cp", 8}};
+  moesim::Diagnostics uneven("cp");
+  EXPECT_FALSE(scenario_from_json(doc, "", uneven));
+  bool found = false;
+  for (const auto& p : uneven.problems()) found |= p.pointer == "/parallelism/attention/cp" && p.message.find("does not divide the prompt's 10002") != std::string::npos;
+  EXPECT_TRUE(found) << uneven.to_string();
+  doc["workload"] = decode(4, 1000);
+  moesim::Diagnostics not_prefill("cp");
+  EXPECT_FALSE(scenario_from_json(doc, "", not_prefill));
+  EXPECT_NE(not_prefill.to_string().find("/parallelism/attention/cp: context parallelism splits prompts"), std::string::npos)
+      << not_prefill.to_string();
+}
