@@ -232,6 +232,8 @@ void ScenarioEditor::build_form(QWidget* form) {
   f = group(tr("Parallelism"));
   add_field(f, "/parallelism/attention/tp", tr("Attention TP"), Kind::integer);
   add_field(f, "/parallelism/attention/dp", tr("Attention DP"), Kind::integer);
+  add_field(f, "/parallelism/attention/cp", tr("Context parallel (CP)"), Kind::integer, {},
+            tr("prefill: each prompt split over this many ranks (ring attention)"));
   add_field(f, "/parallelism/experts/ep", tr("Expert parallel (EP)"), Kind::integer);
   add_field(f, "/parallelism/experts/tp", tr("Expert TP"), Kind::integer);
   add_field(f, "/parallelism/pp", tr("Pipeline stages"), Kind::integer);
