@@ -33,6 +33,19 @@ constexpr TypeEntry kModelTypes[] = {
 std::size_t error_count(const Diagnostics& diag) { return diag.error_count(); }
 
 
+/// MLA's shapes (DeepSeek's key names in both formats; the head count's key differs).
+void read_mla(ConfigReader& c, AttentionSpec& a, const std::string& heads_key) {
+  a.kind = AttentionKind::mla;
+  a.num_heads = c.size(heads_key, true).value_or(0);
+  a.num_kv_heads = a.num_heads;  // MLA: every head has its own (decompressed) k and v
+  a.q_lora_rank = c.size("q_lora_rank", false, 0).value_or(0);
+  a.kv_lora_rank = c.size("kv_lora_rank", true).value_or(0);
+  a.qk_nope_head_dim = c.size("qk_nope_head_dim", true, 0).value_or(0);
+  a.qk_rope_head_dim = c.size("qk_rope_head_dim", true, 0).value_or(0);
+  a.v_head_dim = c.size("v_head_dim", true).value_or(0);
+  a.head_dim = a.qk_nope_head_dim + a.qk_rope_head_dim;
+}
+
 /// Qwen2 / Qwen2-MoE / Qwen3-MoE: a sliding window only when use_sliding_window is set, and then
 /// only from layer max_window_layers on (transformers' rule; 28 is its default).
 void apply_qwen_window(ConfigReader& c, ModelConfig& m) {
@@ -221,16 +234,7 @@ void read_deepseek_native(ConfigReader& c, ModelConfig& m, Keys& k) {
   m.num_layers = c.size("n_layers", true, 1, kMaxLayers).value_or(0);
   m.vocab = c.size("vocab_size", true).value_or(0);
   m.dense_intermediate = c.size("inter_dim", true).value_or(0);
-  AttentionSpec& a = m.attention;
-  a.kind = AttentionKind::mla;
-  a.num_heads = c.size("n_heads", true).value_or(0);
-  a.num_kv_heads = a.num_heads;
-  a.q_lora_rank = c.size("q_lora_rank", false, 0).value_or(0);
-  a.kv_lora_rank = c.size("kv_lora_rank", true).value_or(0);
-  a.qk_nope_head_dim = c.size("qk_nope_head_dim", true, 0).value_or(0);
-  a.qk_rope_head_dim = c.size("qk_rope_head_dim", true, 0).value_or(0);
-  a.v_head_dim = c.size("v_head_dim", true).value_or(0);
-  a.head_dim = a.qk_nope_head_dim + a.qk_rope_head_dim;
+  read_mla(c, m.attention, "n_heads");
   MoeSpec& e = m.moe;
   e.num_experts = c.size("n_routed_experts", true).value_or(0);
   e.top_k = c.size("n_activated_experts", true).value_or(0);
@@ -400,15 +404,7 @@ void read_deepseek(ConfigReader& c, ModelConfig& m, Keys& k, bool v3) {
   m.tie_embeddings = c.flag("tie_word_embeddings", false);
   k.experts = "n_routed_experts";
   AttentionSpec& a = m.attention;
-  a.kind = AttentionKind::mla;
-  a.num_heads = c.size("num_attention_heads", true).value_or(0);
-  a.num_kv_heads = a.num_heads;  // MLA: every head has its own (decompressed) k and v
-  a.q_lora_rank = c.size("q_lora_rank", false, 0).value_or(0);
-  a.kv_lora_rank = c.size("kv_lora_rank", true).value_or(0);
-  a.qk_nope_head_dim = c.size("qk_nope_head_dim", true, 0).value_or(0);
-  a.qk_rope_head_dim = c.size("qk_rope_head_dim", true, 0).value_or(0);
-  a.v_head_dim = c.size("v_head_dim", true).value_or(0);
-  a.head_dim = a.qk_nope_head_dim + a.qk_rope_head_dim;
+  read_mla(c, a, "num_attention_heads");
   // attention_bias puts biases on q_a_proj, kv_a_proj_with_mqa and o_proj.
   a.qkv_bias = a.o_bias = c.flag("attention_bias", false);
   m.mtp_layers = c.size("num_nextn_predict_layers", false, 0).value_or(0);
