@@ -234,6 +234,22 @@ TEST(Sessions, KvOffloadBringsEvictedPrefixesBackOverTheLink) {
   EXPECT_NEAR(offload.output_tokens_per_s * offload.serving->makespan_s, evict.output_tokens_per_s * evict.serving->makespan_s, 1e-6);
 }
 
+// Grace's LPDDR5X over NVLink-C2C as the tier (GB200/GB300): the same bytes come back 3.6x
+// faster than over PCIe Gen5, so restored turns wait less.
+TEST(Sessions, NvlinkC2cIsAFasterKvTier) {
+  auto doc = sessions(true);
+  doc["workload"]["sessions"]["count"] = 24;
+  doc["workload"]["memory_utilization"] = 0.80;
+  doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen5"}};
+  const Report pcie = run(doc);
+  doc["workload"]["kv_offload"]["link"] = "nvlink-c2c";
+  const Report c2c = run(doc);
+  ASSERT_TRUE(pcie.feasible && c2c.feasible) << pcie.reason << c2c.reason;
+  ASSERT_GT(c2c.serving->offload_restored_turns, 0);
+  EXPECT_LT(c2c.serving->offload_mean_wait_s, pcie.serving->offload_mean_wait_s);
+  EXPECT_NEAR(scenario_of_link_bandwidth("nvlink-c2c") / scenario_of_link_bandwidth("pcie-gen5"), 225.0 / 63.0, 1e-9);
+}
+
 TEST(Sessions, BadKvOffloadIsRefusedAtItsPointer) {
   auto doc = sessions(true);
   doc["workload"]["kv_offload"] = {{"host_memory", "256GiB"}, {"link", "pcie-gen9"}};
