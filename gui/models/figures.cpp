@@ -102,9 +102,14 @@ QStringList explain_report(const QJsonObject& report) {
     out << QStringLiteral("The fullest device needs %1 GiB of its %2 GiB (%3 GiB).")
                .arg(gib(*total), gib(*cap), parts.join(QStringLiteral(", ")));
   }
-  const auto step = report_number(report, QStringLiteral("step_time_s"));
+  // Shares of the phases' own step: their sum, the critical path they split (a serving run's
+  // step_time_s is the mean of all its steps, prefill ones included; its phases are those of a
+  // representative decode step), as the CLI's phase table computes them.
   const QJsonObject phases = report.value(QStringLiteral("phases_s")).toObject();
-  if (step && *step > 0 && !phases.isEmpty()) {
+  double phase_step = 0;
+  for (auto it = phases.begin(); it != phases.end(); ++it) phase_step += std::max(0.0, it->toDouble());
+  const bool serving = report.contains(QStringLiteral("serving"));
+  if (phase_step > 0) {
     std::vector<std::pair<double, QString>> sorted;
     for (auto it = phases.begin(); it != phases.end(); ++it) sorted.emplace_back(it->toDouble(), it.key());
     std::sort(sorted.rbegin(), sorted.rend());
@@ -114,9 +119,13 @@ QStringList explain_report(const QJsonObject& report) {
       top << QStringLiteral("%1 %2 ms (%3 %)")
                  .arg(sorted[i].second)
                  .arg(QLocale::c().toString(sorted[i].first * 1e3, 'f', 2))
-                 .arg(QLocale::c().toString(sorted[i].first / *step * 100, 'f', 0));
+                 .arg(QLocale::c().toString(sorted[i].first / phase_step * 100, 'f', 0));
     }
-    if (!top.isEmpty()) out << QStringLiteral("Largest phases on the critical path: %1.").arg(top.join(QStringLiteral(", ")));
+    if (!top.isEmpty()) {
+      out << (serving ? QStringLiteral("Largest phases of a representative decode step (mean batch and context, %1 ms): %2.")
+                            .arg(QLocale::c().toString(phase_step * 1e3, 'f', 2), top.join(QStringLiteral(", ")))
+                      : QStringLiteral("Largest phases on the critical path: %1.").arg(top.join(QStringLiteral(", "))));
+    }
   }
   const QJsonObject links = report.value(QStringLiteral("links")).toObject();
   QString busiest;

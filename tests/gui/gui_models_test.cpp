@@ -128,6 +128,19 @@ class GuiModelsTest : public QObject {
     QVERIFY(explain_report(QJsonObject{{"report_version", 1}}).isEmpty());
   }
 
+  // A serving run's phases are a representative decode step's: their shares are of that step
+  // (the phases' sum), not of the run's mean step, which counts prefill steps too.
+  void serving_phase_shares_are_of_their_own_step() {
+    const QJsonObject serving{{"report_version", 1},
+                              {"step_time_s", 0.028},
+                              {"phases_s", QJsonObject{{"experts", 0.015}, {"attention", 0.005}}},
+                              {"serving", QJsonObject{{"requests", 10}}}};
+    const QString line = explain_report(serving).filter("Largest phases").value(0);
+    QVERIFY2(line.startsWith("Largest phases of a representative decode step (mean batch and context, 20.00 ms): "
+                             "experts 15.00 ms (75 %)"),
+             qPrintable(line));
+  }
+
   void run_table_models_bind_report_keys() {
     RunTableModel phases(phase_columns());
     RunTableModel memory(memory_columns());
