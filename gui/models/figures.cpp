@@ -150,6 +150,11 @@ QStringList explain_report(const QJsonObject& report) {
                .arg(QLocale::c().toString(free * 100, 'f', 0))
                .arg(free < 0.05 ? QStringLiteral(": no room to grow the batch or the context") : QString());
   }
+  // How far runs like this one have been validated (the report's label, from the project's cases).
+  if (const QString label = report.value(QStringLiteral("validation")).toObject().value(QStringLiteral("label")).toString();
+      !label.isEmpty()) {
+    out << QStringLiteral("Accuracy: %1.").arg(label);
+  }
   if (auto imb = report_number(report, QStringLiteral("expert_load.max_over_mean")); imb && *imb > 1.1) {
     out << QStringLiteral("Expert load is uneven: the busiest device gets %1 x the mean.")
                .arg(QLocale::c().toString(*imb, 'f', 2));

@@ -171,6 +171,11 @@ nlohmann::json Report::to_json() const {
     j["power"] = {{"avg_w_per_device", e.avg_w_per_device}, {"peak_w_per_device", e.peak_w_per_device},
                   {"idle_w_per_device", e.idle_w_per_device}, {"cap_w", e.cap_w}, {"capped", e.capped}};
   }
+  if (validation) {
+    nlohmann::json cases = nlohmann::json::array();
+    for (const auto& [id, error] : validation->cases) cases.push_back({{"id", id}, {"error", error}});
+    j["validation"] = {{"label", validation->label}, {"similar_cases", cases}};
+  }
   if (attention) {
     j["attention"] = {{"context_cv", attention->context_cv}, {"imbalance", attention->imbalance},
                       {"applied", attention->applied}};
@@ -276,6 +281,7 @@ void table_header(const Report& r, std::ostringstream& o) {
   }
   o << "\n";
   o << "  feasible        " << (r.feasible ? "yes" : "NO: " + r.reason) << "\n";
+  if (r.validation) o << "  validation      " << r.validation->label << "\n";
   for (const std::string& f : r.faults) o << "  fault           " << f << "\n";
   const double gib = 1024.0 * 1024 * 1024;
   o << "  memory/device   " << fmt("%.1f", r.memory_total / gib) << " of "

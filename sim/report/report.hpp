@@ -185,6 +185,13 @@ struct Report {
   std::optional<AttentionStats> attention;      ///< decode steps with a context spread
   std::optional<SpeculativeStats> speculative;  ///< decode steps (and serving's representative one) with speculation
   std::optional<StragglerStats> stragglers;   ///< fixed steps with cluster.stragglers
+  /// How far runs like this one have been validated (docs/validation.md): the label, and the
+  /// similar end-to-end cases (same device class, model family and workload) with moesim's error.
+  struct Validation {
+    std::string label;
+    std::vector<std::pair<std::string, double>> cases;  ///< case id, predicted / measured - 1
+  };
+  std::optional<Validation> validation;
   /// Each degraded or failed port and what became of its traffic (cluster.degraded, .failed).
   std::vector<std::string> faults;
   long long events = 0;

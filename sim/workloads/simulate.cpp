@@ -4,11 +4,26 @@
 #include "workloads/fixed_step.hpp"
 #include "workloads/serving.hpp"
 #include "workloads/training.hpp"
+#include "workloads/validated.hpp"
 
 namespace moesim::sim {
 
+namespace {
+
+std::expected<Report, std::string> run(const Scenario& s, const FlowEvaluator& flow, SimulationDetail* detail);
+
+}  // namespace
+
 std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluator& flow,
                                             SimulationDetail* detail) {
+  auto r = run(s, flow, detail);
+  if (r) r->validation = validation_of(s);
+  return r;
+}
+
+namespace {
+
+std::expected<Report, std::string> run(const Scenario& s, const FlowEvaluator& flow, SimulationDetail* detail) {
   const Deployment deployment = resolve_deployment(s);
   switch (s.workload.kind) {
     case WorkloadKind::serving:
@@ -37,5 +52,7 @@ std::expected<Report, std::string> simulate(const Scenario& s, const FlowEvaluat
   if (r) r->attention = attention;
   return r;
 }
+
+}  // namespace
 
 }  // namespace moesim::sim

@@ -139,6 +139,10 @@ class GuiModelsTest : public QObject {
     QVERIFY2(line.startsWith("Largest phases of a representative decode step (mean batch and context, 20.00 ms): "
                              "experts 15.00 ms (75 %)"),
              qPrintable(line));
+    QJsonObject labelled = serving;
+    labelled["validation"] = QJsonObject{{"label", "validated: within 16% on 1 similar case (x +15.5%)"}};
+    QCOMPARE(explain_report(labelled).filter("Accuracy").value(0),
+             QStringLiteral("Accuracy: validated: within 16% on 1 similar case (x +15.5%)."));
   }
 
   void run_table_models_bind_report_keys() {

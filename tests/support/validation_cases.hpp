@@ -21,4 +21,19 @@ inline nlohmann::json validation_case(const std::string& id) {
   return {};
 }
 
+/// Checks that data/validation/cases.json records moesim's current error on the case's metric for
+/// `workload` (its "moesim" entries, which every report's validation label quotes): a change to
+/// the model that moves the error must update the file, so the labels never go stale.
+inline void expect_recorded_error(const std::string& id, const std::string& workload, double error) {
+  const nlohmann::json c = validation_case(id);
+  for (const auto& e : c.value("moesim", nlohmann::json::array())) {
+    if (e.value("workload", std::string()) != workload) continue;
+    EXPECT_NEAR(e["error"].get<double>(), error, 0.005)
+        << id << ": data/validation/cases.json records moesim's " << workload << " error as " << e["error"]
+        << ", it is now " << error << ": update the file (and docs/validation.md)";
+    return;
+  }
+  ADD_FAILURE() << id << " has no \"moesim\" entry for workload " << workload << " in data/validation/cases.json";
+}
+
 }  // namespace moesim::test_support

@@ -110,6 +110,7 @@ TEST(EngineValidation, Qwen3MoeOnH20Batch1Within20Percent) {
   const auto c = the_case();
   ASSERT_EQ(c["setup"]["output_tokens"], kOutputTokens);
   const std::array<int, 3> inputs{1, 6144, 30720};
+  double worst = 0;  // the metric furthest off, signed
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const double measured = c["value"][i].get<double>();
     // SGLang's default chunked prefill for this GPU is 8192 tokens per step (docs/validation.md).
@@ -130,5 +131,7 @@ TEST(EngineValidation, Qwen3MoeOnH20Batch1Within20Percent) {
     RecordProperty("predicted_tokens_per_s_input_" + std::to_string(inputs[i]), std::to_string(predicted));
     EXPECT_NEAR(predicted, measured, 0.20 * measured) << "input " << inputs[i] << ": predicted " << predicted
                                                      << " vs measured " << measured;
+    if (std::abs(predicted / measured - 1) > std::abs(worst)) worst = predicted / measured - 1;
   }
+  test_support::expect_recorded_error("qwen3-30b-a3b-h20-bs1", "serving", worst);
 }

@@ -42,6 +42,7 @@ TEST(PhoneValidation, OlmoeHexagonDecodeKnownMissMinus31Percent) {
   // assumed 10 us dispatch, and the 16-bit lm head (llama.cpp quantises it) stays 24% of the
   // step. The check keeps the error where it is, so a change shows; the 30% target is not met.
   EXPECT_NEAR(predicted / measured - 1, -0.31, 0.01) << "predicted " << predicted << " vs measured " << measured;
+  test_support::expect_recorded_error("llamacpp-olmoe-hexagon-v81", "decode", predicted / measured - 1);
 }
 
 // Known miss (docs/validation.md, "Not yet reproduced"): moesim predicts 200 tokens/s for the
@@ -55,4 +56,5 @@ TEST(PhoneValidation, OlmoeHexagonPrefillKnownMissPlus63Percent) {
   RecordProperty("predicted_prefill_tokens_per_s", std::to_string(r.input_tokens_per_s));
   EXPECT_NEAR(r.input_tokens_per_s / measured - 1, 0.63, 0.01)
       << "predicted " << r.input_tokens_per_s << " vs measured " << measured;
+  test_support::expect_recorded_error("llamacpp-olmoe-hexagon-v81", "prefill", r.input_tokens_per_s / measured - 1);
 }

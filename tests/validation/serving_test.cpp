@@ -42,6 +42,7 @@ TEST(ServingValidation, Qwen15MoeOverDense7bOnA100Within20Percent) {
   ASSERT_TRUE(moe.feasible && dense.feasible) << moe.reason << dense.reason;
   const double predicted = moe.output_tokens_per_s / dense.output_tokens_per_s;
   RecordProperty("predicted_ratio", std::to_string(predicted));
+  test_support::expect_recorded_error("qwen15-moe-a100-vllm", "serving", predicted / measured - 1);
   EXPECT_NEAR(predicted, measured, 0.20 * measured)
       << "predicted " << predicted << " (" << moe.output_tokens_per_s << " / " << dense.output_tokens_per_s
       << " output tokens/s) vs measured " << measured;
@@ -97,4 +98,6 @@ TEST(ServingValidation, MlperfMixtralOfflineAtAnAssumed600InputTokensWithin20Per
   RecordProperty("predicted_output_tokens_per_s_nim_trtllm", std::to_string(t.output_tokens_per_s));
   EXPECT_EQ(t.engine, "nim-trtllm-h100");
   EXPECT_NEAR(t.output_tokens_per_s / measured - 1, -0.324, 0.01) << "predicted " << t.output_tokens_per_s;
+  // The case counts at the engine the submission ran (docs/validation.md).
+  test_support::expect_recorded_error("mlperf41-mixtral-8xh100-offline", "serving", t.output_tokens_per_s / measured - 1);
 }
