@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -46,21 +47,25 @@ int write_output(const std::string& text, const std::string& out_path) {
     std::cout << text;
     return kExitOk;
   }
-  const std::string tmp = out_path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f || !(f << text) || !f.flush()) {
-      std::cerr << out_path << ": cannot write the file\n";
-      std::remove(tmp.c_str());
-      return kExitInputError;
-    }
-  }
-  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
+  if (!tools::write_text_atomic(out_path, text)) {  // a temporary file, then a rename
     std::cerr << out_path << ": cannot write the file\n";
-    std::remove(tmp.c_str());
     return kExitInputError;
   }
   return kExitOk;
+}
+
+// A command never writes over what it reads: true (and says so) when an output names the same
+// file as one of the inputs. Outputs that do not exist yet cannot be one.
+bool overwrites_an_input(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs) {
+  for (const std::string& out : outputs) {
+    for (const std::string& in : inputs) {
+      std::error_code ec;
+      if (out.empty() || in.empty() || !std::filesystem::equivalent(out, in, ec) || ec) continue;
+      std::cerr << out << ": is an input of this command (" << in << "); refusing to write over it: choose another output file\n";
+      return true;
+    }
+  }
+  return false;
 }
 
 // Checks before a run that `path` can be written, so a long simulation never ends in a lost
@@ -169,6 +174,7 @@ int cmd_run(const std::string& file, const std::string& format, const std::strin
     print_problems(pd);
     if (!ok) return kExitInputError;
   }
+  if (overwrites_an_input({out_path, trace_path}, {file, hw_profile})) return kExitInputError;
   for (const std::string& path : {out_path, trace_path}) {
     if (!path.empty() && !writable(path)) {
       std::cerr << path << ": cannot write here (check the folder exists and is writable)\n";
@@ -285,6 +291,7 @@ int cmd_links() {
 // The profile goes to --out (the summary to standard output) or, without it, to standard output
 // (the summary to standard error).
 int cmd_fit(const std::string& raw_path, const std::string& out_path, const calibrate::FitOptions& options) {
+  if (overwrites_an_input({out_path}, {raw_path})) return kExitInputError;
   Diagnostics diag(raw_path);
   std::optional<hw::HwProfile> profile;
   if (auto raw = read_json_file(raw_path, diag)) profile = calibrate::fit_profile(*raw, options, diag);
@@ -297,6 +304,7 @@ int cmd_fit(const std::string& raw_path, const std::string& out_path, const cali
 // `moesim fit --trace`: a Kineto trace -> time per kernel class, stream and pass
 // (calibrate/fit/kineto_trace.hpp), as a table or JSON, to standard output or --out.
 int cmd_fit_trace(const std::string& path, const std::string& device, bool as_json, const std::string& out_path) {
+  if (overwrites_an_input({out_path}, {path})) return kExitInputError;
   Diagnostics diag(path);
   std::optional<calibrate::TraceSummary> summary;
   if (auto doc = read_json_file(path, diag)) summary = calibrate::summarize_kineto_trace(*doc, device, diag);
@@ -312,6 +320,7 @@ int cmd_fit_trace(const std::string& path, const std::string& device, bool as_js
 // bandwidth written into a copy of the scenario's hardware profile.
 int cmd_compare_trace(const std::string& scenario_file, const std::string& trace_file, int layers, bool as_json,
                       const std::string& fit_profile, const std::string& out_path) {
+  if (overwrites_an_input({out_path, fit_profile}, {scenario_file, trace_file})) return kExitInputError;
   Diagnostics diag(scenario_file);
   auto scenario = sim::load_scenario_file(scenario_file, diag);
   print_problems(diag);

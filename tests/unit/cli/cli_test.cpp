@@ -120,6 +120,24 @@ TEST(Cli, UnwritableOutIsAnErrorAndPrintsNoReport) {
   EXPECT_NE(r.err.find("/nonexistent-dir/report.txt: cannot write"), std::string::npos) << r.err;
 }
 
+// No command writes over one of its inputs (issue 19): the scenario, spelled another way, as
+// --out or --trace is refused before anything runs, and the scenario is left as it was.
+TEST(Cli, AnOutputThatIsAnInputIsRefusedAndTheInputKept) {
+  const std::string text = scenario("mixtral-8x7b", 8, 8);
+  const std::string file = write("keep.json", text);
+  const std::string other_spelling = (kTmp / "." / "keep.json").string();
+  for (const std::string flag : {"--out", "--trace"}) {
+    const Result r = run("run " + file + " " + flag + " " + other_spelling);
+    EXPECT_EQ(r.code, 1) << flag;
+    EXPECT_NE(r.err.find("is an input of this command"), std::string::npos) << r.err;
+    std::ifstream in(file);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), text) << flag;
+  }
+  const Result fit = run("fit --trace " + file + " --out " + file);
+  EXPECT_EQ(fit.code, 1);
+  EXPECT_NE(fit.err.find("is an input of this command"), std::string::npos) << fit.err;
+}
+
 TEST(Cli, TraceIsWrittenAsTraceEventJson) {
   const std::string trace = (kTmp / "step.trace.json").string();
   const Result r = run("run --json --trace " + trace);
