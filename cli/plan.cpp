@@ -82,7 +82,6 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-std::string ms(double s) { return fmt("%.1f ms", s * 1e3); }
 
 // Groups thousands: 12096 -> "12,096".
 std::string count_text(std::size_t n) {
@@ -165,8 +164,8 @@ bool plot_front(const PlanSpec& spec, const std::vector<Candidate>& all, const s
   tsv += "\n\n" + row(all[winner]);
   std::string title = spec.model_name + " at " + count_text(static_cast<std::size_t>(spec.output_tokens_per_s)) +
                       " output tokens/s";
-  if (spec.slo_tpot_s) title += ", TPOT <= " + ms(*spec.slo_tpot_s);
-  if (spec.slo_ttft_s) title += ", TTFT <= " + ms(*spec.slo_ttft_s);
+  if (spec.slo_tpot_s) title += ", TPOT <= " + ms_text(*spec.slo_tpot_s);
+  if (spec.slo_ttft_s) title += ", TTFT <= " + ms_text(*spec.slo_ttft_s);
   std::string gp = "set terminal pngcairo size 1100,700 font 'DejaVu Sans,12'\n"
                    "set output '" + png.string() + "'\n"
                    "set title '" + title + "'\n"
@@ -223,6 +222,8 @@ void check_prefill_inputs(PlanSpec& spec, Diagnostics& diag) {
 }
 
 }  // namespace
+
+std::string ms_text(double seconds) { return fmt("%.1f ms", seconds * 1e3); }
 
 std::optional<PlanSpec> plan_spec_from_json(const json& doc, const std::string& path, Diagnostics& diag) {
   const std::size_t errors = diag.error_count();
@@ -486,7 +487,7 @@ void evaluate_candidate(const PlanSpec& spec, Candidate& c, const std::vector<Pr
     c.status = "ok";
     if (spec.slo_tpot_s && c.tpot_s > *spec.slo_tpot_s) {
       c.status = "slo";
-      c.reason = "TPOT " + ms(c.tpot_s) + " > " + ms(*spec.slo_tpot_s);
+      c.reason = "TPOT " + ms_text(c.tpot_s) + " > " + ms_text(*spec.slo_tpot_s);
     } else {
       evaluate_prefill(spec, c, pools);
     }
@@ -549,10 +550,10 @@ std::string contention_text(const json& report) {
     std::vector<std::pair<double, std::string>> classes;
     for (const auto& [k, v] : it->items()) classes.emplace_back(v.get<double>(), k);
     std::sort(classes.rbegin(), classes.rend());
-    for (const auto& [v, k] : classes) by += (by.empty() ? "" : ", ") + k + " +" + ms(v);
+    for (const auto& [v, k] : classes) by += (by.empty() ? "" : ", ") + k + " +" + ms_text(v);
   }
   if (added <= 0 && by.empty()) return "no link is shared unevenly (non-blocking fabric, one collective at a time)";
-  return "link sharing adds " + ms(added) + " per step" + (by.empty() ? "" : " (" + by + ", summed over collectives)");
+  return "link sharing adds " + ms_text(added) + " per step" + (by.empty() ? "" : " (" + by + ", summed over collectives)");
 }
 
 std::string bottleneck_text(const Candidate& c) {
@@ -612,8 +613,8 @@ int cmd_plan(const PlanOptions& options) {
   for (const auto& c : all) ++by_status[c.status];
 
   std::string slo_text;
-  if (spec->slo_tpot_s) slo_text += ", TPOT p99 <= " + ms(*spec->slo_tpot_s);
-  if (spec->slo_ttft_s) slo_text += ", TTFT p99 <= " + ms(*spec->slo_ttft_s);
+  if (spec->slo_tpot_s) slo_text += ", TPOT p99 <= " + ms_text(*spec->slo_tpot_s);
+  if (spec->slo_ttft_s) slo_text += ", TTFT p99 <= " + ms_text(*spec->slo_ttft_s);
   std::printf("moesim plan: %s at %s output tokens/s%s\n", spec->model_name.c_str(),
               count_text(static_cast<std::size_t>(spec->output_tokens_per_s)).c_str(), slo_text.c_str());
   std::printf("searched %s candidates in %.2f s (%.0f/s, analytic, %d thread%s): %zu meet the SLOs, %zu miss an SLO, "
@@ -739,11 +740,11 @@ int cmd_plan(const PlanOptions& options) {
                   ph.device.c_str(), ph.price_per_device_hour, w.pool.usd_per_hour, w.usd_per_hour);
     }
     std::printf("\n");
-    std::printf("  TPOT %s", ms(w.tpot_s).c_str());
+    std::printf("  TPOT %s", ms_text(w.tpot_s).c_str());
     if (spec->slo_tpot_s) std::printf(" (%.0f%% of the SLO)", 100 * w.tpot_s / *spec->slo_tpot_s);
     if (w.ttft_s >= 0) {
-      std::printf(", TTFT %s (%s, no queueing)", ms(w.ttft_s).c_str(),
-                  w.prefill >= 0 ? ("prefill pool " + ms(w.pool.step_s) + " + KV transfer " + ms(w.pool.kv_transfer_s)).c_str()
+      std::printf(", TTFT %s (%s, no queueing)", ms_text(w.ttft_s).c_str(),
+                  w.prefill >= 0 ? ("prefill pool " + ms_text(w.pool.step_s) + " + KV transfer " + ms_text(w.pool.kv_transfer_s)).c_str()
                                  : "one prompt per rank");
     }
     if (w.prefill_share > 0) std::printf(", %.0f%% of its time prefilling", 100 * w.prefill_share);
@@ -756,7 +757,7 @@ int cmd_plan(const PlanOptions& options) {
       const Candidate& c = all[front[k]];
       if (c.flow_tpot_s) {
         std::printf("  flow check #%zu: TPOT %s at flow fidelity vs %s analytic (%+.1f%%)%s; %s\n", k + 1,
-                    ms(*c.flow_tpot_s).c_str(), ms(c.tpot_s).c_str(), 100 * (*c.flow_tpot_s / c.tpot_s - 1),
+                    ms_text(*c.flow_tpot_s).c_str(), ms_text(c.tpot_s).c_str(), 100 * (*c.flow_tpot_s / c.tpot_s - 1),
                     spec->slo_tpot_s && *c.flow_tpot_s > *spec->slo_tpot_s ? ": MISSES the TPOT SLO" : "",
                     c.flow_difference.c_str());
       } else {

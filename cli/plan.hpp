@@ -144,6 +144,9 @@ std::expected<sim::Report, std::string> run_analytic(const PlanSpec& spec, const
 /// load (colocated) or the prefill pool (disaggregated) in its rate and cost.
 void evaluate_prefill(const PlanSpec& spec, Candidate& c, const std::vector<PrefillOption>& pools);
 
+/// A duration as the plan writes it: "12.3 ms".
+std::string ms_text(double seconds);
+
 /// Indices of the points no other point beats in every objective (all minimised).
 std::vector<std::size_t> pareto_front(const std::vector<std::array<double, 3>>& points);
 

@@ -13,12 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string ms(double s) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f ms", s * 1e3);
-  return buf;
-}
-
 // What one device's share of its node's NICs carries (B/s), and the link's latency. Spec reading
 // refuses a prefill pool on hardware without scale_out; the decode side may lack one.
 struct NicShare {
@@ -55,7 +49,7 @@ void colocated(const PlanSpec& spec, Candidate& c) {
   }
   if (spec.slo_ttft_s && c.ttft_s > *spec.slo_ttft_s) {
     c.status = "slo";
-    c.reason = "TTFT " + ms(c.ttft_s) + " > " + ms(*spec.slo_ttft_s);
+    c.reason = "TTFT " + ms_text(c.ttft_s) + " > " + ms_text(*spec.slo_ttft_s);
   }
 }
 
@@ -109,7 +103,7 @@ void pooled(const PlanSpec& spec, Candidate& c, const std::vector<PrefillOption>
   c.joules_per_token = best->devices(spec) * ph.tdp_w / (best->prompts_per_s * spec.output_tokens);
   if (!meets(best_ttft)) {
     c.status = "slo";
-    c.reason = "TTFT " + ms(best_ttft) + " > " + ms(*spec.slo_ttft_s) + " (prefill pool of " + ph.device + ")";
+    c.reason = "TTFT " + ms_text(best_ttft) + " > " + ms_text(*spec.slo_ttft_s) + " (prefill pool of " + ph.device + ")";
   }
 }
 

@@ -138,6 +138,11 @@ void apply_layer_types(ConfigReader& c, ModelConfig& m, const std::vector<std::s
 /// Checks that every index in `list` (the value of `key`) names an existing layer.
 bool check_layer_indices(ConfigReader& c, const std::string& key, const std::vector<int>& list, int num_layers);
 
+/// Qwen's MoE keys (Qwen2-MoE, Qwen3-MoE, Qwen3-Next): num_experts of moe_intermediate_size on
+/// every decoder_sparse_step-th layer except mlp_only_layers; with `shared_expert`, the one
+/// gated shared expert of shared_expert_intermediate_size. Assigns the layers.
+void read_qwen_experts(ConfigReader& c, ModelConfig& m, Keys& k, bool shared_expert);
+
 /// DeepSeek-V2/V3 (Kimi-K2, Mistral Small 4, DeepSeek-V3.2, GLM-5) in the HF format.
 void read_deepseek(ConfigReader& c, ModelConfig& m, Keys& k, bool v3);
 

@@ -79,7 +79,6 @@ void read_mixtral(ConfigReader& c, ModelConfig& m, Keys& k) {
 /// Qwen2-MoE and Qwen3-MoE: MoE on every decoder_sparse_step-th layer except mlp_only_layers.
 void read_qwen_moe(ConfigReader& c, ModelConfig& m, Keys& k, bool qwen3) {
   read_common(c, m, false);
-  k.experts = "num_experts";
   AttentionSpec& a = m.attention;
   if (qwen3) {
     // Qwen3 always has per-head q/k RMSNorm; attention_bias covers q, k, v and o.
@@ -89,27 +88,7 @@ void read_qwen_moe(ConfigReader& c, ModelConfig& m, Keys& k, bool qwen3) {
   } else {
     a.qkv_bias = true;  // Qwen2 attention always has q/k/v biases, never an o bias
   }
-  m.moe.num_experts = c.size("num_experts", true).value_or(0);
-  m.moe.top_k = c.size("num_experts_per_tok", true).value_or(0);
-  m.moe.expert_intermediate = c.size("moe_intermediate_size", true).value_or(0);
-  if (!qwen3) {
-    // Qwen2-MoE: one shared expert of its own size, scaled by a sigmoid gate (hidden x 1).
-    const int shared = c.size("shared_expert_intermediate_size", false, 0).value_or(0);
-    if (shared > 0) {
-      m.moe.num_shared_experts = 1;
-      m.moe.shared_intermediate = shared;
-      m.moe.shared_expert_gate = true;
-    }
-  }
-  const int step = c.size("decoder_sparse_step", false).value_or(1);
-  const auto mlp_only = c.int_list("mlp_only_layers").value_or(std::vector<int>{});
-  check_layer_indices(c, "mlp_only_layers", mlp_only, m.num_layers);
-  const std::set<int> dense(mlp_only.begin(), mlp_only.end());
-  m.layers.assign(m.num_layers, LayerSpec{});
-  for (int i = 0; i < m.num_layers; ++i) {
-    m.layers[i].moe = !dense.contains(i) && m.moe.num_experts > 0 && (i + 1) % step == 0;
-  }
-  m.dense_intermediate = c.size("intermediate_size", false).value_or(0);
+  read_qwen_experts(c, m, k, !qwen3);
   apply_qwen_window(c, m);
 }
 
@@ -393,6 +372,31 @@ bool check_layer_indices(ConfigReader& c, const std::string& key, const std::vec
     }
   }
   return ok;
+}
+
+void read_qwen_experts(ConfigReader& c, ModelConfig& m, Keys& k, bool shared_expert) {
+  k.experts = "num_experts";
+  m.moe.num_experts = c.size("num_experts", true).value_or(0);
+  m.moe.top_k = c.size("num_experts_per_tok", true).value_or(0);
+  m.moe.expert_intermediate = c.size("moe_intermediate_size", true).value_or(0);
+  if (shared_expert) {
+    // One shared expert of its own size, scaled by a sigmoid gate (hidden x 1).
+    const int shared = c.size("shared_expert_intermediate_size", false, 0).value_or(0);
+    if (shared > 0) {
+      m.moe.num_shared_experts = 1;
+      m.moe.shared_intermediate = shared;
+      m.moe.shared_expert_gate = true;
+    }
+  }
+  const int step = c.size("decoder_sparse_step", false).value_or(1);
+  const auto mlp_only = c.int_list("mlp_only_layers").value_or(std::vector<int>{});
+  check_layer_indices(c, "mlp_only_layers", mlp_only, m.num_layers);
+  const std::set<int> dense(mlp_only.begin(), mlp_only.end());
+  m.layers.assign(m.num_layers, LayerSpec{});
+  for (int i = 0; i < m.num_layers; ++i) {
+    m.layers[i].moe = !dense.contains(i) && m.moe.num_experts > 0 && (i + 1) % step == 0;
+  }
+  m.dense_intermediate = c.size("intermediate_size", false).value_or(0);
 }
 
 /// DeepSeek-V2/V3 (and Kimi-K2) in the HF format.

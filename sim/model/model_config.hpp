@@ -142,6 +142,8 @@ struct ModelConfig {
   int num_moe_layers() const;
   /// Weight matrices of one MLP or expert: 3 gated, 2 not.
   int mlp_matrices() const { return mlp_gated ? 3 : 2; }
+  /// The intermediate width of an MLP or expert of `params` weights (biases aside).
+  double mlp_intermediate(double params) const { return params / (mlp_matrices() * hidden); }
   /// Whether any layer keeps a recurrent state instead of a KV cache.
   bool has_recurrent_layers() const;
 };

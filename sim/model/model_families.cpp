@@ -1,8 +1,6 @@
 // The model families of 2026 (docs/models.md, "Sparse, linear and hybrid attention"): GLM-4.5's
 // glm4_moe; DSA's indexer (deepseek_v32, glm_moe_dsa); Qwen3-Next's hybrid of Gated DeltaNet and
 // gated attention; Nemotron-H's hybrid of Mamba-2, attention and MoE blocks.
-#include <set>
-
 #include "model/config_reader.hpp"
 
 namespace moesim::sim::config_detail {
@@ -60,7 +58,6 @@ void read_sparse_attention(ConfigReader& c, ModelConfig& m) {
 
 void read_qwen3_next(ConfigReader& c, ModelConfig& m, Keys& k) {
   read_common(c, m, false);
-  k.experts = "num_experts";
   AttentionSpec& a = m.attention;
   // Gated attention: per-head q/k RMSNorm, and q_proj also yields the output's sigmoid gate.
   a.qk_norm = true;
@@ -81,24 +78,7 @@ void read_qwen3_next(ConfigReader& c, ModelConfig& m, Keys& k) {
                        " key heads evenly",
                    "linear_num_value_heads must be a multiple of linear_num_key_heads");
   }
-  MoeSpec& e = m.moe;
-  e.num_experts = c.size("num_experts", true).value_or(0);
-  e.top_k = c.size("num_experts_per_tok", true).value_or(0);
-  e.expert_intermediate = c.size("moe_intermediate_size", true).value_or(0);
-  if (const int shared = c.size("shared_expert_intermediate_size", false, 0).value_or(0); shared > 0) {
-    e.num_shared_experts = 1;  // one shared expert behind a sigmoid gate, as in Qwen2-MoE
-    e.shared_intermediate = shared;
-    e.shared_expert_gate = true;
-  }
-  const int step = c.size("decoder_sparse_step", false).value_or(1);
-  const auto mlp_only = c.int_list("mlp_only_layers").value_or(std::vector<int>{});
-  check_layer_indices(c, "mlp_only_layers", mlp_only, m.num_layers);
-  const std::set<int> dense(mlp_only.begin(), mlp_only.end());
-  m.layers.assign(static_cast<std::size_t>(m.num_layers), LayerSpec{});
-  for (int i = 0; i < m.num_layers; ++i) {
-    m.layers[static_cast<std::size_t>(i)].moe = !dense.contains(i) && e.num_experts > 0 && (i + 1) % step == 0;
-  }
-  m.dense_intermediate = c.size("intermediate_size", false).value_or(0);
+  read_qwen_experts(c, m, k, true);  // one shared expert behind a sigmoid gate, as in Qwen2-MoE
   if (auto types = c.string_list("layer_types")) {
     apply_layer_types(c, m, *types);
     return;

@@ -105,7 +105,7 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
   // Gate and up reduce over the hidden size (2/3 of the FLOPs; up alone, 1/2, without a gate),
   // down over the expert's intermediate size: their FLOP-weighted harmonic depth.
   const double mats = d_.model.mlp_matrices();
-  const double inter = lp.routed_expert / (mats * d_.model.hidden) / d_.par.expert_tp;
+  const double inter = d_.model.mlp_intermediate(lp.routed_expert) / d_.par.expert_tp;
   const double depth = inter > 0 ? 1.0 / ((mats - 1.0) / mats / d_.model.hidden + 1.0 / mats / inter) : 0.0;
   for (int d = 0; d < ep_; ++d) {
     const auto& slots = placement.held[static_cast<std::size_t>(d)];

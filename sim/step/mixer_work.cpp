@@ -135,8 +135,8 @@ AttentionWork recurrence(const Deployment& d, const StepShape& w, int l, const L
 
 }  // namespace
 
-AttentionWork mixer_work(const Deployment& d, const StepShape& w, const StepTokens& sh, int layer, const MixerTokens& t) {
-  const LayerParams lp = layer_parameters(d.model, layer);
+AttentionWork mixer_work(const Deployment& d, const StepShape& w, const StepTokens& sh, int layer, const LayerParams& lp,
+                         const MixerTokens& t) {
   switch (d.model.layers[static_cast<std::size_t>(layer)].mixer) {
     case Mixer::attention: return attention(d, w, sh, layer, lp, t);
     case Mixer::gated_deltanet:

@@ -25,7 +25,9 @@ struct MixerTokens {
   double tokens = 0, chunk_tokens = 0, sequences = 0;
 };
 
-/// The mixer work of layer `layer` (heads split over attention TP). 0 for a layer without one.
-AttentionWork mixer_work(const Deployment& d, const StepShape& w, const StepTokens& sh, int layer, const MixerTokens& t);
+/// The mixer work of layer `layer`, whose parameters are `lp` (heads split over attention TP). 0
+/// for a layer without one.
+AttentionWork mixer_work(const Deployment& d, const StepShape& w, const StepTokens& sh, int layer, const LayerParams& lp,
+                         const MixerTokens& t);
 
 }  // namespace moesim::sim

@@ -143,7 +143,7 @@ class StepBuilder {
   // share after it (down), and the intermediate width of `params` split `split` ways.
   double up_share() const { return (m_.mlp_matrices() - 1.0) / m_.mlp_matrices(); }
   double down_share() const { return 1.0 / m_.mlp_matrices(); }
-  double intermediate(double params, double split) const { return params / (m_.mlp_matrices() * m_.hidden) / split; }
+  double intermediate(double params, double split) const { return m_.mlp_intermediate(params) / split; }
 
   // RMSNorm over `rows` hidden vectors: read, write (the weights are negligible).
   int rmsnorm(int layer, int st, double rows, const std::vector<int>& deps) {
@@ -407,8 +407,8 @@ class StepBuilder {
     end = ends;
   }
 
-  AttentionWork attention_work(int l) const {
-    return mixer_work(d_, w_, sh_, l, MixerTokens{T_, sh_.chunk_tokens / micro_, seqs_});
+  AttentionWork attention_work(int l, const LayerParams& lp) const {
+    return mixer_work(d_, w_, sh_, l, lp, MixerTokens{T_, sh_.chunk_tokens / micro_, seqs_});
   }
 
   // One layer for every sub-batch: the front half of each (attention, norms, router or dense
@@ -416,7 +416,7 @@ class StepBuilder {
   void layer(int l, int st, int mb, std::vector<std::vector<int>>& ready) {
     const LayerParams lp = layer_parameters(m_, l);
     const bool moe = m_.layers[static_cast<std::size_t>(l)].moe;
-    const AttentionWork attn = attention_work(l);
+    const AttentionWork attn = attention_work(l, lp);
     std::vector<int> disp_id(static_cast<std::size_t>(sub_), -1);
     const LayerSpec& spec = m_.layers[static_cast<std::size_t>(l)];
     for (int k = 0; k < sub_; ++k) {

@@ -44,42 +44,41 @@ double tokens_per_s_per_gpu(const Setup& s) {
   return r.output_tokens_per_s / (s.nodes * s.devices_per_node);
 }
 
+// Predicts a case, records the prediction and checks that data/validation/cases.json has the
+// current error; returns the error (predicted / measured - 1).
+double error_of(const std::string& id, const Setup& s) {
+  const double m = measured(id);
+  const double p = tokens_per_s_per_gpu(s);
+  ::testing::Test::RecordProperty("predicted_tokens_per_s_per_gpu", std::to_string(p));
+  test_support::expect_recorded_error(id, "decode", p / m - 1);
+  return p / m - 1;
+}
+
 }  // namespace
 
 // 9 x 8 H100, EP72, 256 sequences per GPU, two-batch overlap: 22,282 tokens/s per node.
 TEST(WideEpValidation, SglangDeepSeekV3DecodeOn72H100Within20Percent) {
-  const double m = measured("sglang-dsv3-decode-ep72-h100");
-  const double p = tokens_per_s_per_gpu({.device = "h100-sxm", .scale_up = "nvlink4", .overlap = "two-microbatch", .nodes = 9});
-  RecordProperty("predicted_tokens_per_s_per_gpu", std::to_string(p));
-  test_support::expect_recorded_error("sglang-dsv3-decode-ep72-h100", "decode", p / m - 1);
-  EXPECT_NEAR(p / m - 1, 0.0, 0.20) << "predicted " << p << " vs measured " << m;
+  const double error = error_of("sglang-dsv3-decode-ep72-h100", {.device = "h100-sxm", .scale_up = "nvlink4", .overlap = "two-microbatch", .nodes = 9});
+  EXPECT_NEAR(error, 0.0, 0.20);
 }
 
 // Known misses on GB200 (one NVL72 rack: 48 decode GPUs in its NVLink domain, EP48). The checks
 // keep each error where it is, so a change shows; the 20% target is not met.
 TEST(WideEpValidation, SglangDeepSeekV3DecodeOn48Gb200KnownMissPlus92Percent) {
-  const double m = measured("sglang-dsv3-decode-ep48-gb200");
-  const double p = tokens_per_s_per_gpu({.device = "gb200", .scale_up = "nvlink5", .overlap = "none", .devices_per_node = 48, .batch = 768});
-  RecordProperty("predicted_tokens_per_s_per_gpu", std::to_string(p));
-  test_support::expect_recorded_error("sglang-dsv3-decode-ep48-gb200", "decode", p / m - 1);
-  EXPECT_NEAR(p / m - 1, 0.92, 0.02) << "predicted " << p << " vs measured " << m;
+  const double error = error_of("sglang-dsv3-decode-ep48-gb200", {.device = "gb200", .scale_up = "nvlink5", .overlap = "none", .devices_per_node = 48, .batch = 768});
+  EXPECT_NEAR(error, 0.92, 0.02);
 }
 
 TEST(WideEpValidation, SglangDeepSeekV3DecodeOn48Gb200Fp8KnownMissPlus67Percent) {
-  const double m = measured("sglang-dsv3-decode-ep48-gb200-fp8-sbo");
-  const double p = tokens_per_s_per_gpu({.device = "gb200", .scale_up = "nvlink5", .overlap = "compute-comm", .devices_per_node = 48, .batch = 768});
-  RecordProperty("predicted_tokens_per_s_per_gpu", std::to_string(p));
-  test_support::expect_recorded_error("sglang-dsv3-decode-ep48-gb200-fp8-sbo", "decode", p / m - 1);
-  EXPECT_NEAR(p / m - 1, 0.67, 0.02) << "predicted " << p << " vs measured " << m;
+  const double error = error_of("sglang-dsv3-decode-ep48-gb200-fp8-sbo", {.device = "gb200", .scale_up = "nvlink5", .overlap = "compute-comm", .devices_per_node = 48, .batch = 768});
+  EXPECT_NEAR(error, 0.67, 0.02);
 }
 
 // NVFP4 for every linear layer here (the run kept q_b_proj in fp8 and other attention projections
 // as the checkpoint has them), fp8 KV cache, 1,408 sequences per GPU.
 TEST(WideEpValidation, SglangDeepSeekV3DecodeOn48Gb200Nvfp4KnownMissPlus49Percent) {
-  const double m = measured("sglang-dsv3-decode-ep48-gb200-nvfp4");
-  const double p = tokens_per_s_per_gpu({.device = "gb200", .scale_up = "nvlink5", .weights = "nvfp4", .kv = "fp8",
-                                         .overlap = "compute-comm", .devices_per_node = 48, .batch = 1408});
-  RecordProperty("predicted_tokens_per_s_per_gpu", std::to_string(p));
-  test_support::expect_recorded_error("sglang-dsv3-decode-ep48-gb200-nvfp4", "decode", p / m - 1);
-  EXPECT_NEAR(p / m - 1, 0.49, 0.02) << "predicted " << p << " vs measured " << m;
+  const double error = error_of("sglang-dsv3-decode-ep48-gb200-nvfp4", {.device = "gb200", .scale_up = "nvlink5", .weights = "nvfp4",
+                                                                         .kv = "fp8", .overlap = "compute-comm",
+                                                                         .devices_per_node = 48, .batch = 1408});
+  EXPECT_NEAR(error, 0.49, 0.02);
 }
