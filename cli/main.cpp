@@ -353,6 +353,8 @@ int cmd_compare_trace(const std::string& scenario_file, const std::string& trace
       if (cal.compute_efficiency) k.compute_efficiency = cal.compute_efficiency;
       if (cal.backward_ratio) k.backward_ratio = cal.backward_ratio;
       k.source = cal.source;
+      profile.uncertainty["kernel_classes." + name] = {
+          hw::UncertaintyClass::derived, 0.10, "derived from a measured trace by moesim compare-trace --fit-profile"};
     }
     if (const int rc = write_output(hw::hw_profile_to_json(profile).dump(2) + "\n", fit_profile); rc != kExitOk) return rc;
     std::cerr << "wrote " << implied.size() << " kernel classes' bandwidth to " << fit_profile << "\n";

@@ -31,12 +31,16 @@ const std::vector<std::string> kDeviceKinds{"gpu", "phone"};
 const std::vector<std::string> kLinkClasses{"scale_up", "scale_out", "host", "wireless"};
 const std::vector<std::string> kEngineNames{"cpu", "gpu", "npu"};
 
-// Every figure must cite where it comes from: a key present without a source is a defect.
-void require_sources(ObjectReader& item, const std::vector<std::string>& figure_keys,
-                     std::map<std::string, std::string>& sources) {
+// Every figure must cite where it comes from and say how sure it is: a key present without a
+// source or an uncertainty is a defect.
+template <class Item>
+void require_sources(ObjectReader& item, const std::vector<std::string>& figure_keys, Item& out) {
+  std::map<std::string, std::string>& sources = out.sources;
   ObjectReader src = item.object("sources", true);
+  std::vector<std::string> present;
   for (const auto& key : figure_keys) {
     if (!item.has(key)) continue;
+    present.push_back(key);
     if (auto s = src.string(key)) {
       if (s->empty()) {
         src.diagnostics().error(src.pointer_to(key), "empty source");
@@ -48,6 +52,7 @@ void require_sources(ObjectReader& item, const std::vector<std::string>& figure_
     }
   }
   src.finish();
+  read_uncertainty(item, present, out.uncertainty);
 }
 
 std::map<DType, double> read_dtype_map(ObjectReader&& r, bool rates) {
@@ -275,7 +280,7 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
     }
     require_sources(d, {"architecture", "peak", "matmul_efficiency", "memory", "power", "kernel_launch",
                         "price_per_hour", "engines", "flash", "radio"},
-                    dev.sources);
+                    dev);
     d.finish();
     if (dev.memory_bytes <= 0 || dev.memory_bandwidth <= 0) {
       dev_diag.error(d.pointer_to("memory"), "capacity and bandwidth must be positive");
@@ -296,7 +301,7 @@ std::optional<Catalog> Catalog::parse(const std::string& devices_json,
     link.message_overhead_s = l.quantity("message_overhead", Dimension::time).value_or(0);
     link.max_domain = static_cast<int>(l.integer("max_domain", false, 2, 100000).value_or(0));
     require_sources(l, {"bandwidth", "efficiency", "latency", "message_efficiency", "message_overhead", "max_domain"},
-                    link.sources);
+                    link);
     l.finish();
     if (link.bandwidth <= 0) {
       link_diag.error(l.pointer_to("bandwidth"), "bandwidth must be positive");
@@ -340,7 +345,7 @@ std::optional<std::vector<EngineProfile>> parse_engines(const std::string& json,
     for (const char* k : {"memory_efficiency", "step_overhead", "sequence_overhead"}) {
       if (e.has(k)) cited.emplace_back(k);
     }
-    require_sources(e, cited, p.sources);
+    require_sources(e, cited, p);
     e.finish();
     return p;
   });

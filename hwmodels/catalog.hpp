@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "uncertainty.hpp"
 
 namespace moesim::hw {
 
@@ -66,6 +67,7 @@ struct Device {
   std::optional<double> radio_tx_w;  ///< phones: Wi-Fi radio power while transmitting
   std::optional<double> radio_rx_w;  ///< phones: Wi-Fi radio power while receiving
   std::map<std::string, std::string> sources;  ///< field -> citation
+  std::map<std::string, Uncertainty> uncertainty;  ///< field -> class and spread (not structural fields)
 
   /// Peak of the main engine for `dtype`, nullopt when the device has no such format.
   std::optional<double> peak(DType dtype) const;
@@ -91,6 +93,7 @@ struct Link {
   /// rack); 0: not stated.
   int max_domain = 0;
   std::map<std::string, std::string> sources;
+  std::map<std::string, Uncertainty> uncertainty;
 
   double effective_bandwidth() const { return bandwidth * efficiency; }
   /// Usable rate of per-token-message traffic.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "uncertainty.hpp"
 
 namespace moesim::hw {
 
@@ -23,6 +24,7 @@ struct EngineProfile {
   double step_overhead_s = 0;      ///< per step: scheduling, input preparation (CPU, device idle)
   double sequence_overhead_s = 0;  ///< per sequence per step: sampling and bookkeeping beyond the kernels
   std::map<std::string, std::string> sources;
+  std::map<std::string, Uncertainty> uncertainty;
 };
 
 /// The name that keeps kernels only (no engine time), whatever the default.

@@ -200,6 +200,7 @@ std::optional<HwProfile> hw_profile_from_json(const nlohmann::json& doc, Diagnos
   read_links(top.object("links"), p);
   read_kernel_classes(top.object("kernel_classes"), p);
   read_power(top.object("power"), p, diag);
+  read_uncertainty(top, profile_sections(p), p.uncertainty);
   top.finish();
   if (errors() > errors_before) return std::nullopt;
   return p;
@@ -209,6 +210,17 @@ std::optional<HwProfile> load_hw_profile(const std::string& path, Diagnostics& d
   auto doc = read_json_file(path, diag);
   if (!doc) return std::nullopt;
   return hw_profile_from_json(*doc, diag);
+}
+
+std::vector<std::string> profile_sections(const HwProfile& p) {
+  std::vector<std::string> out;
+  for (const auto& [dt, g] : p.gemm) out.push_back("gemm." + dtype_name(dt));
+  if (p.memory_efficiency) out.emplace_back("memory");
+  if (p.kernel_launch_s) out.emplace_back("launch");
+  for (const auto& [name, l] : p.links) out.push_back("links." + name);
+  for (const auto& [name, c] : p.kernel_classes) out.push_back("kernel_classes." + name);
+  if (p.idle_power_w || !p.power_states.empty()) out.emplace_back("power");
+  return out;
 }
 
 nlohmann::json hw_profile_to_json(const HwProfile& p) {
@@ -283,6 +295,7 @@ nlohmann::json hw_profile_to_json(const HwProfile& p) {
     pw["states"] = states;
     j["power"] = pw;
   }
+  if (!p.uncertainty.empty()) j["uncertainty"] = uncertainty_to_json(p.uncertainty);
   return j;
 }
 

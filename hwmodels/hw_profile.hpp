@@ -13,6 +13,7 @@
 
 #include "catalog.hpp"
 #include "diagnostics.hpp"
+#include "uncertainty.hpp"
 
 namespace moesim::hw {
 
@@ -92,6 +93,9 @@ struct HwProfile {
   std::map<std::string, KernelClassCalibration> kernel_classes;  ///< by kernel_class_names()
   std::optional<double> idle_power_w;
   std::vector<PowerState> power_states;
+  /// How sure each measured section is: "gemm.DTYPE", "memory", "launch", "links.NAME",
+  /// "kernel_classes.NAME", "power" (one entry per section present; docs/uncertainty.md).
+  std::map<std::string, Uncertainty> uncertainty;
 
   const GemmCalibration* gemm_for(DType dtype) const;
   /// The measured efficiency of `link`, or the catalog's when the profile has none.
@@ -103,6 +107,10 @@ std::optional<HwProfile> hw_profile_from_json(const nlohmann::json& doc, Diagnos
 
 /// Reads and validates a profile file.
 std::optional<HwProfile> load_hw_profile(const std::string& path, Diagnostics& diag);
+
+/// The sections a profile measures, as its "uncertainty" object names them ("gemm.fp8",
+/// "memory", "launch", "links.NAME", "kernel_classes.NAME", "power").
+std::vector<std::string> profile_sections(const HwProfile& profile);
 
 /// The profile as JSON (the format hw_profile_from_json reads; docs/calibration.md).
 nlohmann::json hw_profile_to_json(const HwProfile& profile);

@@ -484,6 +484,16 @@ std::optional<hw::HwProfile> fit_profile(const RawRun& run, const FitOptions& op
   for (std::size_t i = before; i < diag.problems().size(); ++i) {
     if (diag.problems()[i].severity == Problem::Severity::error) return std::nullopt;
   }
+  // How sure each fitted section is (docs/uncertainty.md): a GEMM curve by its residual over the
+  // samples, the rest by the suite's repeat medians.
+  for (const std::string& section : hw::profile_sections(p)) {
+    p.uncertainty[section] = {hw::UncertaintyClass::measured, 0.05, "measured by moesim-calibrate (medians of repeats)"};
+  }
+  for (const auto& [dtype, g] : p.gemm) {
+    p.uncertainty["gemm." + hw::dtype_name(dtype)] = {
+        hw::UncertaintyClass::measured, std::clamp(std::exp(g.rms_log_error) - 1.0, 0.02, 1.0),
+        "measured; the spread is the fit's rms error over its samples"};
+  }
   if (p.gemm.empty()) {
     diag.warning("/benchmarks/gemm", "no GEMM curve was fitted: the profile keeps the catalog's matmul efficiencies");
   }

@@ -25,7 +25,9 @@ nlohmann::json full_profile() {
                       "grouped_relative_efficiency": 0.9}},
     "memory": {"read_efficiency": 0.85},
     "launch": {"kernel": "3us"},
-    "links": {"nvlink4": {"efficiency": 0.75}}
+    "links": {"nvlink4": {"efficiency": 0.75}},
+    "uncertainty": {"gemm.bf16": {"class": "measured", "spread": 0.05}, "memory": {"class": "measured", "spread": 0.03},
+                    "launch": {"class": "measured", "spread": 0.05}, "links.nvlink4": {"class": "derived", "spread": 0.1}}
   })");
 }
 
@@ -90,6 +92,7 @@ TEST(CostModelProfile, MissingFieldsFallBackToTheCatalogWithAWarningNamingThem) 
   doc.erase("memory");
   doc.erase("launch");
   doc.erase("links");
+  for (const char* k : {"memory", "launch", "links.nvlink4"}) doc["uncertainty"].erase(k);
   const hw::HwProfile p = parse(doc);
   const hw::Device& dev = h100();
   Diagnostics diag("profile.json");
@@ -155,6 +158,23 @@ TEST(HwProfileFormat, ProblemsNameTheirField) {
   doc = full_profile();
   doc["memory"]["read_efficiency"] = 0;
   EXPECT_NE(errors_for(doc).find("/memory/read_efficiency: an efficiency must be above 0"), std::string::npos);
+  // Every measured section says how sure it is (docs/uncertainty.md).
+  doc = full_profile();
+  doc["uncertainty"].erase("launch");
+  EXPECT_NE(errors_for(doc).find("/uncertainty/launch: figure 'launch' has no uncertainty"), std::string::npos);
+  doc = full_profile();
+  doc["uncertainty"]["launch"]["class"] = "guessed";
+  const std::string bad_class = errors_for(doc);
+  EXPECT_NE(bad_class.find("/uncertainty/launch/class"), std::string::npos) << bad_class;
+  EXPECT_NE(bad_class.find("measured, derived, transferred, assumed"), std::string::npos) << bad_class;
+  for (double spread : {0.0, -0.1, 1.5}) {
+    doc = full_profile();
+    doc["uncertainty"]["memory"]["spread"] = spread;
+    EXPECT_NE(errors_for(doc).find("/uncertainty/memory/spread: a spread must be in (0, 1]"), std::string::npos) << spread;
+  }
+  doc = full_profile();
+  doc["uncertainty"]["power"] = {{"class", "measured"}, {"spread", 0.05}};
+  EXPECT_NE(errors_for(doc).find("/uncertainty/power: unknown key 'power'"), std::string::npos);
 }
 
 TEST(ScenarioHwProfile, TheScenarioKeyLoadsAProfileRelativeToTheScenario) {

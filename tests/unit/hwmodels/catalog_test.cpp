@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "catalog.hpp"
+#include "hw_profile.hpp"
 #include "engines.hpp"
 
 using moesim::hw::Catalog;
@@ -34,6 +35,52 @@ TEST(Catalog, EveryFigureHasASource) {
       EXPECT_TRUE(l.sources.count(key)) << l.name << " lacks a source for " << key;
     }
   }
+}
+
+// Every cited figure but the structural ones (an architecture, a domain size) says how sure it
+// is: a class and a spread (docs/uncertainty.md); so does every section of a built-in profile.
+TEST(Catalog, EveryFigureSaysHowSureItIs) {
+  auto check = [](const std::string& what, const std::map<std::string, std::string>& sources,
+                  const std::map<std::string, moesim::hw::Uncertainty>& u) {
+    for (const auto& [key, src] : sources) {
+      if (moesim::hw::is_structural_figure(key)) continue;
+      auto it = u.find(key);
+      ASSERT_NE(it, u.end()) << what << " " << key;
+      EXPECT_GT(it->second.spread, 0) << what << " " << key;
+      EXPECT_LE(it->second.spread, 1) << what << " " << key;
+    }
+    EXPECT_LE(u.size(), sources.size()) << what;
+  };
+  for (const auto& d : Catalog::builtin().devices()) check(d.name, d.sources, d.uncertainty);
+  for (const auto& l : Catalog::builtin().links()) check(l.name, l.sources, l.uncertainty);
+  for (const auto& e : moesim::hw::builtin_engines()) check(e.name, e.sources, e.uncertainty);
+  for (const auto& b : moesim::hw::builtin_profiles()) {
+    for (const auto& section : moesim::hw::profile_sections(*b.profile)) {
+      EXPECT_EQ(b.profile->uncertainty.count(section), 1u) << b.name << " " << section;
+    }
+  }
+  // A figure that is only a vendor's specification is the most certain kind there is; a figure
+  // assumed with no source is the least.
+  const auto* h100 = Catalog::builtin().find_device("h100-sxm");
+  EXPECT_LT(h100->uncertainty.at("peak").spread, h100->uncertainty.at("kernel_launch").spread);
+  EXPECT_EQ(Catalog::builtin().find_device("gb200")->uncertainty.at("matmul_efficiency").cls,
+            moesim::hw::UncertaintyClass::transferred);
+}
+
+TEST(Catalog, RejectsAFigureWithoutAnUncertainty) {
+  const std::string devices = R"({"devices": []})";
+  const std::string links = R"({"links": [{"name": "l", "description": "d", "class": "scale_out",
+    "bandwidth": "50GB/s", "efficiency": 0.9, "latency": "1us",
+    "sources": {"bandwidth": "b", "efficiency": "e", "latency": "l"},
+    "uncertainty": {"bandwidth": {"class": "derived", "spread": 0.02},
+                    "efficiency": {"class": "guessed", "spread": 0.1},
+                    "jitter": {"class": "assumed", "spread": 0.3}}}]})";
+  moesim::Diagnostics diag;
+  EXPECT_FALSE(Catalog::parse(devices, links, diag));
+  const std::string all = diag.to_string();
+  EXPECT_NE(all.find("links.json:/links/0/uncertainty/latency: figure 'latency' has no uncertainty"), std::string::npos) << all;
+  EXPECT_NE(all.find("links.json:/links/0/uncertainty/efficiency/class: unknown value 'guessed'"), std::string::npos) << all;
+  EXPECT_NE(all.find("links.json:/links/0/uncertainty/jitter: unknown key 'jitter'"), std::string::npos) << all;
 }
 
 TEST(Catalog, H100FiguresMatchTheSpecSheet) {
