@@ -157,9 +157,37 @@ int run_power_caps(const sim::Scenario& base, const std::string& caps_text, cons
   return all_feasible ? kExitOk : kExitInfeasible;
 }
 
+// --uncertainty [N]: N, else 32. CLI11 hands a bare "--uncertainty scenario.json" the file as
+// its value; that file is then the scenario.
+bool uncertainty_samples(const std::string& text, std::string& run_file, int& samples) {
+  samples = 32;
+  if (text.empty()) return true;
+  if (text.find_first_not_of("0123456789-") == std::string::npos) {
+    try {
+      samples = std::stoi(text);
+      return true;
+    } catch (const std::exception&) {
+      samples = sim::kMaxUncertaintySamples + 1;  // out of range: refused with the bound
+      return true;
+    }
+  }
+  if (run_file.empty() && std::filesystem::is_regular_file(text)) {
+    run_file = text;
+    return true;
+  }
+  std::cerr << "moesim: --uncertainty " << text << ": expected a sample count (2 to " << sim::kMaxUncertaintySamples
+            << ") or nothing (32)\n";
+  return false;
+}
+
 int cmd_run(const std::string& file, const std::string& format, const std::string& out_path,
             const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile,
-            const std::string& power_caps, const RunProgress& progress) {
+            const std::string& power_caps, const sim::UncertaintyOptions* uncertainty, const RunProgress& progress) {
+  if (uncertainty != nullptr && (uncertainty->samples < 2 || uncertainty->samples > sim::kMaxUncertaintySamples)) {
+    std::cerr << "moesim: --uncertainty " << uncertainty->samples << ": give 2 to " << sim::kMaxUncertaintySamples
+              << " samples (each is one closed-form simulation; 32 to 64 is usual)\n";
+    return kExitInputError;
+  }
   progress.phase("validating", 0.0);
   Diagnostics diag(file.empty() ? "<embedded default>" : file);
   auto scenario = file.empty() ? sim::default_scenario(diag) : sim::load_scenario_file(file, diag);
@@ -188,6 +216,15 @@ int cmd_run(const std::string& file, const std::string& format, const std::strin
   if (!report) {
     std::cerr << "moesim: simulation failed: " << report.error() << "\n";
     return kExitSimFailure;
+  }
+  if (uncertainty != nullptr && report->simulated) {
+    progress.phase("sampling", 0.5);
+    auto stats = sim::propagate_uncertainty(*scenario, *report, *uncertainty);
+    if (!stats) {
+      std::cerr << "moesim: uncertainty: " << stats.error() << "\n";
+      return kExitSimFailure;
+    }
+    report->uncertainty = *stats;
   }
   progress.phase("writing", 0.9);
   std::string text;
@@ -553,7 +590,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"jsonl"}));
 
   std::string power_caps;
-  run->add_option("--power-cap", power_caps, "Run once per power cap (e.g. 400W,500W,700W) and compare them side by side");
+  auto* power_cap_opt = run->add_option("--power-cap", power_caps, "Run once per power cap (e.g. 400W,500W,700W) and compare them side by side");
+  sim::UncertaintyOptions uncertainty;
+  std::string uncertainty_text;
+  auto* uncertainty_opt =
+      run->add_option("--uncertainty", uncertainty_text,
+                      "Sample the hardware figures' uncertainty N times (default 32) and report p10/p50/p90 "
+                      "intervals and the figures that matter most (docs/uncertainty.md)")
+          ->expected(0, 1)
+          ->default_str("32")
+          ->excludes(power_cap_opt);
+  run->add_option("--jobs", uncertainty.jobs, "With --uncertainty: worker threads (default: every core)");
 
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "Check scenario files and list every problem");
@@ -622,7 +669,12 @@ int main(int argc, char** argv) {
       if (as_csv) format = "csv";
       const RunProgress progress(!progress_format.empty());
       progress.event({{"event", "start"}, {"scenario", run_file}});
-      const int rc = cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile, power_caps, progress);
+      uncertainty.jobs = tools::parallel_slots(uncertainty.jobs);
+      if (uncertainty_opt->count() > 0 && !uncertainty_samples(uncertainty_text, run_file, uncertainty.samples)) {
+        return kExitInputError;
+      }
+      const int rc = cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile, power_caps,
+                             uncertainty_opt->count() > 0 ? &uncertainty : nullptr, progress);
       progress.event({{"event", "done"}, {"exit", rc}});
       return rc;
     }

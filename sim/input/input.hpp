@@ -4,3 +4,4 @@
 
 #include "input/moe_spec.hpp"
 #include "input/scenario.hpp"
+#include "input/uncertain_figures.hpp"

@@ -1,6 +1,7 @@
 #include "report/report.hpp"
 
 #include <cstdio>
+#include <iomanip>
 #include <sstream>
 
 #include "units.hpp"
@@ -175,6 +176,19 @@ nlohmann::json Report::to_json() const {
     nlohmann::json cases = nlohmann::json::array();
     for (const auto& [id, error] : validation->cases) cases.push_back({{"id", id}, {"error", error}});
     j["validation"] = {{"label", validation->label}, {"similar_cases", cases}};
+  }
+  if (uncertainty) {
+    const UncertaintyStats& u = *uncertainty;
+    json intervals = json::object();
+    for (const auto& [key, x] : u.intervals) intervals[key] = {{"p10", x.p10}, {"p50", x.p50}, {"p90", x.p90}};
+    j["intervals"] = intervals;
+    json bars = json::array();
+    for (const TornadoBar& b : u.tornado) {
+      bars.push_back({{"figure", b.figure}, {"class", b.cls}, {"spread", b.spread}, {"share", b.share},
+                      {"low", b.low}, {"high", b.high}});
+    }
+    j["uncertainty"] = {{"samples", u.samples}, {"failed", u.failed}, {"figures", u.figures}, {"method", u.method},
+                        {"tornado_key", u.tornado_key}, {"tornado", bars}, {"wall_s", u.wall_s}};
   }
   if (attention) {
     j["attention"] = {{"context_cv", attention->context_cv}, {"imbalance", attention->imbalance},
@@ -426,6 +440,25 @@ void table_energy(const Report& r, std::ostringstream& o) {
 }
 
 // Cost per million tokens and the prices behind it.
+// Intervals and the tornado of an uncertainty run.
+void table_uncertainty(const Report& r, std::ostringstream& o) {
+  if (!r.uncertainty) return;
+  const Report::UncertaintyStats& u = *r.uncertainty;
+  o << "\n  uncertainty: " << u.samples << " samples of " << u.figures << " figures (" << u.method << ")";
+  if (u.failed > 0) o << ", " << u.failed << " failed";
+  o << "\n";
+  for (const auto& [key, x] : u.intervals) {
+    o << "    " << std::left << std::setw(40) << key << std::right << " p10 " << std::setw(11) << fmt("%.5g", x.p10)
+      << "  p50 " << std::setw(11) << fmt("%.5g", x.p50) << "  p90 " << std::setw(11) << fmt("%.5g", x.p90) << "\n";
+  }
+  if (!u.tornado.empty()) o << "  what moves " << u.tornado_key << " most (share of its spread; alone at low / high):\n";
+  for (const auto& b : u.tornado) {
+    o << "    " << std::left << std::setw(48) << b.figure << std::right << std::setw(5) << fmt("%.0f", 100 * b.share)
+      << "%  " << b.cls << " +-" << fmt("%.0f", 100 * b.spread) << "%  " << fmt("%.5g", b.low) << " / "
+      << fmt("%.5g", b.high) << "\n";
+  }
+}
+
 void table_cost(const Report& r, std::ostringstream& o) {
   if (r.usd_per_million_training_tokens) {
     o << "  cost            $" << fmt("%.3f", *r.usd_per_million_training_tokens) << " per million trained tokens ($"
@@ -506,6 +539,7 @@ std::string report_to_table(const Report& r) {
   table_phases(r, o);
   table_all_to_all(r, o);
   table_links(r, o);
+  table_uncertainty(r, o);
   o << "\n  simulator: " << r.events << " events in " << fmt("%.3f", r.wall_s) << " s\n";
   return o.str();
 }

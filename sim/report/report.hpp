@@ -192,6 +192,29 @@ struct Report {
     std::vector<std::pair<std::string, double>> cases;  ///< case id, predicted / measured - 1
   };
   std::optional<Validation> validation;
+  /// `moesim run --uncertainty N` (docs/uncertainty.md): p10 / p50 / p90 of the headline keys over
+  /// N samples of the uncertain figures, and the figures that move the spread most.
+  struct Interval {
+    double p10 = 0, p50 = 0, p90 = 0;
+  };
+  struct TornadoBar {
+    std::string figure;        ///< UncertainFigure::id()
+    std::string cls;           ///< its uncertainty class
+    double spread = 0;
+    double share = 0;          ///< of the key's spread: its squared swing high - low over the sum of all
+    double low = 0, high = 0;  ///< the key with this figure alone at the low / high end
+  };
+  struct UncertaintyStats {
+    int samples = 0;
+    int failed = 0;            ///< samples whose simulation failed (left out of the intervals)
+    int figures = 0;           ///< uncertain figures sampled
+    std::string method;
+    std::map<std::string, Interval> intervals;  ///< by dotted report key
+    std::string tornado_key;   ///< the key the tornado ranks figures for
+    std::vector<TornadoBar> tornado;            ///< at most five, largest share first
+    double wall_s = 0;
+  };
+  std::optional<UncertaintyStats> uncertainty;
   /// Each degraded or failed port and what became of its traffic (cluster.degraded, .failed).
   std::vector<std::string> faults;
   long long events = 0;

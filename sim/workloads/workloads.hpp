@@ -5,3 +5,4 @@
 
 #include "workloads/simulate.hpp"
 #include "workloads/training.hpp"
+#include "workloads/uncertainty.hpp"

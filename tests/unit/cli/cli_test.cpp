@@ -353,3 +353,25 @@ TEST(Cli, CompareTraceComparesClassesAndFitsAProfile) {
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find(scen), std::string::npos) << bad.err;
 }
+
+// moesim run --uncertainty [N]: intervals in the JSON by dotted key; N out of range is refused
+// with the bound before anything runs, and no output is written.
+TEST(Cli, UncertaintyAddsIntervalsAndRefusesABadSampleCount) {
+  const std::string file = write("unc.json", scenario("mixtral-8x7b", 8, 8, R"(, "fidelity": "analytic")"));
+  const Result r = run("run --json --uncertainty 8 --jobs 2 " + file);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& step = j.at("intervals").at("step_time_s");
+  EXPECT_LE(step.at("p10").get<double>(), step.at("p90").get<double>());
+  EXPECT_EQ(j.at("uncertainty").at("samples"), 8);
+  const Result plain = run("run --uncertainty " + file);  // N defaults to 32
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_NE(plain.out.find("uncertainty: 32 samples"), std::string::npos) << plain.out;
+  const std::string out = (kTmp / "unc-out.json").string();
+  for (const char* n : {"1", "0", "100000"}) {
+    const Result bad = run("run --uncertainty " + std::string(n) + " --out " + out + " " + file);
+    EXPECT_EQ(bad.code, 1) << n;
+    EXPECT_NE(bad.err.find("give 2 to 4096 samples"), std::string::npos) << bad.err;
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
+}

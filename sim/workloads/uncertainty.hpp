@@ -1,0 +1,37 @@
+#pragma once
+// Propagating the hardware figures' uncertainty to a run's headline figures (docs/uncertainty.md):
+// the uncertain figures a scenario reads are sampled (Latin hypercube, log-uniform within each
+// figure's spread) together with the routing seed, each sample simulated in closed form, and the
+// headline keys' p10 / p50 / p90 reported with the figures that move them most.
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "input/input.hpp"
+#include "report/report.hpp"
+
+namespace moesim::sim {
+
+struct UncertaintyOptions {
+  int samples = 32;
+  int jobs = 1;             ///< worker threads
+  std::uint64_t seed = 1;   ///< of the Latin hypercube
+};
+
+/// The most samples one run may ask for (each is a closed-form simulation).
+inline constexpr int kMaxUncertaintySamples = 4096;
+
+/// The report keys an uncertainty run gives intervals for, where the report has them.
+const std::vector<std::string>& headline_keys();
+
+/// Samples `scenario`'s figures `options.samples` times around its nominal report `nominal` (run at
+/// the scenario's own fidelity). At flow fidelity each sample's closed-form value is scaled by the
+/// nominal's flow / closed-form ratio for that key (contention held as in the nominal run). The
+/// error side: options out of range, or every sample failed.
+std::expected<Report::UncertaintyStats, std::string> propagate_uncertainty(const Scenario& scenario,
+                                                                           const Report& nominal,
+                                                                           const UncertaintyOptions& options);
+
+}  // namespace moesim::sim
