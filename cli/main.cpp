@@ -402,6 +402,32 @@ int cmd_compare_trace(const std::string& scenario_file, const std::string& trace
   return write_output(text, out_path);
 }
 
+// `moesim accuracy`: the validation cases' predictions against their published values. Exit 4
+// when a case no longer runs (its row says why); errors beyond the target are reported, not fatal
+// (the JUnit form marks them failed).
+int cmd_accuracy(const sim::AccuracyOptions& options, const std::string& format, double tolerance, const std::string& out) {
+  if (options.samples == 1 || options.samples < 0 || options.samples > sim::kMaxUncertaintySamples) {
+    std::cerr << "moesim accuracy: --uncertainty " << options.samples << ": give 2 to " << sim::kMaxUncertaintySamples
+              << " samples\n";
+    return kExitInputError;
+  }
+  if (!out.empty() && !writable(out)) {
+    std::cerr << out << ": cannot write here (check the folder exists and is writable)\n";
+    return kExitInputError;
+  }
+  const auto rows = sim::run_accuracy(options);
+  if (rows.empty()) {
+    std::cerr << "moesim accuracy: no validation case" << (options.only.empty() ? "" : " '" + options.only + "'")
+              << " with a prediction\n";
+    return kExitInputError;
+  }
+  const std::string text = format == "json"    ? sim::accuracy_json(rows).dump(2) + "\n"
+                           : format == "junit" ? sim::accuracy_junit(rows, tolerance)
+                                               : sim::accuracy_markdown(rows);
+  if (const int rc = write_output(text, out); rc != kExitOk) return rc;
+  return sim::summarize_accuracy(rows).failed > 0 ? kExitSimFailure : kExitOk;
+}
+
 // `moesim topology`: the fabric graph of a scenario's cluster (hwmodels/topology.hpp), its hop
 // counts and bisection, and the links a uniform expert-parallel all-to-all loads most.
 int cmd_topology(const std::string& file, bool as_json, const std::string& pair_bytes_text) {
@@ -655,6 +681,21 @@ int main(int argc, char** argv) {
   topology->add_flag("--json", topology_json, "Print the summary as JSON");
   topology->add_option("--pair-bytes", pair_bytes, "Bytes each device sends every other device (e.g. 1MB)");
 
+  sim::AccuracyOptions accuracy_options;
+  std::string accuracy_format = "markdown", accuracy_out;
+  double accuracy_tolerance = 0.20;
+  auto* accuracy = app.add_subcommand("accuracy", "Run the project's end-to-end validation cases: predicted, published, "
+                                                  "error per metric, then the median and the largest (docs/validation.md)");
+  accuracy->add_option("--format", accuracy_format, "markdown (default), json or junit")
+      ->check(CLI::IsMember({"markdown", "json", "junit"}));
+  accuracy->add_option("-o,--out", accuracy_out, "Write to FILE (default: standard output)");
+  accuracy->add_option("--uncertainty", accuracy_options.samples,
+                       "Also give each metric's p10 - p90 interval from N samples of the hardware figures");
+  accuracy->add_option("--jobs", accuracy_options.jobs, "Worker threads for the samples (default: every core)");
+  accuracy->add_option("--case", accuracy_options.only, "Run this case alone");
+  accuracy->add_option("--tolerance", accuracy_tolerance, "JUnit: a metric fails beyond this relative error (0.20)")
+      ->check(CLI::Range(0.0, 10.0));
+
   moesim::tools::HeadlessCommands headless(app);  // sweep, merge, plan, regress
   // Sweep, regress and plan points run in forked workers doing what `run --json --out` does.
   moesim::tools::set_point_runner(moesim::tools::run_point);
@@ -692,6 +733,10 @@ int main(int argc, char** argv) {
       return cmd_fit(fit_raw, fit_out, fit_options);
     }
     if (*topology) return cmd_topology(topology_file, topology_json, pair_bytes);
+    if (*accuracy) {
+      accuracy_options.jobs = tools::parallel_slots(accuracy_options.jobs);
+      return cmd_accuracy(accuracy_options, accuracy_format, accuracy_tolerance, accuracy_out);
+    }
     if (*compare) return cmd_compare_trace(cmp_scenario, cmp_trace, cmp_layers, cmp_json, cmp_fit, cmp_out);
     if (auto rc = headless.dispatch()) return *rc;
   } catch (const std::exception& e) {

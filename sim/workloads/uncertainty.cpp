@@ -21,26 +21,10 @@ std::expected<Timeline, std::string> no_flow(const StepGraph&) {
   return std::unexpected(std::string("uncertainty samples run in closed form"));
 }
 
-std::optional<double> value_at(const nlohmann::json& report, const std::string& dotted) {
-  const nlohmann::json* j = &report;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = dotted.find('.', start);
-    const std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!j->is_object() || !j->contains(part)) return std::nullopt;
-    j = &(*j)[part];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  if (!j->is_number()) return std::nullopt;
-  const double v = j->get<double>();
-  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
-}
-
 Values values_of(const Report& r, const std::vector<std::string>& keys) {
   const nlohmann::json j = r.to_json();
   Values out;
-  for (const auto& k : keys) out.push_back(value_at(j, k));
+  for (const auto& k : keys) out.push_back(report_value(j, k));
   return out;
 }
 
@@ -56,14 +40,6 @@ std::optional<Values> run_scaled(const Scenario& base, const std::vector<Uncerta
   return values_of(*r, keys);
 }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double pos = p * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const std::size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
-
 // The key the tornado ranks figures for: the run's main figure of merit.
 std::string tornado_key_for(const Scenario& s, const std::vector<std::string>& keys) {
   const char* k = s.workload.kind == WorkloadKind::serving    ? "throughput.output_tokens_per_s"
@@ -72,7 +48,32 @@ std::string tornado_key_for(const Scenario& s, const std::vector<std::string>& k
   return std::find(keys.begin(), keys.end(), k) != keys.end() ? k : keys.front();
 }
 
-// Runs `count` jobs on `jobs` threads.
+}  // namespace
+
+std::optional<double> report_value(const nlohmann::json& report, const std::string& dotted) {
+  const nlohmann::json* j = &report;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = dotted.find('.', start);
+    const std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!j->is_object() || !j->contains(part)) return std::nullopt;
+    j = &(*j)[part];
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!j->is_number()) return std::nullopt;
+  const double v = j->get<double>();
+  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double pos = p * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
 void parallel_for(int count, int jobs, const std::function<void(int)>& job) {
   std::atomic<int> next{0};
   auto worker = [&] {
@@ -83,7 +84,20 @@ void parallel_for(int count, int jobs, const std::function<void(int)>& job) {
   worker();
 }
 
-}  // namespace
+std::vector<std::vector<double>> latin_hypercube(std::size_t dims, int n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<std::vector<double>> u(static_cast<std::size_t>(n), std::vector<double>(dims));
+  for (std::size_t d = 0; d < dims; ++d) {
+    std::vector<int> strata(static_cast<std::size_t>(n));
+    std::iota(strata.begin(), strata.end(), 0);
+    std::shuffle(strata.begin(), strata.end(), rng);
+    for (int i = 0; i < n; ++i) u[static_cast<std::size_t>(i)][d] = (strata[static_cast<std::size_t>(i)] + unit(rng)) / n;
+  }
+  return u;
+}
+
+double spread_factor(const hw::Uncertainty& u, double unit) { return std::pow(1.0 + u.spread, 2.0 * unit - 1.0); }
 
 const std::vector<std::string>& headline_keys() {
   static const std::vector<std::string> keys = {
@@ -123,7 +137,7 @@ std::expected<Report::UncertaintyStats, std::string> propagate_uncertainty(const
   const nlohmann::json nominal_json = nominal.to_json();
   std::vector<std::string> keys;
   for (const auto& k : headline_keys()) {
-    if (auto v = value_at(nominal_json, k); v && *v != 0) keys.push_back(k);
+    if (auto v = report_value(nominal_json, k); v && *v != 0) keys.push_back(k);
   }
   if (keys.empty()) return std::unexpected(std::string("the nominal report has no headline figure"));
   std::vector<double> ratio(keys.size(), 1.0);
@@ -132,24 +146,13 @@ std::expected<Report::UncertaintyStats, std::string> propagate_uncertainty(const
     const auto closed = run_scaled(base, figures, ones, scenario.routing.seed, keys);
     if (!closed) return std::unexpected(std::string("the closed-form nominal run failed"));
     for (std::size_t k = 0; k < keys.size(); ++k) {
-      if ((*closed)[k] && *(*closed)[k] != 0) ratio[k] = *value_at(nominal_json, keys[k]) / *(*closed)[k];
+      if ((*closed)[k] && *(*closed)[k] != 0) ratio[k] = *report_value(nominal_json, keys[k]) / *(*closed)[k];
     }
   }
 
-  // Latin hypercube: for each figure a random permutation of the N strata, a uniform draw in each.
   const int n = opt.samples;
-  std::mt19937_64 rng(opt.seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  std::vector<std::vector<double>> u(static_cast<std::size_t>(n), std::vector<double>(dims));
-  for (std::size_t d = 0; d < dims; ++d) {
-    std::vector<int> strata(static_cast<std::size_t>(n));
-    std::iota(strata.begin(), strata.end(), 0);
-    std::shuffle(strata.begin(), strata.end(), rng);
-    for (int i = 0; i < n; ++i) u[static_cast<std::size_t>(i)][d] = (strata[static_cast<std::size_t>(i)] + unit(rng)) / n;
-  }
-  auto factor = [&](std::size_t d, double unit_value) {
-    return std::pow(1.0 + figures[d].uncertainty.spread, 2.0 * unit_value - 1.0);
-  };
+  const auto u = latin_hypercube(dims, n, opt.seed);
+  auto factor = [&](std::size_t d, double unit_value) { return spread_factor(figures[d].uncertainty, unit_value); };
   std::vector<std::optional<Values>> results(static_cast<std::size_t>(n));
   parallel_for(n, std::max(1, opt.jobs), [&](int i) {
     std::vector<double> f(dims);

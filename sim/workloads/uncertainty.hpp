@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,22 @@ inline constexpr int kMaxUncertaintySamples = 4096;
 
 /// The report keys an uncertainty run gives intervals for, where the report has them.
 const std::vector<std::string>& headline_keys();
+
+/// A Latin hypercube of `samples` points in [0, 1]^dims: each dimension's N strata in a random order
+/// (seeded), one uniform draw in each stratum. [sample][dimension].
+std::vector<std::vector<double>> latin_hypercube(std::size_t dims, int samples, std::uint64_t seed);
+
+/// The multiplier of a figure with spread s at `unit` in [0, 1]: (1 + s)^(2 unit - 1).
+double spread_factor(const hw::Uncertainty& u, double unit);
+
+/// The number at a dotted report key ("latency.ttft_s.p99"); nullopt when absent or not finite.
+std::optional<double> report_value(const nlohmann::json& report, const std::string& dotted_key);
+
+/// p in [0, 1] of `values` (not empty), interpolated linearly between order statistics.
+double percentile(std::vector<double> values, double p);
+
+/// Runs job(0) .. job(count - 1) on up to `jobs` threads (this one included).
+void parallel_for(int count, int jobs, const std::function<void(int)>& job);
 
 /// Samples `scenario`'s figures `options.samples` times around its nominal report `nominal` (run at
 /// the scenario's own fidelity). At flow fidelity each sample's closed-form value is scaled by the

@@ -375,3 +375,16 @@ TEST(Cli, UncertaintyAddsIntervalsAndRefusesABadSampleCount) {
     EXPECT_FALSE(std::filesystem::exists(out));
   }
 }
+
+// moesim accuracy: one case as JUnit; a bad sample count and an unknown case are refused.
+TEST(Cli, AccuracyRunsTheValidationCases) {
+  const Result r = run("accuracy --case qwen15-moe-a100-vllm --format junit");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("<testsuite name=\"moesim accuracy\" tests=\"1\" failures=\"0\""), std::string::npos) << r.out;
+  const Result md = run("accuracy --case qwen15-moe-a100-vllm");
+  EXPECT_NE(md.out.find("| qwen15-moe-a100-vllm |"), std::string::npos) << md.out;
+  EXPECT_EQ(run("accuracy --uncertainty 1").code, 1);
+  const Result none = run("accuracy --case no-such-case");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.err.find("no validation case 'no-such-case'"), std::string::npos) << none.err;
+}
