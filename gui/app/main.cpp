@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "main_window.hpp"
+#include "run_controller.hpp"
 #include "power_cap_page.hpp"
 #include "scenario_editor.hpp"
 #include "timeline_view.hpp"
@@ -48,11 +49,21 @@ int main(int argc, char** argv) {
   const QCommandLineOption axes_opt(QStringLiteral("sweep-axes"), QStringLiteral("Sweep chart axes as two column names, e.g. step_time_s,throughput.output_tokens_per_s"), QStringLiteral("X,Y"));
   const QCommandLineOption zoom_opt(QStringLiteral("timeline-ms"), QStringLiteral("Show this part of the step in the Timeline tab, e.g. 0,3"), QStringLiteral("START,END"));
   const QCommandLineOption size_opt(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1400x900"), QStringLiteral("WxH"), QStringLiteral("1400x900"));
-  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, set_opt, axes_opt, zoom_opt, size_opt}) cli.addOption(o);
+  const QCommandLineOption intervals_opt(QStringLiteral("intervals"), QStringLiteral("Run with moesim run --uncertainty N (p10-p90 intervals and the tornado)"), QStringLiteral("N"));
+  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, set_opt, axes_opt, zoom_opt, size_opt, intervals_opt}) cli.addOption(o);
   cli.process(app);
 
   moesim::gui::MainWindow window;
   if (cli.isSet(moesim_opt)) window.set_moesim(cli.value(moesim_opt));
+  if (cli.isSet(intervals_opt)) {
+    bool ok = false;
+    const int n = cli.value(intervals_opt).toInt(&ok);
+    if (!ok || n < 2) {
+      fail(QStringLiteral("--intervals %1: expected a sample count of at least 2").arg(cli.value(intervals_opt)));
+      return 2;
+    }
+    window.runner()->set_uncertainty_samples(n);
+  }
   const QStringList size = cli.value(size_opt).split(u'x');
   if (size.size() == 2 && size[0].toInt() > 0 && size[1].toInt() > 0) window.resize(size[0].toInt(), size[1].toInt());
   const QStringList sets = cli.values(set_opt);

@@ -157,6 +157,11 @@ void MainWindow::build_actions() {
   run_action_->setShortcut(Qt::CTRL | Qt::Key_R);
   cancel_action_ = run_menu->addAction(tr("&Cancel"), this, &MainWindow::cancel);
   pin_action_ = run_menu->addAction(tr("&Pin run to Compare"), this, [this] { pin_last_run(); });
+  intervals_action_ = run_menu->addAction(tr("With &intervals (32 samples of the hardware figures)"));
+  intervals_action_->setCheckable(true);
+  intervals_action_->setToolTip(tr("moesim run --uncertainty 32: p10 - p90 of the headline figures and the figures that "
+                                   "move them most (docs/uncertainty.md)"));
+  connect(intervals_action_, &QAction::toggled, this, [this](bool on) { runner_->set_uncertainty_samples(on ? 32 : 0); });
 
   auto* bar = addToolBar(tr("Main"));
   bar->setMovable(false);

@@ -103,6 +103,7 @@ class MainWindow : public QMainWindow {
   QAction* run_action_ = nullptr;
   QAction* cancel_action_ = nullptr;
   QAction* pin_action_ = nullptr;
+  QAction* intervals_action_ = nullptr;
   QAction* recover_action_ = nullptr;
   QTimer* autosave_timer_;
   ConfirmDiscard confirm_;

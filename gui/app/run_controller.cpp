@@ -85,6 +85,7 @@ bool RunController::start(const QByteArray& scenario_json, const QString& label,
   QStringList args = {QStringLiteral("run"), scenario_file, QStringLiteral("--json"), QStringLiteral("--out"),
                       dir_->filePath(QStringLiteral("report.json")), QStringLiteral("--progress"), QStringLiteral("jsonl")};
   if (with_trace) args << QStringLiteral("--trace") << dir_->filePath(QStringLiteral("trace.json"));
+  if (uncertainty_samples_ > 0) args << QStringLiteral("--uncertainty") << QString::number(uncertainty_samples_);
   last_command_ = loc.path + u' ' + args.join(u' ');
   process_ = new QProcess(this);
   process_->setProcessChannelMode(QProcess::SeparateChannels);

@@ -47,6 +47,9 @@ class RunController : public QObject {
   /// Starts a run of `scenario_json` (relative paths must already be absolute). False, with
   /// failed() emitted, when moesim cannot be found or a run is already going.
   bool start(const QByteArray& scenario_json, const QString& label, bool with_trace = true);
+  /// Runs with `moesim run --uncertainty N` (intervals and the tornado in the report); 0: without.
+  void set_uncertainty_samples(int samples) { uncertainty_samples_ = samples; }
+  int uncertainty_samples() const { return uncertainty_samples_; }
   /// Kills the child; failed("cancelled") follows.
   void cancel();
   bool running() const { return process_ != nullptr; }
@@ -70,6 +73,7 @@ class RunController : public QObject {
   QByteArray scenario_;
   QString label_;
   bool with_trace_ = true;
+  int uncertainty_samples_ = 0;
   bool cancelled_ = false;
   QByteArray stderr_buffer_;
   QString stderr_text_;

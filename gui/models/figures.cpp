@@ -1,5 +1,6 @@
 #include "figures.hpp"
 
+#include <QJsonArray>
 #include <QLocale>
 #include <algorithm>
 
@@ -85,6 +86,30 @@ QString format_figure(const Figure& figure, double value) {
 
 QString not_in_report() { return QStringLiteral("not in this report"); }
 
+namespace {
+
+// `report` with the number at dotted `path` replaced by `value`.
+QJsonObject with_number(QJsonObject report, const QStringList& path, double value) {
+  if (path.size() == 1) {
+    report.insert(path.front(), value);
+    return report;
+  }
+  report.insert(path.front(), with_number(report.value(path.front()).toObject(), path.mid(1), value));
+  return report;
+}
+
+}  // namespace
+
+std::optional<std::pair<double, double>> figure_interval(const Figure& figure, const QJsonObject& report) {
+  const QJsonObject iv = report.value(QStringLiteral("intervals")).toObject().value(figure.source).toObject();
+  if (!iv.contains(QStringLiteral("p10")) || !iv.contains(QStringLiteral("p90"))) return std::nullopt;
+  const QStringList path = figure.source.split(u'.');
+  const auto lo = figure.value(with_number(report, path, iv.value(QStringLiteral("p10")).toDouble()));
+  const auto hi = figure.value(with_number(report, path, iv.value(QStringLiteral("p90")).toDouble()));
+  if (!lo || !hi) return std::nullopt;
+  return std::pair{std::min(*lo, *hi), std::max(*lo, *hi)};
+}
+
 QStringList explain_report(const QJsonObject& report) {
   QStringList out;
   const QString mem = QStringLiteral("memory.per_device_bytes.");
@@ -154,6 +179,22 @@ QStringList explain_report(const QJsonObject& report) {
   if (const QString label = report.value(QStringLiteral("validation")).toObject().value(QStringLiteral("label")).toString();
       !label.isEmpty()) {
     out << QStringLiteral("Accuracy: %1.").arg(label);
+  }
+  // moesim run --uncertainty: the figures that move the main key most.
+  const QJsonObject u = report.value(QStringLiteral("uncertainty")).toObject();
+  if (const QJsonArray bars = u.value(QStringLiteral("tornado")).toArray(); !bars.isEmpty()) {
+    QStringList parts;
+    for (const QJsonValue& b : bars) {
+      const QJsonObject o = b.toObject();
+      parts << QStringLiteral("%1 %2% (%3 \u00b1%4%)")
+                   .arg(o.value(QStringLiteral("figure")).toString())
+                   .arg(QLocale::c().toString(100 * o.value(QStringLiteral("share")).toDouble(), 'f', 0))
+                   .arg(o.value(QStringLiteral("class")).toString())
+                   .arg(QLocale::c().toString(100 * o.value(QStringLiteral("spread")).toDouble(), 'f', 0));
+    }
+    out << QStringLiteral("Uncertainty (%1 samples): what moves %2 most: %3.")
+               .arg(u.value(QStringLiteral("samples")).toInt())
+               .arg(u.value(QStringLiteral("tornado_key")).toString(), parts.join(QStringLiteral("; ")));
   }
   if (auto imb = report_number(report, QStringLiteral("expert_load.max_over_mean")); imb && *imb > 1.1) {
     out << QStringLiteral("Expert load is uneven: the busiest device gets %1 x the mean.")

@@ -6,6 +6,7 @@
 #include <QStringList>
 #include <functional>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace moesim::gui {
@@ -22,6 +23,10 @@ struct Figure {
 
 /// Throughput, latency percentiles, step time, memory headroom, energy, power and cost.
 const std::vector<Figure>& headline_figures();
+
+/// The figure's p10 - p90 interval in its own units (low, high) from the report's "intervals"
+/// (moesim run --uncertainty), when the report has one for the key the figure shows.
+std::optional<std::pair<double, double>> figure_interval(const Figure& figure, const QJsonObject& report);
 
 /// "12.34 ms" — the value with the figure's decimals and unit.
 QString format_figure(const Figure& figure, double value);

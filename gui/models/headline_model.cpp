@@ -27,7 +27,10 @@ int HeadlineModel::rowCount(const QModelIndex& parent) const {
   return 1 + static_cast<int>(headline_figures().size());
 }
 
-int HeadlineModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : 2; }
+int HeadlineModel::columnCount(const QModelIndex& parent) const {
+  if (parent.isValid()) return 0;
+  return report_.contains(QStringLiteral("intervals")) ? 3 : 2;
+}
 
 int HeadlineModel::row_of(const QString& label) const {
   if (label == QLatin1String("Feasible")) return 0;
@@ -42,6 +45,7 @@ QVariant HeadlineModel::data(const QModelIndex& index, int role) const {
   if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
   const int row = index.row();
   if (row == 0) {
+    if (index.column() == 2) return {};
     const bool feasible = report_.value(QStringLiteral("feasible")).toBool();
     switch (role) {
       case Qt::DisplayRole:
@@ -63,6 +67,22 @@ QVariant HeadlineModel::data(const QModelIndex& index, int role) const {
     }
   }
   const Figure& fig = headline_figures()[static_cast<std::size_t>(row - 1)];
+  if (index.column() == 2) {  // the p10 - p90 interval of an uncertainty run
+    const auto iv = figure_interval(fig, report_);
+    switch (role) {
+      case Qt::DisplayRole:
+        return iv ? QStringLiteral("%1 \u2013 %2").arg(format_figure(fig, iv->first), format_figure(fig, iv->second)) : QString();
+      case Qt::UserRole:
+        return iv ? QVariant(QVariantList{iv->first, iv->second}) : QVariant();
+      case Qt::ToolTipRole:
+        return iv ? QStringLiteral("p10 - p90 over the samples of the hardware figures' uncertainty (intervals.%1)").arg(fig.source)
+                  : QStringLiteral("no interval for %1 in this report").arg(fig.source);
+      case Qt::TextAlignmentRole:
+        return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+      default:
+        return {};
+    }
+  }
   const auto value = fig.value(report_);
   const bool infeasible = !report_.value(QStringLiteral("feasible")).toBool(true);
   switch (role) {
@@ -87,7 +107,7 @@ QVariant HeadlineModel::data(const QModelIndex& index, int role) const {
 
 QVariant HeadlineModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
-  return section == 0 ? QStringLiteral("Figure") : QStringLiteral("Value");
+  return section == 0 ? QStringLiteral("Figure") : section == 1 ? QStringLiteral("Value") : QStringLiteral("p10 \u2013 p90");
 }
 
 }  // namespace moesim::gui

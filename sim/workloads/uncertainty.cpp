@@ -103,6 +103,7 @@ const std::vector<std::string>& headline_keys() {
   static const std::vector<std::string> keys = {
       "step_time_s",
       "throughput.output_tokens_per_s",
+      "throughput.output_tokens_per_s_per_device",
       "throughput.input_tokens_per_s",
       "latency.ttft_s.p50",
       "latency.ttft_s.p90",

@@ -96,6 +96,37 @@ class GuiModelsTest : public QObject {
     QCOMPARE(m.index(tput, 1).data(Qt::ForegroundRole).value<QBrush>().color(), QColor(0x80, 0x80, 0x80));
   }
 
+  // An uncertainty run's report: a third column with each figure's p10 - p90 in its own units (a
+  // figure that inverts its key, tokens per joule, keeps low below high), and the tornado in the
+  // Why lines.
+  void headline_model_shows_intervals_and_the_tornado() {
+    HeadlineModel m;
+    check(&m);
+    m.set_report(report_);
+    QCOMPARE(m.columnCount(), 2);  // no intervals: no third column
+    QJsonObject r = report_;
+    r["intervals"] = QJsonObject{{"step_time_s", QJsonObject{{"p10", 0.010}, {"p50", 0.011}, {"p90", 0.013}}},
+                                 {"energy.joules_per_token", QJsonObject{{"p10", 0.2}, {"p50", 0.25}, {"p90", 0.4}}}};
+    r["uncertainty"] = QJsonObject{{"samples", 32}, {"tornado_key", "step_time_s"},
+                                   {"tornado", QJsonArray{QJsonObject{{"figure", "device h100-sxm: memory"}, {"class", "derived"},
+                                                                      {"spread", 0.1}, {"share", 0.83}}}}};
+    m.set_report(r);
+    QCOMPARE(m.columnCount(), 3);
+    QCOMPARE(m.headerData(2, Qt::Horizontal).toString(), QStringLiteral("p10 \u2013 p90"));
+    const QVariantList step = m.index(m.row_of("Step time"), 2).data(Qt::UserRole).toList();
+    QCOMPARE(step.size(), 2);
+    QCOMPARE(step[0].toDouble(), 10.0);  // ms
+    QCOMPARE(step[1].toDouble(), 13.0);
+    const QVariantList tpj = m.index(m.row_of("Tokens per joule"), 2).data(Qt::UserRole).toList();
+    QCOMPARE(tpj[0].toDouble(), 2.5);
+    QCOMPARE(tpj[1].toDouble(), 5.0);
+    QVERIFY(!m.index(m.row_of("Output throughput"), 2).data(Qt::UserRole).isValid());  // no interval for it
+    QVERIFY(m.index(0, 2).data().toString().isEmpty());
+    const QString why = explain_report(r).join(u'\n');
+    QVERIFY2(why.contains("Uncertainty (32 samples): what moves step_time_s most: device h100-sxm: memory 83% (derived"),
+             qPrintable(why));
+  }
+
   void explanations_follow_the_report() {
     const QStringList why = explain_report(report_);
     // The largest phase of the real report, found here independently, leads the phase line.
