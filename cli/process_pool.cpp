@@ -140,7 +140,7 @@ ScenarioOutcome outcome_of(const ScenarioRun& run, const JobResult& res) {
   return o;
 }
 
-// A request: point index, scenario, fidelity, work prefix. An answer: the exit code, and with a
+// A request: point index, scenario, fidelity, work prefix, uncertainty samples. An answer: the exit code, and with a
 // summarize hook the status, seconds and summary.
 [[noreturn]] void worker_main(int requests, int answers, const PointRunner& runner, const PointHooks& hooks) {
   sigset_t none;
@@ -150,10 +150,10 @@ ScenarioOutcome outcome_of(const ScenarioRun& run, const JobResult& res) {
   for (int sig : {SIGINT, SIGTERM, SIGPIPE}) signal(sig, SIG_DFL);
   redirect_fd("", STDIN_FILENO, O_RDONLY);
   redirect_fd("", STDOUT_FILENO, O_WRONLY);
-  while (auto fields = receive_request(requests, 4)) {
-    if (fields->size() != 4) break;
+  while (auto fields = receive_request(requests, 5)) {
+    if (fields->size() != 5) break;
     const std::size_t index = std::stoull((*fields)[0]);
-    const ScenarioRun run{(*fields)[1], (*fields)[2], (*fields)[3], 0};
+    const ScenarioRun run{(*fields)[1], (*fields)[2], (*fields)[3], 0, std::stoi((*fields)[4])};
     std::vector<std::string> answer;
     try {
       if (hooks.prepare) hooks.prepare(index);
@@ -161,7 +161,7 @@ ScenarioOutcome outcome_of(const ScenarioRun& run, const JobResult& res) {
       const auto start = Clock::now();
       int rc = 4;
       try {
-        rc = runner(run.scenario, run.fidelity, run.work_prefix + ".report.json");
+        rc = runner(run.scenario, run.fidelity, run.uncertainty, run.work_prefix + ".report.json");
       } catch (const std::exception& e) {
         std::fprintf(stderr, "moesim: %s\n", e.what());
       }
@@ -308,7 +308,7 @@ bool run_in_workers(std::size_t count, int parallel, const PointRunner& runner, 
       w.timed_out = false;
       ++busy;
       // A failed send means the worker died; its exit is seen below and fails this point.
-      send_request(w.requests, {std::to_string(i), run.scenario, run.fidelity, run.work_prefix});
+      send_request(w.requests, {std::to_string(i), run.scenario, run.fidelity, run.work_prefix, std::to_string(run.uncertainty)});
     }
     if (tick) tick();
     std::vector<pollfd> fds;
@@ -528,6 +528,10 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
     if (!r.fidelity.empty()) {
       job.argv.push_back("--fidelity");
       job.argv.push_back(r.fidelity);
+    }
+    if (r.uncertainty > 0) {
+      job.argv.push_back("--uncertainty");
+      job.argv.push_back(std::to_string(r.uncertainty));
     }
     job.stderr_path = r.work_prefix + ".stderr";
     job.timeout_s = r.timeout_s;

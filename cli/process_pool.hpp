@@ -47,6 +47,7 @@ struct ScenarioRun {
   std::string fidelity;      ///< "" or an override
   std::string work_prefix;   ///< the report and standard error go to PREFIX.report.json / .stderr
   double timeout_s = 0;
+  int uncertainty = 0;       ///< > 0: `--uncertainty N` (intervals in the report)
 };
 
 struct ScenarioOutcome {
@@ -82,10 +83,11 @@ bool run_scenarios(std::size_t count, int parallel, const std::function<Scenario
                    const std::function<void(std::size_t, const ScenarioOutcome&)>& done,
                    const std::function<void()>& tick = {}, const PointHooks& hooks = {});
 
-/// What `moesim run SCENARIO --json --out OUT [--fidelity F]` does, for forked workers: the
-/// programs register it (it links the flow engine; this library does not). Unset: workers are
-/// exec'd. It runs many points in one process, so it must leave no state behind.
-using PointRunner = std::function<int(const std::string& scenario, const std::string& fidelity, const std::string& out)>;
+/// What `moesim run SCENARIO --json --out OUT [--fidelity F] [--uncertainty N]` does, for forked
+/// workers: the programs register it (it links the flow engine; this library does not). Unset:
+/// workers are exec'd. It runs many points in one process, so it must leave no state behind.
+using PointRunner = std::function<int(const std::string& scenario, const std::string& fidelity, int uncertainty,
+                                      const std::string& out)>;
 void set_point_runner(PointRunner runner);
 
 /// Keeps memory freed by this process (and by processes forked from it later) for reuse instead

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -33,6 +34,35 @@ std::string tolerance_text(const BaselineKey& k) {
   return t.empty() ? "exact" : t;
 }
 
+// The new run's interval of a key: (p10, p50, p90), when the report has one.
+std::optional<std::array<double, 3>> interval_of(const nlohmann::json& report, const std::string& key) {
+  const auto it = report.find("intervals");
+  if (it == report.end() || !it->contains(key)) return std::nullopt;
+  const auto& iv = (*it)[key];
+  return std::array<double, 3>{iv.value("p10", 0.0), iv.value("p50", 0.0), iv.value("p90", 0.0)};
+}
+
+double relative_width(const std::array<double, 3>& iv) { return iv[1] != 0 ? (iv[2] - iv[0]) / std::abs(iv[1]) : 0.0; }
+
+// A baseline with intervals: its nominal must lie in the new interval, and the interval may not
+// widen beyond the key's width tolerance.
+void check_interval(const BaselineKey& k, const nlohmann::json& report, double want, KeyCheck& c) {
+  const auto iv = interval_of(report, k.key);
+  if (!iv) return;
+  auto fail = [&](const std::string& why) {
+    c.pass = false;
+    c.why += (c.why.empty() ? "" : "; ") + why;
+  };
+  if (want < (*iv)[0] || want > (*iv)[2]) {
+    fail("the baseline's " + short_number(want) + " left the new p10-p90 interval [" + short_number((*iv)[0]) + ", " +
+         short_number((*iv)[2]) + "]");
+  }
+  if (k.interval_width && k.width_tol && relative_width(*iv) > *k.interval_width * (1 + *k.width_tol)) {
+    fail("the interval widened from " + percent(*k.interval_width) + " to " + percent(relative_width(*iv)) +
+         " of p50, beyond " + percent(*k.width_tol));
+  }
+}
+
 }  // namespace
 
 std::optional<Baseline> load_baseline(const std::string& path, Diagnostics& diag) {
@@ -54,6 +84,10 @@ std::optional<Baseline> load_baseline(const std::string& path, Diagnostics& diag
     }
   }
   if (auto f = r.choice("fidelity", kFidelities)) b.fidelity = *f;
+  if (ObjectReader u = r.object("uncertainty"); u.valid()) {
+    b.uncertainty = static_cast<int>(u.integer("samples", true, 2, 4096).value_or(0));
+    u.finish();
+  }
   r.string("description");
   ObjectReader keys = r.object("keys", true);
   if (keys.valid()) {
@@ -67,6 +101,12 @@ std::optional<Baseline> load_baseline(const std::string& path, Diagnostics& diag
       if (const auto* v = k.raw("value")) bk.value = *v;
       bk.rel_tol = k.number("rel_tol", false, 0).value_or(0);
       bk.abs_tol = k.number("abs_tol", false, 0).value_or(0);
+      bk.interval_width = k.number("interval_width", false, 0);
+      bk.width_tol = k.number("width_tol", false, 0);
+      if ((bk.interval_width || bk.width_tol) && !doc->contains("uncertainty")) {
+        diag.error(k.pointer(), "an interval check needs the baseline's \"uncertainty\": {\"samples\": N}",
+                   "add it at the top of the baseline, or remove interval_width / width_tol");
+      }
       const bool has_tol = k.has("rel_tol") || k.has("abs_tol");
       if (bk.value.is_object() || bk.value.is_array()) {
         diag.error(k.pointer_to("value"), "a baseline value is one report leaf (number, string or boolean)");
@@ -101,6 +141,7 @@ std::vector<KeyCheck> compare_with_baseline(const Baseline& baseline, const nloh
       c.diff = want != 0 ? delta / std::abs(want) : delta;
       c.pass = delta <= std::max(k.abs_tol, k.rel_tol * std::abs(want));
       if (!c.pass) c.why = "moved " + (want != 0 ? percent(c.diff) : short_number(delta)) + ", beyond its tolerance";
+      if (baseline.uncertainty > 0) check_interval(k, report, want, c);
     } else {
       c.pass = k.value == *got;
       if (!c.pass) c.why = "expected " + k.value.dump() + ", got " + got->dump();
@@ -237,6 +278,9 @@ nlohmann::json updated_baseline(const Baseline& baseline, const nlohmann::json& 
       continue;
     }
     doc["keys"][k.key]["value"] = *got;
+    if (auto iv = interval_of(report, k.key); iv && baseline.uncertainty > 0) {
+      doc["keys"][k.key]["interval_width"] = relative_width(*iv);
+    }
   }
   return doc;
 }
@@ -285,7 +329,7 @@ int cmd_regress(const RegressOptions& options) {
   fs::create_directories(work, ec);
   auto make_run = [&](std::size_t i) {
     const Baseline& b = baselines[i];
-    return ScenarioRun{b.scenario, b.fidelity, (work / b.name).string(), 0};
+    return ScenarioRun{b.scenario, b.fidelity, (work / b.name).string(), 0, b.uncertainty};
   };
   std::vector<BaselineResult> results(baselines.size());
   int rc = 0;

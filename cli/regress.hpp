@@ -18,6 +18,10 @@ struct BaselineKey {
   nlohmann::json value;      ///< null: not recorded yet (run --update)
   double rel_tol = 0;        ///< allowed |got - want| / |want|
   double abs_tol = 0;        ///< allowed |got - want|
+  /// With intervals (the baseline's "uncertainty"): the relative width (p90 - p10) / p50 recorded
+  /// by --update, and how much wider (relative) a new interval may be.
+  std::optional<double> interval_width;
+  std::optional<double> width_tol;
 };
 
 struct Baseline {
@@ -25,6 +29,7 @@ struct Baseline {
   std::string name;          ///< its file stem
   std::string scenario;      ///< scenario path, resolved against the baseline's folder
   std::string fidelity;      ///< "" or an override
+  int uncertainty = 0;       ///< > 0: run with --uncertainty N and check the keys' intervals
   std::vector<BaselineKey> keys;
   nlohmann::json doc;        ///< the file as read (rewritten by --update)
 };

@@ -9,7 +9,7 @@
 
 namespace moesim::tools {
 
-int run_point(const std::string& scenario_path, const std::string& fidelity, const std::string& out) {
+int run_point(const std::string& scenario_path, const std::string& fidelity, int uncertainty, const std::string& out) {
   Diagnostics diag(scenario_path);
   auto scenario = sim::load_scenario_file(scenario_path, diag);
   for (const auto& p : diag.problems()) std::cerr << p.to_string() << "\n";  // warnings too
@@ -20,6 +20,14 @@ int run_point(const std::string& scenario_path, const std::string& fidelity, con
   if (!report) {
     std::cerr << "moesim: simulation failed: " << report.error() << "\n";
     return 4;
+  }
+  if (uncertainty > 0 && report->simulated) {
+    auto stats = sim::propagate_uncertainty(*scenario, *report, {.samples = uncertainty, .jobs = 1, .seed = 1});
+    if (!stats) {
+      std::cerr << "moesim: uncertainty: " << stats.error() << "\n";
+      return 4;
+    }
+    report->uncertainty = *stats;
   }
   if (!write_text_atomic(out, report->to_json().dump(2) + "\n")) {
     std::cerr << out << ": cannot write the file\n";

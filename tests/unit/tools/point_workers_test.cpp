@@ -21,7 +21,7 @@ using nlohmann::json;
 namespace {
 
 // Stands in for run_point: the "scenario" names what the point does.
-int fake_point(const std::string& scenario, const std::string& fidelity, const std::string& out) {
+int fake_point(const std::string& scenario, const std::string& fidelity, int /*uncertainty*/, const std::string& out) {
   if (scenario == "crash") {
     std::fprintf(stderr, "about to die\n");
     std::fflush(stderr);

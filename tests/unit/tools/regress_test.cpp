@@ -161,3 +161,73 @@ TEST(Regress, UpdateRefusesABaselineKeyTheReportNoLongerHas) {
   EXPECT_EQ(again.code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("default: baseline rewritten"), std::string::npos) << again.out;
 }
+
+namespace {
+
+moesim::tools::Baseline interval_baseline(const json& keys) {
+  const auto dir = temp_dir("regress_interval_unit");
+  const std::string scenario = fs::path(MOESIM_SOURCE_DIR) / "scenarios/default.json";
+  const auto file = put(dir / "b.json", json{{"scenario", scenario}, {"uncertainty", {{"samples", 16}}}, {"keys", keys}}.dump());
+  Diagnostics diag(file);
+  auto b = moesim::tools::load_baseline(file, diag);
+  EXPECT_TRUE(b) << diag.to_string();
+  return b ? *b : moesim::tools::Baseline{};
+}
+
+}  // namespace
+
+// Intervals (issue 18, item 6): a baseline with "uncertainty" fails when its nominal leaves the new
+// p10-p90 interval, or when the interval widens beyond the key's width tolerance, even when the
+// nominal itself stays within its own tolerance.
+TEST(Regress, IntervalsFailWhenTheNominalLeavesThemOrTheyWiden) {
+  const auto b = interval_baseline({{"step_time_s", {{"value", 1.0}, {"rel_tol", 0.5}, {"interval_width", 0.2}, {"width_tol", 0.25}}}});
+  ASSERT_EQ(b.uncertainty, 16);
+  auto report = [](double p10, double p50, double p90) {
+    return json{{"step_time_s", 1.0}, {"intervals", {{"step_time_s", {{"p10", p10}, {"p50", p50}, {"p90", p90}}}}}};
+  };
+  EXPECT_TRUE(moesim::tools::compare_with_baseline(b, report(0.9, 1.0, 1.1))[0].pass);
+  const auto left = moesim::tools::compare_with_baseline(b, report(1.05, 1.1, 1.2))[0];
+  EXPECT_FALSE(left.pass);
+  EXPECT_NE(left.why.find("left the new p10-p90 interval"), std::string::npos) << left.why;
+  const auto wider = moesim::tools::compare_with_baseline(b, report(0.8, 1.0, 1.2))[0];  // 40% against 20% + 25%
+  EXPECT_FALSE(wider.pass);
+  EXPECT_NE(wider.why.find("the interval widened from 20% to 40%"), std::string::npos) << wider.why;
+  EXPECT_TRUE(moesim::tools::compare_with_baseline(b, report(0.885, 1.0, 1.12))[0].pass);  // 23.5%: within 25% wider
+}
+
+TEST(Regress, AnIntervalCheckNeedsTheBaselinesSampleCount) {
+  const auto dir = temp_dir("regress_interval_bad");
+  const std::string scenario = fs::path(MOESIM_SOURCE_DIR) / "scenarios/default.json";
+  const auto file = put(dir / "b.json", json{{"scenario", scenario}, {"keys", {{"step_time_s", {{"value", 1.0}, {"width_tol", 0.1}}}}}}.dump());
+  Diagnostics diag(file);
+  EXPECT_FALSE(moesim::tools::load_baseline(file, diag));
+  EXPECT_NE(diag.to_string().find("/keys/step_time_s: an interval check needs the baseline's \"uncertainty\""), std::string::npos)
+      << diag.to_string();
+  const auto file2 = put(dir / "c.json", json{{"scenario", scenario}, {"uncertainty", {{"samples", 1}}}, {"keys", {{"step_time_s", {{"value", 1.0}}}}}}.dump());
+  Diagnostics diag2(file2);
+  EXPECT_FALSE(moesim::tools::load_baseline(file2, diag2));
+  EXPECT_NE(diag2.to_string().find("/uncertainty/samples"), std::string::npos) << diag2.to_string();
+}
+
+// The command end to end: --update records each key's interval width; the run then passes, and a
+// baseline nominal moved outside the interval (but within its own loose tolerance) fails.
+TEST(Regress, UpdateRecordsIntervalWidthsAndTheRunChecksThem) {
+  const auto dir = temp_dir("regress_interval_cmd");
+  copy_default_baseline(dir / "b", [](json& b) {
+    b["uncertainty"] = {{"samples", 8}};
+    b["fidelity"] = "analytic";
+    b["keys"]["step_time_s"]["width_tol"] = 0.5;
+  });
+  ASSERT_EQ(run_moesim("regress --update " + (dir / "b").string()).code, 0);
+  json updated = json::parse(slurp(dir / "b" / "default.json"));
+  ASSERT_TRUE(updated["keys"]["step_time_s"].contains("interval_width"));
+  EXPECT_GT(updated["keys"]["step_time_s"]["interval_width"].get<double>(), 0.0);
+  const auto ok = run_moesim("regress " + (dir / "b").string());
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  updated["keys"]["step_time_s"]["value"] = updated["keys"]["step_time_s"]["value"].get<double>() * 1.3;
+  updated["keys"]["step_time_s"]["rel_tol"] = 0.5;
+  put(dir / "b" / "default.json", updated.dump(2));
+  const auto drift = run_moesim("regress " + (dir / "b").string());
+  EXPECT_EQ(drift.code, 2) << drift.out;
+  EXPECT_NE(drift.out.find("left the new p10-p90 interval"), std::string::npos) << drift.out;
+}
