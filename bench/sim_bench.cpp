@@ -1,7 +1,7 @@
 // Benchmarks of DESIGN.md's targets that the current version covers:
 //   P1  analytic evaluations of a DeepSeek-V3 deployment per second (one core)
 //   P2  flow-fidelity simulated decode steps per second, DeepSeek-V3 EP144 on 18x8 H800
-// plus the embedded default scenario at flow fidelity. bench/run.sh runs them and the memory
+// plus the embedded default scenario at flow fidelity, and an uncertainty run (U64). bench/run.sh runs them and the memory
 // measurement of a 1,024-GPU platform.
 #include <benchmark/benchmark.h>
 
@@ -36,6 +36,20 @@ void BM_P1_AnalyticDeepSeekV3Ep144(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_P1_AnalyticDeepSeekV3Ep144)->Unit(benchmark::kMicrosecond);
+
+// U64: `moesim run --uncertainty 64` on the same scenario without its nominal run: 64 closed-form
+// samples plus two one-at-a-time runs per uncertain figure for the tornado, on one thread and on
+// two (docs/uncertainty.md).
+void BM_U64_UncertaintyDeepSeekV3Ep144(benchmark::State& state) {
+  Scenario s = load_file(kEp144);
+  s.fidelity = Fidelity::analytic;
+  const auto nominal = simulate(s, unused_flow);
+  if (!nominal) throw std::runtime_error(nominal.error());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(propagate_uncertainty(s, *nominal, {.samples = 64, .jobs = static_cast<int>(state.range(0)), .seed = 1}));
+  }
+}
+BENCHMARK(BM_U64_UncertaintyDeepSeekV3Ep144)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // P2: one simulated decode step at flow fidelity, per-layer dispatch and combine over 144 GPUs
 // and 144 NICs, including the fork of the SimGrid child.
