@@ -96,6 +96,26 @@ nlohmann::json Report::to_json() const {
                     {"mean_decode_batch", sv.mean_decode_batch}, {"kv_capacity_tokens", sv.kv_capacity_tokens},
                     {"peak_kv_fraction", sv.peak_kv_fraction}};
     j["serving"]["attention_imbalance"] = sv.attention_imbalance;
+    if (!sv.series.empty()) {
+      json t = json::array(), run = json::array(), wait = json::array(), kv = json::array(), rate = json::array(),
+           pre = json::array();
+      for (const auto& p : sv.series) {
+        t.push_back(p.t_s);
+        run.push_back(p.running);
+        wait.push_back(p.waiting);
+        kv.push_back(p.kv_fraction);
+        rate.push_back(p.decode_tokens_per_s);
+        pre.push_back(p.preemptions);
+      }
+      j["serving"]["series"] = {{"t_s", t}, {"running", run}, {"waiting", wait}, {"kv_fraction", kv},
+                                {"decode_tokens_per_s", rate}, {"preemptions", pre}};
+    }
+    if (!sv.ttft_cdf_s.empty()) {
+      json q = json::array();
+      for (int i = 0; i <= 20; ++i) q.push_back(5 * i);
+      j["serving"]["cdf"] = {{"percent", q}, {"ttft_s", sv.ttft_cdf_s}};
+      if (!sv.tpot_cdf_s.empty()) j["serving"]["cdf"]["tpot_s"] = sv.tpot_cdf_s;
+    }
     if (sv.sessions > 0) {
       j["sessions"] = {{"count", sv.sessions}, {"ttft_first_turn_s", percentiles_json(sv.ttft_first_turn_s)},
                        {"ttft_later_turns_s", percentiles_json(sv.ttft_later_turns_s)}};

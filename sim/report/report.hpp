@@ -69,6 +69,15 @@ struct ServingStats {
   double offload_bytes_to_host = 0, offload_bytes_from_host = 0, offload_mean_wait_s = 0;
   double offload_bytes_to_ssd = 0, offload_bytes_from_ssd = 0;  ///< of those, through the SSD tier
   long long offload_restored_turns = 0;
+  /// Over time (the decode or colocated pool of one replica): at the end of every step, thinned
+  /// to at most 256 points. The decode rate is over the interval since the previous point.
+  struct SeriesPoint {
+    double t_s = 0, running = 0, waiting = 0, kv_fraction = 0, decode_tokens_per_s = 0, preemptions = 0;
+  };
+  std::vector<SeriesPoint> series;
+  /// The finished requests' TTFT and TPOT at the quantiles 0, 5, ..., 100 % (21 values each;
+  /// empty when none finished).
+  std::vector<double> ttft_cdf_s, tpot_cdf_s;
 };
 
 /// What a training run adds (workload "training").

@@ -187,7 +187,11 @@ class PoolScheduler {
       t_ += cost.seconds;
       ++out_.iterations;
       out_.decode_sum += decode;
-      for (int k = 0; k < ranks_; ++k) apply_step(k, batches[static_cast<std::size_t>(k)]);
+      for (int k = 0; k < ranks_; ++k) {
+        decoded_ += batches[static_cast<std::size_t>(k)].decode * tokens_per_step_;
+        apply_step(k, batches[static_cast<std::size_t>(k)]);
+      }
+      sample();
     }
     out_.end = t_;
     out_.evaluations = costs_.evaluations();
@@ -196,6 +200,25 @@ class PoolScheduler {
 
  private:
   Request& req(int id) { return reqs_[static_cast<std::size_t>(id)]; }
+
+  // The state after this step, every stride_-th step; the stride doubles (and every other sample
+  // goes) when the series reaches twice its target length.
+  void sample() {
+    if (out_.iterations % series_stride_ != 0) return;
+    PoolSample p{.t = t_, .decode_tokens = decoded_, .preemptions = static_cast<double>(out_.preemptions)};
+    for (int k = 0; k < ranks_; ++k) {
+      p.running += static_cast<double>(running_[static_cast<std::size_t>(k)].size());
+      p.waiting += static_cast<double>(waiting_[static_cast<std::size_t>(k)].size());
+      p.kv_fraction = std::max(p.kv_fraction, kv_used_[static_cast<std::size_t>(k)] / kv_capacity_);
+    }
+    out_.series.push_back(p);
+    if (out_.series.size() >= 2 * kMaxSeriesSamples) {
+      std::vector<PoolSample> kept;
+      for (std::size_t i = 1; i < out_.series.size(); i += 2) kept.push_back(out_.series[i]);
+      out_.series = std::move(kept);
+      series_stride_ *= 2;
+    }
+  }
 
   // Sends the next request to the next rank (closed loop: not before `now`).
   void issue(double now) {
@@ -540,6 +563,8 @@ class PoolScheduler {
   std::vector<SessionLru> ssd_;
   std::vector<double> ssd_free_;
   int issued_ = 0, next_rank_ = 0, done_ = 0, released_ = 0;
+  double decoded_ = 0;           // tokens decoded so far (the series)
+  long long series_stride_ = 1;  // steps between samples of the series
   double t_ = 0;
   PoolOutcome out_;
 };

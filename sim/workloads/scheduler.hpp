@@ -19,6 +19,16 @@ enum class PoolMode {
   decode_only,   ///< disaggregated decode pool: requests arrive with their prompt in the KV cache
 };
 
+/// The pool's state after one step, for the run's time series (ServingStats::series).
+struct PoolSample {
+  double t = 0;               ///< seconds since the run's start, at the end of the step
+  double running = 0;         ///< sequences in the running batches, all ranks
+  double waiting = 0;         ///< requests arrived and queued, all ranks
+  double kv_fraction = 0;     ///< the fullest rank's KV cache use over its capacity
+  double decode_tokens = 0;   ///< tokens decoded so far, all ranks
+  double preemptions = 0;     ///< so far
+};
+
 struct PoolOutcome {
   double end = 0;             ///< when the last request left
   long long iterations = 0, preemptions = 0;
@@ -37,8 +47,12 @@ struct PoolOutcome {
   double offloaded_tokens = 0, restored_tokens = 0, restore_wait_s = 0;
   double ssd_tokens = 0, ssd_restored_tokens = 0;  ///< written to and read back from the SSD tier
   long long restored_turns = 0;
+  /// After every step, thinned to at most 2 x kMaxSeriesSamples by keeping every 2^k-th step.
+  std::vector<PoolSample> series;
   std::string error;          ///< internal failure, empty when fine
 };
+
+inline constexpr std::size_t kMaxSeriesSamples = 128;
 
 /// Runs `reqs` (sorted by arrival) through the deployment's schedulers, each rank holding
 /// `kv_capacity` KV-cache tokens; the requests' progress and times are left in `reqs`.

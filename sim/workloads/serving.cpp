@@ -12,20 +12,45 @@
 namespace moesim::sim {
 namespace {
 
+// q % of sorted `v` (not empty), interpolated between order statistics.
+double at_percent(const std::vector<double>& v, double q) {
+  const double pos = q / 100.0 * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(v.size() - 1, lo + 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
 Percentiles percentiles(std::vector<double> v) {
   Percentiles p;
   if (v.empty()) return p;
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    const double pos = q / 100.0 * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(std::floor(pos));
-    const auto hi = std::min(v.size() - 1, lo + 1);
-    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-  };
-  p.p50 = at(50);
-  p.p90 = at(90);
-  p.p99 = at(99);
+  p.p50 = at_percent(v, 50);
+  p.p90 = at_percent(v, 90);
+  p.p99 = at_percent(v, 99);
   return p;
+}
+
+// The values at 0, 5, ..., 100 % (empty for none).
+std::vector<double> cdf_of(std::vector<double> v) {
+  std::vector<double> out;
+  if (v.empty()) return out;
+  std::sort(v.begin(), v.end());
+  for (int i = 0; i <= 20; ++i) out.push_back(at_percent(v, 5.0 * i));
+  return out;
+}
+
+// The pool's samples as the report's series: decode rate over each interval.
+std::vector<ServingStats::SeriesPoint> series_of(const std::vector<PoolSample>& samples, double start) {
+  std::vector<ServingStats::SeriesPoint> out;
+  double t0 = start, tokens0 = 0;
+  for (const PoolSample& p : samples) {
+    const double dt = p.t - t0;
+    out.push_back({p.t - start, p.running, p.waiting, p.kv_fraction, dt > 0 ? (p.decode_tokens - tokens0) / dt : 0.0,
+                   p.preemptions});
+    t0 = p.t;
+    tokens0 = p.decode_tokens;
+  }
+  return out;
 }
 
 double percentile_of(const Percentiles& p, double q) {
@@ -252,6 +277,8 @@ void latency_and_slo(const ServingSpec& sv, const std::vector<Request>& reqs, do
   out.latency_s["ttft"] = percentiles(ttft);
   out.latency_s["e2e"] = percentiles(e2e);
   if (!tpot.empty()) out.latency_s["tpot"] = percentiles(tpot);
+  st.ttft_cdf_s = cdf_of(ttft);
+  st.tpot_cdf_s = cdf_of(tpot);
   if (!sv.slo_ttft_s && !sv.slo_tpot_s) return;
   st.slo_met = (!sv.slo_ttft_s || percentile_of(out.latency_s["ttft"], sv.slo_percentile) <= *sv.slo_ttft_s) &&
                (!sv.slo_tpot_s || tpot.empty() || percentile_of(out.latency_s["tpot"], sv.slo_percentile) <= *sv.slo_tpot_s);
@@ -339,6 +366,7 @@ std::expected<Report, std::string> simulate_serving(const Scenario& s, const Dep
       run.decode_iterations > 0 ? run.pool.decode_sum / static_cast<double>(run.decode_iterations) : 1.0;
   st.kv_capacity_tokens = run.kv_capacity;
   st.peak_kv_fraction = run.pool.peak_kv;
+  st.series = series_of(run.pool.series, first_arrival);
   st.slo_ttft_s = sv.slo_ttft_s;
   st.slo_tpot_s = sv.slo_tpot_s;
   st.slo_percentile = sv.slo_percentile;

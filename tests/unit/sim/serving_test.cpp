@@ -1,6 +1,7 @@
 // The serving simulator: conservation, queueing behaviour and its bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -195,4 +196,45 @@ TEST(Serving, DisaggregationSeparatesPrefillFromDecode) {
   const Report squeezed = run(doc);
   EXPECT_FALSE(squeezed.feasible);
   EXPECT_NE(squeezed.reason.find("memory_utilization share (5%)"), std::string::npos) << squeezed.reason;
+}
+
+// The serving run over time (the GUI's Serving view): the series is thinned but ordered, its KV
+// use never passes the run's peak, its preemptions only grow, its decode rate integrates to the
+// tokens decoded; the CDFs are monotone and agree with the percentiles.
+TEST(Serving, TheRunOverTimeAndTheLatencyCdfsAgreeWithTheTotals) {
+  moesim::Diagnostics diag("scenario");
+  auto s = load_scenario_file(std::string(MOESIM_SOURCE_DIR) + "/scenarios/qwen3-30b-a3b-serving-1xh100.json", diag);
+  ASSERT_TRUE(s) << diag.to_string();
+  s->fidelity = Fidelity::analytic;
+  const auto r = simulate(*s, FlowEvaluator{});
+  ASSERT_TRUE(r && r->serving);
+  const ServingStats& sv = *r->serving;
+  ASSERT_GT(sv.series.size(), 10u);
+  EXPECT_LE(sv.series.size(), 256u);
+  double decoded = 0, t0 = 0;
+  for (std::size_t i = 0; i < sv.series.size(); ++i) {
+    const auto& p = sv.series[i];
+    EXPECT_GT(p.t_s, t0);
+    EXPECT_LE(p.kv_fraction, sv.peak_kv_fraction + 1e-12);
+    EXPECT_LE(p.running, 64);  // 64 closed-loop clients
+    if (i > 0) {
+      EXPECT_GE(p.preemptions, sv.series[i - 1].preemptions);
+    }
+    decoded += p.decode_tokens_per_s * (p.t_s - t0);
+    t0 = p.t_s;
+  }
+  EXPECT_LE(sv.series.back().t_s, sv.makespan_s + 1e-9);
+  // Tokens decoded: every output token but each request's first (its prefill's), within the
+  // steps after the last sample.
+  const double out_tokens = r->output_tokens_per_s * sv.makespan_s;
+  EXPECT_NEAR(decoded, out_tokens - sv.requests, 0.05 * out_tokens);
+  ASSERT_EQ(sv.ttft_cdf_s.size(), 21u);
+  ASSERT_EQ(sv.tpot_cdf_s.size(), 21u);
+  EXPECT_TRUE(std::is_sorted(sv.ttft_cdf_s.begin(), sv.ttft_cdf_s.end()));
+  EXPECT_TRUE(std::is_sorted(sv.tpot_cdf_s.begin(), sv.tpot_cdf_s.end()));
+  EXPECT_DOUBLE_EQ(sv.ttft_cdf_s[10], r->latency_s.at("ttft").p50);
+  EXPECT_DOUBLE_EQ(sv.tpot_cdf_s[18], r->latency_s.at("tpot").p90);
+  const auto j = r->to_json();
+  EXPECT_EQ(j["serving"]["series"]["t_s"].size(), sv.series.size());
+  EXPECT_EQ(j["serving"]["cdf"]["percent"].back(), 100);
 }
