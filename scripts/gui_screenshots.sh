@@ -19,6 +19,8 @@ ep64=docs/examples/deepseek-v3-decode-ep64.json
 shot "$ep144" --screenshot docs/img/gui-scenario.png --tab Scenario
 shot "$ep144" --set /parallelism/experts/ep=100 --screenshot docs/img/gui-invalid.png --tab Scenario
 shot --run "$ep144" --screenshot docs/img/gui-results.png --tab Results
+shot --run "$ep144" --intervals 32 --screenshot docs/img/gui-results-intervals.png --tab Results
+shot --run scenarios/qwen3-30b-a3b-agent-sessions-kv-offload-1xh100.json --screenshot docs/img/gui-serving.png --tab Serving
 shot --run "$ep144" --set /workload/batch_per_device=192 --screenshot docs/img/gui-infeasible.png --tab Results
 shot --run "$ep144" --screenshot docs/img/gui-timeline.png --tab Timeline
 shot --run "$ep144" --timeline-ms 2.1,4.6 --screenshot docs/img/gui-timeline-zoom.png --tab Timeline

@@ -32,6 +32,7 @@
 #include "report_access.hpp"
 #include "run_controller.hpp"
 #include "scenario_editor.hpp"
+#include "serving_view.hpp"
 #include "sweep_page.hpp"
 #include "timeline_view.hpp"
 #include "topology_view.hpp"
@@ -59,6 +60,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), runner_(new RunCo
   compare_ = new ComparePage;
   power_ = new PowerCapPage([this] { return editor_->valid() ? editor_->run_text() : QByteArray(); });
   sweep_ = new SweepPage;
+  serving_ = new ServingView;
   log_ = new QPlainTextEdit;
   log_->setReadOnly(true);
   log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
@@ -66,6 +68,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), runner_(new RunCo
   tabs_ = new QTabWidget;
   tabs_->addTab(editor_, tr("Scenario"));
   tabs_->addTab(dashboard_, tr("Results"));
+  tabs_->addTab(serving_, tr("Serving"));
   auto* timeline_scroll = new QScrollArea;
   timeline_scroll->setWidgetResizable(true);
   timeline_scroll->setWidget(timeline_);
@@ -238,6 +241,7 @@ bool MainWindow::open_results(const QString& path) {
   tabs_->setCurrentWidget(dashboard_);
   if (!load.ok()) {
     dashboard_->show_failure(load.error);
+    serving_->clear();
     log(load.error);
     statusBar()->showMessage(load.error);
     return false;
@@ -248,6 +252,7 @@ bool MainWindow::open_results(const QString& path) {
   last_label_ = result.label;
   last_report_ = load.report;
   dashboard_->show_result(result);
+  serving_->show_report(result.report);
   topology_->set_scenario({});  // a report alone does not say how the cluster is wired
   statusBar()->showMessage(tr("Showing the saved report %1").arg(path), 5000);
   update_actions();
@@ -355,6 +360,7 @@ void MainWindow::run_finished(const RunResult& result) {
   phase_->setText(tr("done"));
   last_report_ = result.report;
   dashboard_->show_result(result);
+  serving_->show_report(result.report);
   topology_->set_scenario(QJsonDocument::fromJson(result.scenario).object());
   if (!result.stderr_text.isEmpty()) log(result.stderr_text.trimmed());
   log(result.exit_code == 3 ? tr("finished: infeasible") : tr("finished"));
@@ -370,6 +376,7 @@ void MainWindow::run_failed(const QString& message, const QString& stderr_text) 
   phase_->setText(tr("failed"));
   last_report_ = {};
   dashboard_->show_failure(message);
+  serving_->clear();
   log(tr("failed: %1").arg(message));
   if (!stderr_text.trimmed().isEmpty()) log(tr("moesim stderr:\n%1").arg(stderr_text.trimmed()));
   statusBar()->showMessage(tr("Run failed: %1").arg(message));

@@ -21,6 +21,7 @@ class PowerCapPage;
 class RunController;
 class ScenarioEditor;
 class SweepPage;
+class ServingView;
 class TimelineView;
 class TopologyView;
 struct RunResult;
@@ -60,6 +61,7 @@ class MainWindow : public QMainWindow {
   Dashboard* dashboard() const { return dashboard_; }
   ComparePage* compare() const { return compare_; }
   SweepPage* sweep() const { return sweep_; }
+  ServingView* serving() const { return serving_; }
   TimelineView* timeline() const { return timeline_; }
   PowerCapPage* power_caps() const { return power_; }
   RunController* runner() const { return runner_; }
@@ -95,6 +97,7 @@ class MainWindow : public QMainWindow {
   ComparePage* compare_;
   PowerCapPage* power_;
   SweepPage* sweep_;
+  ServingView* serving_;
   QPlainTextEdit* log_;
   QTabWidget* tabs_;
   RunController* runner_;

@@ -26,6 +26,7 @@
 #include "run_chart.hpp"
 #include "run_table_model.hpp"
 #include "scenario_editor.hpp"
+#include "serving_view.hpp"
 #include "sweep_model.hpp"
 #include "sweep_page.hpp"
 #include "timeline_view.hpp"
@@ -329,6 +330,21 @@ class GuiAppTest : public QObject {
              qPrintable(w.dashboard()->banner_text()));
     QCOMPARE(w.dashboard()->headline()->rowCount(), 0);
     QCOMPARE(w.compare()->model()->columnCount(), 1);  // what was pinned stays
+  }
+
+  // The Serving tab: a saved serving report's run over time and its CDFs; a decode report says
+  // why there is nothing to show.
+  void serving_view_plots_a_serving_run_and_explains_a_fixed_step() {
+    MainWindow w;
+    QVERIFY(w.open_results(QStringLiteral(MOESIM_SOURCE_DIR "/tests/golden/expected/qwen3-30b-a3b-serving-1xh100.json")));
+    const QString status = w.serving()->status_text();
+    QVERIFY2(status.contains("500 requests") && status.contains("preemptions"), qPrintable(status));
+    QVERIFY(w.serving()->points("Running batch and queue", 0) > 10);
+    QCOMPARE(w.serving()->points("Running batch and queue", 1), w.serving()->points("Running batch and queue", 0));
+    QCOMPARE(w.serving()->points("TTFT distribution"), 21);
+    QCOMPARE(w.serving()->points("TPOT distribution"), 21);
+    QVERIFY(w.open_results(QStringLiteral(MOESIM_SOURCE_DIR "/tests/golden/expected/default.json")));
+    QVERIFY2(w.serving()->status_text().contains("Not a serving run"), qPrintable(w.serving()->status_text()));
   }
 
   void dropping_a_config_json_makes_it_the_model() {

@@ -12,6 +12,7 @@
 #include "compare_model.hpp"
 #include "expert_load_model.hpp"
 #include "figures.hpp"
+#include "serving_series.hpp"
 #include "headline_model.hpp"
 #include "power_cap_model.hpp"
 #include "problem_model.hpp"
@@ -125,6 +126,26 @@ class GuiModelsTest : public QObject {
     const QString why = explain_report(r).join(u'\n');
     QVERIFY2(why.contains("Uncertainty (32 samples): what moves step_time_s most: device h100-sxm: memory 83% (derived"),
              qPrintable(why));
+  }
+
+  void serving_series_reads_the_run_over_time_and_the_cdfs() {
+    QJsonObject r;
+    r["serving"] = QJsonObject{
+        {"preemptions", 3},
+        {"series", QJsonObject{{"t_s", QJsonArray{0.5, 1.0}}, {"running", QJsonArray{4, 8}}, {"waiting", QJsonArray{2, 0}},
+                               {"kv_fraction", QJsonArray{0.25, 0.5}}, {"decode_tokens_per_s", QJsonArray{100, 200}},
+                               {"preemptions", QJsonArray{1, 3}}}},
+        {"cdf", QJsonObject{{"percent", QJsonArray{0, 50, 100}}, {"ttft_s", QJsonArray{0.01, 0.02, 0.05}},
+                            {"tpot_s", QJsonArray{0.001, 0.002, 0.004}}}}};
+    const ServingSeries s = serving_series(r);
+    QVERIFY(s.ok());
+    QCOMPARE(s.running.size(), 2);
+    QCOMPARE(s.kv_percent[1], QPointF(1.0, 50.0));
+    QCOMPARE(s.ttft_cdf[1], QPointF(20.0, 50.0));  // ms against % of requests
+    QCOMPARE(s.tpot_cdf[2], QPointF(4.0, 100.0));
+    QCOMPARE(s.preemptions, 3.0);
+    QVERIFY(serving_series(QJsonObject{{"step_time_s", 0.01}}).missing.contains("Not a serving run"));
+    QVERIFY(serving_series(QJsonObject{{"serving", QJsonObject{{"requests", 5}}}}).missing.contains("no serving.series"));
   }
 
   void explanations_follow_the_report() {
