@@ -522,6 +522,13 @@ std::vector<std::size_t> pareto_front(const std::vector<std::array<double, 3>>& 
 
 namespace {
 
+// One progress line for front ends (--progress jsonl).
+void progress_line(const char* phase, double fraction) {
+  std::fprintf(stderr, "%s\n", json{{"event", "phase"}, {"name", phase}, {"fraction", fraction}}.dump().c_str());
+  std::fflush(stderr);
+}
+
+
 // The SLO a fitting candidate misses by the largest factor, and that factor.
 std::pair<std::string, double> worst_slo(const PlanSpec& spec, const Candidate& c) {
   std::pair<std::string, double> worst{"", 0};
@@ -600,12 +607,21 @@ int cmd_plan(const PlanOptions& options) {
   const int threads = std::min<int>(parallel_slots(options.jobs), static_cast<int>(all.size()));
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<PrefillOption> pools = evaluate_prefill_pools(*spec);
-  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> next{0}, done{0};
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
-      for (std::size_t i = next++; i < all.size(); i = next++) evaluate_candidate(*spec, all[i], pools);
+      for (std::size_t i = next++; i < all.size(); i = next++) {
+        evaluate_candidate(*spec, all[i], pools);
+        ++done;
+      }
     });
+  }
+  if (options.progress) {
+    while (done < all.size()) {
+      progress_line("evaluating", 0.8 * static_cast<double>(done) / static_cast<double>(all.size()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   for (auto& t : pool) t.join();
   const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -673,6 +689,15 @@ int cmd_plan(const PlanOptions& options) {
       return std::tie(all[a].usd_per_hour, all[a].tpot_s) < std::tie(all[b].usd_per_hour, all[b].tpot_s);
     });
 
+    // Every front member's scenario, for a front end to open (plan.json's front[].scenario_file).
+    fs::create_directories(dir / "front", ec);
+    std::vector<std::string> front_files;
+    for (std::size_t k = 0; k < front.size(); ++k) {
+      const fs::path file = dir / "front" / ("candidate-" + std::to_string(k + 1) + ".json");
+      write_text_atomic(file.string(), candidate_scenario(*spec, all[front[k]], false, "flow").dump(2) + "\n");
+      front_files.push_back(fs::absolute(file).string());
+    }
+    if (options.progress) progress_line("confirming", 0.8);
     // Flow confirmation of the cheapest on the front, in child processes.
     const std::size_t top = options.confirm ? std::min<std::size_t>(front.size(), static_cast<std::size_t>(spec->confirm_top)) : 0;
     fs::create_directories(dir / "confirm", ec);
@@ -767,7 +792,11 @@ int cmd_plan(const PlanOptions& options) {
     if (top > 0) std::printf("  (%zu flow runs in %.1f s; their scenarios are in %s)\n", top, confirm_s,
                              (dir / "confirm").string().c_str());
     json front_json = json::array();
-    for (auto i : front) front_json.push_back(candidate_json(*spec, all[i]));
+    for (std::size_t k = 0; k < front.size(); ++k) {
+      json c = candidate_json(*spec, all[front[k]]);
+      c["scenario_file"] = front_files[k];
+      front_json.push_back(c);
+    }
     std::vector<Candidate> front_rows;
     for (auto i : front) front_rows.push_back(all[i]);
     plan["feasible"] = true;
@@ -787,6 +816,7 @@ int cmd_plan(const PlanOptions& options) {
       std::cerr << "moesim plan: " << error << "\n";
     }
   }
+  if (options.progress) progress_line("writing", 0.95);
   if (!write_text_atomic((dir / "plan.json").string(), plan.dump(2) + "\n") ||
       !write_text_atomic((dir / "candidates.csv").string(), candidates_csv(*spec, all))) {
     std::cerr << dir.string() << ": cannot write the plan\n";

@@ -155,6 +155,9 @@ struct PlanOptions {
   std::string out_dir;           ///< default: SPEC-stem.plan
   int jobs = 0;                  ///< flow confirmations at once
   bool confirm = true;
+  /// `--progress jsonl`: JSON lines on standard error for front ends (the GUI's Plan tab):
+  /// {"event":"phase","name":"evaluating"|"confirming"|"writing","fraction":F}.
+  bool progress = false;
 };
 
 /// Exit codes: 0 a plan, 1 bad input, 3 no candidate meets the SLOs (closest ones listed).

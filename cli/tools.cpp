@@ -29,6 +29,9 @@ HeadlessCommands::HeadlessCommands(CLI::App& app) : state_(std::make_unique<Stat
   s.plan->add_option("-o,--out", po.out_dir, "Folder for the plan (default: SPEC-stem.plan)");
   s.plan->add_option("-j,--jobs", po.jobs, "Threads evaluating candidates, and flow confirmations at once (default: all cores)")->check(CLI::PositiveNumber);
   s.plan->add_flag("!--no-confirm", po.confirm, "Skip the flow-fidelity confirmation of the best candidates");
+  s.plan->add_option_function<std::string>("--progress", [&po](const std::string&) { po.progress = true; },
+                                           "Report progress on standard error as JSON lines (for front ends)")
+      ->check(CLI::IsMember({"jsonl"}));
   s.merge = app.add_subcommand("merge", "Join the results folders of sweep shards into one");
   s.merge->add_option("out", s.merge_out, "Folder for the merged results")->required();
   s.merge->add_option("shards", s.merge_dirs, "Results folders of the shards")->required()->check(CLI::ExistingDirectory);

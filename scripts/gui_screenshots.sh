@@ -27,6 +27,7 @@ shot --run "$ep144" --timeline-ms 2.1,4.6 --screenshot docs/img/gui-timeline-zoo
 shot --run "$ep144" --screenshot docs/img/gui-topology.png --tab Topology
 shot --run "$ep144" --run "$ep64" --screenshot docs/img/gui-compare.png --tab Compare
 shot "$ep144" --power-caps 500W,600W,700W --screenshot docs/img/gui-power-caps.png --tab "Power caps"
+shot --plan --screenshot docs/img/gui-plan.png --tab Plan
 
 # A small sweep of the EP144 deployment (batch x overlap x all-to-all), one moesim run each, as
 # JSON lines in the shape moesim sweep writes: axes by JSON pointer, the report's keys, status,

@@ -10,6 +10,7 @@
 
 #include "main_window.hpp"
 #include "run_controller.hpp"
+#include "plan_page.hpp"
 #include "power_cap_page.hpp"
 #include "scenario_editor.hpp"
 #include "timeline_view.hpp"
@@ -22,6 +23,7 @@ struct Automation {
   QString caps, sweep, tab, screenshot, axes;
   int next = 0;
   bool ok = true;
+  bool plan = false;  // run the Plan tab's plan (--plan)
 };
 
 void fail(const QString& message) { std::fprintf(stderr, "moesim-gui: %s\n", qPrintable(message)); }
@@ -49,8 +51,9 @@ int main(int argc, char** argv) {
   const QCommandLineOption axes_opt(QStringLiteral("sweep-axes"), QStringLiteral("Sweep chart axes as two column names, e.g. step_time_s,throughput.output_tokens_per_s"), QStringLiteral("X,Y"));
   const QCommandLineOption zoom_opt(QStringLiteral("timeline-ms"), QStringLiteral("Show this part of the step in the Timeline tab, e.g. 0,3"), QStringLiteral("START,END"));
   const QCommandLineOption size_opt(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1400x900"), QStringLiteral("WxH"), QStringLiteral("1400x900"));
+  const QCommandLineOption plan_opt(QStringLiteral("plan"), QStringLiteral("Run the Plan tab's plan (its default form) and wait for its front"));
   const QCommandLineOption intervals_opt(QStringLiteral("intervals"), QStringLiteral("Run with moesim run --uncertainty N (p10-p90 intervals and the tornado)"), QStringLiteral("N"));
-  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, set_opt, axes_opt, zoom_opt, size_opt, intervals_opt}) cli.addOption(o);
+  for (const auto& o : {run_opt, shot_opt, tab_opt, moesim_opt, sweep_opt, caps_opt, set_opt, axes_opt, zoom_opt, size_opt, intervals_opt, plan_opt}) cli.addOption(o);
   cli.process(app);
 
   moesim::gui::MainWindow window;
@@ -88,11 +91,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   window.show();
-  const bool automated = cli.isSet(shot_opt) || cli.isSet(run_opt) || cli.isSet(sweep_opt) || cli.isSet(caps_opt);
+  const bool automated =
+      cli.isSet(shot_opt) || cli.isSet(run_opt) || cli.isSet(sweep_opt) || cli.isSet(caps_opt) || cli.isSet(plan_opt);
   if (!automated) return QApplication::exec();
 
   Automation a{cli.values(run_opt), cli.value(caps_opt), cli.value(sweep_opt), cli.value(tab_opt), cli.value(shot_opt),
                cli.value(axes_opt)};
+  a.plan = cli.isSet(plan_opt);
   // Steps run one after another from the event loop: runs, then power caps, then the sweep file,
   // then the screenshot.
   const QString zoom = cli.value(zoom_opt);
@@ -137,6 +142,11 @@ int main(int argc, char** argv) {
       fail(QStringLiteral("--power-caps %1: cannot start").arg(caps));
       a.ok = false;
     }
+    if (std::exchange(a.plan, false)) {
+      if (window.plan()->start()) return;  // finished continues
+      fail(QStringLiteral("--plan: %1").arg(window.plan()->status_text()));
+      a.ok = false;
+    }
     if (!a.sweep.isEmpty()) {
       if (!window.sweep()->load(std::exchange(a.sweep, QString()))) {
         fail(window.sweep()->message());
@@ -162,6 +172,13 @@ int main(int argc, char** argv) {
   });
   QObject::connect(window.power_caps(), &moesim::gui::PowerCapPage::all_done, &window,
                    [&] { QTimer::singleShot(0, &window, step); });
+  QObject::connect(window.plan(), &moesim::gui::PlanPage::finished, &window, [&](bool ok) {
+    if (!ok) {
+      fail(window.plan()->status_text());
+      a.ok = false;
+    }
+    QTimer::singleShot(0, &window, step);
+  });
   QTimer::singleShot(0, &window, step);
   return QApplication::exec();
 }

@@ -28,6 +28,7 @@
 
 #include "compare_page.hpp"
 #include "dashboard.hpp"
+#include "plan_page.hpp"
 #include "power_cap_page.hpp"
 #include "report_access.hpp"
 #include "run_controller.hpp"
@@ -61,6 +62,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), runner_(new RunCo
   power_ = new PowerCapPage([this] { return editor_->valid() ? editor_->run_text() : QByteArray(); });
   sweep_ = new SweepPage;
   serving_ = new ServingView;
+  plan_ = new PlanPage([this] { return locate_moesim(moesim_path_); });
+  connect(plan_, &PlanPage::open_scenario, this, [this](const QString& file) {
+    if (open_file(file)) tabs_->setCurrentWidget(editor_);
+  });
   log_ = new QPlainTextEdit;
   log_->setReadOnly(true);
   log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
@@ -77,6 +82,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), runner_(new RunCo
   tabs_->addTab(compare_, tr("Compare"));
   tabs_->addTab(power_, tr("Power caps"));
   tabs_->addTab(sweep_, tr("Sweep"));
+  tabs_->addTab(plan_, tr("Plan"));
   tabs_->addTab(log_, tr("Log"));
   setCentralWidget(tabs_);
 
@@ -185,6 +191,7 @@ void MainWindow::build_actions() {
 }
 
 void MainWindow::set_moesim(const QString& path) {
+  moesim_path_ = path;
   runner_->set_moesim(path);
   power_->set_moesim(path);
 }

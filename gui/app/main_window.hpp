@@ -22,6 +22,7 @@ class RunController;
 class ScenarioEditor;
 class SweepPage;
 class ServingView;
+class PlanPage;
 class TimelineView;
 class TopologyView;
 struct RunResult;
@@ -62,6 +63,7 @@ class MainWindow : public QMainWindow {
   ComparePage* compare() const { return compare_; }
   SweepPage* sweep() const { return sweep_; }
   ServingView* serving() const { return serving_; }
+  PlanPage* plan() const { return plan_; }
   TimelineView* timeline() const { return timeline_; }
   PowerCapPage* power_caps() const { return power_; }
   RunController* runner() const { return runner_; }
@@ -98,6 +100,8 @@ class MainWindow : public QMainWindow {
   PowerCapPage* power_;
   SweepPage* sweep_;
   ServingView* serving_;
+  PlanPage* plan_;
+  QString moesim_path_;
   QPlainTextEdit* log_;
   QTabWidget* tabs_;
   RunController* runner_;

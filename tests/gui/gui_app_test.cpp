@@ -20,6 +20,7 @@
 #include "headline_model.hpp"
 #include "main_window.hpp"
 #include "power_cap_model.hpp"
+#include "plan_page.hpp"
 #include "power_cap_page.hpp"
 #include "problem_model.hpp"
 #include "report_access.hpp"
@@ -345,6 +346,42 @@ class GuiAppTest : public QObject {
     QCOMPARE(w.serving()->points("TPOT distribution"), 21);
     QVERIFY(w.open_results(QStringLiteral(MOESIM_SOURCE_DIR "/tests/golden/expected/default.json")));
     QVERIFY2(w.serving()->status_text().contains("Not a serving run"), qPrintable(w.serving()->status_text()));
+  }
+
+  // The Plan tab: the form's spec runs `moesim plan` as a child; its Pareto front fills the chart
+  // and the table, and a member opens as the scenario; a broken spec is refused before anything
+  // runs, and Cancel stops the child.
+  void plan_tab_plans_shows_the_front_and_opens_a_member() {
+    MainWindow w;
+    w.set_moesim(MOESIM_BINARY);
+    PlanPage* plan = w.plan();
+    QVERIFY(plan->spec_text().contains("\"qwen3-235b-a22b\""));
+    QSignalSpy done(plan, &PlanPage::finished);
+    QVERIFY(plan->start());
+    QVERIFY(done.wait(120000));
+    QCOMPARE(done.takeFirst().at(0).toBool(), true);
+    const PlanResult& r = plan->result();
+    QVERIFY2(r.feasible && !r.front.isEmpty(), qPrintable(plan->status_text()));
+    QVERIFY(r.winner >= 0);
+    QVERIFY(plan->status_text().contains("Pareto front"));
+    for (int k = 1; k < r.front.size(); ++k) QVERIFY(r.front[k].usd_per_million >= r.front[k - 1].usd_per_million - 1e-9);
+    plan->open_point(0);
+    QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.editor()));
+    QVERIFY(w.editor()->run_text().contains(r.front[0].label.section(u' ', 3, 3).toUtf8()));  // its device
+
+    plan->set_spec_text("{ not json");
+    QVERIFY(!plan->start());
+    QVERIFY2(plan->status_text().contains("not JSON"), qPrintable(plan->status_text()));
+
+    PlanForm big = plan->form();
+    big.devices = plan_devices();  // every GPU: long enough to cancel
+    plan->set_form(big);
+    QVERIFY(plan->start());
+    plan->cancel();
+    QVERIFY(done.wait(30000) || !done.isEmpty());
+    QCOMPARE(done.takeLast().at(0).toBool(), false);
+    QCOMPARE(plan->status_text(), QStringLiteral("Cancelled."));
+    QVERIFY(!plan->running());
   }
 
   void dropping_a_config_json_makes_it_the_model() {

@@ -12,6 +12,7 @@
 #include "compare_model.hpp"
 #include "expert_load_model.hpp"
 #include "figures.hpp"
+#include "plan_data.hpp"
 #include "serving_series.hpp"
 #include "headline_model.hpp"
 #include "power_cap_model.hpp"
@@ -146,6 +147,36 @@ class GuiModelsTest : public QObject {
     QCOMPARE(s.preemptions, 3.0);
     QVERIFY(serving_series(QJsonObject{{"step_time_s", 0.01}}).missing.contains("Not a serving run"));
     QVERIFY(serving_series(QJsonObject{{"serving", QJsonObject{{"requests", 5}}}}).missing.contains("no serving.series"));
+  }
+
+  // The Plan tab's spec from its form, and a plan.json's front with its winner.
+  void plan_spec_and_plan_front() {
+    PlanForm f;
+    f.devices = {"b200"};
+    f.ttft_ms = 0;
+    const QJsonObject spec = plan_spec(f);
+    QCOMPARE(spec["hardware"].toArray().size(), 1);
+    QCOMPARE(spec["hardware"].toArray()[0].toObject()["scale_up"].toString(), QStringLiteral("nvlink5"));
+    QVERIFY(!spec["slo"].toObject().contains("ttft_p99"));
+    QCOMPARE(spec["slo"].toObject()["tpot_p99"].toString(), QStringLiteral("50ms"));
+    const QJsonObject member{{"device", "h200-sxm"}, {"nodes", 2}, {"devices_per_node", 8}, {"attention_tp", 2}, {"ep", 16},
+                             {"pp", 1}, {"batch_per_device", 64}, {"overlap", "none"}, {"replicas", 3},
+                             {"usd_per_million_output_tokens", 0.5}, {"tpot_s", 0.04}, {"ttft_s", 0.2},
+                             {"joules_per_token_tdp_bound", 0.3}, {"total_devices", 48}};
+    QJsonObject with_file = member;
+    with_file["scenario_file"] = "/tmp/front/candidate-1.json";
+    const QJsonObject plan{{"feasible", true}, {"candidates", 10}, {"evaluation_s", 0.1}, {"winner", member},
+                           {"front", QJsonArray{with_file}}};
+    const PlanResult r = parse_plan(QJsonDocument(plan).toJson(), "plan.json");
+    QVERIFY(r.error.isEmpty());
+    QCOMPARE(r.front.size(), 1);
+    QCOMPARE(r.winner, 0);
+    QCOMPARE(r.front[0].tpot_ms, 40.0);
+    QCOMPARE(r.front[0].label, QStringLiteral("2 x 8 h200-sxm, TP 2, EP 16, batch 64, none, 3 replicas"));
+    QVERIFY(parse_plan("{", "p.json").error.startsWith("p.json: not a plan"));
+    const PlanResult none = parse_plan(R"({"feasible": false, "candidates": 3, "binding_constraint": "memory"})", "p.json");
+    QVERIFY(!none.feasible);
+    QVERIFY(none.summary.contains("binding: memory"));
   }
 
   void explanations_follow_the_report() {

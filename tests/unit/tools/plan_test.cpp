@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "input/input.hpp"
 #include "plan.hpp"
 #include "tool_test_util.hpp"
 
@@ -116,9 +117,11 @@ TEST(Plan, BadSpecsListEveryProblem) {
 TEST(Plan, APlanHasAFrontAWinnerAFlowCheckAndAPlot) {
   const auto dir = temp_dir("plan_e2e");
   const auto spec = put(dir / "plan.json", small_plan().dump());
-  const auto r = run_moesim("plan " + spec + " -o " + (dir / "out").string());
+  const auto r = run_moesim("plan " + spec + " -o " + (dir / "out").string() + " --progress jsonl");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("winner: "), std::string::npos) << r.out;
+  // --progress jsonl: phase lines for front ends (the GUI's Plan tab) on standard error.
+  EXPECT_NE(r.err.find(R"({"event":"phase","fraction":0.95,"name":"writing"})"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("binding constraint: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bottleneck phase: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("flow check #1: TPOT"), std::string::npos) << r.out;
@@ -135,6 +138,15 @@ TEST(Plan, APlanHasAFrontAWinnerAFlowCheckAndAPlot) {
   // The winner is the cheapest on the front, and nothing on the front is beaten in all three.
   for (const auto& f : plan["front"]) {
     EXPECT_GE(f["usd_per_million_output_tokens"].get<double>(), w["usd_per_million_output_tokens"].get<double>());
+  }
+  // Every front member's scenario is written, and it is a valid scenario of that member.
+  for (const auto& f : plan["front"]) {
+    ASSERT_TRUE(f.contains("scenario_file"));
+    Diagnostics diag(f["scenario_file"].get<std::string>());
+    auto scenario = moesim::sim::load_scenario_file(f["scenario_file"].get<std::string>(), diag);
+    ASSERT_TRUE(scenario) << diag.to_string();
+    EXPECT_EQ(scenario->cluster.device->name, f["device"].get<std::string>());
+    EXPECT_EQ(scenario->parallelism.attention_tp, f["attention_tp"].get<int>());
   }
   EXPECT_TRUE(fs::exists(dir / "out" / "front.csv"));
   EXPECT_TRUE(fs::exists(dir / "out" / "candidates.csv"));
