@@ -1,5 +1,7 @@
 #include "flat_json.hpp"
 
+#include "report/report.hpp"
+
 #include <cstdio>
 
 namespace moesim::tools {
@@ -23,18 +25,8 @@ std::vector<std::pair<std::string, nlohmann::json>> flatten(const nlohmann::json
 }
 
 std::optional<nlohmann::json> lookup(const nlohmann::json& doc, const std::string& key) {
-  const nlohmann::json* at = &doc;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!at->is_object() || !at->contains(part)) return std::nullopt;
-    at = &at->at(part);
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  if (at->is_object()) return std::nullopt;
-  return *at;
+  const nlohmann::json* at = sim::report_leaf(doc, key);
+  return at != nullptr ? std::optional<nlohmann::json>(*at) : std::nullopt;
 }
 
 std::string csv_cell(const nlohmann::json& value) {
@@ -56,27 +48,6 @@ std::string csv_line(const std::vector<nlohmann::json>& cells) {
     line += csv_cell(cells[i]);
   }
   return line + "\n";
-}
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 forbids most control characters; stderr text may hold some.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
 }
 
 std::string short_number(const nlohmann::json& value) {

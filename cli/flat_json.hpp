@@ -1,6 +1,6 @@
 #pragma once
 // Reports as flat "a.b.c" keys (the column names of `moesim run --csv`), and the small text
-// helpers the headless commands share: CSV cells, XML escaping, number formatting.
+// helpers the headless commands share: CSV cells and number formatting (XML escaping: sim::xml_escape).
 
 #include <nlohmann/json.hpp>
 
@@ -22,7 +22,6 @@ std::string csv_cell(const nlohmann::json& value);
 /// A whole CSV line (with the newline).
 std::string csv_line(const std::vector<nlohmann::json>& cells);
 
-std::string xml_escape(const std::string& text);
 
 /// A number for people: 4 significant digits ("0.01121", "4.567e+04").
 std::string short_number(const nlohmann::json& value);

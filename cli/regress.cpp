@@ -12,6 +12,7 @@
 #include "flat_json.hpp"
 #include "json_reader.hpp"
 #include "process_pool.hpp"
+#include "report/report.hpp"
 
 namespace fs = std::filesystem;
 
@@ -210,21 +211,21 @@ std::string junit_xml(const std::vector<BaselineResult>& results) {
     for (const auto& c : r.checks) f += c.pass ? 0 : 1;
     std::snprintf(head, sizeof head, "\" tests=\"%d\" failures=\"%d\" errors=\"%d\" time=\"%.3f\">\n", n,
                   r.error.empty() ? f : 0, r.error.empty() ? 0 : 1, r.seconds);
-    x += "  <testsuite name=\"" + xml_escape(r.name) + head;
-    x += "    <properties><property name=\"scenario\" value=\"" + xml_escape(r.scenario) + "\"/></properties>\n";
+    x += "  <testsuite name=\"" + sim::xml_escape(r.name) + head;
+    x += "    <properties><property name=\"scenario\" value=\"" + sim::xml_escape(r.scenario) + "\"/></properties>\n";
     if (!r.error.empty()) {
-      x += "    <testcase classname=\"regress." + xml_escape(r.name) + "\" name=\"run\">\n";
-      x += "      <error message=\"the scenario did not run\">" + xml_escape(r.error) + "</error>\n";
+      x += "    <testcase classname=\"regress." + sim::xml_escape(r.name) + "\" name=\"run\">\n";
+      x += "      <error message=\"the scenario did not run\">" + sim::xml_escape(r.error) + "</error>\n";
       x += "    </testcase>\n";
     }
     for (const auto& c : r.error.empty() ? r.checks : std::vector<KeyCheck>{}) {
-      x += "    <testcase classname=\"regress." + xml_escape(r.name) + "\" name=\"" + xml_escape(c.key) + "\"";
+      x += "    <testcase classname=\"regress." + sim::xml_escape(r.name) + "\" name=\"" + sim::xml_escape(c.key) + "\"";
       if (c.pass) {
         x += "/>\n";
         continue;
       }
-      x += ">\n      <failure message=\"" + xml_escape(c.why) + "\">baseline " + xml_escape(c.want.dump()) +
-           ", now " + xml_escape(c.got.dump()) + "</failure>\n    </testcase>\n";
+      x += ">\n      <failure message=\"" + sim::xml_escape(c.why) + "\">baseline " + sim::xml_escape(c.want.dump()) +
+           ", now " + sim::xml_escape(c.got.dump()) + "</failure>\n    </testcase>\n";
     }
     x += "  </testsuite>\n";
   }

@@ -279,6 +279,40 @@ void name_hw_profile(const Deployment& d, Report& r) {
   if (d.hw_profile_inherited) r.hw_profile_inherited_from = d.hw_profile->device;
 }
 
+const nlohmann::json* report_leaf(const nlohmann::json& report, const std::string& dotted) {
+  const nlohmann::json* at = &report;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = dotted.find('.', start);
+    const std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!at->is_object() || !at->contains(part)) return nullptr;
+    at = &at->at(part);
+    if (dot == std::string::npos) return at;
+    start = dot + 1;
+  }
+}
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        // XML 1.0 forbids most control characters; stderr text may hold some.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+          out += '?';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
 std::string report_to_csv(const nlohmann::json& report) {
   std::vector<std::pair<std::string, std::string>> rows;
   flatten(report, "", rows);

@@ -245,6 +245,14 @@ void name_hw_profile(const Deployment& deployment, Report& report);
 /// Flattens a JSON report into "a.b.c" -> value rows (header line + one data line).
 std::string report_to_csv(const nlohmann::json& report);
 
+/// The value at a dotted report key ("latency.tpot_s.p50"; the columns of the CSV), or null when
+/// the report has none.
+const nlohmann::json* report_leaf(const nlohmann::json& report, const std::string& dotted_key);
+
+/// Text for XML attributes and elements (JUnit outputs): the five entities escaped, the control
+/// characters XML 1.0 forbids replaced by '?'.
+std::string xml_escape(const std::string& text);
+
 /// A readable multi-line summary for terminals.
 std::string report_to_table(const Report& report);
 

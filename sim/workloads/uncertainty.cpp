@@ -51,17 +51,8 @@ std::string tornado_key_for(const Scenario& s, const std::vector<std::string>& k
 }  // namespace
 
 std::optional<double> report_value(const nlohmann::json& report, const std::string& dotted) {
-  const nlohmann::json* j = &report;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = dotted.find('.', start);
-    const std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!j->is_object() || !j->contains(part)) return std::nullopt;
-    j = &(*j)[part];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  if (!j->is_number()) return std::nullopt;
+  const nlohmann::json* j = report_leaf(report, dotted);
+  if (j == nullptr || !j->is_number()) return std::nullopt;
   const double v = j->get<double>();
   return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
 }
