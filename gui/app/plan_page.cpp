@@ -179,9 +179,7 @@ PlanPage::PlanPage(std::function<MoesimLocation()> moesim, QWidget* parent) : QW
   layout->addWidget(split);
 
   set_form(PlanForm{});
-  for (QWidget* w : std::initializer_list<QWidget*>{preset_, dtype_}) {
-    connect(qobject_cast<QComboBox*>(w), &QComboBox::currentTextChanged, this, &PlanPage::rebuild_spec);
-  }
+  for (QComboBox* b : {preset_, dtype_}) connect(b, &QComboBox::currentTextChanged, this, &PlanPage::rebuild_spec);
   for (QDoubleSpinBox* b : {rate_, tpot_, ttft_}) connect(b, &QDoubleSpinBox::valueChanged, this, &PlanPage::rebuild_spec);
   for (QSpinBox* b : {context_, input_, confirm_}) connect(b, &QSpinBox::valueChanged, this, &PlanPage::rebuild_spec);
   for (QCheckBox* b : devices_) connect(b, &QCheckBox::toggled, this, &PlanPage::rebuild_spec);
