@@ -141,10 +141,18 @@ QStringList explain_report(const QJsonObject& report) {
     QStringList top;
     for (std::size_t i = 0; i < std::min<std::size_t>(2, sorted.size()); ++i) {
       if (sorted[i].first <= 0) break;
-      top << QStringLiteral("%1 %2 ms (%3 %)")
-                 .arg(sorted[i].second)
-                 .arg(QLocale::c().toString(sorted[i].first * 1e3, 'f', 2))
-                 .arg(QLocale::c().toString(sorted[i].first / phase_step * 100, 'f', 0));
+      QString text = QStringLiteral("%1 %2 ms (%3 %")
+                         .arg(sorted[i].second)
+                         .arg(QLocale::c().toString(sorted[i].first * 1e3, 'f', 2))
+                         .arg(QLocale::c().toString(sorted[i].first / phase_step * 100, 'f', 0));
+      // An uncertainty run's interval of the phase (intervals."phases_s.NAME").
+      const QJsonObject iv = report.value(QStringLiteral("intervals")).toObject().value(QStringLiteral("phases_s.") + sorted[i].second).toObject();
+      if (iv.contains(QStringLiteral("p10"))) {
+        text += QStringLiteral("; p10 \u2013 p90 %1 \u2013 %2 ms")
+                    .arg(QLocale::c().toString(iv.value(QStringLiteral("p10")).toDouble() * 1e3, 'f', 2),
+                         QLocale::c().toString(iv.value(QStringLiteral("p90")).toDouble() * 1e3, 'f', 2));
+      }
+      top << text + QStringLiteral(")");
     }
     if (!top.isEmpty()) {
       out << (serving ? QStringLiteral("Largest phases of a representative decode step (mean batch and context, %1 ms): %2.")

@@ -131,6 +131,12 @@ std::expected<Report::UncertaintyStats, std::string> propagate_uncertainty(const
   for (const auto& k : headline_keys()) {
     if (auto v = report_value(nominal_json, k); v && *v != 0) keys.push_back(k);
   }
+  // And every phase of the step (the error bars of the phases).
+  if (const auto phases = nominal_json.find("phases_s"); phases != nominal_json.end() && phases->is_object()) {
+    for (const auto& [phase, seconds] : phases->items()) {
+      if (seconds.is_number() && seconds.get<double>() > 0) keys.push_back("phases_s." + phase);
+    }
+  }
   if (keys.empty()) return std::unexpected(std::string("the nominal report has no headline figure"));
   std::vector<double> ratio(keys.size(), 1.0);
   const std::vector<double> ones(dims, 1.0);

@@ -25,7 +25,8 @@ struct UncertaintyOptions {
 /// The most samples one run may ask for (each is a closed-form simulation).
 inline constexpr int kMaxUncertaintySamples = 4096;
 
-/// The report keys an uncertainty run gives intervals for, where the report has them.
+/// The report keys an uncertainty run gives intervals for, where the report has them (and every
+/// phase of the step, `phases_s.NAME`).
 const std::vector<std::string>& headline_keys();
 
 /// A Latin hypercube of `samples` points in [0, 1]^dims: each dimension's N strata in a random order

@@ -107,7 +107,20 @@ class GuiModelsTest : public QObject {
     m.set_report(report_);
     QCOMPARE(m.columnCount(), 2);  // no intervals: no third column
     QJsonObject r = report_;
+    const QString top_phase = [&] {
+      QString best;
+      double most = -1;
+      const QJsonObject ph = report_["phases_s"].toObject();
+      for (auto it = ph.begin(); it != ph.end(); ++it) {
+        if (it->toDouble() > most) {
+          most = it->toDouble();
+          best = it.key();
+        }
+      }
+      return best;
+    }();
     r["intervals"] = QJsonObject{{"step_time_s", QJsonObject{{"p10", 0.010}, {"p50", 0.011}, {"p90", 0.013}}},
+                                 {"phases_s." + top_phase, QJsonObject{{"p10", 0.001}, {"p50", 0.0015}, {"p90", 0.002}}},
                                  {"energy.joules_per_token", QJsonObject{{"p10", 0.2}, {"p50", 0.25}, {"p90", 0.4}}}};
     r["uncertainty"] = QJsonObject{{"samples", 32}, {"tornado_key", "step_time_s"},
                                    {"tornado", QJsonArray{QJsonObject{{"figure", "device h100-sxm: memory"}, {"class", "derived"},
@@ -127,6 +140,7 @@ class GuiModelsTest : public QObject {
     const QString why = explain_report(r).join(u'\n');
     QVERIFY2(why.contains("Uncertainty (32 samples): what moves step_time_s most: device h100-sxm: memory 83% (derived"),
              qPrintable(why));
+    QVERIFY2(why.contains(top_phase + " ") && why.contains("p10 \u2013 p90 1.00 \u2013 2.00 ms"), qPrintable(why));
   }
 
   void serving_series_reads_the_run_over_time_and_the_cdfs() {
