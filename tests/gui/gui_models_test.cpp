@@ -31,6 +31,20 @@ void check(QAbstractItemModel* model) {
   new QAbstractItemModelTester(model, QAbstractItemModelTester::FailureReportingMode::QtTest, model);
 }
 
+// The report's largest phase (phases_s), found independently of the code under test.
+QString largest_phase(const QJsonObject& report) {
+  QString best;
+  double most = -1;
+  const QJsonObject phases = report["phases_s"].toObject();
+  for (auto it = phases.begin(); it != phases.end(); ++it) {
+    if (it->toDouble() > most) {
+      most = it->toDouble();
+      best = it.key();
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 class GuiModelsTest : public QObject {
@@ -107,18 +121,7 @@ class GuiModelsTest : public QObject {
     m.set_report(report_);
     QCOMPARE(m.columnCount(), 2);  // no intervals: no third column
     QJsonObject r = report_;
-    const QString top_phase = [&] {
-      QString best;
-      double most = -1;
-      const QJsonObject ph = report_["phases_s"].toObject();
-      for (auto it = ph.begin(); it != ph.end(); ++it) {
-        if (it->toDouble() > most) {
-          most = it->toDouble();
-          best = it.key();
-        }
-      }
-      return best;
-    }();
+    const QString top_phase = largest_phase(report_);
     r["intervals"] = QJsonObject{{"step_time_s", QJsonObject{{"p10", 0.010}, {"p50", 0.011}, {"p90", 0.013}}},
                                  {"phases_s." + top_phase, QJsonObject{{"p10", 0.001}, {"p50", 0.0015}, {"p90", 0.002}}},
                                  {"energy.joules_per_token", QJsonObject{{"p10", 0.2}, {"p50", 0.25}, {"p90", 0.4}}}};
@@ -196,15 +199,7 @@ class GuiModelsTest : public QObject {
   void explanations_follow_the_report() {
     const QStringList why = explain_report(report_);
     // The largest phase of the real report, found here independently, leads the phase line.
-    QString largest;
-    double most = -1;
-    const QJsonObject phases = report_["phases_s"].toObject();
-    for (auto it = phases.begin(); it != phases.end(); ++it) {
-      if (it->toDouble() > most) {
-        most = it->toDouble();
-        largest = it.key();
-      }
-    }
+    const QString largest = largest_phase(report_);
     const QString phase_line = why.filter("Largest phases").value(0);
     QVERIFY2(phase_line.startsWith("Largest phases on the critical path: " + largest + " "), qPrintable(phase_line));
     QVERIFY(why.filter("Busiest link class: scale-up").size() == 1);  // one node: only scale-up
