@@ -183,10 +183,11 @@ bool uncertainty_samples(const std::string& text, std::string& run_file, int& sa
 int cmd_run(const std::string& file, const std::string& format, const std::string& out_path,
             const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile,
             const std::string& power_caps, const sim::UncertaintyOptions* uncertainty, const RunProgress& progress) {
-  if (uncertainty != nullptr && (uncertainty->samples < 2 || uncertainty->samples > sim::kMaxUncertaintySamples)) {
-    std::cerr << "moesim: --uncertainty " << uncertainty->samples << ": give 2 to " << sim::kMaxUncertaintySamples
-              << " samples (each is one closed-form simulation; 32 to 64 is usual)\n";
-    return kExitInputError;
+  if (uncertainty != nullptr) {
+    if (const std::string problem = sim::uncertainty_samples_problem(uncertainty->samples); !problem.empty()) {
+      std::cerr << "moesim: " << problem << "\n";
+      return kExitInputError;
+    }
   }
   progress.phase("validating", 0.0);
   Diagnostics diag(file.empty() ? "<embedded default>" : file);
@@ -406,10 +407,11 @@ int cmd_compare_trace(const std::string& scenario_file, const std::string& trace
 // when a case no longer runs (its row says why); errors beyond the target are reported, not fatal
 // (the JUnit form marks them failed).
 int cmd_accuracy(const sim::AccuracyOptions& options, const std::string& format, double tolerance, const std::string& out) {
-  if (options.samples == 1 || options.samples < 0 || options.samples > sim::kMaxUncertaintySamples) {
-    std::cerr << "moesim accuracy: --uncertainty " << options.samples << ": give 2 to " << sim::kMaxUncertaintySamples
-              << " samples\n";
-    return kExitInputError;
+  if (options.samples != 0) {  // 0: no intervals
+    if (const std::string problem = sim::uncertainty_samples_problem(options.samples); !problem.empty()) {
+      std::cerr << "moesim accuracy: " << problem << "\n";
+      return kExitInputError;
+    }
   }
   if (!out.empty() && !writable(out)) {
     std::cerr << out << ": cannot write here (check the folder exists and is writable)\n";

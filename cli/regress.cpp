@@ -13,6 +13,7 @@
 #include "json_reader.hpp"
 #include "process_pool.hpp"
 #include "report/report.hpp"
+#include "workloads/workloads.hpp"
 
 namespace fs = std::filesystem;
 
@@ -86,7 +87,7 @@ std::optional<Baseline> load_baseline(const std::string& path, Diagnostics& diag
   }
   if (auto f = r.choice("fidelity", kFidelities)) b.fidelity = *f;
   if (ObjectReader u = r.object("uncertainty"); u.valid()) {
-    b.uncertainty = static_cast<int>(u.integer("samples", true, 2, 4096).value_or(0));
+    b.uncertainty = static_cast<int>(u.integer("samples", true, 2, sim::kMaxUncertaintySamples).value_or(0));
     u.finish();
   }
   r.string("description");

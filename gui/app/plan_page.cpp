@@ -26,28 +26,20 @@
 #include <algorithm>
 
 #include "model/model.hpp"
+#include "run_chart.hpp"
 
 namespace moesim::gui {
 namespace {
 
 // The front in three energy bands (a colour each), each point keeping its front index.
 void plot_front(QChart* chart, const PlanResult& r, const std::function<void(int)>& clicked) {
-  chart->removeAllSeries();
-  for (QAbstractAxis* a : chart->axes()) {
-    chart->removeAxis(a);
-    delete a;
-  }
+  clear_chart(chart);
   if (r.front.isEmpty()) return;
   std::vector<double> joules;
   for (const auto& p : r.front) joules.push_back(p.joules_per_token);
   std::sort(joules.begin(), joules.end());
   const double lo = joules[joules.size() / 3], hi = joules[2 * joules.size() / 3];
-  auto* x = new QValueAxis;
-  auto* y = new QValueAxis;
-  x->setTitleText(QStringLiteral("$ per million output tokens"));
-  y->setTitleText(QStringLiteral("TPOT p99 (ms)"));
-  chart->addAxis(x, Qt::AlignBottom);
-  chart->addAxis(y, Qt::AlignLeft);
+  const auto [x, y] = add_value_axes(chart, QStringLiteral("$ per million output tokens"), QStringLiteral("TPOT p99 (ms)"));
   const QString names[3] = {QStringLiteral("lowest J/token third"), QStringLiteral("middle third"),
                             QStringLiteral("highest third")};
   const QColor colours[3] = {QColor(0x1b, 0x7f, 0x3b), QColor(0xe0, 0x9f, 0x1f), QColor(0xc0, 0x1c, 0x28)};

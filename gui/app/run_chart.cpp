@@ -16,6 +16,24 @@
 #include "run_table_model.hpp"
 
 namespace moesim::gui {
+
+void clear_chart(QChart* chart) {
+  chart->removeAllSeries();
+  for (QAbstractAxis* a : chart->axes()) {
+    chart->removeAxis(a);
+    delete a;
+  }
+}
+
+std::pair<QValueAxis*, QValueAxis*> add_value_axes(QChart* chart, const QString& x_title, const QString& y_title) {
+  auto* x = new QValueAxis;
+  auto* y = new QValueAxis;
+  x->setTitleText(x_title);
+  y->setTitleText(y_title);
+  chart->addAxis(x, Qt::AlignBottom);
+  chart->addAxis(y, Qt::AlignLeft);
+  return {x, y};
+}
 namespace {
 
 // A palette that stays readable side by side (and for colour-blind readers, mostly).

@@ -4,6 +4,7 @@
 // has no values at all it shows why instead of an empty chart.
 
 #include <QWidget>
+#include <utility>
 
 class QChart;
 class QChartView;
@@ -16,6 +17,11 @@ class QValueAxis;
 namespace moesim::gui {
 
 class RunTableModel;
+
+/// Removes every series and axis of `chart` (the line and scatter views redraw from scratch).
+void clear_chart(QChart* chart);
+/// Two fresh value axes, x at the bottom and y on the left, with these titles, added to `chart`.
+std::pair<QValueAxis*, QValueAxis*> add_value_axes(QChart* chart, const QString& x_title, const QString& y_title);
 
 class RunChart : public QWidget {
   Q_OBJECT

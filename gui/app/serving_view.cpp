@@ -10,6 +10,7 @@
 #include <QValueAxis>
 #include <QVBoxLayout>
 
+#include "run_chart.hpp"
 #include "serving_series.hpp"
 
 namespace moesim::gui {
@@ -26,17 +27,8 @@ const QString kPreempt = QStringLiteral("Preemptions (so far)");
 // `y_max` > 0 fixes the value axis (percentages).
 void plot(QChart* chart, const QList<std::pair<QString, QVector<QPointF>>>& lines, const QString& x_title,
           const QString& y_title, double y_max = 0) {
-  chart->removeAllSeries();
-  for (QAbstractAxis* a : chart->axes()) {
-    chart->removeAxis(a);
-    delete a;
-  }
-  auto* x = new QValueAxis;
-  auto* y = new QValueAxis;
-  x->setTitleText(x_title);
-  y->setTitleText(y_title);
-  chart->addAxis(x, Qt::AlignBottom);
-  chart->addAxis(y, Qt::AlignLeft);
+  clear_chart(chart);
+  const auto [x, y] = add_value_axes(chart, x_title, y_title);
   double xmax = 0, ymax = 0;
   for (const auto& [name, points] : lines) {
     auto* s = new QLineSeries;

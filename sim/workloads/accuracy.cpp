@@ -156,7 +156,7 @@ AccuracyRow run_metric(const std::string& id, const nlohmann::json& m, const std
   for (const auto& v : values) {
     if (v) ok.push_back(*v);
   }
-  if (ok.size() >= 2) row.interval = Report::Interval{percentile(ok, 0.1), percentile(ok, 0.5), percentile(ok, 0.9)};
+  if (ok.size() >= 2) row.interval = p10_p50_p90(std::move(ok));
   return row;
 }
 

@@ -8,25 +8,19 @@
 #include "workloads/fixed_step.hpp"
 #include "workloads/requests.hpp"
 #include "workloads/scheduler.hpp"
+#include "workloads/uncertainty.hpp"
 
 namespace moesim::sim {
 namespace {
 
-// q % of sorted `v` (not empty), interpolated between order statistics.
-double at_percent(const std::vector<double>& v, double q) {
-  const double pos = q / 100.0 * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(v.size() - 1, lo + 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
 
 Percentiles percentiles(std::vector<double> v) {
   Percentiles p;
   if (v.empty()) return p;
   std::sort(v.begin(), v.end());
-  p.p50 = at_percent(v, 50);
-  p.p90 = at_percent(v, 90);
-  p.p99 = at_percent(v, 99);
+  p.p50 = percentile_of_sorted(v, 0.50);
+  p.p90 = percentile_of_sorted(v, 0.90);
+  p.p99 = percentile_of_sorted(v, 0.99);
   return p;
 }
 
@@ -35,7 +29,7 @@ std::vector<double> cdf_of(std::vector<double> v) {
   std::vector<double> out;
   if (v.empty()) return out;
   std::sort(v.begin(), v.end());
-  for (int i = 0; i <= 20; ++i) out.push_back(at_percent(v, 5.0 * i));
+  for (int i = 0; i <= 20; ++i) out.push_back(percentile_of_sorted(v, 5.0 * i / 100.0));
   return out;
 }
 

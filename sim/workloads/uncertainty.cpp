@@ -57,12 +57,27 @@ std::optional<double> report_value(const nlohmann::json& report, const std::stri
   return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
 }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
+double percentile_of_sorted(const std::vector<double>& v, double p) {
   const double pos = p * static_cast<double>(v.size() - 1);
   const auto lo = static_cast<std::size_t>(std::floor(pos));
   const std::size_t hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return percentile_of_sorted(v, p);
+}
+
+Report::Interval p10_p50_p90(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {percentile_of_sorted(v, 0.1), percentile_of_sorted(v, 0.5), percentile_of_sorted(v, 0.9)};
+}
+
+std::string uncertainty_samples_problem(int samples) {
+  if (samples >= 2 && samples <= kMaxUncertaintySamples) return {};
+  return "--uncertainty " + std::to_string(samples) + ": give 2 to " + std::to_string(kMaxUncertaintySamples) +
+         " samples (each is one closed-form simulation; 32 to 64 is usual)";
 }
 
 void parallel_for(int count, int jobs, const std::function<void(int)>& job) {
@@ -114,9 +129,8 @@ const std::vector<std::string>& headline_keys() {
 std::expected<Report::UncertaintyStats, std::string> propagate_uncertainty(const Scenario& scenario,
                                                                            const Report& nominal,
                                                                            const UncertaintyOptions& opt) {
-  if (opt.samples < 2 || opt.samples > kMaxUncertaintySamples) {
-    return std::unexpected("--uncertainty: " + std::to_string(opt.samples) + " samples; give 2 to " +
-                           std::to_string(kMaxUncertaintySamples));
+  if (const std::string problem = uncertainty_samples_problem(opt.samples); !problem.empty()) {
+    return std::unexpected(problem);
   }
   if (!nominal.simulated) return std::unexpected(std::string("the nominal run has no timing to put intervals on"));
   const auto t0 = std::chrono::steady_clock::now();
@@ -171,7 +185,7 @@ std::expected<Report::UncertaintyStats, std::string> propagate_uncertainty(const
     for (const auto& r : results) {
       if (r && (*r)[k]) v.push_back(*(*r)[k] * ratio[k]);
     }
-    if (v.size() >= 2) out.intervals[keys[k]] = {percentile(v, 0.1), percentile(v, 0.5), percentile(v, 0.9)};
+    if (v.size() >= 2) out.intervals[keys[k]] = p10_p50_p90(std::move(v));
   }
 
   // The tornado: each figure alone at the low and the high end of its range, the others nominal;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string>
 #include <vector>
 
 #include "input/input.hpp"
@@ -39,8 +40,16 @@ double spread_factor(const hw::Uncertainty& u, double unit);
 /// The number at a dotted report key ("latency.ttft_s.p99"); nullopt when absent or not finite.
 std::optional<double> report_value(const nlohmann::json& report, const std::string& dotted_key);
 
-/// p in [0, 1] of `values` (not empty), interpolated linearly between order statistics.
+/// p in [0, 1] of ascending `sorted` (not empty), interpolated linearly between order statistics.
+double percentile_of_sorted(const std::vector<double>& sorted, double p);
+/// p in [0, 1] of `values` (not empty).
 double percentile(std::vector<double> values, double p);
+/// p10 / p50 / p90 of `values` (not empty), sorted once.
+Report::Interval p10_p50_p90(std::vector<double> values);
+
+/// Why `samples` cannot be an uncertainty run's sample count ("" when it can): below 2 or above
+/// kMaxUncertaintySamples, with the bound.
+std::string uncertainty_samples_problem(int samples);
 
 /// Runs job(0) .. job(count - 1) on up to `jobs` threads (this one included).
 void parallel_for(int count, int jobs, const std::function<void(int)>& job);
