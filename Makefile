@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 # missing Qt package fails the build instead of silently skipping moesim-gui and its tests.
 CMAKE_ARGS ?= -DMOESIM_BUILD_GUI=ON $(if $(CI),-DMOESIM_WERROR=ON,)
 
-.PHONY: setup build run test test-asan clean
+.PHONY: setup build run test test-asan test-fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -32,6 +32,16 @@ SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 \
 test-asan:
 	$(MAKE) build PRESET=asan
 	$(SANITIZER_ENV) ctest --test-dir build/asan --output-on-failure -j $(JOBS) --timeout 900
+
+# Every reader's libFuzzer harness (fuzz/, the fuzz preset: Clang 16 with ASan and UBSan) for
+# FUZZ_SECONDS each; a crash fails and leaves its input in build/fuzz/fuzz/work/NAME/. CI runs it
+# after test-asan; scripts/fuzz-long.sh runs the harnesses long. `make test` replays the seeds
+# and every past crash (label fuzz-regressions) without Clang.
+FUZZ_SECONDS ?= 30
+test-fuzz: setup
+	cmake --preset fuzz $(CMAKE_ARGS) -DMOESIM_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build build/fuzz -j $(JOBS) --target fuzzers
+	ctest --test-dir build/fuzz -L fuzz --output-on-failure -j $(JOBS)
 
 clean:
 	rm -rf build

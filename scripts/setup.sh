@@ -16,6 +16,7 @@ packages=(
   libqt6opengl6-dev                   # gui/: Qt6Charts' CMake package needs Qt6OpenGL's
   fonts-dejavu-core                   # gui/: a font for the offscreen platform (tests, screenshots)
   libopenmpi-dev openmpi-bin          # moesim-mpi: sweeps spread over MPI ranks (mpirun)
+  clang-16 libclang-rt-16-dev         # make test-fuzz: libFuzzer harnesses (fuzz/)
 )
 
 missing=()

@@ -1,0 +1,43 @@
+#pragma once
+// What every harness of fuzz/ shares: the readers' contract, checked on each input, and a scratch
+// folder for the readers that take a path. A broken contract aborts, so that libFuzzer (or the
+// replay driver of the regular build) reports it with the input that broke it.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "diagnostics.hpp"
+
+namespace moesim::fuzz {
+
+[[noreturn]] inline void broken(const std::string& what) {
+  std::fprintf(stderr, "moesim fuzz: contract broken: %s\n", what.c_str());
+  std::abort();
+}
+
+/// A reader's contract on any input: a result exactly when no error was reported, and every
+/// problem says what is wrong (a message) and where (a file label).
+void check_problems(const Diagnostics& diag, bool has_result);
+
+template <class T>
+void check_contract(const std::optional<T>& result, const Diagnostics& diag) {
+  check_problems(diag, result.has_value());
+}
+
+/// The input as text (readers take std::string; embedded zero bytes are kept).
+inline std::string text_of(const std::uint8_t* data, std::size_t size) {
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
+
+/// Writes `text` to `name` in this process's scratch folder (made on first use, under TMPDIR)
+/// and returns its path. Aborts when the file cannot be written: that is the harness's fault.
+std::string write_scratch(const std::string& name, const std::string& text);
+
+/// This process's scratch folder.
+const std::string& scratch_dir();
+
+}  // namespace moesim::fuzz
