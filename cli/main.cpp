@@ -15,7 +15,6 @@
 #include "compare_trace.hpp"
 #include "fitter.hpp"
 #include "kineto_trace.hpp"
-#include "engine/engine.hpp"
 #include "hw_profile.hpp"
 #include "json_reader.hpp"
 #include "model/model.hpp"
@@ -119,7 +118,7 @@ int run_power_caps(const sim::Scenario& base, const std::string& caps_text, cons
   nlohmann::json rows = nlohmann::json::array();
   bool all_feasible = true;
   for (const auto& s : runs) {
-    auto report = sim::simulate(s, sim::engine::run_flow);
+    auto report = sim::simulate(s, tools::flow_engine(s.limits));
     if (!report) {
       std::cerr << "moesim: simulation failed at cap " << format_quantity(*s.power_cap_w, Dimension::power) << ": "
                 << report.error() << "\n";
@@ -213,7 +212,7 @@ int cmd_run(const std::string& file, const std::string& format, const std::strin
   if (!power_caps.empty()) return run_power_caps(*scenario, power_caps, format, out_path);
   progress.phase("simulating", 0.1);
   sim::SimulationDetail detail;
-  auto report = sim::simulate(*scenario, sim::engine::run_flow, trace_path.empty() ? nullptr : &detail);
+  auto report = sim::simulate(*scenario, tools::flow_engine(scenario->limits), trace_path.empty() ? nullptr : &detail);
   if (!report) {
     std::cerr << "moesim: simulation failed: " << report.error() << "\n";
     return kExitSimFailure;

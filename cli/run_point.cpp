@@ -9,6 +9,11 @@
 
 namespace moesim::tools {
 
+sim::FlowEvaluator flow_engine(const sim::Limits& limits) {
+  const sim::engine::FlowLimits flow{.time_s = limits.flow_time_s, .memory_bytes = limits.flow_memory_bytes};
+  return [flow](const sim::StepGraph& graph) { return sim::engine::run_flow_within(graph, flow); };
+}
+
 int run_point(const std::string& scenario_path, const std::string& fidelity, int uncertainty, const std::string& out) {
   Diagnostics diag(scenario_path);
   auto scenario = sim::load_scenario_file(scenario_path, diag);
@@ -16,7 +21,7 @@ int run_point(const std::string& scenario_path, const std::string& fidelity, int
   if (!scenario) return 1;
   if (fidelity == "analytic") scenario->fidelity = sim::Fidelity::analytic;
   if (fidelity == "flow") scenario->fidelity = sim::Fidelity::flow;
-  auto report = sim::simulate(*scenario, sim::engine::run_flow, nullptr);
+  auto report = sim::simulate(*scenario, flow_engine(scenario->limits), nullptr);
   if (!report) {
     std::cerr << "moesim: simulation failed: " << report.error() << "\n";
     return 4;

@@ -5,7 +5,13 @@
 
 #include <string>
 
+#include "input/scenario.hpp"
+#include "workloads/simulate.hpp"
+
 namespace moesim::tools {
+
+/// The SimGrid flow engine under the scenario's limits (its "limits": flow_time, flow_memory).
+sim::FlowEvaluator flow_engine(const sim::Limits& limits);
 
 /// Simulates the scenario file and writes its report JSON to `out`; problems and failures go
 /// to standard error. Exit codes as `moesim run`: 0 ok, 1 invalid input, 3 infeasible (the

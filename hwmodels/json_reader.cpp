@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -199,6 +200,17 @@ void ObjectReader::finish() {
   }
 }
 
+std::string not_a_data_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || st.type() == std::filesystem::file_type::not_found) return {};  // opening it says why
+  if (std::filesystem::is_directory(st)) return "is a folder, not a file";
+  if (std::filesystem::is_character_file(st) || std::filesystem::is_block_file(st)) {
+    return "is a device, not a file (a device such as /dev/zero never ends)";
+  }
+  return {};
+}
+
 std::optional<nlohmann::json> parse_json_text(const std::string& text, Diagnostics& diag) {
   try {
     return nlohmann::json::parse(text);
@@ -223,10 +235,20 @@ std::optional<nlohmann::json> parse_json_text(const std::string& text, Diagnosti
     diag.error("", "malformed JSON at line " + std::to_string(line) + ", column " +
                        std::to_string(column) + ": " + what);
     return std::nullopt;
+  } catch (const nlohmann::json::exception& e) {
+    // A number too large for a double ("1e999": out_of_range 406) carries no position.
+    std::string what = e.what();
+    if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+    diag.error("", "unusable JSON: " + what, "numbers must fit a double (at most about 1.8e308)");
+    return std::nullopt;
   }
 }
 
 std::optional<nlohmann::json> read_json_file(const std::string& path, Diagnostics& diag) {
+  if (std::string why = not_a_data_file(path); !why.empty()) {
+    diag.error("", why, "give the path of a JSON file");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diag.error("", "cannot open file: " + std::string(std::strerror(errno)));

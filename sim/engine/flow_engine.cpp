@@ -1,6 +1,7 @@
 #include "engine/flow_engine.hpp"
 
 #include <simgrid/plugins/energy.h>
+#include <poll.h>
 #include <simgrid/s4u.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +11,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <fstream>
 #include <cstring>
 #include <initializer_list>
 #include <map>
@@ -19,6 +22,7 @@
 #include <unordered_set>
 
 #include "fd_io.hpp"
+#include "units.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -709,7 +713,46 @@ Timeline run_flow_in_this_process(const StepGraph& g) {
   return t;
 }
 
-std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
+namespace {
+
+double resident_bytes(pid_t pid) {
+  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+  double size_pages = 0, resident_pages = 0;
+  if (!(statm >> size_pages >> resident_pages)) return 0;
+  return resident_pages * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+// Waits until the child's result can be read (or it ended); past a limit, kills its process group
+// and says which limit it passed. Empty when the result is ready.
+std::string watch_child(pid_t pid, int fd, const FlowLimits& limits) {
+  const auto started = std::chrono::steady_clock::now();
+  double memory = limits.memory_bytes;
+  if (memory <= 0) memory = 0.5 * static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 20);  // 20 ms: how often the limits are checked
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return {};
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::string why;
+    if (limits.time_s > 0 && elapsed > limits.time_s) {
+      why = "the SimGrid simulation ran longer than its limit of " + format_quantity(limits.time_s, Dimension::time) +
+            " and was stopped (the scenario's \"limits\": {\"flow_time\": ...} raises it; \"fidelity\": \"analytic\" needs no SimGrid)";
+    } else if (const double rss = resident_bytes(pid); memory > 0 && rss > memory) {
+      why = "the SimGrid simulation used " + format_quantity(rss, Dimension::bytes) + " of memory, more than its limit of " +
+            format_quantity(memory, Dimension::bytes) +
+            ", and was stopped (the scenario's \"limits\": {\"flow_memory\": ...} raises it; \"fidelity\": \"analytic\" needs no SimGrid)";
+    }
+    if (why.empty()) continue;
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return why;
+  }
+}
+
+}  // namespace
+
+std::expected<Timeline, std::string> run_flow_within(const StepGraph& graph, const FlowLimits& limits) {
   const Fabric& f = graph.fabric;
   std::unordered_set<const TrafficMatrix*> checked;  // layers share their traffic matrices
   for (const Task& t : graph.tasks) {
@@ -762,6 +805,10 @@ std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
     ::_exit(rc);
   }
   ::close(fds[1]);
+  if (std::string stopped = watch_child(pid, fds[0], limits); !stopped.empty()) {
+    ::close(fds[0]);
+    return std::unexpected(std::move(stopped));
+  }
   Timeline t;
   std::size_t n = 0;
   bool ok = read_all(fds[0], &n, sizeof n) && n == graph.tasks.size();
@@ -779,8 +826,11 @@ std::expected<Timeline, std::string> run_flow(const StepGraph& graph) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFSIGNALED(status)) {
-    return std::unexpected("the SimGrid simulation crashed (signal " +
-                           std::to_string(WTERMSIG(status)) + ", " + strsignal(WTERMSIG(status)) + ")");
+    const int sig = WTERMSIG(status);
+    return std::unexpected("the SimGrid simulation crashed (signal " + std::to_string(sig) + ", " + strsignal(sig) + ")" +
+                           (sig == SIGKILL ? std::string("; the kernel's out-of-memory killer sends this signal: a lower "
+                                                         "\"limits\": {\"flow_memory\": ...} stops a run before it does")
+                                           : std::string()));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !ok) {
     return std::unexpected("the SimGrid simulation failed (exit status " +

@@ -5,11 +5,17 @@
 #include <fstream>
 #include <sstream>
 
+#include "json_reader.hpp"
+
 namespace moesim::sim {
 
 std::optional<CsvRows> read_csv_columns(const std::string& path, const std::vector<std::string>& columns,
-                                        Diagnostics& diag) {
+                                        Diagnostics& diag, const RowLimit& limit) {
   const std::string expected = "columns " + join_names(columns, ",");
+  if (std::string why = not_a_data_file(path); !why.empty()) {
+    diag.error_at_line(1, why, "give a CSV file with " + expected);
+    return std::nullopt;
+  }
   std::ifstream in(path);
   if (!in) {
     diag.error_at_line(1, "cannot open the file", "give a CSV file with " + expected);
@@ -43,6 +49,10 @@ std::optional<CsvRows> read_csv_columns(const std::string& path, const std::vect
       }
       if (diag.error_count() > errors_before) return std::nullopt;
       continue;
+    }
+    if (out.values.size() >= limit.rows) {
+      diag.error_at_line(line_no, "more than " + std::to_string(limit.rows) + " rows", limit.hint);
+      break;
     }
     std::vector<double> row(columns.size(), 0.0);
     bool ok = true;

@@ -15,10 +15,16 @@ struct CsvRows {
   std::vector<int> lines;                   ///< per row: its line in the file
 };
 
+/// At most `rows` data rows; the next is an error at its line with `hint` (and reading stops).
+struct RowLimit {
+  std::size_t rows = static_cast<std::size_t>(-1);
+  std::string hint;
+};
+
 /// Reads the named columns of every row (other columns are allowed and skipped). Missing
 /// columns, empty cells and non-numbers are errors at their line and those rows are left out,
 /// so that callers can check the rest too; nullopt when the file or its header is unusable.
 std::optional<CsvRows> read_csv_columns(const std::string& path, const std::vector<std::string>& columns,
-                                        Diagnostics& diag);
+                                        Diagnostics& diag, const RowLimit& limit = {});
 
 }  // namespace moesim::sim

@@ -402,6 +402,21 @@ void read_routing(ObjectReader r, const std::string& base_dir, Scenario& s, Diag
   r.finish();
 }
 
+// "limits": what one run may ask of the machine (read before the workload, which checks them).
+void read_limits(ObjectReader l, Limits& limits) {
+  if (!l.valid()) return;
+  limits.requests = static_cast<int>(l.integer("requests", false, 1, Limits::kMaxRequests).value_or(Limits::kDefaultRequests));
+  for (const auto& [key, dim, value] : {std::tuple{"flow_time", Dimension::time, &limits.flow_time_s},
+                                        std::tuple{"flow_memory", Dimension::bytes, &limits.flow_memory_bytes}}) {
+    const auto q = l.quantity(key, dim);
+    if (q && *q > 0) *value = *q;
+    if (q && !(*q > 0)) {
+      l.diagnostics().error(l.pointer_to(key), "a limit must be above zero", "e.g. " + std::string(example_literal(dim)));
+    }
+  }
+  l.finish();
+}
+
 void read_power_and_price(ObjectReader& top, Scenario& s, Diagnostics& diag) {
   if (ObjectReader p = top.object("power"); p.valid()) {
     const auto cap = p.quantity("cap", Dimension::power);
@@ -661,6 +676,7 @@ std::optional<Scenario> scenario_from_json(const nlohmann::json& doc, const std:
     read_parallelism(top.object("parallelism"), s);
   }
   read_routing(top.object("routing"), base_dir, s, diag);
+  read_limits(top.object("limits"), s.limits);
   read_workload(top.object("workload", true), base_dir, s, diag);
   if (pools && s.workload.kind == WorkloadKind::serving) read_pools(doc, s, diag);
   if (ObjectReader c = top.object("communication"); c.valid()) {

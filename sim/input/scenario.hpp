@@ -242,6 +242,20 @@ struct Scenario;
 /// own cluster and parallelism are the decode pool's); the scenario itself without pools.
 Scenario prefill_pool_scenario(const Scenario& s);
 
+/// What one run may ask of the machine: the scenario's "limits" (docs/scenario.md). A scenario
+/// beyond a bound is refused with the bound and the key that raises it; a SimGrid simulation past
+/// its time or memory is stopped with an error.
+struct Limits {
+  /// Serving: the requests one run simulates (the count, sessions x their most turns, or a
+  /// trace's rows). Memory grows by about 200 bytes per request: 2^22 requests of Qwen3-30B-A3B
+  /// on one H100 took 11 s and 0.89 GB peak (measured, stop 28, docs/performance.md).
+  static constexpr int kDefaultRequests = 1 << 22;
+  static constexpr int kMaxRequests = 1 << 30;
+  int requests = kDefaultRequests;
+  double flow_time_s = 600;      ///< one SimGrid simulation's wall-clock time
+  double flow_memory_bytes = 0;  ///< its resident memory; 0: half the machine's physical memory
+};
+
 struct Scenario {
   std::string name;
   std::string file;            ///< where it was read from ("<embedded default>" for the default)
@@ -253,6 +267,7 @@ struct Scenario {
   CommunicationSpec communication;
   std::string overlap = "none";
   Fidelity fidelity = Fidelity::flow;
+  Limits limits;
   std::optional<double> power_cap_w;
   std::optional<double> price_per_device_hour;  ///< overrides the catalog price
   std::optional<double> price_electricity_per_j;  ///< $/J (written per kWh)

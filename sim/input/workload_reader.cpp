@@ -37,7 +37,13 @@ std::optional<TokenCountSpec> read_token_count(ObjectReader& w, const std::strin
   return std::nullopt;
 }
 
-void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv, Diagnostics& diag) {
+// The hint of a request count past the scenario's limit.
+std::string requests_limit_hint(int limit) {
+  return "one run simulates at most " + std::to_string(limit) + " requests (about 200 bytes of memory each); " +
+         "\"limits\": {\"requests\": N} raises it, up to " + std::to_string(Limits::kMaxRequests);
+}
+
+void read_serving(ObjectReader& w, const std::string& base_dir, const Limits& limits, ServingSpec& sv, Diagnostics& diag) {
   const nlohmann::json* arrival = w.raw("arrival");
   const std::string hint = "valid: \"offline\", {\"poisson_rps\": r}, {\"trace\": \"requests.csv\"}";
   bool from_trace = false;
@@ -59,7 +65,8 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
     sv.trace_file = p.lexically_normal().string();
     Diagnostics td(sv.trace_file);
     const std::vector<std::string> cols{"arrival_s", "input_tokens", "output_tokens"};
-    if (auto rows = read_csv_columns(sv.trace_file, cols, td)) {
+    const RowLimit row_limit{static_cast<std::size_t>(limits.requests), requests_limit_hint(limits.requests)};
+    if (auto rows = read_csv_columns(sv.trace_file, cols, td, row_limit)) {
       for (std::size_t i = 0; i < rows->values.size(); ++i) {
         const auto& v = rows->values[i];
         if (v[0] < 0 || v[1] < 1 || v[2] < 1 || v[1] != std::floor(v[1]) || v[2] != std::floor(v[2])) {
@@ -91,6 +98,10 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
     }
     if (w.has("requests")) {
       diag.error(w.pointer_to("requests"), "with sessions the requests are their turns", "remove 'requests'");
+    }
+    if (static_cast<long long>(sp.count) * sp.turns.hi > limits.requests) {
+      diag.error(ss.pointer(), std::to_string(sp.count) + " sessions of up to " + std::to_string(sp.turns.hi) +
+                 " turns can make more requests than this scenario's limit", requests_limit_hint(limits.requests));
     }
     sv.sessions = sp;
   }
@@ -124,7 +135,11 @@ void read_serving(ObjectReader& w, const std::string& base_dir, ServingSpec& sv,
     }
     sv.requests = static_cast<int>(sv.trace.size());
   } else {
-    sv.requests = static_cast<int>(w.integer("requests", true, 1, 1 << 24).value_or(1));
+    sv.requests = static_cast<int>(w.integer("requests", true, 1, Limits::kMaxRequests).value_or(1));
+    if (sv.requests > limits.requests) {
+      diag.error(w.pointer_to("requests"), std::to_string(sv.requests) + " requests are more than this scenario's limit",
+                 requests_limit_hint(limits.requests));
+    }
     for (const char* key : {"input_tokens", "output_tokens"}) {
       auto t = read_token_count(w, key, diag);
       if (!w.has(key)) diag.error(w.pointer_to(key), std::string("missing required key '") + key + "'", "tokens per request: a number or {\"uniform\": [lo, hi]}");
@@ -258,7 +273,7 @@ void read_workload(ObjectReader w, const std::string& base_dir, Scenario& s, Dia
     }
   } else if (*kind == "serving") {
     wl.kind = WorkloadKind::serving;
-    read_serving(w, base_dir, wl.serving, diag);
+    read_serving(w, base_dir, s.limits, wl.serving, diag);
   } else if (*kind == "training") {
     wl.kind = WorkloadKind::training;
     auto& tr = wl.training;

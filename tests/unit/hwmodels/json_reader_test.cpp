@@ -53,6 +53,29 @@ TEST(JsonReader, MissingFileIsAProblemNotAnException) {
   EXPECT_NE(diag.problems()[0].message.find("cannot open"), std::string::npos);
 }
 
+// Found by fuzz/ (hf_config, calibration_samples, hw_profile, sweep_spec): a number past a
+// double's range made nlohmann throw out_of_range, which no reader caught.
+TEST(JsonReader, ANumberPastADoublesRangeIsAProblemNotAnException) {
+  for (const char* text : {"{\"x\": 1e999}", "[16e8400]", "-8e960"}) {
+    Diagnostics diag("big.json");
+    EXPECT_FALSE(moesim::parse_json_text(text, diag)) << text;
+    ASSERT_EQ(diag.problems().size(), 1u) << text;
+    EXPECT_NE(diag.problems()[0].message.find("number overflow"), std::string::npos) << diag.problems()[0].message;
+    EXPECT_NE(diag.problems()[0].hint.find("double"), std::string::npos);
+  }
+}
+
+// A device never ends: reading /dev/zero as a scenario would fill the memory.
+TEST(JsonReader, ADeviceOrAFolderIsRefusedBeforeReading) {
+  for (const char* path : {"/dev/zero", "/tmp"}) {
+    Diagnostics diag(path);
+    EXPECT_FALSE(moesim::read_json_file(path, diag));
+    ASSERT_EQ(diag.problems().size(), 1u);
+    EXPECT_NE(diag.problems()[0].message.find(std::string(path) == "/tmp" ? "folder" : "device"), std::string::npos)
+        << diag.problems()[0].message;
+  }
+}
+
 TEST(JsonReader, PointerEscapesSpecialCharacters) {
   EXPECT_EQ(moesim::json_pointer_escape("a/b~c"), "a~1b~0c");
 }
