@@ -42,30 +42,56 @@ std::vector<int> pack(const std::vector<Item>& items, int bins, int capacity, in
   return bin_of;
 }
 
-}  // namespace
-
-ExpertPlacement place_experts(int experts, int redundant, int devices, int devices_per_node,
-                              PlacementStrategy strategy, const std::vector<double>& expected_load) {
-  ExpertPlacement p;
-  p.experts = experts;
-  p.devices = devices;
-  p.devices_per_node = std::clamp(devices_per_node, 1, devices);
-  p.held.assign(static_cast<std::size_t>(devices), {});
-  p.replicas.assign(static_cast<std::size_t>(experts), 1);
-  const int slots = experts + redundant;
-  const int per_device = slots / devices;
-  if (strategy == PlacementStrategy::contiguous) {
-    // Even ranges; when the experts do not divide evenly, ranges differ by one.
-    for (int e = 0; e < experts; ++e) {
-      p.held[static_cast<std::size_t>(static_cast<long long>(e) * devices / experts)].push_back(e);
+// Lowers the fullest device's load by swapping one of its replicas with a lighter one of another
+// device that holds neither expert, while a swap lowers it (the packing is greedy: heaviest first
+// onto the least loaded bin, which leaves the fullest device above what a swap reaches). Every
+// device keeps its replica count; stops when no swap helps (the fullest load strictly drops on
+// each step, so this ends).
+void lower_the_fullest(ExpertPlacement& p, const std::vector<double>& expected_load) {
+  const std::size_t n = p.held.size();
+  auto per = [&](int e) { return expected_load[static_cast<std::size_t>(e)] / p.replicas[static_cast<std::size_t>(e)]; };
+  std::vector<double> load(n, 0.0);
+  for (std::size_t d = 0; d < n; ++d) {
+    for (int e : p.held[d]) load[d] += per(e);
+  }
+  auto holds = [&](std::size_t d, int e) { return std::find(p.held[d].begin(), p.held[d].end(), e) != p.held[d].end(); };
+  for (std::size_t step = 0; step < 64 * n; ++step) {
+    const auto full = static_cast<std::size_t>(std::max_element(load.begin(), load.end()) - load.begin());
+    // The swap that leaves the lower maximum of the two devices, if it is below the fullest.
+    double best_max = load[full] * (1 - 1e-12);
+    std::size_t best_g = n, best_i = 0, best_j = 0;
+    for (std::size_t i = 0; i < p.held[full].size(); ++i) {
+      const int a = p.held[full][i];
+      for (std::size_t g = 0; g < n; ++g) {
+        if (g == full || holds(g, a)) continue;
+        for (std::size_t j = 0; j < p.held[g].size(); ++j) {
+          const int b = p.held[g][j];
+          const double moved = per(a) - per(b);
+          if (moved <= 0 || holds(full, b)) continue;
+          const double worst = std::max(load[full] - moved, load[g] + moved);
+          if (worst < best_max) {
+            best_max = worst;
+            best_g = g;
+            best_i = i;
+            best_j = j;
+          }
+        }
+      }
     }
-    return p;
+    if (best_g == n) return;
+    const double moved = per(p.held[full][best_i]) - per(p.held[best_g][best_j]);
+    std::swap(p.held[full][best_i], p.held[best_g][best_j]);
+    load[full] -= moved;
+    load[best_g] += moved;
   }
-  if (strategy == PlacementStrategy::round_robin) {
-    for (int e = 0; e < experts; ++e) p.held[static_cast<std::size_t>(e % devices)].push_back(e);
-    return p;
-  }
-  // EPLB: replicate the heaviest load per replica, never more replicas than devices.
+}
+
+// EPLB (DeepSeek's expert-parallel load balancer, as docs/routing.md describes it): `redundant`
+// replicas of the heaviest load per replica, packed hierarchically, then swapped down.
+ExpertPlacement eplb_placement(ExpertPlacement p, int redundant, const std::vector<double>& expected_load) {
+  const int experts = p.experts, devices = p.devices;
+  const int per_device = (experts + redundant) / devices;
+  // Replicate the heaviest load per replica, never more replicas than devices.
   for (int r = 0; r < redundant; ++r) {
     int best = -1;
     double best_load = -1;
@@ -99,8 +125,61 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
       p.held[static_cast<std::size_t>(node * p.devices_per_node + gpu_of[i])].push_back(local[i].expert);
     }
   }
+  lower_the_fullest(p, expected_load);
   for (auto& s : p.held) std::sort(s.begin(), s.end());
   return p;
+}
+
+}  // namespace
+
+ExpertPlacement place_experts(int experts, int redundant, int devices, int devices_per_node,
+                              PlacementStrategy strategy, const std::vector<double>& expected_load) {
+  ExpertPlacement p;
+  p.experts = experts;
+  p.devices = devices;
+  p.devices_per_node = std::clamp(devices_per_node, 1, devices);
+  p.held.assign(static_cast<std::size_t>(devices), {});
+  p.replicas.assign(static_cast<std::size_t>(experts), 1);
+  if (strategy == PlacementStrategy::contiguous) {
+    // Even ranges; when the experts do not divide evenly, ranges differ by one.
+    for (int e = 0; e < experts; ++e) {
+      p.held[static_cast<std::size_t>(static_cast<long long>(e) * devices / experts)].push_back(e);
+    }
+    return p;
+  }
+  if (strategy == PlacementStrategy::round_robin) {
+    for (int e = 0; e < experts; ++e) p.held[static_cast<std::size_t>(e % devices)].push_back(e);
+    return p;
+  }
+  if (redundant < devices) return eplb_placement(p, redundant, expected_load);
+  // One more slot on every device never makes the placement worse: the packing with them, or
+  // the placement with one slot fewer each, its extra slot a second copy of an expert the device
+  // already holds alone (its load unchanged), then swapped down. Whichever is more even.
+  ExpertPlacement packed = eplb_placement(p, redundant, expected_load);
+  ExpertPlacement extended =
+      place_experts(experts, redundant - devices, devices, devices_per_node, strategy, expected_load);
+  for (std::size_t d = 0; d < extended.held.size(); ++d) {
+    auto& held = extended.held[d];
+    if (held.empty()) return packed;  // (no device is empty: slots divide evenly over them)
+    // The expert whose second copy here adds the least to this device (nothing for one held alone).
+    int best = held.front();
+    double best_added = 1e300;
+    for (int e : held) {
+      const double load = expected_load[static_cast<std::size_t>(e)], r = extended.replicas[static_cast<std::size_t>(e)];
+      const double added = 2 * load / (r + 1) - load / r;
+      if (added < best_added) {
+        best_added = added;
+        best = e;
+      }
+    }
+    held.push_back(best);
+    ++extended.replicas[static_cast<std::size_t>(best)];
+  }
+  lower_the_fullest(extended, expected_load);
+  for (auto& s : extended.held) std::sort(s.begin(), s.end());
+  const bool packed_even = max_over_mean(device_loads(packed, expected_load)) <=
+                           max_over_mean(device_loads(extended, expected_load));
+  return packed_even ? packed : extended;
 }
 
 std::vector<double> device_loads(const ExpertPlacement& p, const std::vector<double>& counts) {

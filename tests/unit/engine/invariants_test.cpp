@@ -142,13 +142,11 @@ TEST(Invariants, APowerCapNeverSpeedsAnythingUp) {
 }
 
 // 7. Redundant experts never raise the EPLB placement's max / mean expected load (the load it
-// places for: the drawn loads of one step scatter around it). BROKEN, a bug to fix (issue 19):
-// the greedy packing (replicas heaviest first onto the least loaded node, then GPU) is not
-// monotone once the placement is nearly even: 9 of these 36 steps raise the imbalance, by at most
-// 0.33% (64 experts on 16 GPUs, Zipf 0.5: 1.0066 with 16 redundant, 1.0099 with 32). Disabled,
-// not loosened, until the placement is fixed (e.g. a swap pass that lowers the fullest GPU after
-// the packing, or keeping the better of the packing and the previous placement extended).
-TEST(Invariants, DISABLED_RedundantExpertsNeverRaiseTheEplbLoadImbalance) {
+// places for: the drawn loads of one step scatter around it). Found broken in stop 27: the greedy
+// packing alone is not monotone once the placement is nearly even (9 of these 36 steps raised the
+// imbalance, by up to 0.33%). Fixed: a swap pass lowers the fullest device, and a placement with
+// one more slot per device is never worse than the one with one fewer extended (sim/moe/placement.cpp).
+TEST(Invariants, RedundantExpertsNeverRaiseTheEplbLoadImbalance) {
   std::mt19937 rng(20261203);
   for (int trial = 0; trial < 12; ++trial) {
     const int experts = trial % 2 == 0 ? 64 : 128, devices = trial % 3 == 0 ? 16 : 8;
