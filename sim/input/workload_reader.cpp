@@ -13,6 +13,7 @@ namespace moesim::sim {
 namespace {
 
 const std::vector<std::string> kWorkloadKinds{"decode", "prefill", "serving", "training"};
+constexpr int kMaxTokenCount = 1 << 24;  ///< a request's input or output tokens
 
 // A request's token count: a positive integer, or {"uniform": [lo, hi]}.
 std::optional<TokenCountSpec> read_token_count(ObjectReader& w, const std::string& key, Diagnostics& diag) {
@@ -20,14 +21,14 @@ std::optional<TokenCountSpec> read_token_count(ObjectReader& w, const std::strin
   if (v == nullptr) return std::nullopt;
   const std::string ptr = w.pointer_to(key);
   const std::string hint = "a positive integer, or {\"uniform\": [lo, hi]}";
-  if (v->is_number_integer() && v->get<long long>() >= 1 && v->get<long long>() <= (1 << 24)) {
+  if (v->is_number_integer() && v->get<long long>() >= 1 && v->get<long long>() <= kMaxTokenCount) {
     const int n = static_cast<int>(v->get<long long>());
     return TokenCountSpec{n, n};
   }
   if (v->is_object() && v->size() == 1 && v->contains("uniform")) {
     const auto& u = v->at("uniform");
     if (u.is_array() && u.size() == 2 && u[0].is_number_integer() && u[1].is_number_integer() &&
-        u[0].get<long long>() >= 1 && u[0].get<long long>() <= u[1].get<long long>() && u[1].get<long long>() <= (1 << 24)) {
+        u[0].get<long long>() >= 1 && u[0].get<long long>() <= u[1].get<long long>() && u[1].get<long long>() <= kMaxTokenCount) {
       return TokenCountSpec{static_cast<int>(u[0].get<long long>()), static_cast<int>(u[1].get<long long>())};
     }
     diag.error(ptr + "/uniform", "expected [lo, hi] with 1 <= lo <= hi", hint);
@@ -69,8 +70,11 @@ void read_serving(ObjectReader& w, const std::string& base_dir, const Limits& li
     if (auto rows = read_csv_columns(sv.trace_file, cols, td, row_limit)) {
       for (std::size_t i = 0; i < rows->values.size(); ++i) {
         const auto& v = rows->values[i];
-        if (v[0] < 0 || v[1] < 1 || v[2] < 1 || v[1] != std::floor(v[1]) || v[2] != std::floor(v[2])) {
-          td.error_at_line(rows->lines[i], "arrival_s must be >= 0 and token counts positive integers");
+        // (Fuzzing found a count past int's range, cast unchecked: as in requests, at most 2^24.)
+        const auto count_ok = [](double t) { return t >= 1 && t <= kMaxTokenCount && t == std::floor(t); };
+        if (!(std::isfinite(v[0]) && v[0] >= 0) || !count_ok(v[1]) || !count_ok(v[2])) {
+          td.error_at_line(rows->lines[i], "arrival_s must be a finite number >= 0 and token counts positive integers up to " +
+                                               std::to_string(kMaxTokenCount));
           continue;
         }
         sv.trace.push_back({v[0], static_cast<int>(v[1]), static_cast<int>(v[2])});
