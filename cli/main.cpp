@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <ranges>
 
+#include "file_io.hpp"
 #include "catalog.hpp"
 #include "compare_trace.hpp"
 #include "fitter.hpp"
@@ -46,8 +47,8 @@ int write_output(const std::string& text, const std::string& out_path) {
     std::cout << text;
     return kExitOk;
   }
-  if (!tools::write_text_atomic(out_path, text)) {  // a temporary file, then a rename
-    std::cerr << out_path << ": cannot write the file\n";
+  if (std::string why; !write_file_atomic(out_path, text, &why)) {  // a temporary file, then a rename
+    std::cerr << out_path << ": cannot write the file (" << why << ")\n";
     return kExitInputError;
   }
   return kExitOk;

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <thread>
 
+#include "file_io.hpp"
 #include "catalog.hpp"
 #include "flat_json.hpp"
 #include "json_reader.hpp"
@@ -182,7 +183,7 @@ bool plot_front(const PlanSpec& spec, const std::vector<Candidate>& all, const s
   gp += "plot '" + data.string() + "' index 0 using 1:2 with points pt 7 ps 0.4 lc rgb '#c8c8c8' title 'meets the SLOs', \\\n"
         "     '' index 1 using 1:2:3 with points pt 7 ps 1.3 lc palette title 'Pareto front (colour: J/token)', \\\n"
         "     '' index 2 using 1:2 with points pt 6 ps 3 lw 3 lc rgb 'black' title 'winner (cheapest)'\n";
-  if (!write_text_atomic(data.string(), tsv) || !write_text_atomic(script.string(), gp)) {
+  if (!write_file_atomic(data.string(), tsv) || !write_file_atomic(script.string(), gp)) {
     error = "cannot write the plot's files";
     return false;
   }
@@ -694,7 +695,7 @@ int cmd_plan(const PlanOptions& options) {
     std::vector<std::string> front_files;
     for (std::size_t k = 0; k < front.size(); ++k) {
       const fs::path file = dir / "front" / ("candidate-" + std::to_string(k + 1) + ".json");
-      write_text_atomic(file.string(), candidate_scenario(*spec, all[front[k]], false, "flow").dump(2) + "\n");
+      write_file_atomic(file.string(), candidate_scenario(*spec, all[front[k]], false, "flow").dump(2) + "\n");
       front_files.push_back(fs::absolute(file).string());
     }
     if (options.progress) progress_line("confirming", 0.8);
@@ -703,7 +704,7 @@ int cmd_plan(const PlanOptions& options) {
     fs::create_directories(dir / "confirm", ec);
     auto make_run = [&](std::size_t k) {
       const fs::path file = dir / "confirm" / ("candidate-" + std::to_string(k + 1) + ".json");
-      write_text_atomic(file.string(), candidate_scenario(*spec, all[front[k]], false, "flow").dump(2) + "\n");
+      write_file_atomic(file.string(), candidate_scenario(*spec, all[front[k]], false, "flow").dump(2) + "\n");
       return ScenarioRun{file.string(), "flow", (dir / "confirm" / ("candidate-" + std::to_string(k + 1))).string(), 600};
     };
     std::vector<std::string> confirm_errors(top);
@@ -808,7 +809,7 @@ int cmd_plan(const PlanOptions& options) {
                                                            : "prefill of one prompt per attention rank, no queueing"},
                            {"energy_basis", "devices at TDP over the output rate: an upper bound"}};
     plan["front"] = front_json;
-    if (!write_text_atomic((dir / "front.csv").string(), candidates_csv(*spec, front_rows))) rc = 1;
+    if (!write_file_atomic((dir / "front.csv").string(), candidates_csv(*spec, front_rows))) rc = 1;
     std::string error;
     if (plot_front(*spec, all, front, winner, dir, error)) {
       std::printf("plot: %s\n", (dir / "front.png").string().c_str());
@@ -817,9 +818,9 @@ int cmd_plan(const PlanOptions& options) {
     }
   }
   if (options.progress) progress_line("writing", 0.95);
-  if (!write_text_atomic((dir / "plan.json").string(), plan.dump(2) + "\n") ||
-      !write_text_atomic((dir / "candidates.csv").string(), candidates_csv(*spec, all))) {
-    std::cerr << dir.string() << ": cannot write the plan\n";
+  if (std::string why; !write_file_atomic((dir / "plan.json").string(), plan.dump(2) + "\n", &why) ||
+                        !write_file_atomic((dir / "candidates.csv").string(), candidates_csv(*spec, all), &why)) {
+    std::cerr << dir.string() << ": cannot write the plan (" << why << ")\n";
     return 1;
   }
   std::printf("results: %s (plan.json, front.csv, candidates.csv)\n", dir.string().c_str());

@@ -102,7 +102,4 @@ std::string self_executable();
 /// Reads a whole (small) text file; "" when it cannot be read.
 std::string read_text(const std::string& path);
 
-/// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
-bool write_text_atomic(const std::string& path, const std::string& text);
-
 }  // namespace moesim::tools

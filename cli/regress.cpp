@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "file_io.hpp"
 #include "flat_json.hpp"
 #include "json_reader.hpp"
 #include "process_pool.hpp"
@@ -351,8 +352,8 @@ int cmd_regress(const RegressOptions& options) {
       const auto doc = updated_baseline(b, *o.report, missing);
       if (!missing.empty()) {
         r.error = missing_keys_error(b, *o.report, missing);
-      } else if (!write_text_atomic(b.file, doc.dump(2) + "\n")) {
-        r.error = "cannot rewrite " + b.file;
+      } else if (std::string why; !write_file_atomic(b.file, doc.dump(2) + "\n", &why)) {
+        r.error = "cannot rewrite " + b.file + " (" + why + "); it is unchanged";
       }
     }
     r.checks = compare_with_baseline(b, *o.report);
@@ -373,12 +374,13 @@ int cmd_regress(const RegressOptions& options) {
   const bool pass = std::all_of(results.begin(), results.end(), [](const BaselineResult& r) { return r.pass(); });
   std::cout << (pass ? "moesim regress: no drift in " : "moesim regress: DRIFT in ") << results.size()
             << " baselines\n";
-  if (!options.junit_path.empty() && !write_text_atomic(options.junit_path, junit_xml(results))) {
-    std::cerr << options.junit_path << ": cannot write the file\n";
+  std::string why;
+  if (!options.junit_path.empty() && !write_file_atomic(options.junit_path, junit_xml(results), &why)) {
+    std::cerr << options.junit_path << ": cannot write the file (" << why << ")\n";
     rc = 1;
   }
-  if (!options.summary_path.empty() && !write_text_atomic(options.summary_path, markdown_summary(results))) {
-    std::cerr << options.summary_path << ": cannot write the file\n";
+  if (!options.summary_path.empty() && !write_file_atomic(options.summary_path, markdown_summary(results), &why)) {
+    std::cerr << options.summary_path << ": cannot write the file (" << why << ")\n";
     rc = 1;
   }
   return pass ? rc : 2;

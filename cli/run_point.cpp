@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "file_io.hpp"
 #include "engine/engine.hpp"
 #include "process_pool.hpp"
 #include "input/input.hpp"
@@ -34,8 +35,8 @@ int run_point(const std::string& scenario_path, const std::string& fidelity, int
     }
     report->uncertainty = *stats;
   }
-  if (!write_text_atomic(out, report->to_json().dump(2) + "\n")) {
-    std::cerr << out << ": cannot write the file\n";
+  if (std::string why; !write_file_atomic(out, report->to_json().dump(2) + "\n", &why)) {
+    std::cerr << out << ": cannot write the file (" << why << ")\n";
     return 1;
   }
   if (!report->feasible) {

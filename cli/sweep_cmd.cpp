@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 
+#include "file_io.hpp"
 #include "process_pool.hpp"
 #include "sweep.hpp"
 #include "units.hpp"
@@ -47,13 +48,13 @@ std::vector<json> read_rows(const fs::path& dir) {
 }
 
 // Writes the CSV and JSONL of `rows` in one go (temporary files renamed into place).
-bool write_rows(const fs::path& dir, const SweepSpec& spec, const std::vector<json>& rows) {
+bool write_rows(const fs::path& dir, const SweepSpec& spec, const std::vector<json>& rows, std::string* why) {
   std::string jsonl, csv = csv_header(spec);
   for (const auto& r : rows) {
     jsonl += r.dump() + "\n";
     csv += csv_row(spec, r);
   }
-  return write_text_atomic((dir / kRowsFile).string(), jsonl) && write_text_atomic((dir / kCsvFile).string(), csv);
+  return write_file_atomic((dir / kRowsFile).string(), jsonl, why) && write_file_atomic((dir / kCsvFile).string(), csv, why);
 }
 
 // Appends whole lines: one write() each on O_APPEND descriptors, so a crash leaves complete
@@ -222,8 +223,8 @@ SweepPlan prepare_results(const SweepOptions& options, const SweepSpec& spec, in
       if (done_status(row.at("status").get<std::string>())) kept.push_back(std::move(row));
     }
   }
-  if (!write_text_atomic((dir / kInfoFile).string(), info.dump(2) + "\n") || !write_rows(dir, spec, kept)) {
-    std::cerr << dir.string() << ": cannot write the results\n";
+  if (std::string why; !write_file_atomic((dir / kInfoFile).string(), info.dump(2) + "\n", &why) || !write_rows(dir, spec, kept, &why)) {
+    std::cerr << dir.string() << ": cannot write the results (" << why << ")\n";
     return plan;
   }
   std::vector<bool> done(spec.size(), false);
@@ -269,7 +270,7 @@ bool run_points(const SweepSpec& spec, const std::vector<std::size_t>& points, c
   };
   PointHooks hooks;
   hooks.prepare = [&](std::size_t k) {
-    write_text_atomic(prefix(k) + ".json", apply_point(spec, spec.point(points[k])).dump(2));
+    write_file_atomic(prefix(k) + ".json", apply_point(spec, spec.point(points[k])).dump(2));
   };
   hooks.summarize = [&](std::size_t k, const ScenarioOutcome& o) {
     fs::remove(prefix(k) + ".json");
@@ -453,9 +454,9 @@ int cmd_merge(const std::string& out_dir, const std::vector<std::string>& shard_
     failed += done_status(row.at("status").get<std::string>()) ? 0 : 1;
     merged.push_back(std::move(row));
   }
-  if (!write_text_atomic((fs::path(out_dir) / kInfoFile).string(), info.dump(2) + "\n") ||
-      !write_rows(out_dir, *spec, merged)) {
-    std::cerr << out_dir << ": cannot write the merged results\n";
+  if (std::string why; !write_file_atomic((fs::path(out_dir) / kInfoFile).string(), info.dump(2) + "\n", &why) ||
+                        !write_rows(out_dir, *spec, merged, &why)) {
+    std::cerr << out_dir << ": cannot write the merged results (" << why << ")\n";
     return 1;
   }
   const std::size_t missing = spec->size() - merged.size();

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "file_io.hpp"
+
 namespace moesim {
 
 std::string json_type_name(const nlohmann::json& v) {
@@ -198,17 +200,6 @@ void ObjectReader::finish() {
     if (!near.empty()) hint = "did you mean '" + near + "'? " + hint;
     diag_->error(pointer_to(key), "unknown key '" + key + "'", hint);
   }
-}
-
-std::string not_a_data_file(const std::string& path) {
-  std::error_code ec;
-  const auto st = std::filesystem::status(path, ec);
-  if (ec || st.type() == std::filesystem::file_type::not_found) return {};  // opening it says why
-  if (std::filesystem::is_directory(st)) return "is a folder, not a file";
-  if (std::filesystem::is_character_file(st) || std::filesystem::is_block_file(st)) {
-    return "is a device, not a file (a device such as /dev/zero never ends)";
-  }
-  return {};
 }
 
 std::optional<nlohmann::json> parse_json_text(const std::string& text, Diagnostics& diag) {

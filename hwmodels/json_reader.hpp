@@ -69,11 +69,6 @@ std::string json_type_name(const nlohmann::json& value);
 /// Parses JSON text; on failure records "line L, column C: ..." at the document root.
 std::optional<nlohmann::json> parse_json_text(const std::string& text, Diagnostics& diag);
 
-/// Why `path` cannot be read as a data file ("" when it can, or when it does not exist and
-/// opening it will say so): a folder, or a device such as /dev/zero that never ends. Pipes are
-/// allowed (a shell's <(...) is one).
-std::string not_a_data_file(const std::string& path);
-
 /// Reads and parses a JSON file; a missing or unreadable file is a problem, not an exception.
 std::optional<nlohmann::json> read_json_file(const std::string& path, Diagnostics& diag);
 

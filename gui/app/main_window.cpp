@@ -17,7 +17,6 @@
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
-#include <QSaveFile>
 #include <QScrollArea>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -26,6 +25,7 @@
 #include <QToolBar>
 #include <QToolButton>
 
+#include "file_io.hpp"
 #include "compare_page.hpp"
 #include "dashboard.hpp"
 #include "plan_page.hpp"
@@ -310,11 +310,9 @@ void MainWindow::autosave() {
   QDir().mkpath(QFileInfo(autosave_path()).absolutePath());
   QJsonObject o{{"file", editor_->file_path()}, {"base_dir", editor_->base_dir()},
                 {"text", QString::fromUtf8(editor_->text())}};
-  QSaveFile f(autosave_path());
-  if (f.open(QIODevice::WriteOnly)) {
-    f.write(QJsonDocument(o).toJson());
-    f.commit();
-  }
+  // Best effort: a failed autosave leaves the last one, and the editor keeps the work.
+  const QByteArray bytes = QJsonDocument(o).toJson();
+  (void)write_file_atomic(autosave_path().toStdString(), std::string_view(bytes.constData(), bytes.size()));
 }
 
 void MainWindow::recover_autosave() {

@@ -14,13 +14,13 @@
 #include <QListView>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QScrollArea>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "file_io.hpp"
 #include "input/input.hpp"
 #include "catalog.hpp"
 #include "hw_profile.hpp"
@@ -430,9 +430,10 @@ void ScenarioEditor::load_text(const QByteArray& text, const QString& path, cons
 }
 
 bool ScenarioEditor::save_file(const QString& path, QString* error) {
-  QSaveFile f(path);
-  if (!f.open(QIODevice::WriteOnly) || f.write(text()) < 0 || !f.commit()) {
-    if (error) *error = QStringLiteral("%1: cannot write the file (%2)").arg(path, f.errorString());
+  // Not QSaveFile: Qt 6.4's commits a file cut short by a full disk (a short write passes).
+  const QByteArray bytes = text();
+  if (std::string why; !write_file_atomic(path.toStdString(), std::string_view(bytes.constData(), bytes.size()), &why)) {
+    if (error) *error = QStringLiteral("%1: cannot write the file (%2); the file there is unchanged").arg(path, QString::fromStdString(why));
     return false;
   }
   const QString old_base = base_dir_;

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "json_reader.hpp"
+#include "file_io.hpp"
 
 namespace moesim::sim {
 

@@ -1,7 +1,10 @@
 // The planner's window, driven as a user would on the offscreen platform: load, edit, run in a
 // child moesim, read the dashboard; and every bad input the issue names.
 
+#include <sys/resource.h>
+
 #include <QAction>
+#include <QDir>
 #include <QFile>
 #include <QJsonDocument>
 #include <QLineEdit>
@@ -13,6 +16,7 @@
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <csignal>
 
 #include "compare_model.hpp"
 #include "compare_page.hpp"
@@ -224,6 +228,39 @@ class GuiAppTest : public QObject {
     QVERIFY(t.elapsed() < 10000);
     QVERIFY(w.dashboard()->banner_text().contains("cancelled"));
     QCOMPARE(w.editor()->field_text("/name"), QStringLiteral("edited while running"));
+  }
+
+  // Safe writes (issue 19): a save that fails part-way (a full disk; here a file-size limit, which
+  // fails a write the same way) says why, names the file, keeps the saved version as it was and
+  // leaves no temporary file; the document stays unsaved.
+  void a_failed_save_keeps_the_earlier_file() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("kept.json"));
+    const QByteArray earlier = "{\"earlier\": true}\n";
+    {
+      QFile f(path);
+      QVERIFY(f.open(QIODevice::WriteOnly) && f.write(earlier) == earlier.size());
+    }
+    MainWindow w;
+    QVERIFY(w.open_file(kDefault));
+    QVERIFY(w.editor()->set_field("/workload/context_tokens", "4096"));
+    rlimit before{};
+    QVERIFY(getrlimit(RLIMIT_FSIZE, &before) == 0);
+    const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = before;
+    small.rlim_cur = 64;  // bytes: the scenario is longer
+    QVERIFY(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    QString error;
+    const bool saved = w.editor()->save_file(path, &error);
+    QVERIFY(setrlimit(RLIMIT_FSIZE, &before) == 0);
+    std::signal(SIGXFSZ, old_handler);
+    QVERIFY(!saved);
+    QVERIFY2(error.contains(path) && error.contains(QStringLiteral("cannot write")), qPrintable(error));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll(), earlier);
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden), QStringList{QStringLiteral("kept.json")});
+    QVERIFY(w.editor()->dirty());
   }
 
   void unsaved_changes_prompt_and_autosave_recovery() {

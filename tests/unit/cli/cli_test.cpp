@@ -120,6 +120,29 @@ TEST(Cli, UnwritableOutIsAnErrorAndPrintsNoReport) {
   EXPECT_NE(r.err.find("/nonexistent-dir/report.txt: cannot write"), std::string::npos) << r.err;
 }
 
+// Safe writes (issue 19): a write that fails part-way (a full disk; here a file-size limit of
+// 1 KiB, which fails a write the same way) is an error that names the file and the reason, and
+// the earlier result is left as it was, with no temporary file beside it.
+TEST(Cli, AFullDiskFailsTheWriteAndKeepsTheEarlierResult) {
+  const std::string earlier = "{\"earlier\": true}\n";
+  const std::filesystem::path dir = kTmp / "full-disk";
+  std::filesystem::create_directories(dir);
+  const std::string raw = std::string(MOESIM_SOURCE_DIR) + "/tests/data/calibrate/h100_sample_raw.json";
+  for (const auto& [name, args] : std::vector<std::pair<std::string, std::string>>{
+           {"report.json", "run --json --out "}, {"profile.json", "fit " + raw + " --out "}}) {
+    const std::string out = (dir / name).string();
+    std::ofstream(out) << earlier;
+    const Result r = moesim::test::run_command(
+        "bash -c 'trap \"\" XFSZ; ulimit -f 1; exec " + std::string(MOESIM_BINARY) + " " + args + out + "'", dir / "stderr.txt");
+    EXPECT_EQ(r.code, 1) << name << ": " << r.err;
+    EXPECT_NE(r.err.find(out + ": cannot write the file (File too large)"), std::string::npos) << r.err;
+    EXPECT_EQ(moesim::test::slurp(out), earlier) << name;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+}
+
 // No command writes over one of its inputs (issue 19): the scenario, spelled another way, as
 // --out or --trace is refused before anything runs, and the scenario is left as it was.
 TEST(Cli, AnOutputThatIsAnInputIsRefusedAndTheInputKept) {
