@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+
+#include "file_io.hpp"
 
 namespace moesim::calibrate {
 namespace {
@@ -45,18 +46,8 @@ nlohmann::json family_to_json(const FamilyResult& f) {
 }
 
 bool write_json_file(const std::string& path, const nlohmann::json& doc, std::string& error) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out || !(out << doc.dump(1) << "\n") || !out.flush()) {
-      error = "cannot write " + tmp;
-      std::remove(tmp.c_str());
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot rename " + tmp + " to " + path;
-    std::remove(tmp.c_str());
+  if (std::string why; !write_file_atomic(path, doc.dump(1) + "\n", &why)) {
+    error = "cannot write " + path + " (" + why + ")";
     return false;
   }
   return true;
