@@ -2,18 +2,14 @@
 // exactly when no error was reported, and a model's parameter counts are finite and >= 0.
 #include <cmath>
 
-#include "json_reader.hpp"
 #include "model/model_config.hpp"
 #include "support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
   Diagnostics diag("fuzz-config.json");
-  const auto doc = parse_json_text(fuzz::text_of(data, size), diag);
-  if (!doc) {
-    fuzz::check_problems(diag, false);
-    return 0;
-  }
+  const auto doc = fuzz::json_or_refusal(data, size, diag);
+  if (!doc) return 0;
   const auto model = sim::model_from_json(*doc, "fuzz", diag);
   fuzz::check_contract(model, diag);
   if (model) {

@@ -1,18 +1,14 @@
 // PyTorch-profiler (Kineto) traces and moesim's summaries of them (calibrate/fit). Contract: a
 // summary exactly when no error was reported; its kernel count and times are >= 0; a summary
 // written out reads back.
-#include "json_reader.hpp"
 #include "kineto_trace.hpp"
 #include "support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
   Diagnostics diag("fuzz-trace.json");
-  const auto doc = parse_json_text(fuzz::text_of(data, size), diag);
-  if (!doc) {
-    fuzz::check_problems(diag, false);
-    return 0;
-  }
+  const auto doc = fuzz::json_or_refusal(data, size, diag);
+  if (!doc) return 0;
   const auto summary = calibrate::is_trace_summary(*doc) ? calibrate::trace_summary_from_json(*doc, diag)
                                                          : calibrate::summarize_kineto_trace(*doc, "", diag);
   fuzz::check_contract(summary, diag);

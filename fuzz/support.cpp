@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "json_reader.hpp"
+
 namespace moesim::fuzz {
 
 void check_problems(const Diagnostics& diag, bool has_result) {
@@ -14,6 +16,12 @@ void check_problems(const Diagnostics& diag, bool has_result) {
     if (p.message.empty()) broken("a problem without a message at '" + p.pointer + "'");
     if (p.file.empty()) broken("a problem that names no file: " + p.message);
   }
+}
+
+std::optional<nlohmann::json> json_or_refusal(const std::uint8_t* data, std::size_t size, Diagnostics& diag) {
+  auto doc = parse_json_text(text_of(data, size), diag);
+  if (!doc) check_problems(diag, false);
+  return doc;
 }
 
 const std::string& scratch_dir() {

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "diagnostics.hpp"
 
 namespace moesim::fuzz {
@@ -32,6 +34,10 @@ void check_contract(const std::optional<T>& result, const Diagnostics& diag) {
 inline std::string text_of(const std::uint8_t* data, std::size_t size) {
   return std::string(reinterpret_cast<const char*>(data), size);
 }
+
+/// The input parsed as JSON the way every reader's file is (`parse_json_text`); when it is not
+/// JSON, checks that the refusal keeps the contract and returns nullopt.
+std::optional<nlohmann::json> json_or_refusal(const std::uint8_t* data, std::size_t size, Diagnostics& diag);
 
 /// Writes `text` to `name` in this process's scratch folder (made on first use, under TMPDIR)
 /// and returns its path. Aborts when the file cannot be written: that is the harness's fault.

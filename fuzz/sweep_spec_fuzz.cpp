@@ -1,6 +1,5 @@
 // Sweep specs (docs/sweep.md). Contract: a spec exactly when no error was reported; its point
 // count is what the axes say, and the first point applies to the base scenario.
-#include "json_reader.hpp"
 #include "support.hpp"
 #include "sweep.hpp"
 
@@ -8,11 +7,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace moesim;
   const std::string path = fuzz::scratch_dir() + "/fuzz-sweep.json";
   Diagnostics diag(path);
-  const auto doc = parse_json_text(fuzz::text_of(data, size), diag);
-  if (!doc) {
-    fuzz::check_problems(diag, false);
-    return 0;
-  }
+  const auto doc = fuzz::json_or_refusal(data, size, diag);
+  if (!doc) return 0;
   const auto spec = tools::sweep_spec_from_json(*doc, path, diag);
   fuzz::check_contract(spec, diag);
   return 0;
