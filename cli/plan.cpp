@@ -168,7 +168,7 @@ bool plot_front(const PlanSpec& spec, const std::vector<Candidate>& all, const s
   if (spec.slo_tpot_s) title += ", TPOT <= " + ms_text(*spec.slo_tpot_s);
   if (spec.slo_ttft_s) title += ", TTFT <= " + ms_text(*spec.slo_ttft_s);
   std::string gp = "set terminal pngcairo size 1100,700 font 'DejaVu Sans,12'\n"
-                   "set output '" + png.string() + "'\n"
+                   "set output '" + png.string() + ".tmp'\n"  // renamed once whole (a full disk leaves no half PNG)
                    "set title '" + title + "'\n"
                    "set xlabel 'cost (USD per million output tokens, at the required rate)'\n"
                    "set ylabel 'TPOT (ms, analytic)'\n"
@@ -197,6 +197,13 @@ bool plot_front(const PlanSpec& spec, const std::vector<Candidate>& all, const s
     if (!ok) error = "gnuplot: " + r.describe() + " " + read_text((dir / "gnuplot.stderr").string());
   });
   fs::remove(dir / "gnuplot.stderr");
+  std::error_code ec;
+  if (ok) fs::rename(png.string() + ".tmp", png, ec);
+  if (ok && ec) {
+    ok = false;
+    error = "cannot put " + png.string() + " in place: " + ec.message();
+  }
+  fs::remove(png.string() + ".tmp", ec);
   if (!ok && error.find("cannot start") != std::string::npos) {
     error = "no gnuplot (Debian package gnuplot-nox; scripts/setup.sh installs it): no PNG";
   }
@@ -695,7 +702,10 @@ int cmd_plan(const PlanOptions& options) {
     std::vector<std::string> front_files;
     for (std::size_t k = 0; k < front.size(); ++k) {
       const fs::path file = dir / "front" / ("candidate-" + std::to_string(k + 1) + ".json");
-      write_file_atomic(file.string(), candidate_scenario(*spec, all[front[k]], false, "flow").dump(2) + "\n");
+      if (std::string why; !write_file_atomic(file.string(), candidate_scenario(*spec, all[front[k]], false, "flow").dump(2) + "\n", &why)) {
+        std::cerr << file.string() << ": cannot write the file (" << why << ")\n";
+        return 1;
+      }
       front_files.push_back(fs::absolute(file).string());
     }
     if (options.progress) progress_line("confirming", 0.8);

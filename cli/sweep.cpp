@@ -426,7 +426,11 @@ std::optional<SweepSpec> sweep_spec_from_json(const json& doc, const std::string
   double total = 1;
   for (const auto& g : spec.grid) total *= static_cast<double>(g.values.size());
   if (!spec.sampled.empty()) total *= static_cast<double>(spec.sample_count);
-  if (total > kMaxPoints) diag.error("/axes", "the sweep has more than 100,000,000 points");
+  if (total > kMaxPoints) {
+    diag.error("/axes", "the sweep has more than 100,000,000 points, the most one spec enumerates",
+               "sample the space instead (\"samples\": {\"method\": \"latin-hypercube\", \"count\": N} over sampled axes), "
+               "or split the axes over several specs");
+  }
   if (diag.error_count() != errors) return std::nullopt;
 
   if (!spec.sampled.empty()) {

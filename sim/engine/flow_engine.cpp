@@ -1,7 +1,7 @@
 #include "engine/flow_engine.hpp"
 
-#include <simgrid/plugins/energy.h>
 #include <poll.h>
+#include <simgrid/plugins/energy.h>
 #include <simgrid/s4u.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -722,8 +722,8 @@ double resident_bytes(pid_t pid) {
   return resident_pages * static_cast<double>(::sysconf(_SC_PAGESIZE));
 }
 
-// Waits until the child's result can be read (or it ended); past a limit, kills its process group
-// and says which limit it passed. Empty when the result is ready.
+// Waits until the child's result can be read (or it ended); past a limit, kills the child and
+// says which limit it passed. Empty when the result is ready.
 std::string watch_child(pid_t pid, int fd, const FlowLimits& limits) {
   const auto started = std::chrono::steady_clock::now();
   double memory = limits.memory_bytes;

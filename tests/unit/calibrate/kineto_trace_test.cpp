@@ -147,6 +147,17 @@ TEST(KinetoTraceBadInput, NotAKinetoTraceSaysWhatItExpected) {
   }
 }
 
+// Found by fuzz/kineto_trace: a trace's SM count that its own summary could not read back.
+TEST(KinetoTraceBadInput, AnSmCountOutOfRangeIsAnErrorAtItsPointer) {
+  json doc = small_trace();
+  doc["deviceProperties"][0]["numSms"] = 33333132;
+  Diagnostics diag("t.json");
+  EXPECT_FALSE(summarize_kineto_trace(doc, "", diag));
+  ASSERT_EQ(diag.problems().size(), 1u) << diag.to_string();
+  EXPECT_EQ(diag.problems()[0].pointer, "/deviceProperties/0/numSms");
+  EXPECT_NE(diag.problems()[0].hint.find("1048576"), std::string::npos);
+}
+
 TEST(KinetoTrace, StreamsOfDifferentGpusStaySeparate) {
   json k0 = kernel("gemm_a", 0, 100, 7, 1), k1 = kernel("gemm_b", 0, 100, 7, 2);
   k1["pid"] = 1;

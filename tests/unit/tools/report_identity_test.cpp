@@ -1,7 +1,8 @@
-// Metamorphic invariant 10 (issue 19): the same scenario and seed give the same report whether it
-// runs in this process, as `moesim run` in another, as a point of a sweep on one worker or on two,
-// and with its uncertainty samples on one thread or two. (Over MPI ranks: mpi_sweep_test.cpp
-// compares a two-rank sweep's rows with one process's.) Only the simulator's wall time differs.
+// Metamorphic invariant 9 across processes (issue 19; invariants_test.cpp checks it within one):
+// the same scenario and seed give the same report whether it runs in this process, as `moesim
+// run` in another, as a point of a sweep on one worker or on two, and with its uncertainty
+// samples on one thread or two. (Over MPI ranks: mpi_sweep_test.cpp compares a two-rank sweep's
+// rows with one process's.) Only the simulator's wall time differs.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -145,6 +145,21 @@ TEST(SweepSpec, SampledAxesStayInsideTheirIntervalAndCombineWithTheGrid) {
   EXPECT_EQ(spec->point(0)[1], spec->point(20)[1]);
 }
 
+// Bounded resources (issue 19): past 10^8 points a spec is refused with what to do instead.
+TEST(SweepSpec, MoreThanAHundredMillionPointsAreRefusedWithWhatToDoInstead) {
+  json spec = small_spec();
+  spec["axes"] = {{{"pointer", "/workload/batch_per_device"}, {"range", {{"from", 1}, {"to", 10001}, {"step", 1}}}},
+                  {{"pointer", "/workload/context_tokens"}, {"range", {{"from", 1}, {"to", 10001}, {"step", 1}}}}};
+  Diagnostics diag("spec.json");
+  EXPECT_FALSE(spec_of(spec, diag));
+  bool named = false;
+  for (const auto& p : diag.problems()) {
+    named = named || (p.pointer == "/axes" && p.message.find("100,000,000") != std::string::npos &&
+                      p.hint.find("latin-hypercube") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << diag.to_string();
+}
+
 TEST(SweepSpec, ShardsSplitThePointsExactlyOnce) {
   std::vector<int> count(103, 0);
   for (int s = 0; s < 4; ++s) {
