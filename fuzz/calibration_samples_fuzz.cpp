@@ -5,10 +5,6 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
-  Diagnostics diag("fuzz-raw.json");
-  const auto doc = fuzz::json_or_refusal(data, size, diag);
-  if (!doc) return 0;
-  const auto run = calibrate::read_raw_run(*doc, diag);
-  fuzz::check_contract(run, diag);
+  fuzz::check_json_reader(data, size, "fuzz-raw.json", calibrate::read_raw_run);
   return 0;
 }

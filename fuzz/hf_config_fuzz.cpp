@@ -7,16 +7,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
-  Diagnostics diag("fuzz-config.json");
-  const auto doc = fuzz::json_or_refusal(data, size, diag);
-  if (!doc) return 0;
-  const auto model = sim::model_from_json(*doc, "fuzz", diag);
-  fuzz::check_contract(model, diag);
-  if (model) {
-    const auto p = sim::count_parameters(*model);
-    for (double v : {p.total, p.active, p.routed_experts, p.attention, p.embedding}) {
-      if (!std::isfinite(v) || v < 0) fuzz::broken("a parameter count is negative or not finite");
-    }
+  const auto model = fuzz::check_json_reader(data, size, "fuzz-config.json", [](const nlohmann::json& doc, Diagnostics& diag) {
+    return sim::model_from_json(doc, "fuzz", diag);
+  });
+  if (!model) return 0;
+  const auto p = sim::count_parameters(*model);
+  for (double v : {p.total, p.active, p.routed_experts, p.attention, p.embedding}) {
+    if (!std::isfinite(v) || v < 0) fuzz::broken("a parameter count is negative or not finite");
   }
   return 0;
 }

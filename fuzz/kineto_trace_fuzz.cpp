@@ -6,12 +6,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
-  Diagnostics diag("fuzz-trace.json");
-  const auto doc = fuzz::json_or_refusal(data, size, diag);
-  if (!doc) return 0;
-  const auto summary = calibrate::is_trace_summary(*doc) ? calibrate::trace_summary_from_json(*doc, diag)
-                                                         : calibrate::summarize_kineto_trace(*doc, "", diag);
-  fuzz::check_contract(summary, diag);
+  const auto summary = fuzz::check_json_reader(data, size, "fuzz-trace.json", [](const nlohmann::json& doc, Diagnostics& diag) {
+    return calibrate::is_trace_summary(doc) ? calibrate::trace_summary_from_json(doc, diag)
+                                            : calibrate::summarize_kineto_trace(doc, "", diag);
+  });
   if (!summary) return 0;
   if (summary->kernels < 0 || !(summary->span_s >= 0)) fuzz::broken("a negative kernel count or span");
   (void)calibrate::trace_summary_table(*summary);

@@ -5,10 +5,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
   const std::string path = fuzz::scratch_dir() + "/fuzz-plan.json";
-  Diagnostics diag(path);
-  const auto doc = fuzz::json_or_refusal(data, size, diag);
-  if (!doc) return 0;
-  const auto spec = tools::plan_spec_from_json(*doc, path, diag);
-  fuzz::check_contract(spec, diag);
+  fuzz::check_json_reader(data, size, path,
+                          [&](const nlohmann::json& doc, Diagnostics& diag) { return tools::plan_spec_from_json(doc, path, diag); });
   return 0;
 }

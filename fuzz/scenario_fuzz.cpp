@@ -5,10 +5,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
-  Diagnostics diag("fuzz-scenario.json");
-  const auto doc = fuzz::json_or_refusal(data, size, diag);
-  if (!doc) return 0;
-  const auto scenario = sim::scenario_from_json(*doc, fuzz::scratch_dir(), diag);
-  fuzz::check_contract(scenario, diag);
+  fuzz::check_json_reader(data, size, "fuzz-scenario.json", [](const nlohmann::json& doc, Diagnostics& diag) {
+    return sim::scenario_from_json(doc, fuzz::scratch_dir(), diag);
+  });
   return 0;
 }

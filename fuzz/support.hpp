@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,20 @@ inline std::string text_of(const std::uint8_t* data, std::size_t size) {
 /// The input parsed as JSON the way every reader's file is (`parse_json_text`); when it is not
 /// JSON, checks that the refusal keeps the contract and returns nullopt.
 std::optional<nlohmann::json> json_or_refusal(const std::uint8_t* data, std::size_t size, Diagnostics& diag);
+
+/// The harness of a reader of one JSON document: parses the input as `label`, and when it is JSON
+/// runs `read(doc, diag)` and checks its contract. Returns the reader's result (nullopt on a
+/// refusal) for checks of its own.
+template <class Read>
+auto check_json_reader(const std::uint8_t* data, std::size_t size, const std::string& label, Read read)
+    -> decltype(read(std::declval<const nlohmann::json&>(), std::declval<Diagnostics&>())) {
+  Diagnostics diag(label);
+  const auto doc = json_or_refusal(data, size, diag);
+  if (!doc) return std::nullopt;
+  auto result = read(*doc, diag);
+  check_contract(result, diag);
+  return result;
+}
 
 /// Writes `text` to `name` in this process's scratch folder (made on first use, under TMPDIR)
 /// and returns its path. Aborts when the file cannot be written: that is the harness's fault.

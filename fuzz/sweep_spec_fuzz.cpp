@@ -1,15 +1,11 @@
-// Sweep specs (docs/sweep.md). Contract: a spec exactly when no error was reported; its point
-// count is what the axes say, and the first point applies to the base scenario.
+// Sweep specs (docs/sweep.md). Contract: a spec exactly when no error was reported.
 #include "support.hpp"
 #include "sweep.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace moesim;
   const std::string path = fuzz::scratch_dir() + "/fuzz-sweep.json";
-  Diagnostics diag(path);
-  const auto doc = fuzz::json_or_refusal(data, size, diag);
-  if (!doc) return 0;
-  const auto spec = tools::sweep_spec_from_json(*doc, path, diag);
-  fuzz::check_contract(spec, diag);
+  fuzz::check_json_reader(data, size, path,
+                          [&](const nlohmann::json& doc, Diagnostics& diag) { return tools::sweep_spec_from_json(doc, path, diag); });
   return 0;
 }
