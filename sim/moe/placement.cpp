@@ -152,21 +152,23 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
     return p;
   }
   if (redundant < devices) return eplb_placement(p, redundant, expected_load);
-  // One more slot on every device never makes the placement worse: the packing with them, or
-  // the placement with one slot fewer each, its extra slot a second copy of an expert the device
-  // already holds alone (its load unchanged), then swapped down. Whichever is more even.
+  // One more slot on every device: the packing with them, or the placement with one slot fewer
+  // each, its extra slot another copy of the expert whose copy adds least to the device (nothing
+  // for an expert it holds alone, the usual case: then this is never worse than one slot fewer),
+  // then swapped down. Whichever is more even.
   ExpertPlacement packed = eplb_placement(p, redundant, expected_load);
   ExpertPlacement extended =
       place_experts(experts, redundant - devices, devices, devices_per_node, strategy, expected_load);
   for (std::size_t d = 0; d < extended.held.size(); ++d) {
     auto& held = extended.held[d];
     if (held.empty()) return packed;  // (no device is empty: slots divide evenly over them)
-    // The expert whose second copy here adds the least to this device (nothing for one held alone).
     int best = held.front();
     double best_added = 1e300;
     for (int e : held) {
+      // k copies here of r: k + 1 of r + 1 after.
       const double load = expected_load[static_cast<std::size_t>(e)], r = extended.replicas[static_cast<std::size_t>(e)];
-      const double added = 2 * load / (r + 1) - load / r;
+      const auto k = static_cast<double>(std::count(held.begin(), held.end(), e));
+      const double added = (k + 1) * load / (r + 1) - k * load / r;
       if (added < best_added) {
         best_added = added;
         best = e;
