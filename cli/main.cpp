@@ -157,29 +157,6 @@ int run_power_caps(const sim::Scenario& base, const std::string& caps_text, cons
   return all_feasible ? kExitOk : kExitInfeasible;
 }
 
-// --uncertainty [N]: N, else 32. CLI11 hands a bare "--uncertainty scenario.json" the file as
-// its value; that file is then the scenario.
-bool uncertainty_samples(const std::string& text, std::string& run_file, int& samples) {
-  samples = 32;
-  if (text.empty()) return true;
-  if (text.find_first_not_of("0123456789-") == std::string::npos) {
-    try {
-      samples = std::stoi(text);
-      return true;
-    } catch (const std::exception&) {
-      samples = sim::kMaxUncertaintySamples + 1;  // out of range: refused with the bound
-      return true;
-    }
-  }
-  if (run_file.empty() && std::filesystem::is_regular_file(text)) {
-    run_file = text;
-    return true;
-  }
-  std::cerr << "moesim: --uncertainty " << text << ": expected a sample count (2 to " << sim::kMaxUncertaintySamples
-            << ") or nothing (32)\n";
-  return false;
-}
-
 int cmd_run(const std::string& file, const std::string& format, const std::string& out_path,
             const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile,
             const std::string& power_caps, const sim::UncertaintyOptions* uncertainty, const RunProgress& progress) {
@@ -713,7 +690,9 @@ int main(int argc, char** argv) {
       const RunProgress progress(!progress_format.empty());
       progress.event({{"event", "start"}, {"scenario", run_file}});
       uncertainty.jobs = tools::parallel_slots(uncertainty.jobs);
-      if (uncertainty_opt->count() > 0 && !uncertainty_samples(uncertainty_text, run_file, uncertainty.samples)) {
+      if (std::string error; uncertainty_opt->count() > 0 &&
+                             !tools::uncertainty_samples(uncertainty_text, run_file, uncertainty.samples, error)) {
+        std::cerr << "moesim: " << error << "\n";
         return kExitInputError;
       }
       const int rc = cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile, power_caps,

@@ -91,6 +91,8 @@ std::string count_text(std::size_t n) {
   return s;
 }
 
+}  // namespace
+
 json candidate_json(const PlanSpec& spec, const Candidate& c) {
   const HardwareOption& h = spec.hardware[c.hardware];
   const int d = c.devices(spec);
@@ -117,8 +119,12 @@ json candidate_json(const PlanSpec& spec, const Candidate& c) {
   }
   if (c.flow_tpot_s) j["flow_tpot_s"] = *c.flow_tpot_s;
   if (!c.flow_difference.empty()) j["flow_difference"] = c.flow_difference;
+  if (c.intervals) j["intervals"] = intervals_json(*c.intervals);
+  if (!c.interval_error.empty()) j["intervals_error"] = c.interval_error;
   return j;
 }
+
+namespace {
 
 std::string candidates_csv(const PlanSpec& spec, const std::vector<Candidate>& all) {
   const std::vector<std::string> cols{"device", "nodes", "devices", "attention_tp", "attention_dp", "ep", "expert_tp", "pp",
@@ -487,7 +493,7 @@ void evaluate_candidate(const PlanSpec& spec, Candidate& c, const std::vector<Pr
     c.reason = r.error();
     return;
   }
-  c.tpot_s = r->latency_s.count("tpot") ? r->latency_s.at("tpot").p50 : r->step_time_s;
+  c.tpot_s = candidate_tpot(*r);
   c.instance_tokens_per_s = r->output_tokens_per_s;
   c.memory_fraction = r->memory_capacity > 0 ? r->memory_total / r->memory_capacity : 0;
   c.phases_s = r->phases_s;
@@ -504,9 +510,7 @@ void evaluate_candidate(const PlanSpec& spec, Candidate& c, const std::vector<Pr
     c.reason = r->reason;
   }
   if (c.instance_tokens_per_s > 0) {
-    c.replicas = static_cast<int>(std::ceil(spec.output_tokens_per_s / c.instance_tokens_per_s - 1e-9));
-    c.usd_per_hour = c.replicas * d * h.price_per_device_hour + c.pool.usd_per_hour;
-    c.usd_per_million_tokens = c.usd_per_hour / 3600.0 / spec.output_tokens_per_s * 1e6;
+    c.usd_per_million_tokens = usd_per_million_at(spec, c, c.instance_tokens_per_s, &c.replicas, &c.usd_per_hour);
     c.joules_per_token += d * h.tdp_w / c.instance_tokens_per_s;  // after the prefill pool's share, if any
   }
 }
@@ -684,6 +688,11 @@ int cmd_plan(const PlanOptions& options) {
       closest.push_back(candidate_json(*spec, c));
     }
     if (close.empty()) std::printf("  (every candidate is an invalid split; first: %s)\n", all[0].reason.c_str());
+    if (options.uncertainty > 0) {
+      std::printf("intervals: none sampled (no candidate meets the SLOs at the nominal figures)\n");
+      plan["uncertainty"] = {{"samples", options.uncertainty}, {"candidates_sampled", 0},
+                             {"explanation", "no candidate meets the SLOs at the nominal figures: nothing to sample"}};
+    }
     plan["feasible"] = false;
     plan["binding_constraint"] = binding;
     plan["closest"] = closest;
@@ -802,6 +811,11 @@ int cmd_plan(const PlanOptions& options) {
     }
     if (top > 0) std::printf("  (%zu flow runs in %.1f s; their scenarios are in %s)\n", top, confirm_s,
                              (dir / "confirm").string().c_str());
+    if (options.uncertainty > 0) {
+      if (options.progress) progress_line("intervals", 0.85);
+      const PlanUncertainty u = sample_plan(*spec, all, front, options.uncertainty, threads);
+      plan["uncertainty"] = report_plan_uncertainty(*spec, all, winner, u);
+    }
     json front_json = json::array();
     for (std::size_t k = 0; k < front.size(); ++k) {
       json c = candidate_json(*spec, all[front[k]]);

@@ -80,6 +80,14 @@ struct PrefillOption {
 /// Every prefill pool of the search, evaluated (none without a pool in search.prefill).
 std::vector<PrefillOption> evaluate_prefill_pools(const PlanSpec& spec);
 
+/// A candidate's figures over the hardware figures' uncertainty (`plan --uncertainty`).
+struct CandidateIntervals {
+  int samples = 0, failed = 0;
+  int figures = 0;                 ///< uncertain figures its deployment reads
+  sim::Report::Interval tpot_s, usd_per_million_tokens;
+  int meets_tpot_slo = 0;          ///< samples whose TPOT meets the SLO (every one without a TPOT SLO)
+};
+
 struct Candidate {
   int hardware = 0;              ///< index into PlanSpec::hardware
   int nodes = 1, attention_tp = 1, pp = 1, batch_per_device = 1, redundant_experts = 0;
@@ -117,6 +125,8 @@ struct Candidate {
   /// Where flow and the closed form differ and why (the flow report's contention), e.g. "link
   /// sharing adds 3.1 ms: combine +2.0 ms, dispatch +1.1 ms"; empty without a confirmation.
   std::string flow_difference;
+  std::optional<CandidateIntervals> intervals;  ///< sampled (plan --uncertainty)
+  std::string interval_error;      ///< why its samples failed
 
   int devices(const PlanSpec& spec) const { return nodes * spec.hardware[hardware].devices_per_node; }
   /// "18x8 h200-sxm, attn TP1xDP144, EP144, PP1, +32 experts, batch 128, two-microbatch, deepep-low-latency"
@@ -144,6 +154,45 @@ std::expected<sim::Report, std::string> run_analytic(const PlanSpec& spec, const
 /// load (colocated) or the prefill pool (disaggregated) in its rate and cost.
 void evaluate_prefill(const PlanSpec& spec, Candidate& c, const std::vector<PrefillOption>& pools);
 
+/// The candidate as plan.json and the CSVs give it.
+nlohmann::json candidate_json(const PlanSpec& spec, const Candidate& c);
+
+/// A decode report's TPOT: the latency's p50 where it has one, else the step time.
+double candidate_tpot(const sim::Report& r);
+
+/// Cost per million output tokens of `c` at `instance_tokens_per_s` per deployment, with the
+/// replicas the workload's rate needs (and their hourly price with its prefill pool) when asked.
+double usd_per_million_at(const PlanSpec& spec, const Candidate& c, double instance_tokens_per_s, int* replicas,
+                          double* usd_per_hour);
+
+/// `samples` closed-form runs of candidate `c` (evaluated) with its hardware figures drawn from
+/// their spreads: its TPOT and cost intervals, or why they could not be taken.
+std::expected<CandidateIntervals, std::string> sample_candidate(const PlanSpec& spec, const Candidate& c, int samples,
+                                                               int jobs);
+
+/// Whether a candidate with intervals stays within the SLOs under them: it meets them at the
+/// nominal figures and its p90 TPOT meets the TPOT SLO.
+bool robust(const PlanSpec& spec, const Candidate& c);
+
+struct PlanUncertainty {
+  int samples = 0, figures = 0;
+  std::size_t sampled = 0, failed = 0, with_intervals = 0;
+  std::optional<std::size_t> robust;   ///< the cheapest robust candidate (none: no candidate is)
+  double wall_s = 0;
+};
+
+/// Samples the front's members, then the candidates that meet the SLOs cheapest first until one
+/// is robust (docs/plan.md, "Intervals").
+PlanUncertainty sample_plan(const PlanSpec& spec, std::vector<Candidate>& all, const std::vector<std::size_t>& front,
+                            int samples, int jobs);
+
+/// Prints what the intervals say about `winner` and returns plan.json's "uncertainty".
+nlohmann::json report_plan_uncertainty(const PlanSpec& spec, const std::vector<Candidate>& all, std::size_t winner,
+                                       const PlanUncertainty& u);
+
+/// A candidate's intervals as plan.json gives them.
+nlohmann::json intervals_json(const CandidateIntervals& iv);
+
 /// A duration as the plan writes it: "12.3 ms".
 std::string ms_text(double seconds);
 
@@ -158,6 +207,9 @@ struct PlanOptions {
   /// `--progress jsonl`: JSON lines on standard error for front ends (the GUI's Plan tab):
   /// {"event":"phase","name":"evaluating"|"confirming"|"writing","fraction":F}.
   bool progress = false;
+  /// `--uncertainty N`: N samples of the hardware figures for the candidates that decide the
+  /// winner (0: none).
+  int uncertainty = 0;
 };
 
 /// Exit codes: 0 a plan, 1 bad input, 3 no candidate meets the SLOs (closest ones listed).

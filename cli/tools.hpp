@@ -6,8 +6,15 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace moesim::tools {
+
+/// The value of `--uncertainty [N]` (run, plan): N, or 32 when empty. CLI11 hands a bare
+/// "--uncertainty FILE" the file as its value: when `file` is still empty and the text names an
+/// existing file, that file is the command's input. False, with `error` set, when it is neither.
+/// A number out of range is returned as it is, for the caller to refuse with the bound.
+bool uncertainty_samples(const std::string& text, std::string& file, int& samples, std::string& error);
 
 class HeadlessCommands {
  public:

@@ -4,6 +4,7 @@
 // is evaluated in closed form (analytic fidelity) or on SimGrid (flow fidelity).
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -202,7 +203,9 @@ struct LinkBusy {
 /// at a spine, each one's uplink bundle (ECMP: each uplink) for the bytes between groups, at the
 /// flow engine's capacities. Links that carry nothing are left out. A link busy longer than the
 /// step is one the closed form (the busiest port alone) under-prices; the flow engine shares it.
-std::vector<LinkBusy> link_busy(const StepGraph& graph, std::size_t first);
+/// The `most` busiest only (ties in the order above).
+std::vector<LinkBusy> link_busy(const StepGraph& graph, std::size_t first,
+                                std::size_t most = std::numeric_limits<std::size_t>::max());
 
 /// Energy of the graph's devices over [t0, t1] of `timeline`: every device at idle power, plus,
 /// for each compute task, its power above idle on its devices for the part of it inside the

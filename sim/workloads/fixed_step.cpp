@@ -300,8 +300,7 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   r.price_electricity_per_j = d.price_electricity_per_j;
   price_report(r);
   link_utilization(step.graph, first, r);
-  r.busiest_links = link_busy(step.graph, first);
-  if (r.busiest_links.size() > 5) r.busiest_links.resize(5);
+  r.busiest_links = link_busy(step.graph, first, 5);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (detail != nullptr) {
     detail->graph = std::move(step.graph);
