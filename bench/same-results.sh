@@ -13,8 +13,8 @@ scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("$root"/scenarios/*.json)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The figures that are measurements of this run, not predictions.
-strip='walk(if type == "object" then del(.wall_s, .evaluation_s) else . end)'
+# The figures that are measurements of this run, not predictions (and how it was evaluated).
+strip='walk(if type == "object" then del(.wall_s, .evaluation_s, .simulator) else . end)'
 command -v jq >/dev/null || { echo "$0 needs jq" >&2; exit 2; }
 differ=0 same=0
 check() {  # label, args...

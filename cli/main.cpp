@@ -159,7 +159,8 @@ int run_power_caps(const sim::Scenario& base, const std::string& caps_text, cons
 
 int cmd_run(const std::string& file, const std::string& format, const std::string& out_path,
             const std::string& fidelity, const std::string& trace_path, const std::string& hw_profile,
-            const std::string& power_caps, const sim::UncertaintyOptions* uncertainty, const RunProgress& progress) {
+            const std::string& power_caps, const sim::UncertaintyOptions* uncertainty, const RunProgress& progress,
+            bool always_simulate) {
   if (uncertainty != nullptr) {
     if (const std::string problem = sim::uncertainty_samples_problem(uncertainty->samples); !problem.empty()) {
       std::cerr << "moesim: " << problem << "\n";
@@ -173,6 +174,7 @@ int cmd_run(const std::string& file, const std::string& format, const std::strin
   if (!scenario) return kExitInputError;
   if (fidelity == "analytic") scenario->fidelity = sim::Fidelity::analytic;
   if (fidelity == "flow") scenario->fidelity = sim::Fidelity::flow;
+  scenario->limits.always_simulate = always_simulate;
   if (!hw_profile.empty()) {
     // --hw-profile replaces the scenario's own "hw_profile", if any.
     Diagnostics pd(hw_profile);
@@ -606,6 +608,10 @@ int main(int argc, char** argv) {
           ->default_str("32")
           ->excludes(power_cap_opt);
   run->add_option("--jobs", uncertainty.jobs, "With --uncertainty: worker threads (default: every core)");
+  bool always_simulate = false;
+  run->add_flag("--always-simulate", always_simulate,
+                "At flow fidelity, run SimGrid even where no link or device is shared, where the closed form "
+                "gives the same timeline and stands in for it (docs/models.md)");
 
   std::vector<std::string> validate_files;
   auto* validate = app.add_subcommand("validate", "Check scenario files and list every problem");
@@ -696,7 +702,7 @@ int main(int argc, char** argv) {
         return kExitInputError;
       }
       const int rc = cmd_run(run_file, format, out_path, fidelity, trace_path, hw_profile, power_caps,
-                             uncertainty_opt->count() > 0 ? &uncertainty : nullptr, progress);
+                             uncertainty_opt->count() > 0 ? &uncertainty : nullptr, progress, always_simulate);
       progress.event({{"event", "done"}, {"exit", rc}});
       return rc;
     }

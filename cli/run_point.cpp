@@ -11,7 +11,8 @@
 namespace moesim::tools {
 
 sim::FlowEvaluator flow_engine(const sim::Limits& limits) {
-  const sim::engine::FlowLimits flow{.time_s = limits.flow_time_s, .memory_bytes = limits.flow_memory_bytes};
+  const sim::engine::FlowLimits flow{.time_s = limits.flow_time_s, .memory_bytes = limits.flow_memory_bytes,
+                                     .always_simulate = limits.always_simulate};
   return [flow](const sim::StepGraph& graph) { return sim::engine::run_flow_within(graph, flow); };
 }
 

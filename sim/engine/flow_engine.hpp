@@ -15,9 +15,18 @@ namespace moesim::sim::engine {
 struct FlowLimits {
   double time_s = 600;      ///< wall-clock seconds; 0: none
   double memory_bytes = 0;  ///< resident memory; 0: half of this machine's physical memory
+  /// Run SimGrid even where no resource is shared (shared_resource): by default the closed form,
+  /// which is then the same timeline, stands in for it.
+  bool always_simulate = false;
 };
 
-/// Simulates `graph` in a child process and returns every task's start and finish. Errors (the
+/// The evaluator a flow timeline names when the closed form stood in for SimGrid.
+inline constexpr const char* kClosedFormStandIn =
+    "closed form: no link or device is used by two tasks at once, so flow fidelity gives the same timeline";
+
+/// Simulates `graph` in a child process and returns every task's start and finish; where no link
+/// or device is shared (shared_resource), and `limits.always_simulate` is off, the closed form
+/// gives them instead, without a child. Errors (the
 /// child crashed, could not be forked, passed a limit) come back as text; nothing here exits
 /// the caller or waits on a child forever.
 std::expected<Timeline, std::string> run_flow_within(const StepGraph& graph, const FlowLimits& limits);

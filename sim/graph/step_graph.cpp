@@ -52,9 +52,26 @@ void TrafficMatrix::finalize() {
   if (final_) return;
   final_ = true;
   // Stable: repeated pairs keep the order they were added in, so each pair's bytes are summed
-  // exactly as the dense matrix summed them.
-  std::stable_sort(entries_.begin(), entries_.end(),
-                   [](const Entry& a, const Entry& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; });
+  // exactly as the dense matrix summed them. A stable counting sort by source, then a stable sort
+  // by destination inside each source's run (usually already in order): the order a stable sort
+  // by (source, destination) gives, in linear time for the all-to-all builders' nearly sorted
+  // entries.
+  const auto by_pair = [](const Entry& a, const Entry& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; };
+  if (!std::is_sorted(entries_.begin(), entries_.end(), by_pair)) {
+    std::vector<std::size_t> first(static_cast<std::size_t>(n) + 1, 0);
+    for (const Entry& e : entries_) ++first[static_cast<std::size_t>(e.src) + 1];
+    for (std::size_t p = 1; p < first.size(); ++p) first[p] += first[p - 1];
+    std::vector<Entry> sorted(entries_.size());
+    std::vector<std::size_t> next(first.begin(), first.end() - 1);
+    for (const Entry& e : entries_) sorted[next[static_cast<std::size_t>(e.src)]++] = e;
+    const auto by_dst = [](const Entry& a, const Entry& b) { return a.dst < b.dst; };
+    for (std::size_t p = 0; p + 1 < first.size(); ++p) {
+      const auto b = sorted.begin() + static_cast<std::ptrdiff_t>(first[p]);
+      const auto e = sorted.begin() + static_cast<std::ptrdiff_t>(first[p + 1]);
+      if (!std::is_sorted(b, e, by_dst)) std::stable_sort(b, e, by_dst);
+    }
+    entries_ = std::move(sorted);
+  }
   std::size_t out = 0;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     if (out > 0 && entries_[out - 1].src == entries_[i].src && entries_[out - 1].dst == entries_[i].dst) {
@@ -236,7 +253,58 @@ Timeline evaluate_analytic(const StepGraph& graph) {
     if (!task.background) t.makespan = std::max(t.makespan, t.finish[i]);
   }
   t.events = static_cast<long long>(n);
+  t.evaluator = "closed form";
   return t;
+}
+
+std::string shared_resource(const StepGraph& g, const Timeline& t) {
+  const Fabric& f = g.fabric;
+  if (f.wireless() && g.num_devices > 1) return "the stations of a Wi-Fi cell share the air";
+  if (f.spec.spine_can_bind()) return "collectives between leaves share the spine's uplinks";
+  const std::size_t n = g.tasks.size();
+  std::vector<std::size_t> order;
+  order.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (t.finish[i] > t.start[i]) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return t.start[a] < t.start[b]; });
+  // When each device, and each port in each direction, is next free.
+  std::vector<double> device_free(static_cast<std::size_t>(std::max(g.num_devices, 0)), 0.0);
+  std::vector<double> up_free(static_cast<std::size_t>(f.num_ports()), 0.0), down_free(up_free);
+  std::vector<std::size_t> device_task(device_free.size()), up_task(up_free.size()), down_task(up_free.size());
+  auto clash = [&](const char* what, int where, std::size_t a, std::size_t b) {
+    return std::string(what) + " " + std::to_string(where) + " is used by a " + phase_name(g.tasks[a].phase) +
+           " task and a " + phase_name(g.tasks[b].phase) + " task at once";
+  };
+  for (const std::size_t i : order) {
+    const Task& task = g.tasks[i];
+    const double start = t.start[i], finish = t.finish[i];
+    if (!task.is_collective()) {
+      for (int d = task.device; d < task.device + task.device_count; ++d) {
+        if (d < 0 || d >= static_cast<int>(device_free.size())) return "a kernel runs outside the graph's devices";
+        const auto k = static_cast<std::size_t>(d);
+        if (device_free[k] > start) return clash("device", d, device_task[k], i);
+        device_free[k] = finish;
+        device_task[k] = i;
+      }
+      continue;
+    }
+    const TrafficMatrix& m = *task.traffic;
+    for (int p = 0; p < m.n && p < f.num_ports(); ++p) {
+      const auto k = static_cast<std::size_t>(p);
+      if (m.sent_by(p) > 0) {
+        if (up_free[k] > start) return clash("port (sending)", p, up_task[k], i);
+        up_free[k] = finish;
+        up_task[k] = i;
+      }
+      if (m.received_by(p) > 0) {
+        if (down_free[k] > start) return clash("port (receiving)", p, down_task[k], i);
+        down_free[k] = finish;
+        down_task[k] = i;
+      }
+    }
+  }
+  return {};
 }
 
 std::vector<double> critical_path_phases(const StepGraph& graph, const Timeline& timeline) {

@@ -180,7 +180,18 @@ struct Timeline {
   /// Device energy over [0, makespan] as the evaluator measured it (the flow engine: SimGrid's
   /// host energy plugin); negative when the evaluator does not measure energy.
   double energy_j = -1;
+  /// What computed it: "closed form", "SimGrid", or the closed form standing in for SimGrid
+  /// where it is exact (see shared_resource).
+  std::string evaluator;
 };
+
+/// The first resource two tasks of `graph` use at once in `closed_form` (its closed-form
+/// timeline): a port direction carrying two collectives, a device running two kernels, or a link
+/// beyond the ports that collectives can share (a spine that can bind, a Wi-Fi cell's air).
+/// Empty when there is none: every task then has its resources to itself, so the flow engine,
+/// which differs from the closed form only by sharing them, gives this same timeline
+/// (docs/models.md, "When flow equals the closed form").
+std::string shared_resource(const StepGraph& graph, const Timeline& closed_form);
 
 /// Closed-form duration of a collective on `fabric`: the longest time any port needs for its
 /// bytes (the larger of sent and received, over its bandwidth) plus its network's latency, both

@@ -254,6 +254,9 @@ struct Limits {
   int requests = kDefaultRequests;
   double flow_time_s = 600;      ///< one SimGrid simulation's wall-clock time
   double flow_memory_bytes = 0;  ///< its resident memory; 0: half the machine's physical memory
+  /// Not a scenario key: `moesim run --always-simulate` (SimGrid even where the closed form is
+  /// the same timeline; engine::FlowLimits::always_simulate).
+  bool always_simulate = false;
 };
 
 struct Scenario {

@@ -246,6 +246,7 @@ nlohmann::json Report::to_json() const {
     if (price_electricity_per_j) j["cost"]["usd_per_kwh"] = *price_electricity_per_j * 3.6e6;
   }
   j["simulator"] = {{"events", events}, {"wall_s", wall_s}};
+  if (!evaluator.empty()) j["simulator"]["evaluator"] = evaluator;
   return j;
 }
 
@@ -594,7 +595,8 @@ std::string report_to_table(const Report& r) {
   table_all_to_all(r, o);
   table_links(r, o);
   table_uncertainty(r, o);
-  o << "\n  simulator: " << r.events << " events in " << fmt("%.3f", r.wall_s) << " s\n";
+  o << "\n  simulator: " << r.events << " events in " << fmt("%.3f", r.wall_s) << " s"
+    << (r.evaluator.empty() ? std::string() : " (" + r.evaluator + ")") << "\n";
   return o.str();
 }
 

@@ -228,6 +228,8 @@ struct Report {
   std::vector<std::string> faults;
   long long events = 0;
   double wall_s = 0;
+  /// What timed the step (Timeline::evaluator); empty where the workload does not say.
+  std::string evaluator;
 
   /// Nested JSON with the v1 keys.
   nlohmann::json to_json() const;

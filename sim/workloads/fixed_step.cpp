@@ -38,6 +38,7 @@ void timing(const DeploymentStep& step, const Timeline& timeline, double previou
   r.simulated = true;
   r.step_time_s = timeline.makespan - previous_end;
   r.events = timeline.events;
+  r.evaluator = timeline.evaluator;
   r.input_tokens_per_s = step.input_tokens / r.step_time_s;
   r.output_tokens_per_s = step.output_tokens / r.step_time_s;
   if (kind == WorkloadKind::decode) {

@@ -22,6 +22,11 @@ std::optional<Scenario> shipped(const std::string& file) {
   return s;
 }
 
+// SimGrid even where no resource is shared: these tests are about the flow engine itself.
+std::expected<Timeline, std::string> simgrid(const StepGraph& g) {
+  return engine::run_flow_within(g, {.always_simulate = true});
+}
+
 Scenario default_with(Fidelity f) {
   moesim::Diagnostics diag;
   auto s = default_scenario(diag);
@@ -35,7 +40,7 @@ Scenario default_with(Fidelity f) {
 TEST(FlowEngine, AgreesWithTheClosedFormOnASymmetricNode) {
   const Scenario s = default_with(Fidelity::flow);
   const DeploymentStep step = build_deployment_step(s);
-  auto flow = engine::run_flow(step.graph);
+  auto flow = simgrid(step.graph);
   ASSERT_TRUE(flow) << flow.error();
   const Timeline analytic = evaluate_analytic(step.graph);
   EXPECT_NEAR(flow->makespan, analytic.makespan, 0.01 * analytic.makespan);
@@ -58,13 +63,13 @@ TEST(FlowEngine, ContentionOnOnePortSlowsTheCollective) {
   for (int s = 1; s < 4; ++s) m->add(s, 0, 1e9);  // three senders share device 0's down link
   all_to_one.traffic = m;
   g.add(all_to_one);
-  auto t = engine::run_flow(g);
+  auto t = simgrid(g);
   ASSERT_TRUE(t) << t.error();
   EXPECT_NEAR(t->makespan, 3e9 / 100e9 + 2e-6, 1e-6);
 }
 
 TEST(FlowEngine, FullRunReportsSimulatorStatistics) {
-  auto r = simulate(default_with(Fidelity::flow), engine::run_flow);
+  auto r = simulate(default_with(Fidelity::flow), simgrid);
   ASSERT_TRUE(r) << r.error();
   EXPECT_TRUE(r->feasible);
   EXPECT_GT(r->events, 0);
@@ -78,7 +83,7 @@ TEST(FlowEngine, HostEnergyPluginMatchesTheTimelineIntegralOfPower) {
   Scenario s = default_with(Fidelity::flow);
   s.power_cap_w = 450;
   const DeploymentStep step = build_deployment_step(s);
-  auto flow = engine::run_flow(step.graph);
+  auto flow = simgrid(step.graph);
   ASSERT_TRUE(flow) << flow.error();
   ASSERT_GT(flow->energy_j, 0);
   const double integral = device_energy(step.graph, *flow, 0, flow->makespan);
@@ -98,7 +103,7 @@ TEST(FlowEngine, CappedBusyGraphWithOneKernelPowerPerDevice) {
   a.seconds = 0.5;
   a.watts = 100;
   g.add(a);
-  auto flow = engine::run_flow(g);
+  auto flow = simgrid(g);
   ASSERT_TRUE(flow) << flow.error();
   EXPECT_NEAR(flow->energy_j, 2 * 100 * 0.5, 1e-9);
 }
@@ -140,14 +145,14 @@ StepGraph leaves_all_to_all(double oversubscription) {
 TEST(FlowEngine, OversubscribedLeavesSlowCrossLeafTrafficByTheRatio) {
   const StepGraph full = leaves_all_to_all(1.0);
   const double port_time = 3e9 / 50e9;
-  auto t1 = engine::run_flow(full);
+  auto t1 = simgrid(full);
   ASSERT_TRUE(t1) << t1.error();
   EXPECT_NEAR(t1->makespan, evaluate_analytic(full).makespan, 1e-9);
   EXPECT_NEAR(t1->makespan, port_time + 3e-6, 1e-9);
 
   const StepGraph half = leaves_all_to_all(2.0);
   EXPECT_NEAR(evaluate_analytic(half).makespan, port_time + 3e-6, 1e-9);  // the fast bound
-  auto t2 = engine::run_flow(half);
+  auto t2 = simgrid(half);
   ASSERT_TRUE(t2) << t2.error();
   EXPECT_NEAR(t2->makespan, 2 * port_time + 3e-6, 1e-9);
 }
@@ -171,7 +176,7 @@ TEST(FlowEngine, EcmpCollisionsDoubleTheTimeOfTheFlowsThatCollide) {
     m->finalize();
     g.tasks[0].traffic = m;
     const bool collide = g.fabric.spec.ecmp_uplink(0, 2) == g.fabric.spec.ecmp_uplink(1, 3);
-    auto t = engine::run_flow(g);
+    auto t = simgrid(g);
     ASSERT_TRUE(t) << t.error();
     EXPECT_NEAR(t->makespan, (collide ? 2 : 1) * bytes / port + lat, 1e-9) << "seed " << seed;
     EXPECT_NEAR(evaluate_analytic(g).makespan, bytes / port + lat, 1e-9);  // the fast bound
@@ -194,7 +199,7 @@ TEST(FlowEngine, BusiestLinksNameTheOversubscribedUplinks) {
   ASSERT_NE(port, busy.end());
   EXPECT_NEAR(port->busy_s, 3e9 / 50e9, 1e-12);
   EXPECT_EQ(port->link, "node0 NIC 0 port up");
-  auto t = engine::run_flow(g);
+  auto t = simgrid(g);
   ASSERT_TRUE(t) << t.error();
   EXPECT_NEAR(t->makespan, busy[0].busy_s + 3e-6, 1e-9);
 }
@@ -211,7 +216,7 @@ TEST(FlowEngine, TrafficInsideALeafIgnoresTheOversubscription) {
   m->add(7, 6, 2e9);
   m->finalize();
   g.tasks[0].traffic = m;
-  auto t = engine::run_flow(g);
+  auto t = simgrid(g);
   ASSERT_TRUE(t) << t.error();
   EXPECT_NEAR(t->makespan, evaluate_analytic(g).makespan, 1e-9);
   EXPECT_NEAR(t->makespan, 2e9 / 50e9 + 3e-6, 1e-9);
@@ -224,10 +229,10 @@ TEST(FlowEngine, TrafficInsideALeafIgnoresTheOversubscription) {
 TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
   auto s = shipped("deepseek-v3-prefill-ep32-oversubscribed.json");
   ASSERT_TRUE(s);
-  auto flow = simulate(*s, engine::run_flow);
+  auto flow = simulate(*s, simgrid);
   ASSERT_TRUE(flow) << flow.error();
   s->fidelity = Fidelity::analytic;
-  auto closed = simulate(*s, engine::run_flow);
+  auto closed = simulate(*s, simgrid);
   ASSERT_TRUE(closed) << closed.error();
   ASSERT_TRUE(flow->contention);
   EXPECT_FALSE(closed->contention);
@@ -246,7 +251,7 @@ TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
 
   s->fidelity = Fidelity::flow;
   s->cluster.scale_out->oversubscription = 1;
-  auto full = simulate(*s, engine::run_flow);
+  auto full = simulate(*s, simgrid);
   ASSERT_TRUE(full) << full.error();
   ASSERT_TRUE(full->contention);
   EXPECT_EQ(full->contention->added_s, 0.0);
@@ -263,7 +268,7 @@ TEST(FlowEngine, AFailedNicReroutesInTheSimulatedFabricToo) {
   s->cluster.degraded.push_back({.node = 1, .nic = 0, .speed = 0.5});
   const DeploymentStep step = build_step(resolve_deployment(*s), step_shape_of(s->workload),
                                          traffic_detail_for(Fidelity::flow));
-  auto flow = engine::run_flow(step.graph);
+  auto flow = simgrid(step.graph);
   ASSERT_TRUE(flow) << flow.error();
   const Timeline analytic = evaluate_analytic(step.graph);
   EXPECT_NEAR(flow->makespan, analytic.makespan, 1e-5 * analytic.makespan);
@@ -288,7 +293,7 @@ TEST(FlowEngine, CrossRailTrafficWithoutPxnSharesTheRailsUplinks) {
   m->add(nic0 + 3, nic0 + 0, 1e9);
   m->finalize();
   g.tasks[0].traffic = m;
-  auto t = engine::run_flow(g);
+  auto t = simgrid(g);
   ASSERT_TRUE(t) << t.error();
   EXPECT_NEAR(evaluate_analytic(g).makespan, 1e9 / 50e9 + 3e-6, 1e-9);
   EXPECT_NEAR(t->makespan, 2e9 / (2 * 50e9 / 4) + 3e-6, 1e-9);
@@ -304,12 +309,12 @@ TEST(FlowEngine, PxnTakesCrossRailTrafficOffTheSpine) {
   s->communication.all_to_all = AllToAllAlgorithm::direct;
   s->cluster.scale_out->topology = moesim::hw::ScaleOutTopology::rail_optimized;
   s->cluster.scale_out->oversubscription = 2;
-  auto without = simulate(*s, engine::run_flow);
+  auto without = simulate(*s, simgrid);
   ASSERT_TRUE(without) << without.error();
   ASSERT_TRUE(without->contention);
   EXPECT_GT(without->contention->added_s, 0.05 * without->step_time_s);
   s->cluster.scale_out->pxn = true;
-  auto with = simulate(*s, engine::run_flow);
+  auto with = simulate(*s, simgrid);
   ASSERT_TRUE(with) << with.error();
   ASSERT_TRUE(with->contention);
   EXPECT_EQ(with->contention->added_s, 0.0);
@@ -325,7 +330,7 @@ TEST(FlowEngine, MultiPlaneRunsForwardedTrafficAndRefusesCrossPlaneFlows) {
   s->cluster.scale_out->multi_plane = true;
   const DeploymentStep step = build_step(resolve_deployment(*s), step_shape_of(s->workload),
                                          traffic_detail_for(Fidelity::flow));
-  auto flow = engine::run_flow(step.graph);
+  auto flow = simgrid(step.graph);
   ASSERT_TRUE(flow) << flow.error();
   EXPECT_NEAR(flow->makespan, evaluate_analytic(step.graph).makespan, 1e-5 * flow->makespan);
   StepGraph g = step.graph;
@@ -336,7 +341,7 @@ TEST(FlowEngine, MultiPlaneRunsForwardedTrafficAndRefusesCrossPlaneFlows) {
   bad.phase = Phase::dispatch;
   bad.traffic = m;
   g.add(bad);
-  auto refused = engine::run_flow(g);
+  auto refused = simgrid(g);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().find("no path between planes"), std::string::npos) << refused.error();
 }
@@ -366,7 +371,7 @@ TEST(WifiEngine, ASharedMediumCollectiveMatchesTheClosedForm) {
   c.traffic = m;
   c.deps = {kernel};
   g.add(c);
-  auto flow = engine::run_flow(g);
+  auto flow = simgrid(g);
   ASSERT_TRUE(flow) << flow.error();
   const Timeline analytic = evaluate_analytic(g);
   const double rate = g.fabric.spec.scale_up.effective_bandwidth();
@@ -392,7 +397,7 @@ TEST(WifiEngine, PhoneClusterDecodeAgreesWithTheClosedForm) {
     auto s = scenario_from_json(doc, "", diag);
     ASSERT_TRUE(s) << diag.to_string();
     const DeploymentStep step = build_deployment_step(*s);
-    auto flow = engine::run_flow(step.graph);
+    auto flow = simgrid(step.graph);
     ASSERT_TRUE(flow) << flow.error();
     const Timeline analytic = evaluate_analytic(step.graph);
     EXPECT_NEAR(flow->makespan, analytic.makespan, 0.01 * analytic.makespan) << phones << " phones";
@@ -433,7 +438,7 @@ StepGraph step_beside_background(double release_s) {
 TEST(FlowEngine, BackgroundTrafficSharesTheStepsPortsButHoldsNothing) {
   const double alone = 1e9 / 100e9 + 2e-6, shared = 2e9 / 100e9 + 2e-6;
   const StepGraph together = step_beside_background(0);
-  auto t = engine::run_flow(together);
+  auto t = simgrid(together);
   ASSERT_TRUE(t) << t.error();
   EXPECT_NEAR(t->finish[0], shared, 1e-9);
   EXPECT_NEAR(t->finish[1], shared, 1e-9);
@@ -443,7 +448,7 @@ TEST(FlowEngine, BackgroundTrafficSharesTheStepsPortsButHoldsNothing) {
   EXPECT_NEAR(closed.finish[1], alone, 1e-12);
 
   const StepGraph later = step_beside_background(0.05);
-  auto l = engine::run_flow(later);
+  auto l = simgrid(later);
   ASSERT_TRUE(l) << l.error();
   EXPECT_NEAR(l->makespan, alone, 1e-9);       // the step alone
   EXPECT_NEAR(l->start[1], 0.05, 1e-9);        // released at its time
@@ -465,7 +470,7 @@ TEST(FlowEngine, BackgroundTrafficSharesTheStepsPortsButHoldsNothing) {
 TEST(FlowEngine, KvTransfersDuringDecodeShareTheDecodeNics) {
   auto s = shipped("qwen3-235b-disaggregated-3x8-h100-kv.json");
   ASSERT_TRUE(s);
-  auto flow = simulate(*s, engine::run_flow);
+  auto flow = simulate(*s, simgrid);
   ASSERT_TRUE(flow) << flow.error();
   ASSERT_TRUE(flow->feasible) << flow->reason;
   ASSERT_TRUE(flow->serving && flow->contention);
@@ -489,4 +494,83 @@ TEST(FlowEngine, KvTransfersDuringDecodeShareTheDecodeNics) {
   ASSERT_FALSE(flow->busiest_links.empty());
   EXPECT_NE(flow->busiest_links[0].link.find("port down"), std::string::npos) << flow->busiest_links[0].link;
   EXPECT_GT(flow->busiest_links[0].bytes, kv / 2);
+}
+
+// The closed form stands in for SimGrid where no link or device is shared: DeepSeek-V3 EP144
+// decode with two-micro-batch overlap (one communication stream: collectives never overlap) gets
+// SimGrid's own timeline, task by task, without a child process.
+TEST(FlowStandIn, WhereNothingIsSharedTheClosedFormIsSimGridsTimeline) {
+  const auto s = shipped("deepseek-v3-decode-ep144.json");
+  ASSERT_TRUE(s);
+  const DeploymentStep step = build_deployment_step(*s);
+  const Timeline closed = evaluate_analytic(step.graph);
+  EXPECT_EQ(shared_resource(step.graph, closed), "");
+  const auto fast = engine::run_flow(step.graph);
+  const auto slow = simgrid(step.graph);
+  ASSERT_TRUE(fast && slow);
+  EXPECT_EQ(fast->evaluator, engine::kClosedFormStandIn);
+  EXPECT_EQ(slow->evaluator, "SimGrid");
+  EXPECT_EQ(fast->events, static_cast<long long>(step.graph.tasks.size()));
+  for (std::size_t i = 0; i < step.graph.tasks.size(); ++i) {
+    ASSERT_NEAR(fast->start[i], slow->start[i], 1e-9 * slow->makespan) << "task " << i;
+    ASSERT_NEAR(fast->finish[i], slow->finish[i], 1e-9 * slow->makespan) << "task " << i;
+  }
+  // The report says which evaluator timed the step.
+  const auto r = simulate(*s, engine::run_flow);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->to_json()["simulator"]["evaluator"], engine::kClosedFormStandIn);
+}
+
+// Two collectives at once on one port, two kernels at once on one device, or a spine that can
+// bind: SimGrid runs, and the contended port costs what SimGrid says. On disjoint ports two
+// collectives at once share nothing, and the closed form stands in.
+TEST(FlowStandIn, ASharedPortDeviceOrSpineGoesToSimGrid) {
+  auto graph = [](int second_src) {
+    StepGraph g;
+    g.num_devices = 4;
+    g.fabric = one_node(4, 100e9, 2e-6);
+    for (int src : {1, second_src}) {
+      Task t;
+      t.phase = Phase::dispatch;
+      auto m = std::make_shared<TrafficMatrix>(4);
+      m->add(src, src == 1 ? 0 : 3, 1e9);
+      m->finalize();
+      t.traffic = m;
+      g.add(t);  // no dependency: both start at 0
+    }
+    return g;
+  };
+  // 1 -> 0 and 2 -> 3: disjoint ports.
+  const StepGraph apart = graph(2);
+  EXPECT_EQ(shared_resource(apart, evaluate_analytic(apart)), "");
+  const auto a = engine::run_flow(apart);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->evaluator, engine::kClosedFormStandIn);
+  EXPECT_NEAR(a->makespan, 1e9 / 100e9 + 2e-6, 1e-12);
+  // 1 -> 0 twice: device 0's port receives both at once (and 1's sends both), at half the rate each.
+  const StepGraph together = graph(1);
+  const std::string why = shared_resource(together, evaluate_analytic(together));
+  EXPECT_EQ(why, "port (receiving) 0 is used by a dispatch task and a dispatch task at once");
+  const auto t = engine::run_flow(together);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(t->evaluator, "SimGrid");
+  EXPECT_NEAR(t->makespan, 2e9 / 100e9 + 2e-6, 1e-6);
+
+  StepGraph kernels;
+  kernels.num_devices = 2;
+  kernels.fabric = one_node(2, 100e9, 1e-6);
+  for (int i = 0; i < 2; ++i) {
+    Task k;
+    k.device = i;  // devices 0 and 1: apart; then device 1 twice
+    k.device_count = 1;
+    k.seconds = 0.1;
+    kernels.add(k);
+  }
+  EXPECT_EQ(shared_resource(kernels, evaluate_analytic(kernels)), "");
+  kernels.tasks[0].device = 1;
+  EXPECT_NE(shared_resource(kernels, evaluate_analytic(kernels)).find("device 1 is used by"), std::string::npos);
+
+  const StepGraph oversubscribed = leaves_all_to_all(2.0);
+  EXPECT_EQ(shared_resource(oversubscribed, evaluate_analytic(oversubscribed)),
+            "collectives between leaves share the spine's uplinks");
 }

@@ -34,14 +34,14 @@ FlowEvaluator within(engine::FlowLimits limits) {
 }  // namespace
 
 TEST(FlowLimits, ASimulationPastItsTimeIsStoppedWithAnErrorThatNamesTheLimit) {
-  const auto r = simulate(shipped("deepseek-v3-decode-ep144.json"), within({.time_s = 0.05, .memory_bytes = 0}));
+  const auto r = simulate(shipped("deepseek-v3-decode-ep144.json"), within({.time_s = 0.05, .memory_bytes = 0, .always_simulate = true}));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("ran longer than its limit of 50 ms"), std::string::npos) << r.error();
   EXPECT_NE(r.error().find("\"flow_time\""), std::string::npos) << r.error();
 }
 
 TEST(FlowLimits, ASimulationPastItsMemoryIsStoppedWithAnErrorThatNamesTheLimit) {
-  const auto r = simulate(shipped("deepseek-v3-decode-ep144.json"), within({.time_s = 0, .memory_bytes = 1 << 20}));
+  const auto r = simulate(shipped("deepseek-v3-decode-ep144.json"), within({.time_s = 0, .memory_bytes = 1 << 20, .always_simulate = true}));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("more than its limit of 1 MiB"), std::string::npos) << r.error();
   EXPECT_NE(r.error().find("\"flow_memory\""), std::string::npos) << r.error();
