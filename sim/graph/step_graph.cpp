@@ -146,7 +146,22 @@ int StepGraph::add(Task t) {
   return static_cast<int>(tasks.size()) - 1;
 }
 
+PortRates::PortRates(const Fabric& fabric) {
+  for (int tm = 0; tm < 2; ++tm) {
+    bandwidth[tm].resize(static_cast<std::size_t>(fabric.num_ports()));
+    latency[tm].resize(static_cast<std::size_t>(fabric.num_ports()));
+    for (int p = 0; p < fabric.num_ports(); ++p) {
+      bandwidth[tm][static_cast<std::size_t>(p)] = fabric.port_bandwidth(p, tm == 1);
+      latency[tm][static_cast<std::size_t>(p)] = fabric.port_latency(p, tm == 1);
+    }
+  }
+}
+
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
+  return collective_seconds(traffic, fabric, PortRates(fabric));
+}
+
+double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric, const PortRates& rates) {
   // Each network finishes after its busiest port's bytes plus its own latency; the collective
   // ends with the last network.
   if (fabric.wireless()) {
@@ -154,12 +169,16 @@ double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric) {
     for (int p = 0; p < traffic.n; ++p) air += fabric.airtime(p, traffic.sent_by(p), traffic.received_by(p));
     return air > 0 ? air + fabric.spec.scale_up.latency_s : 0.0;
   }
+  const bool tm = traffic.token_messages;
+  const std::vector<double>& bw = rates.bandwidth[tm ? 1 : 0];
+  const std::vector<double>& lat = rates.latency[tm ? 1 : 0];
   double worst = 0;
   for (int p = 0; p < traffic.n; ++p) {
     const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));
     if (bytes <= 0) continue;
-    const bool tm = traffic.token_messages;
-    worst = std::max(worst, bytes / fabric.port_bandwidth(p, tm) + fabric.port_latency(p, tm));
+    const auto k = static_cast<std::size_t>(p);
+    worst = std::max(worst, k < bw.size() ? bytes / bw[k] + lat[k]
+                                          : bytes / fabric.port_bandwidth(p, tm) + fabric.port_latency(p, tm));
   }
   return worst;
 }
@@ -239,13 +258,14 @@ Timeline evaluate_analytic(const StepGraph& graph) {
   // overlap): its duration is computed once.
   const TrafficMatrix* last_traffic = nullptr;
   double last_seconds = 0;
+  const PortRates rates(graph.fabric);
   for (std::size_t i = 0; i < n; ++i) {
     const Task& task = graph.tasks[i];
     double ready = 0;
     for (int d : task.deps) ready = std::max(ready, t.finish[static_cast<std::size_t>(d)]);
     if (task.is_collective() && task.traffic.get() != last_traffic) {
       last_traffic = task.traffic.get();
-      last_seconds = collective_seconds(*last_traffic, graph.fabric);
+      last_seconds = collective_seconds(*last_traffic, graph.fabric, rates);
     }
     const double dur = task.is_collective() ? last_seconds : task.seconds;
     t.start[i] = std::max(ready, task.release_s);
@@ -347,6 +367,7 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size
   // Seconds per link direction: ports [0, 2 x ports), then uplinks (group, k, direction).
   std::vector<double> busy(static_cast<std::size_t>(2 * f.num_ports() + 2 * std::max(groups, 0) * uplinks), 0.0);
   std::vector<double> bytes(busy.size(), 0.0);
+  const PortRates rates(f);
   auto up_slot = [&](int group, int k, bool down) {
     return static_cast<std::size_t>(2 * f.num_ports() + (group * uplinks + k) * 2 + (down ? 1 : 0));
   };
@@ -355,8 +376,9 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size
     if (!t.is_collective() || f.wireless()) continue;
     const TrafficMatrix& m = *t.traffic;
     const bool tm = m.token_messages;
+    const std::vector<double>& port_bw = rates.bandwidth[tm ? 1 : 0];
     for (int p = 0; p < m.n; ++p) {
-      const double bw = f.port_bandwidth(p, tm);
+      const double bw = static_cast<std::size_t>(p) < port_bw.size() ? port_bw[static_cast<std::size_t>(p)] : f.port_bandwidth(p, tm);
       if (bw <= 0) continue;
       const auto up = static_cast<std::size_t>(2 * p);
       bytes[up] += m.sent_by(p);

@@ -200,6 +200,17 @@ std::string shared_resource(const StepGraph& graph, const Timeline& closed_form)
 /// latency.
 double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric);
 
+/// Every port's bandwidth and latency on a fabric, for bulk transfers and for per-token messages
+/// (Fabric::port_bandwidth, Fabric::port_latency), computed once for the many collectives of a
+/// step.
+struct PortRates {
+  explicit PortRates(const Fabric& fabric);
+  std::vector<double> bandwidth[2], latency[2];  ///< [token_messages][port]
+};
+
+/// collective_seconds with the fabric's port rates already computed (the same value).
+double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric, const PortRates& rates);
+
 /// One direction of one link and the time its bytes need at its capacity, summed over
 /// collectives (see link_busy).
 struct LinkBusy {
