@@ -171,12 +171,13 @@ std::expected<CandidateIntervals, std::string> sample_candidate(const PlanSpec& 
                                                                int jobs);
 
 /// Whether a candidate with intervals stays within the SLOs under them: it meets them at the
-/// nominal figures and its p90 TPOT meets the TPOT SLO.
+/// nominal figures, its flow check (if it had one) did not miss the TPOT SLO, and its p90 TPOT
+/// meets the TPOT SLO.
 bool robust(const PlanSpec& spec, const Candidate& c);
 
 struct PlanUncertainty {
-  int samples = 0, figures = 0;
-  std::size_t sampled = 0, failed = 0, with_intervals = 0;
+  int samples = 0;
+  std::size_t sampled = 0, failed = 0;   ///< candidates sampled, and those whose samples failed
   std::optional<std::size_t> robust;   ///< the cheapest robust candidate (none: no candidate is)
   double wall_s = 0;
 };

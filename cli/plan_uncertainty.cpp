@@ -20,8 +20,6 @@ std::expected<sim::Timeline, std::string> no_flow(const sim::StepGraph&) {
 // the others (common random numbers), so candidates are compared under the same hardware.
 constexpr std::uint64_t kHypercubeSeed = 1;
 
-bool fitting(const Candidate& c) { return c.status == "ok" || c.status == "slo"; }
-
 }  // namespace
 
 double candidate_tpot(const sim::Report& r) {
@@ -90,7 +88,11 @@ std::expected<CandidateIntervals, std::string> sample_candidate(const PlanSpec& 
 }
 
 bool robust(const PlanSpec& spec, const Candidate& c) {
-  return c.status == "ok" && c.intervals && (!spec.slo_tpot_s || c.intervals->tpot_s.p90 <= *spec.slo_tpot_s);
+  if (c.status != "ok" || !c.intervals) return false;
+  if (!spec.slo_tpot_s) return true;
+  // A flow check that missed the SLO rules a candidate out, as it does for the winner.
+  if (c.flow_tpot_s && *c.flow_tpot_s > *spec.slo_tpot_s) return false;
+  return c.intervals->tpot_s.p90 <= *spec.slo_tpot_s;
 }
 
 PlanUncertainty sample_plan(const PlanSpec& spec, std::vector<Candidate>& all, const std::vector<std::size_t>& front,
@@ -104,7 +106,6 @@ PlanUncertainty sample_plan(const PlanSpec& spec, std::vector<Candidate>& all, c
     auto iv = sample_candidate(spec, c, samples, jobs);
     if (iv) {
       c.intervals = *iv;
-      out.figures = std::max(out.figures, iv->figures);
     } else {
       c.interval_error = iv.error();
       ++out.failed;
@@ -129,16 +130,13 @@ PlanUncertainty sample_plan(const PlanSpec& spec, std::vector<Candidate>& all, c
       break;
     }
   }
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    if (fitting(all[i]) && all[i].intervals) ++out.with_intervals;
-  }
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 
 nlohmann::json intervals_json(const CandidateIntervals& iv) {
   auto interval = [](const sim::Report::Interval& x) { return nlohmann::json{{"p10", x.p10}, {"p50", x.p50}, {"p90", x.p90}}; };
-  return {{"samples", iv.samples}, {"failed", iv.failed}, {"tpot_s", interval(iv.tpot_s)},
+  return {{"samples", iv.samples}, {"failed", iv.failed}, {"figures", iv.figures}, {"tpot_s", interval(iv.tpot_s)},
           {"usd_per_million_output_tokens", interval(iv.usd_per_million_tokens)},
           {"samples_meeting_tpot_slo", iv.meets_tpot_slo}};
 }
@@ -170,9 +168,20 @@ nlohmann::json report_plan_uncertainty(const PlanSpec& spec, const std::vector<C
   std::printf("\n");
   j["winner_intervals"] = intervals_json(iv);
   std::string why;
-  if (u.robust && *u.robust == winner) {
-    why = spec.slo_tpot_s ? "its p90 TPOT " + ms_text(iv.tpot_s.p90) + " meets the " + ms_text(*spec.slo_tpot_s) + " SLO"
-                          : "no TPOT SLO: every fitting candidate keeps its place";
+  const bool winner_robust = robust(spec, w);
+  if (!spec.slo_tpot_s) {
+    why = "no TPOT SLO: the intervals cannot move a candidate out of the SLOs";
+    std::printf("  the intervals keep the winner: %s\n", why.c_str());
+    j["winner_changed"] = false;
+  } else if (winner_robust && u.robust && *u.robust != winner) {
+    // A cheaper candidate is robust in closed form, but the flow check moved the winner past it.
+    const Candidate& r = all[*u.robust];
+    why = "its p90 TPOT " + ms_text(iv.tpot_s.p90) + " meets the " + ms_text(*spec.slo_tpot_s) + " SLO; the cheaper " +
+          r.describe(spec) + " meets it at p90 in closed form too, but its flow check did not confirm it";
+    std::printf("  the intervals keep the winner: %s\n", why.c_str());
+    j["winner_changed"] = false;
+  } else if (u.robust && *u.robust == winner) {
+    why = "its p90 TPOT " + ms_text(iv.tpot_s.p90) + " meets the " + ms_text(*spec.slo_tpot_s) + " SLO";
     std::printf("  the intervals keep the winner: %s\n", why.c_str());
     j["winner_changed"] = false;
   } else if (u.robust) {
