@@ -67,6 +67,7 @@ BENCHMARK(BM_P2_FlowDeepSeekV3Ep144)->Unit(benchmark::kMillisecond);
 void BM_P2_FlowDeepSeekV3Ep144SimGrid(benchmark::State& state) {
   Scenario s = load_file(kEp144);
   s.fidelity = Fidelity::flow;
+  s.limits.always_simulate = true;
   const FlowEvaluator simgrid = [](const StepGraph& g) { return engine::run_flow_within(g, {.always_simulate = true}); };
   for (auto _ : state) benchmark::DoNotOptimize(simulate(s, simgrid));
   state.SetItemsProcessed(state.iterations());

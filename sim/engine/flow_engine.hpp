@@ -20,10 +20,6 @@ struct FlowLimits {
   bool always_simulate = false;
 };
 
-/// The evaluator a flow timeline names when the closed form stood in for SimGrid.
-inline constexpr const char* kClosedFormStandIn =
-    "closed form: no link or device is used by two tasks at once, so flow fidelity gives the same timeline";
-
 /// Simulates `graph` in a child process and returns every task's start and finish; where no link
 /// or device is shared (shared_resource), and `limits.always_simulate` is off, the closed form
 /// gives them instead, without a child. Errors (the

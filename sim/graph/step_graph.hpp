@@ -193,6 +193,10 @@ struct Timeline {
 /// (docs/models.md, "When flow equals the closed form").
 std::string shared_resource(const StepGraph& graph, const Timeline& closed_form);
 
+/// The evaluator a flow timeline names when the closed form stood in for SimGrid.
+inline constexpr const char* kClosedFormStandIn =
+    "closed form: no link or device is used by two tasks at once, so flow fidelity gives the same timeline";
+
 /// Closed-form duration of a collective on `fabric`: the longest time any port needs for its
 /// bytes (the larger of sent and received, over its bandwidth) plus its network's latency, both
 /// for per-token messages when the traffic is (TrafficMatrix::token_messages). On a Wi-Fi cell

@@ -114,6 +114,7 @@ Deployment resolve_deployment(const Scenario& s) {
       .two_microbatch = s.overlap == "two-microbatch",
       .overlap_shared = s.overlap != "none",
       .stream_per_class = s.communication.stream_per_class,
+      .always_simulate = s.limits.always_simulate,
       .price_per_device_hour = s.price_per_device_hour ? s.price_per_device_hour : s.cluster.device->price_per_hour,
       .price_electricity_per_j = s.price_electricity_per_j,
       .straggler_devices = straggler_devices_of(s),

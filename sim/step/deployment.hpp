@@ -85,6 +85,9 @@ struct Deployment {
   bool two_microbatch = false;  ///< overlap "two-microbatch": two sub-batches interleave per pass
   bool overlap_shared = false;  ///< shared experts run while the dispatch is in flight
   bool stream_per_class = false;  ///< collectives of different classes on their own streams
+  /// Flow fidelity runs SimGrid even where the closed form gives the same timeline
+  /// (`moesim run --always-simulate`; Limits::always_simulate).
+  bool always_simulate = false;
   std::optional<double> price_per_device_hour;    ///< the scenario's, else the catalog's
   std::optional<double> price_electricity_per_j;  ///< $/J
   /// Stragglers (cluster.stragglers): the slow devices, ascending, and how many times longer

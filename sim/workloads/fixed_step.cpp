@@ -259,11 +259,18 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   r.nodes = d.par.nodes;
 
   // A closed-form run on a fabric whose spine can be the bottleneck keeps the traffic's pairs
-  // too, so that links_busiest shows the uplinks the closed form does not price.
-  DeploymentStep step = build_step(d, shape,
-                                   d.fabric.spec.spine_can_bind() || extension.needs_pairs ? TrafficDetail::pairs
-                                                                                           : traffic_detail_for(fidelity));
-  if (extension.apply) extension.apply(step);
+  // too, so that links_busiest shows the uplinks the closed form does not price. At flow
+  // fidelity the step is first built with per-port sums: where no link or device is shared the
+  // closed form stands in for SimGrid (shared_resource) and the pairs are never needed.
+  const bool pairs = d.fabric.spec.spine_can_bind() || extension.needs_pairs;
+  const bool try_stand_in = fidelity == Fidelity::flow && !d.always_simulate && !pairs;
+  const auto build = [&](TrafficDetail traffic) {
+    DeploymentStep built = build_step(d, shape, traffic);
+    if (extension.apply) extension.apply(built);
+    return built;
+  };
+  DeploymentStep step = build(pairs || (fidelity == Fidelity::flow && !try_stand_in) ? TrafficDetail::pairs
+                                                                                      : TrafficDetail::port_sums);
   memory_and_feasibility(step.memory, r);
   r.offload = step.offload;
   r.faults = fault_descriptions(d.fabric.spec);
@@ -277,12 +284,22 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
 
   Timeline timeline;
   std::optional<Timeline> closed_form;
-  if (fidelity == Fidelity::flow) {
+  if (try_stand_in) {
+    Timeline closed = evaluate_analytic(step.graph);
+    if (shared_resource(step.graph, closed).empty()) {
+      closed.evaluator = kClosedFormStandIn;
+      closed_form = closed;
+      timeline = std::move(closed);
+    } else {
+      step = build(TrafficDetail::pairs);  // the same step, with the pairs SimGrid needs
+    }
+  }
+  if (fidelity == Fidelity::flow && !closed_form) {
     auto t = flow(step.graph);
     if (!t) return std::unexpected(t.error());
     timeline = *std::move(t);
     closed_form = evaluate_analytic(step.graph);
-  } else {
+  } else if (fidelity != Fidelity::flow) {
     timeline = evaluate_analytic(step.graph);
   }
   const std::size_t first = static_cast<std::size_t>(step.last_step_first_task);

@@ -27,6 +27,13 @@ std::expected<Timeline, std::string> simgrid(const StepGraph& g) {
   return engine::run_flow_within(g, {.always_simulate = true});
 }
 
+// The scenario run through SimGrid at flow fidelity even where nothing is shared (the run's
+// step is then built with its pairs and handed to the flow evaluator).
+Scenario forced(Scenario s) {
+  s.limits.always_simulate = true;
+  return s;
+}
+
 Scenario default_with(Fidelity f) {
   moesim::Diagnostics diag;
   auto s = default_scenario(diag);
@@ -69,7 +76,7 @@ TEST(FlowEngine, ContentionOnOnePortSlowsTheCollective) {
 }
 
 TEST(FlowEngine, FullRunReportsSimulatorStatistics) {
-  auto r = simulate(default_with(Fidelity::flow), simgrid);
+  auto r = simulate(forced(default_with(Fidelity::flow)), simgrid);
   ASSERT_TRUE(r) << r.error();
   EXPECT_TRUE(r->feasible);
   EXPECT_GT(r->events, 0);
@@ -229,10 +236,10 @@ TEST(FlowEngine, TrafficInsideALeafIgnoresTheOversubscription) {
 TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
   auto s = shipped("deepseek-v3-prefill-ep32-oversubscribed.json");
   ASSERT_TRUE(s);
-  auto flow = simulate(*s, simgrid);
+  auto flow = simulate(forced(*s), simgrid);
   ASSERT_TRUE(flow) << flow.error();
   s->fidelity = Fidelity::analytic;
-  auto closed = simulate(*s, simgrid);
+  auto closed = simulate(forced(*s), simgrid);
   ASSERT_TRUE(closed) << closed.error();
   ASSERT_TRUE(flow->contention);
   EXPECT_FALSE(closed->contention);
@@ -251,7 +258,7 @@ TEST(FlowEngine, ReportStatesWhatContentionAddsOverTheClosedForm) {
 
   s->fidelity = Fidelity::flow;
   s->cluster.scale_out->oversubscription = 1;
-  auto full = simulate(*s, simgrid);
+  auto full = simulate(forced(*s), simgrid);
   ASSERT_TRUE(full) << full.error();
   ASSERT_TRUE(full->contention);
   EXPECT_EQ(full->contention->added_s, 0.0);
@@ -309,12 +316,12 @@ TEST(FlowEngine, PxnTakesCrossRailTrafficOffTheSpine) {
   s->communication.all_to_all = AllToAllAlgorithm::direct;
   s->cluster.scale_out->topology = moesim::hw::ScaleOutTopology::rail_optimized;
   s->cluster.scale_out->oversubscription = 2;
-  auto without = simulate(*s, simgrid);
+  auto without = simulate(forced(*s), simgrid);
   ASSERT_TRUE(without) << without.error();
   ASSERT_TRUE(without->contention);
   EXPECT_GT(without->contention->added_s, 0.05 * without->step_time_s);
   s->cluster.scale_out->pxn = true;
-  auto with = simulate(*s, simgrid);
+  auto with = simulate(forced(*s), simgrid);
   ASSERT_TRUE(with) << with.error();
   ASSERT_TRUE(with->contention);
   EXPECT_EQ(with->contention->added_s, 0.0);
@@ -470,7 +477,7 @@ TEST(FlowEngine, BackgroundTrafficSharesTheStepsPortsButHoldsNothing) {
 TEST(FlowEngine, KvTransfersDuringDecodeShareTheDecodeNics) {
   auto s = shipped("qwen3-235b-disaggregated-3x8-h100-kv.json");
   ASSERT_TRUE(s);
-  auto flow = simulate(*s, simgrid);
+  auto flow = simulate(forced(*s), simgrid);
   ASSERT_TRUE(flow) << flow.error();
   ASSERT_TRUE(flow->feasible) << flow->reason;
   ASSERT_TRUE(flow->serving && flow->contention);
@@ -508,7 +515,7 @@ TEST(FlowStandIn, WhereNothingIsSharedTheClosedFormIsSimGridsTimeline) {
   const auto fast = engine::run_flow(step.graph);
   const auto slow = simgrid(step.graph);
   ASSERT_TRUE(fast && slow);
-  EXPECT_EQ(fast->evaluator, engine::kClosedFormStandIn);
+  EXPECT_EQ(fast->evaluator, kClosedFormStandIn);
   EXPECT_EQ(slow->evaluator, "SimGrid");
   EXPECT_EQ(fast->events, static_cast<long long>(step.graph.tasks.size()));
   for (std::size_t i = 0; i < step.graph.tasks.size(); ++i) {
@@ -518,7 +525,7 @@ TEST(FlowStandIn, WhereNothingIsSharedTheClosedFormIsSimGridsTimeline) {
   // The report says which evaluator timed the step.
   const auto r = simulate(*s, engine::run_flow);
   ASSERT_TRUE(r) << r.error();
-  EXPECT_EQ(r->to_json()["simulator"]["evaluator"], engine::kClosedFormStandIn);
+  EXPECT_EQ(r->to_json()["simulator"]["evaluator"], kClosedFormStandIn);
 }
 
 // Two collectives at once on one port, two kernels at once on one device, or a spine that can
@@ -545,7 +552,7 @@ TEST(FlowStandIn, ASharedPortDeviceOrSpineGoesToSimGrid) {
   EXPECT_EQ(shared_resource(apart, evaluate_analytic(apart)), "");
   const auto a = engine::run_flow(apart);
   ASSERT_TRUE(a);
-  EXPECT_EQ(a->evaluator, engine::kClosedFormStandIn);
+  EXPECT_EQ(a->evaluator, kClosedFormStandIn);
   EXPECT_NEAR(a->makespan, 1e9 / 100e9 + 2e-6, 1e-12);
   // 1 -> 0 twice: device 0's port receives both at once (and 1's sends both), at half the rate each.
   const StepGraph together = graph(1);
