@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "step/step.hpp"
 #include "catalog.hpp"
 #include "engine/engine.hpp"
@@ -522,10 +524,24 @@ TEST(FlowStandIn, WhereNothingIsSharedTheClosedFormIsSimGridsTimeline) {
     ASSERT_NEAR(fast->start[i], slow->start[i], 1e-9 * slow->makespan) << "task " << i;
     ASSERT_NEAR(fast->finish[i], slow->finish[i], 1e-9 * slow->makespan) << "task " << i;
   }
-  // The report says which evaluator timed the step.
+  // The report says which evaluator timed the step, and a stood-in flow report is the
+  // closed-form report (its fidelity, evaluator, energy source and zero contention aside).
   const auto r = simulate(*s, engine::run_flow);
   ASSERT_TRUE(r) << r.error();
-  EXPECT_EQ(r->to_json()["simulator"]["evaluator"], kClosedFormStandIn);
+  nlohmann::json flow = r->to_json();
+  EXPECT_EQ(flow["simulator"]["evaluator"], kClosedFormStandIn);
+  ASSERT_TRUE(r->contention);
+  EXPECT_EQ(r->contention->added_s, 0.0);
+  Scenario closed_form = *s;
+  closed_form.fidelity = Fidelity::analytic;
+  nlohmann::json analytic = simulate(closed_form, engine::run_flow)->to_json();
+  for (auto* j : {&flow, &analytic}) {
+    j->erase("simulator");
+    j->erase("fidelity");
+    j->erase("contention");
+    (*j)["energy"].erase("source");
+  }
+  EXPECT_EQ(flow, analytic);
 }
 
 // Two collectives at once on one port, two kernels at once on one device, or a spine that can
