@@ -72,10 +72,6 @@ std::vector<std::string> read_names(ObjectReader& r, const std::string& key, std
   return out;
 }
 
-// Evaluations never reach the flow engine: candidates are analytic.
-std::expected<sim::Timeline, std::string> no_flow(const sim::StepGraph&) {
-  return std::unexpected(std::string("moesim plan evaluates candidates at analytic fidelity"));
-}
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -465,6 +461,10 @@ json candidate_scenario(const PlanSpec& spec, const Candidate& c, bool prefill, 
   return s;
 }
 
+std::expected<sim::Timeline, std::string> no_flow(const sim::StepGraph&) {
+  return std::unexpected(std::string("moesim plan evaluates candidates at analytic fidelity"));
+}
+
 std::expected<sim::Report, std::string> run_analytic(const PlanSpec& spec, const json& scenario) {
   Diagnostics diag;
   auto s = sim::scenario_from_json(scenario, fs::path(spec.file).parent_path().string(), diag);
@@ -494,7 +494,7 @@ void evaluate_candidate(const PlanSpec& spec, Candidate& c, const std::vector<Pr
     return;
   }
   c.tpot_s = candidate_tpot(*r);
-  c.instance_tokens_per_s = r->output_tokens_per_s;
+  c.instance_tokens_per_s = c.decode_tokens_per_s = r->output_tokens_per_s;
   c.memory_fraction = r->memory_capacity > 0 ? r->memory_total / r->memory_capacity : 0;
   c.phases_s = r->phases_s;
   if (r->feasible && c.instance_tokens_per_s > 0) {

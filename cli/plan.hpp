@@ -115,6 +115,7 @@ struct Candidate {
   std::string reason;            ///< why not ok
   double tpot_s = 0, ttft_s = -1;   ///< ttft -1: not estimated
   double instance_tokens_per_s = 0;
+  double decode_tokens_per_s = 0;   ///< the decode run's own rate, before the prefill side's share
   int replicas = 0;              ///< deployments needed for the workload's rate
   double usd_per_hour = 0;       ///< all replicas
   double usd_per_million_tokens = 0;  ///< at the required rate
@@ -146,6 +147,9 @@ void evaluate_candidate(const PlanSpec& spec, Candidate& c, const std::vector<Pr
 
 /// The prompt's cached tokens for a candidate's prefill (0 with the prefix cache off).
 int cached_prompt_tokens(const PlanSpec& spec, bool prefix_cache);
+
+/// The flow evaluator of the plan's closed-form runs: they never reach it (an error if one did).
+std::expected<sim::Timeline, std::string> no_flow(const sim::StepGraph&);
 
 /// A scenario run at analytic fidelity, or the first error of its validation or simulation.
 std::expected<sim::Report, std::string> run_analytic(const PlanSpec& spec, const nlohmann::json& scenario);

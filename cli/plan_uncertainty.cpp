@@ -12,10 +12,6 @@
 namespace moesim::tools {
 namespace {
 
-std::expected<sim::Timeline, std::string> no_flow(const sim::StepGraph&) {
-  return std::unexpected(std::string("plan intervals are sampled in closed form"));
-}
-
 // The Latin hypercube's seed: every candidate sees the same draws of the figures it shares with
 // the others (common random numbers), so candidates are compared under the same hardware.
 constexpr std::uint64_t kHypercubeSeed = 1;
@@ -41,13 +37,10 @@ std::expected<CandidateIntervals, std::string> sample_candidate(const PlanSpec& 
   const auto s = sim::scenario_from_json(candidate_scenario(spec, c, false, "analytic"),
                                          std::filesystem::path(spec.file).parent_path().string(), diag);
   if (!s) return std::unexpected(std::string("the candidate's scenario is invalid"));
-  // The decode run alone, unscaled: the candidate's output rate over it is the share its prefill
-  // side leaves (colocated prefills, evaluate_prefill), held at the nominal in every sample.
-  const auto nominal = sim::simulate(*s, no_flow);
-  if (!nominal || !nominal->simulated || nominal->output_tokens_per_s <= 0) {
-    return std::unexpected("the nominal run failed: " + (nominal ? nominal->reason : nominal.error()));
-  }
-  const double share = c.instance_tokens_per_s / nominal->output_tokens_per_s;
+  // The candidate's output rate over its decode run's is the share its prefill side leaves
+  // (colocated prefills, evaluate_prefill), held at the nominal in every sample.
+  if (c.decode_tokens_per_s <= 0) return std::unexpected(std::string("the candidate has no decode rate to sample"));
+  const double share = c.instance_tokens_per_s / c.decode_tokens_per_s;
   const std::vector<sim::UncertainFigure> figures = sim::uncertain_figures(*s);
   const auto unit = sim::latin_hypercube(figures.size(), samples, kHypercubeSeed);
   struct Sample {
