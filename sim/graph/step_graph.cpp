@@ -109,8 +109,7 @@ double TrafficMatrix::at(int src, int dst) const {
   return s;
 }
 
-double TrafficMatrix::sent_by(int d) const {
-  if (final_) return sent_[static_cast<std::size_t>(d)];
+double TrafficMatrix::sum_sent_by(int d) const {
   double s = 0;
   for (const Entry& e : entries_) {
     if (e.src == d) s += e.bytes;
@@ -118,8 +117,7 @@ double TrafficMatrix::sent_by(int d) const {
   return s;
 }
 
-double TrafficMatrix::received_by(int d) const {
-  if (final_) return received_[static_cast<std::size_t>(d)];
+double TrafficMatrix::sum_received_by(int d) const {
   double s = 0;
   for (const Entry& e : entries_) {
     if (e.dst == d) s += e.bytes;
@@ -371,20 +369,22 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size
   auto up_slot = [&](int group, int k, bool down) {
     return static_cast<std::size_t>(2 * f.num_ports() + (group * uplinks + k) * 2 + (down ? 1 : 0));
   };
+  // Each port's bytes per rate class (plain, per-token messages), summed over the collectives
+  // and divided by the class's bandwidth once at the end.
+  const auto ports = static_cast<std::size_t>(f.num_ports());
+  std::vector<double> sent[2] = {std::vector<double>(ports, 0.0), std::vector<double>(ports, 0.0)};
+  std::vector<double> received[2] = {sent[0], sent[0]};
   for (std::size_t i = first; i < g.tasks.size(); ++i) {
     const Task& t = g.tasks[i];
     if (!t.is_collective() || f.wireless()) continue;
     const TrafficMatrix& m = *t.traffic;
     const bool tm = m.token_messages;
-    const std::vector<double>& port_bw = rates.bandwidth[tm ? 1 : 0];
-    for (int p = 0; p < m.n; ++p) {
-      const double bw = static_cast<std::size_t>(p) < port_bw.size() ? port_bw[static_cast<std::size_t>(p)] : f.port_bandwidth(p, tm);
-      if (bw <= 0) continue;
-      const auto up = static_cast<std::size_t>(2 * p);
-      bytes[up] += m.sent_by(p);
-      bytes[up + 1] += m.received_by(p);
-      busy[up] += m.sent_by(p) / bw;
-      busy[up + 1] += m.received_by(p) / bw;
+    std::vector<double>& s = sent[tm ? 1 : 0];
+    std::vector<double>& r = received[tm ? 1 : 0];
+    const auto n = std::min(static_cast<std::size_t>(m.n), ports);
+    for (std::size_t p = 0; p < n; ++p) {
+      s[p] += m.sent_by(static_cast<int>(p));
+      r[p] += m.received_by(static_cast<int>(p));
     }
     if (groups < 2 || !m.has_pairs()) continue;
     const double slower = tm ? spec.scale_out.effective_bandwidth() / spec.scale_out.message_bandwidth() : 1.0;
@@ -398,6 +398,16 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size
         bytes[slot] += e.bytes;
         busy[slot] += e.bytes * slower / uplink_bw;
       }
+    }
+  }
+  for (int tm = 0; tm < 2; ++tm) {
+    for (std::size_t p = 0; p < ports; ++p) {
+      const double bw = rates.bandwidth[tm][p];
+      if (bw <= 0) continue;
+      bytes[2 * p] += sent[tm][p];
+      bytes[2 * p + 1] += received[tm][p];
+      busy[2 * p] += sent[tm][p] / bw;
+      busy[2 * p + 1] += received[tm][p] / bw;
     }
   }
   // The busiest first (ties in slot order), named only when kept: naming every port of a large

@@ -58,8 +58,9 @@ struct TrafficMatrix {
   double at(int src, int dst) const;
   /// The pairs with bytes; after finalize(): one entry per pair, sorted by (src, dst).
   const std::vector<Entry>& entries() const { return entries_; }
-  double sent_by(int d) const;
-  double received_by(int d) const;
+  /// Bytes port d sends / receives (O(1) once final).
+  double sent_by(int d) const { return final_ ? sent_[static_cast<std::size_t>(d)] : sum_sent_by(d); }
+  double received_by(int d) const { return final_ ? received_[static_cast<std::size_t>(d)] : sum_received_by(d); }
   double total() const;
   /// Merges repeated pairs and caches the per-port sums so the queries above are O(1) (at() is
   /// a binary search); call once the matrix is final. Sums are taken in row-major order, as over
@@ -69,6 +70,9 @@ struct TrafficMatrix {
   double busiest_port_bytes() const;
 
  private:
+  double sum_sent_by(int d) const;
+  double sum_received_by(int d) const;
+
   std::vector<Entry> entries_;
   bool sums_only_ = false;
   bool final_ = false;

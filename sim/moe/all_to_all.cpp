@@ -143,11 +143,29 @@ class AllToAllBuilder {
       t_all += tok(d);
       h_all += per_device(d);
     }
+    // Inside each node, device pairs over the switch: device i sends its tokens' hits on each
+    // node-mate (and receives them back in the combine), and receives each node-mate's tokens'
+    // hits on itself. Sums over the node-mates are the node's sums without i, taken as the sum
+    // before i plus the sum after it (no cancellation): O(devices), not O(devices x per node).
+    std::vector<double> tok_after(static_cast<std::size_t>(per_node_) + 1), hit_after(tok_after);
     for (int node = 0; node < nodes_; ++node) {
+      const int base = node * per_node_;
+      tok_after[static_cast<std::size_t>(per_node_)] = hit_after[static_cast<std::size_t>(per_node_)] = 0;
+      for (int i = per_node_ - 1; i >= 0; --i) {
+        tok_after[static_cast<std::size_t>(i)] = tok_after[static_cast<std::size_t>(i) + 1] + tok(base + i);
+        hit_after[static_cast<std::size_t>(i)] = hit_after[static_cast<std::size_t>(i) + 1] + per_device(base + i);
+      }
+      double tok_before = 0, hit_before = 0;
       for (int i = 0; i < per_node_; ++i) {
-        for (int j = 0; j < per_node_; ++j) {
-          if (i != j) send_sums(node * per_node_ + i, node * per_node_ + j, tok(node * per_node_ + i) * per_device(node * per_node_ + j));
-        }
+        const auto s = static_cast<std::size_t>(base + i);
+        const double out = tok(base + i) * (hit_before + hit_after[static_cast<std::size_t>(i) + 1]);
+        const double in = per_device(base + i) * (tok_before + tok_after[static_cast<std::size_t>(i) + 1]);
+        disp_sent_[s] += out * bd_;
+        comb_recv_[s] += out * bc_;
+        disp_recv_[s] += in * bd_;
+        comb_sent_[s] += in * bc_;
+        tok_before += tok(base + i);
+        hit_before += per_device(base + i);
       }
     }
     std::vector<double> h_local(static_cast<std::size_t>(per_node_), 0.0);

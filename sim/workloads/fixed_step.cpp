@@ -122,25 +122,35 @@ EnergyStats energy(const Deployment& d, const DeploymentStep& step, const Timeli
 // bytes (the larger direction) over the port's bandwidth; the sum over the step's ports and
 // collectives, divided by ports x step time, is the average utilisation of that link class.
 void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
-  double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
-  int ports_up = 0, ports_out = 0;
-  for (int p = 0; p < g.fabric.num_ports(); ++p) {
-    if (g.is_step_port(p)) ++(g.fabric.is_nic(p) ? ports_out : ports_up);
-  }
+  // Per step port over the step's collectives: the bytes it sends, and those of its larger
+  // direction (what keeps it busy); divided by its bandwidth once at the end.
+  const auto ports = static_cast<std::size_t>(g.fabric.num_ports());
+  std::vector<double> sent(ports, 0.0), larger(ports, 0.0);
   for (std::size_t i = first; i < g.tasks.size(); ++i) {
     const Task& task = g.tasks[i];
     if (!task.is_collective()) continue;
-    for (int p = 0; p < task.traffic->n; ++p) {
-      if (!g.is_step_port(p)) continue;
-      const double sent = task.traffic->sent_by(p);
-      const double busy = std::max(sent, task.traffic->received_by(p)) / g.fabric.port_bandwidth(p);
-      if (g.fabric.is_nic(p)) {
-        busy_out += busy;
-        bytes_out += sent;
-      } else {
-        busy_up += busy;
-        bytes_up += sent;
-      }
+    const TrafficMatrix& m = *task.traffic;
+    const auto n = std::min(static_cast<std::size_t>(m.n), ports);
+    for (std::size_t p = 0; p < n; ++p) {
+      const double s = m.sent_by(static_cast<int>(p));
+      sent[p] += s;
+      larger[p] += std::max(s, m.received_by(static_cast<int>(p)));
+    }
+  }
+  double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
+  int ports_up = 0, ports_out = 0;
+  for (std::size_t p = 0; p < ports; ++p) {
+    const int port = static_cast<int>(p);
+    if (!g.is_step_port(port)) continue;
+    const double busy = larger[p] / g.fabric.port_bandwidth(port);
+    if (g.fabric.is_nic(port)) {
+      ++ports_out;
+      busy_out += busy;
+      bytes_out += sent[p];
+    } else {
+      ++ports_up;
+      busy_up += busy;
+      bytes_up += sent[p];
     }
   }
   if (r.step_time_s <= 0) return;
