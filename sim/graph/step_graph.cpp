@@ -171,6 +171,15 @@ double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric, co
   const std::vector<double>& bw = rates.bandwidth[tm ? 1 : 0];
   const std::vector<double>& lat = rates.latency[tm ? 1 : 0];
   double worst = 0;
+  if (traffic.is_final() && static_cast<std::size_t>(traffic.n) <= bw.size()) {
+    const std::vector<double>& sent = traffic.sent();
+    const std::vector<double>& received = traffic.received();
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      const double bytes = std::max(sent[k], received[k]);
+      if (bytes > 0) worst = std::max(worst, bytes / bw[k] + lat[k]);
+    }
+    return worst;
+  }
   for (int p = 0; p < traffic.n; ++p) {
     const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));
     if (bytes <= 0) continue;
@@ -382,9 +391,18 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size
     std::vector<double>& s = sent[tm ? 1 : 0];
     std::vector<double>& r = received[tm ? 1 : 0];
     const auto n = std::min(static_cast<std::size_t>(m.n), ports);
-    for (std::size_t p = 0; p < n; ++p) {
-      s[p] += m.sent_by(static_cast<int>(p));
-      r[p] += m.received_by(static_cast<int>(p));
+    if (m.is_final()) {
+      const double* ms = m.sent().data();
+      const double* mr = m.received().data();
+      for (std::size_t p = 0; p < n; ++p) {
+        s[p] += ms[p];
+        r[p] += mr[p];
+      }
+    } else {
+      for (std::size_t p = 0; p < n; ++p) {
+        s[p] += m.sent_by(static_cast<int>(p));
+        r[p] += m.received_by(static_cast<int>(p));
+      }
     }
     if (groups < 2 || !m.has_pairs()) continue;
     const double slower = tm ? spec.scale_out.effective_bandwidth() / spec.scale_out.message_bandwidth() : 1.0;

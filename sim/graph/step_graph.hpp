@@ -62,6 +62,10 @@ struct TrafficMatrix {
   double sent_by(int d) const { return final_ ? sent_[static_cast<std::size_t>(d)] : sum_sent_by(d); }
   double received_by(int d) const { return final_ ? received_[static_cast<std::size_t>(d)] : sum_received_by(d); }
   double total() const;
+  /// Whether the per-port sums are cached (finalize() or port_sums): sent() and received() hold them.
+  bool is_final() const { return final_; }
+  const std::vector<double>& sent() const { return sent_; }
+  const std::vector<double>& received() const { return received_; }
   /// Merges repeated pairs and caches the per-port sums so the queries above are O(1) (at() is
   /// a binary search); call once the matrix is final. Sums are taken in row-major order, as over
   /// the dense matrix.

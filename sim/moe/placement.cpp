@@ -224,7 +224,7 @@ double miss_probability(double f, double a, double n) {
 }  // namespace
 
 TokenHits token_hits(const ExpertPlacement& p, const std::vector<double>& counts, double tokens,
-                     const RoutingGroups& groups, bool per_pair) {
+                     const RoutingGroups& groups, bool per_pair, bool nodes_too) {
   TokenHits h;
   const int n = p.devices;
   const int nodes = std::max(1, n / p.devices_per_node);
@@ -264,6 +264,7 @@ TokenHits token_hits(const ExpertPlacement& p, const std::vector<double>& counts
       h.device[static_cast<std::size_t>(d)] = 1.0 - miss(d, d + 1);
     }
   }
+  if (!nodes_too) return h;
   h.node.resize(static_cast<std::size_t>(nodes));
   for (int node = 0; node < nodes; ++node) {
     h.node[static_cast<std::size_t>(node)] = 1.0 - miss(node * p.devices_per_node, (node + 1) * p.devices_per_node);

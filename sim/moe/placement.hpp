@@ -61,8 +61,9 @@ struct RoutingGroups {
 /// f of the group's assignment mass, P(miss S | group used) = prod_{i < a} (1 - f n / (n - i))
 /// with a assignments among n experts (exact for uniform routing: the hypergeometric miss
 /// probability), and P(miss S) = prod_g [(1 - P(g)) + P(g) P(miss S | g)]. `per_pair`: the device
-/// figure is the expected assignments instead (low-latency kernels send each pair).
+/// figure is the expected assignments instead (low-latency kernels send each pair). `nodes`:
+/// whether to fill the per-node figures too (only DeepEP's normal kernels use them).
 TokenHits token_hits(const ExpertPlacement& placement, const std::vector<double>& counts, double tokens,
-                     const RoutingGroups& groups, bool per_pair);
+                     const RoutingGroups& groups, bool per_pair, bool nodes = true);
 
 }  // namespace moesim::sim

@@ -12,6 +12,7 @@
 // A power cap picks, per kernel, the fastest state whose power stays under the cap: a
 // compute-bound kernel slows by up to 1/f, a memory-bound one much less, often not at all.
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <vector>
@@ -74,6 +75,12 @@ class CostModel {
   /// A grouped GEMM (one group per expert, `rows_per_group` rows each on average): gemm() slowed
   /// by the measured grouped-GEMM relative efficiency.
   KernelCost grouped_gemm(double flops, double bytes, double rows_per_group, double k = 0) const;
+  /// Whether every kernel runs at the fastest clock (one performance state, or a power cap the
+  /// fastest state's busy power fits under): then a kernel's time never falls as its FLOPs and
+  /// bytes grow at the same rows-to-FLOPs ratio.
+  bool one_clock() const {
+    return power_.pstates.size() <= 1 || std::max(power_.pstates.front().busy_w, power_.idle_w) <= power_.cap_w;
+  }
 
   /// The attention kernel (scores and weighted sum over the KV cache, flash-style): its matmuls
   /// run in bf16 whatever the weights' dtype, at the bf16 GEMM efficiency (the profile's bf16

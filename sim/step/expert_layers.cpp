@@ -107,6 +107,12 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
   const double mats = d_.model.mlp_matrices();
   const double inter = d_.model.mlp_intermediate(lp.routed_expert) / d_.par.expert_tp;
   const double depth = inter > 0 ? 1.0 / ((mats - 1.0) / mats / d_.model.hidden + 1.0 / mats / inter) : 0.0;
+  // At one clock a device with as many slots as the straggler so far, no more assignments and
+  // no more experts touched cannot be slower (its GEMM's FLOPs, bytes and rows per group are no
+  // larger): its cost is not computed.
+  const bool monotone = d_.cost.one_clock();
+  std::size_t slowest_slots = 0;
+  double slowest_touched = 0;
   for (int d = 0; d < ep_; ++d) {
     const auto& slots = placement.held[static_cast<std::size_t>(d)];
     const double pairs = loads[static_cast<std::size_t>(d)];
@@ -115,6 +121,7 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
       const auto ee = static_cast<std::size_t>(e);
       touched += std::min(1.0, draw.counts[ee] / placement.replicas[ee]);
     }
+    if (monotone && d > 0 && slots.size() == slowest_slots && pairs <= lx.pairs && touched <= slowest_touched) continue;
     const double rows = slots.empty() ? 0.0 : pairs / static_cast<double>(slots.size());
     const KernelCost c =
         rows > 0 ? d_.cost.grouped_gemm(2.0 * pairs * params,
@@ -125,6 +132,8 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
       lx.straggler = c;
       lx.rows = rows;
       lx.pairs = pairs;
+      slowest_slots = slots.size();
+      slowest_touched = touched;
     }
   }
 }
@@ -176,10 +185,11 @@ const RoutingGroups& ExpertLayerBuilder::routing_groups(const LayerRoutingDraw& 
 // cluster's ports.
 void ExpertLayerBuilder::all_to_all(const LayerRoutingDraw& draw, double tokens, int stage, LayerExperts& lx) {
   const RoutingGroups& groups = routing_groups(draw);
-  const TokenHits hits = token_hits(placement_, draw.counts, tokens, groups,
-                                    a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency);
-  a2a_.device_hit = hits.device;
-  a2a_.node_hit = hits.node;
+  TokenHits hits = token_hits(placement_, draw.counts, tokens, groups,
+                                    a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency,
+                                    a2a_.algorithm == AllToAllAlgorithm::deepep_normal);
+  a2a_.device_hit = std::move(hits.device);
+  a2a_.node_hit = std::move(hits.node);
   const AllToAllTraffic local = expert_all_to_all(stage_, a2a_, pairs_);
   if (etp_ > 1) {
     lx.dispatch = slices_on_cluster(*local.dispatch, stage);

@@ -131,6 +131,15 @@ void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
     if (!task.is_collective()) continue;
     const TrafficMatrix& m = *task.traffic;
     const auto n = std::min(static_cast<std::size_t>(m.n), ports);
+    if (m.is_final()) {
+      const double* ms = m.sent().data();
+      const double* mr = m.received().data();
+      for (std::size_t p = 0; p < n; ++p) {
+        sent[p] += ms[p];
+        larger[p] += std::max(ms[p], mr[p]);
+      }
+      continue;
+    }
     for (std::size_t p = 0; p < n; ++p) {
       const double s = m.sent_by(static_cast<int>(p));
       sent[p] += s;
