@@ -136,10 +136,19 @@ class AllToAllBuilder {
     std::vector<double> t_node(static_cast<std::size_t>(nodes_), 0.0), h_node(t_node),
         t_local(static_cast<std::size_t>(per_node_), 0.0);
     double t_all = 0, h_all = 0;
+    // Each device's node, index in it and NIC port, once (integer divisions were a good part of
+    // this function's time).
+    std::vector<int> node_of(static_cast<std::size_t>(n_)), index_of(node_of), nic_of(node_of);
     for (int d = 0; d < n_; ++d) {
-      t_node[static_cast<std::size_t>(f_.spec.node_of(d))] += tok(d);
-      h_node[static_cast<std::size_t>(f_.spec.node_of(d))] += per_device(d);
-      t_local[static_cast<std::size_t>(f_.spec.local_index(d))] += tok(d);
+      const auto k = static_cast<std::size_t>(d);
+      node_of[k] = f_.spec.node_of(d);
+      index_of[k] = f_.spec.local_index(d);
+      nic_of[k] = f_.num_nics() > 0 ? f_.nic_port(d) : -1;
+    }
+    for (int d = 0; d < n_; ++d) {
+      t_node[static_cast<std::size_t>(node_of[static_cast<std::size_t>(d)])] += tok(d);
+      h_node[static_cast<std::size_t>(node_of[static_cast<std::size_t>(d)])] += per_device(d);
+      t_local[static_cast<std::size_t>(index_of[static_cast<std::size_t>(d)])] += tok(d);
       t_all += tok(d);
       h_all += per_device(d);
     }
@@ -169,37 +178,38 @@ class AllToAllBuilder {
       }
     }
     std::vector<double> h_local(static_cast<std::size_t>(per_node_), 0.0);
-    for (int d = 0; d < n_; ++d) h_local[static_cast<std::size_t>(f_.spec.local_index(d))] += per_device(d);
+    for (int d = 0; d < n_; ++d) h_local[static_cast<std::size_t>(index_of[static_cast<std::size_t>(d)])] += per_device(d);
     for (int d = 0; d < n_; ++d) {
-      const auto m = static_cast<std::size_t>(f_.spec.node_of(d));
+      const auto m = static_cast<std::size_t>(node_of[static_cast<std::size_t>(d)]);
+      const int nic = nic_of[static_cast<std::size_t>(d)];
       if (f_.num_nics() == 0) continue;  // one node without a scale-out network: nothing leaves it
       if (pxn_) {
         // d's NIC carries, to d's rail in other nodes, the tokens of every device of its node (its
         // own directly, its node-mates' after an NVLink hop to d); it receives as without PXN.
         // The NVLink hop: d sends its tokens for other rails' remote devices to the node-mates
         // on those rails, and receives its node-mates' tokens for its own rail's remote devices.
-        const auto li = static_cast<std::size_t>(f_.spec.local_index(d));
+        const auto li = static_cast<std::size_t>(index_of[static_cast<std::size_t>(d)]);
         const double rail_elsewhere = h_local[li] - per_device(d);
-        add_sent(f_.nic_port(d), t_node[m] * rail_elsewhere);
-        add_recv(f_.nic_port(d), per_device(d) * (t_all - t_node[m]));
+        add_sent(nic, t_node[m] * rail_elsewhere);
+        add_recv(nic, per_device(d) * (t_all - t_node[m]));
         add_sent(d, tok(d) * ((h_all - h_node[m]) - rail_elsewhere));
         add_recv(d, (t_node[m] - tok(d)) * rail_elsewhere);
         continue;
       }
       if (a_.algorithm != AllToAllAlgorithm::deepep_normal) {
-        add_sent(f_.nic_port(d), tok(d) * (h_all - h_node[m]));
-        add_recv(f_.nic_port(d), per_device(d) * (t_all - t_node[m]));
+        add_sent(nic, tok(d) * (h_all - h_node[m]));
+        add_recv(nic, per_device(d) * (t_all - t_node[m]));
         continue;
       }
       // d as a relay: tokens of other nodes' GPUs with its local index, for the rest of its node;
       // d as a destination: tokens relayed by the other GPUs of its node.
-      const auto li = static_cast<std::size_t>(f_.spec.local_index(d));
+      const auto li = static_cast<std::size_t>(index_of[static_cast<std::size_t>(d)]);
       const double same_index_elsewhere = t_local[li] - tok(d);
       add_sent(d, same_index_elsewhere * (h_node[m] - per_device(d)));
       add_recv(d, per_device(d) * ((t_all - t_node[m]) - same_index_elsewhere));
       for (int node = 0; node < nodes_; ++node) {
         if (node == static_cast<int>(m)) continue;
-        send_sums(f_.nic_port(d), f_.nic_port(node * per_node_ + static_cast<int>(li)), tok(d) * per_node_hit(node));
+        send_sums(nic, nic_of[static_cast<std::size_t>(node * per_node_) + li], tok(d) * per_node_hit(node));
       }
     }
     *disp_ = TrafficMatrix::port_sums(std::move(disp_sent_), std::move(disp_recv_));

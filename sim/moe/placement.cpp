@@ -185,14 +185,19 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
 }
 
 std::vector<double> device_loads(const ExpertPlacement& p, const std::vector<double>& counts) {
-  std::vector<double> load(p.held.size(), 0.0);
+  std::vector<double> load;
+  device_loads(p, counts, load);
+  return load;
+}
+
+void device_loads(const ExpertPlacement& p, const std::vector<double>& counts, std::vector<double>& load) {
+  load.assign(p.held.size(), 0.0);
   for (std::size_t d = 0; d < p.held.size(); ++d) {
     for (int e : p.held[d]) {
       const auto ee = static_cast<std::size_t>(e);
       load[d] += counts[ee] / p.replicas[ee];
     }
   }
-  return load;
 }
 
 double max_over_mean(const std::vector<double>& values) {

@@ -32,6 +32,8 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
 /// Assignments each device receives when expert e receives counts[e] (spread evenly over its
 /// replicas).
 std::vector<double> device_loads(const ExpertPlacement& placement, const std::vector<double>& counts);
+/// The same into `out` (resized), for a caller that reuses one buffer.
+void device_loads(const ExpertPlacement& p, const std::vector<double>& counts, std::vector<double>& out);
 
 /// Largest value over the mean (1 when all are equal or all are zero).
 double max_over_mean(const std::vector<double>& values);

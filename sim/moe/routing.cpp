@@ -21,7 +21,17 @@ long long draw_binomial(long long n, double p, RoutingRng& rng) {
     // Box-Muller: one normal deviate.
     const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
     const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.141592653589793 * u2);
-    return std::clamp(static_cast<long long>(std::floor(mean + std::sqrt(var) * z + 0.5)), 0LL, n);
+    const double x = mean + std::sqrt(var) * z + 0.5;
+    // floor(x) without the library call (x is far inside long long's range): truncate, then one
+    // down for a negative fraction.
+    long long k = 0;
+    if (std::abs(x) < 4e18) {
+      k = static_cast<long long>(x);
+      if (static_cast<double>(k) > x) --k;
+    } else {
+      k = static_cast<long long>(std::floor(x));
+    }
+    return std::clamp(k, 0LL, n);
   }
   // Inversion on the cumulative probabilities (at most a few dozen steps at these means).
   const bool flip = p > 0.5;

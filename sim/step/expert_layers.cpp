@@ -41,7 +41,7 @@ ExpertLayerBuilder::ExpertLayerBuilder(const Deployment& d, double tokens_per_ra
 LayerExperts ExpertLayerBuilder::build(int moe_layer, int stage, const LayerParams& lp) {
   const double tokens = tokens_per_rank_ * d_.par.attention_dp;
   const LayerRoutingDraw& draw = route(moe_layer, tokens);
-  const std::vector<double> loads = record_loads(draw, stage);
+  const std::vector<double>& loads = record_loads(draw, stage);
   LayerExperts lx;
   straggler_gemm(draw, loads, lp, lx);
   if (ep_ > 1) all_to_all(draw, tokens, stage, lx);
@@ -71,9 +71,10 @@ const ExpertPlacement& ExpertLayerBuilder::place(const LayerRoutingDraw& draw) {
 
 // The assignments each device of the expert-parallel group receives, and the balance figures
 // over layers (with the contiguous placement's for comparison).
-std::vector<double> ExpertLayerBuilder::record_loads(const LayerRoutingDraw& draw, int stage) {
+const std::vector<double>& ExpertLayerBuilder::record_loads(const LayerRoutingDraw& draw, int stage) {
   const ExpertPlacement& placement = place(draw);
-  std::vector<double> loads = device_loads(placement, draw.counts);
+  std::vector<double>& loads = loads_;
+  device_loads(placement, draw.counts, loads);
   const double balance = max_over_mean(loads);
   balance_sum_ += balance;
   if (d_.par.placement == PlacementStrategy::contiguous) {
@@ -84,7 +85,8 @@ std::vector<double> ExpertLayerBuilder::record_loads(const LayerRoutingDraw& dra
       contiguous_ = place_experts(d_.router.experts, 0, ep_, stage_.spec.devices_per_node,
                                   PlacementStrategy::contiguous, draw.expected);
     }
-    contiguous_sum_ += max_over_mean(device_loads(contiguous_, draw.counts));
+    device_loads(contiguous_, draw.counts, contiguous_loads_);
+    contiguous_sum_ += max_over_mean(contiguous_loads_);
   }
   worst_ = std::max(worst_, balance);
   ++layers_;

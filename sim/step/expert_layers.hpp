@@ -37,7 +37,7 @@ class ExpertLayerBuilder {
  private:
   const LayerRoutingDraw& route(int moe_layer, double tokens);
   const ExpertPlacement& place(const LayerRoutingDraw& draw);
-  std::vector<double> record_loads(const LayerRoutingDraw& draw, int stage);
+  const std::vector<double>& record_loads(const LayerRoutingDraw& draw, int stage);
   void straggler_gemm(const LayerRoutingDraw& draw, const std::vector<double>& loads, const LayerParams& lp,
                       LayerExperts& lx) const;
   const RoutingGroups& routing_groups(const LayerRoutingDraw& draw);
@@ -56,6 +56,7 @@ class ExpertLayerBuilder {
   double balance_sum_ = 0, contiguous_sum_ = 0, worst_ = 1;
   double assignments_ = 0, dropped_ = 0, skipped_ = 0;
   std::vector<std::vector<double>> per_layer_device_;
+  std::vector<double> loads_, contiguous_loads_;  // this layer's device loads (buffers reused)
   LayerRoutingDraw draw_;           // the current layer's draw
   ExpertPlacement placement_;       // the last placement and the expected load it was made for
   std::vector<double> placed_for_;
