@@ -184,6 +184,19 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
   return packed_even ? packed : extended;
 }
 
+ExpertPlacement PlacementMemo::place(int experts, int redundant, int devices, int devices_per_node,
+                                     PlacementStrategy strategy, const std::vector<double>& expected_load) {
+  Key key{experts, redundant, devices, devices_per_node, strategy, expected_load};
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = made_.find(key); it != made_.end()) return it->second;
+  }
+  ExpertPlacement p = place_experts(experts, redundant, devices, devices_per_node, strategy, expected_load);
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (made_.size() < kMost) made_.emplace(std::move(key), p);
+  return p;
+}
+
 std::vector<double> device_loads(const ExpertPlacement& p, const std::vector<double>& counts) {
   std::vector<double> load;
   device_loads(p, counts, load);

@@ -4,7 +4,10 @@
 // from the expected load and packs them hierarchically: onto nodes first, then onto the GPUs of
 // each node (see docs/routing.md).
 
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "input/input.hpp"
@@ -28,6 +31,23 @@ struct ExpertPlacement {
 /// and within each node onto the least loaded GPU that does not hold the same expert yet.
 ExpertPlacement place_experts(int experts, int redundant, int devices, int devices_per_node,
                               PlacementStrategy strategy, const std::vector<double>& expected_load);
+
+/// place_experts remembered: the placements already made, by their arguments (a pure function,
+/// so a remembered one is the one it would make again). A serving run builds a step for each
+/// batch shape, and each of its MoE layers places the same way whatever the batch: the
+/// placement follows the layer's load shares, not its token count. Safe to share between
+/// threads; it stops remembering past kMost placements.
+class PlacementMemo {
+ public:
+  static constexpr std::size_t kMost = 4096;
+  ExpertPlacement place(int experts, int redundant, int devices, int devices_per_node, PlacementStrategy strategy,
+                        const std::vector<double>& expected_load);
+
+ private:
+  using Key = std::tuple<int, int, int, int, PlacementStrategy, std::vector<double>>;
+  std::mutex mutex_;
+  std::map<Key, ExpertPlacement> made_;
+};
 
 /// Assignments each device receives when expert e receives counts[e] (spread evenly over its
 /// replicas).

@@ -57,13 +57,15 @@ const LayerRoutingDraw& ExpertLayerBuilder::route(int moe_layer, double tokens) 
   return draw_;
 }
 
-// Placement depends on the expected load only: layers with the same (uniform routing: all of
-// them) share it, and the groups of its slots.
-const ExpertPlacement& ExpertLayerBuilder::place(const LayerRoutingDraw& draw) {
-  if (placement_.held.empty() || draw.expected != placed_for_) {
-    placement_ = place_experts(d_.router.experts, d_.par.redundant_experts, ep_, stage_.spec.devices_per_node,
-                               d_.par.placement, draw.expected);
-    placed_for_ = draw.expected;
+// Placement depends on the layer's load shares (its routing probabilities) only, not on the
+// batch: as EPLB places from load statistics gathered over many batches. Layers with the same
+// shares (uniform routing: all of them) share it and the groups of its slots; the deployment
+// remembers it for its other steps (a serving run's batch shapes).
+const ExpertPlacement& ExpertLayerBuilder::place() {
+  if (placement_.held.empty() || probabilities_.pi != placed_for_) {
+    placement_ = d_.placements->place(d_.router.experts, d_.par.redundant_experts, ep_, stage_.spec.devices_per_node,
+                                      d_.par.placement, probabilities_.pi);
+    placed_for_ = probabilities_.pi;
     groups_.slot_group.clear();
   }
   return placement_;
@@ -72,7 +74,7 @@ const ExpertPlacement& ExpertLayerBuilder::place(const LayerRoutingDraw& draw) {
 // The assignments each device of the expert-parallel group receives, and the balance figures
 // over layers (with the contiguous placement's for comparison).
 const std::vector<double>& ExpertLayerBuilder::record_loads(const LayerRoutingDraw& draw, int stage) {
-  const ExpertPlacement& placement = place(draw);
+  const ExpertPlacement& placement = place();
   std::vector<double>& loads = loads_;
   device_loads(placement, draw.counts, loads);
   const double balance = max_over_mean(loads);

@@ -36,7 +36,7 @@ class ExpertLayerBuilder {
 
  private:
   const LayerRoutingDraw& route(int moe_layer, double tokens);
-  const ExpertPlacement& place(const LayerRoutingDraw& draw);
+  const ExpertPlacement& place();
   const std::vector<double>& record_loads(const LayerRoutingDraw& draw, int stage);
   void straggler_gemm(const LayerRoutingDraw& draw, const std::vector<double>& loads, const LayerParams& lp,
                       LayerExperts& lx) const;

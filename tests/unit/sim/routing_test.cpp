@@ -175,6 +175,36 @@ TEST(Placement, ContiguousRoundRobinAndEplbFillEverySlot) {
   EXPECT_LT(after, 1.15);
 }
 
+// Steps place experts by each layer's load shares (its routing probabilities), not by the batch's
+// expected counts: EPLB places the same way whatever the batch (DeepSeek-V3's skewed layers,
+// no redundant experts, as many as devices, and twice as many). The deployment's memo gives back exactly what
+// place_experts makes.
+TEST(Placement, EplbPlacesByLoadSharesWhateverTheBatchAndTheMemoGivesTheSamePlacement) {
+  PlacementMemo memo;
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::vector<double> pi = layer_routing_probabilities(zipf(1.2), kDeepSeekV3, layer).pi;
+    for (const int redundant : {0, 32, 64}) {
+      const ExpertPlacement by_share = place_experts(256, redundant, 32, 8, PlacementStrategy::eplb, pi);
+      for (const double tokens : {1.0, 37.0, 4096.0, 147456.0}) {
+        std::vector<double> expected = pi;
+        for (double& x : expected) x *= tokens;
+        const ExpertPlacement by_count = place_experts(256, redundant, 32, 8, PlacementStrategy::eplb, expected);
+        EXPECT_EQ(by_count.held, by_share.held) << "layer " << layer << ", " << tokens << " tokens";
+        EXPECT_EQ(by_count.replicas, by_share.replicas);
+      }
+      for (int twice = 0; twice < 2; ++twice) {
+        const ExpertPlacement remembered = memo.place(256, redundant, 32, 8, PlacementStrategy::eplb, pi);
+        EXPECT_EQ(remembered.held, by_share.held);
+        EXPECT_EQ(remembered.replicas, by_share.replicas);
+      }
+    }
+  }
+  // Other arguments are other placements.
+  const std::vector<double> flat(256, 1.0 / 32);
+  EXPECT_NE(memo.place(256, 0, 32, 8, PlacementStrategy::contiguous, flat).held,
+            memo.place(256, 0, 32, 8, PlacementStrategy::round_robin, flat).held);
+}
+
 TEST(Placement, UniformHitsMatchTheExactHypergeometricFigure) {
   // 256 experts, top-8, 32 devices: drawn counts at their expectation.
   const auto p = place_experts(256, 0, 32, 8, PlacementStrategy::contiguous, std::vector<double>(256, 1.0));
