@@ -329,10 +329,11 @@ class StepBuilder {
     cs.router = d_.router;
     cs.tokens = sh_.tokens_per_rank * par.attention_dp;
     cs.capacity_experts = static_cast<std::size_t>(mem.cache_experts);
-    std::vector<double> expected = routing_probabilities(expert_popularity(d_.routing, cs.router, 0), cs.router);
-    for (double& x : expected) x *= cs.tokens;
-    cs.held = place_experts(cs.router.experts, par.redundant_experts, par.expert_ep,
-                            std::min(par.expert_ep, par.devices_per_node), par.placement, expected)
+    // Placed by the first MoE layer's load shares, as the steps place (expert_layers.cpp).
+    const std::vector<double> shares = routing_probabilities(expert_popularity(d_.routing, cs.router, 0), cs.router);
+    cs.held = d_.placements
+                  ->place(cs.router.experts, par.redundant_experts, par.expert_ep,
+                          std::min(par.expert_ep, par.devices_per_node), par.placement, shares)
                   .held;
     OffloadStats o;
     o.flash_bytes = mem.routed_expert_bytes;
