@@ -33,6 +33,9 @@ std::vector<int> pack(const std::vector<Item>& items, int bins, int capacity, in
         if (best < 0 || load[bb] < load[static_cast<std::size_t>(best)]) best = b;
       }
     }
+    if (best < 0) {  // every bin full (more items than capacity): the least loaded takes it
+      best = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+    }
     const auto bb = static_cast<std::size_t>(best);
     bin_of[i] = best;
     load[bb] += items[i].load;
@@ -90,7 +93,9 @@ void lower_the_fullest(ExpertPlacement& p, const std::vector<double>& expected_l
 // replicas of the heaviest load per replica, packed hierarchically, then swapped down.
 ExpertPlacement eplb_placement(ExpertPlacement p, int redundant, const std::vector<double>& expected_load) {
   const int experts = p.experts, devices = p.devices;
-  const int per_device = (experts + redundant) / devices;
+  // Slots per device, rounded up: when they do not divide evenly (scenario validation refuses
+  // that, but a library caller may not), some devices hold one fewer.
+  const int per_device = (experts + redundant + devices - 1) / devices;
   // Replicate the heaviest load per replica, never more replicas than devices.
   for (int r = 0; r < redundant; ++r) {
     int best = -1;

@@ -199,6 +199,18 @@ TEST(Placement, EplbPlacesByLoadSharesWhateverTheBatchAndTheMemoGivesTheSamePlac
       }
     }
   }
+  // Slots that do not divide evenly over the devices (272 over 32) are all placed, none twice on
+  // a device, and no device holds more than the 9 slots the rounded-up share gives it.
+  const std::vector<double> pi = layer_routing_probabilities(zipf(1.2), kDeepSeekV3, 0).pi;
+  const ExpertPlacement uneven = place_experts(256, 16, 32, 8, PlacementStrategy::eplb, pi);
+  std::size_t slots = 0, most = 0;
+  for (const auto& held : uneven.held) {
+    slots += held.size();
+    most = std::max(most, held.size());
+    EXPECT_EQ(std::set<int>(held.begin(), held.end()).size(), held.size());
+  }
+  EXPECT_EQ(slots, 272u);
+  EXPECT_LE(most, 9u);
   // Other arguments are other placements.
   const std::vector<double> flat(256, 1.0 / 32);
   EXPECT_NE(memo.place(256, 0, 32, 8, PlacementStrategy::contiguous, flat).held,
