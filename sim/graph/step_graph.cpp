@@ -182,26 +182,16 @@ double collective_seconds(const TrafficMatrix& traffic, const Fabric& fabric, co
   const bool tm = traffic.token_messages;
   const std::vector<double>& bw = rates.bandwidth[tm ? 1 : 0];
   const std::vector<double>& lat = rates.latency[tm ? 1 : 0];
-  double worst = 0;
-  if (traffic.is_final() && static_cast<std::size_t>(traffic.n) <= bw.size()) {
-    // Four independent maxima (the order of a maximum does not matter): the divisions overlap.
-    const std::vector<double>& sent = traffic.sent();
-    const std::vector<double>& received = traffic.received();
-    double w[4] = {0, 0, 0, 0};
-    for (std::size_t k = 0; k < sent.size(); ++k) {
-      const double bytes = std::max(sent[k], received[k]);
-      if (bytes > 0) w[k % 4] = std::max(w[k % 4], bytes / bw[k] + lat[k]);
-    }
-    return std::max(std::max(w[0], w[1]), std::max(w[2], w[3]));
-  }
-  for (int p = 0; p < traffic.n; ++p) {
-    const double bytes = std::max(traffic.sent_by(p), traffic.received_by(p));
-    if (bytes <= 0) continue;
-    const auto k = static_cast<std::size_t>(p);
-    worst = std::max(worst, k < bw.size() ? bytes / bw[k] + lat[k]
-                                          : bytes / fabric.port_bandwidth(p, tm) + fabric.port_latency(p, tm));
-  }
-  return worst;
+  // Four independent maxima (the order of a maximum does not matter): the divisions overlap.
+  double worst[4] = {0, 0, 0, 0};
+  traffic.for_each_port(static_cast<std::size_t>(traffic.n), [&](std::size_t k, double sent, double received) {
+    const double bytes = std::max(sent, received);
+    if (bytes <= 0) return;
+    const int p = static_cast<int>(k);
+    const double t = k < bw.size() ? bytes / bw[k] + lat[k] : bytes / fabric.port_bandwidth(p, tm) + fabric.port_latency(p, tm);
+    worst[k % 4] = std::max(worst[k % 4], t);
+  });
+  return std::max(std::max(worst[0], worst[1]), std::max(worst[2], worst[3]));
 }
 
 double device_energy(const StepGraph& g, const Timeline& t, double t0, double t1) {
@@ -404,20 +394,10 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size
     const bool tm = m.token_messages;
     std::vector<double>& s = sent[tm ? 1 : 0];
     std::vector<double>& r = received[tm ? 1 : 0];
-    const auto n = std::min(static_cast<std::size_t>(m.n), ports);
-    if (m.is_final()) {
-      const double* ms = m.sent().data();
-      const double* mr = m.received().data();
-      for (std::size_t p = 0; p < n; ++p) {
-        s[p] += ms[p];
-        r[p] += mr[p];
-      }
-    } else {
-      for (std::size_t p = 0; p < n; ++p) {
-        s[p] += m.sent_by(static_cast<int>(p));
-        r[p] += m.received_by(static_cast<int>(p));
-      }
-    }
+    m.for_each_port(ports, [&](std::size_t p, double out, double in) {
+      s[p] += out;
+      r[p] += in;
+    });
     if (groups < 2 || !m.has_pairs()) continue;
     const double slower = tm ? spec.scale_out.effective_bandwidth() / spec.scale_out.message_bandwidth() : 1.0;
     for (const TrafficMatrix::Entry& e : m.entries()) {

@@ -3,6 +3,7 @@
 // collectives (a device-to-device traffic matrix moved as one parallel transfer). The same graph
 // is evaluated in closed form (analytic fidelity) or on SimGrid (flow fidelity).
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -62,10 +63,19 @@ struct TrafficMatrix {
   double sent_by(int d) const { return final_ ? sent_[static_cast<std::size_t>(d)] : sum_sent_by(d); }
   double received_by(int d) const { return final_ ? received_[static_cast<std::size_t>(d)] : sum_received_by(d); }
   double total() const;
-  /// Whether the per-port sums are cached (finalize() or port_sums): sent() and received() hold them.
-  bool is_final() const { return final_; }
-  const std::vector<double>& sent() const { return sent_; }
-  const std::vector<double>& received() const { return received_; }
+  /// Calls f(port, sent, received) for each port below `most` (and n), from the cached sums once
+  /// final: the hot loops over a step's collectives.
+  template <class F>
+  void for_each_port(std::size_t most, F&& f) const {
+    const std::size_t count = std::min(static_cast<std::size_t>(n), most);
+    for (std::size_t p = 0; p < count; ++p) {
+      if (final_) {
+        f(p, sent_[p], received_[p]);
+      } else {
+        f(p, sum_sent_by(static_cast<int>(p)), sum_received_by(static_cast<int>(p)));
+      }
+    }
+  }
   /// Merges repeated pairs and caches the per-port sums so the queries above are O(1) (at() is
   /// a binary search); call once the matrix is final. Sums are taken in row-major order, as over
   /// the dense matrix.

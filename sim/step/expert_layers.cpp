@@ -75,9 +75,8 @@ const ExpertPlacement& ExpertLayerBuilder::place() {
 // over layers (with the contiguous placement's for comparison).
 const std::vector<double>& ExpertLayerBuilder::record_loads(const LayerRoutingDraw& draw, int stage) {
   const ExpertPlacement& placement = place();
-  std::vector<double>& loads = loads_;
-  device_loads(placement, draw.counts, loads);
-  const double balance = max_over_mean(loads);
+  device_loads(placement, draw.counts, loads_);
+  const double balance = max_over_mean(loads_);
   balance_sum_ += balance;
   if (d_.par.placement == PlacementStrategy::contiguous) {
     contiguous_sum_ += balance;
@@ -95,8 +94,8 @@ const std::vector<double>& ExpertLayerBuilder::record_loads(const LayerRoutingDr
   for (double c : draw.counts) assignments_ += c;
   dropped_ += draw.dropped;
   skipped_ += draw.skipped;
-  if (stage == 0) per_layer_device_.push_back(loads);
-  return loads;
+  if (stage == 0) per_layer_device_.push_back(loads_);
+  return loads_;
 }
 
 // The grouped GEMM of each device; the slowest one holds up the combine. A device reads the
@@ -190,8 +189,8 @@ const RoutingGroups& ExpertLayerBuilder::routing_groups(const LayerRoutingDraw& 
 void ExpertLayerBuilder::all_to_all(const LayerRoutingDraw& draw, double tokens, int stage, LayerExperts& lx) {
   const RoutingGroups& groups = routing_groups(draw);
   TokenHits hits = token_hits(placement_, draw.counts, tokens, groups,
-                                    a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency,
-                                    a2a_.algorithm == AllToAllAlgorithm::deepep_normal);
+                              a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency,
+                              a2a_.algorithm == AllToAllAlgorithm::deepep_normal);
   a2a_.device_hit = std::move(hits.device);
   a2a_.node_hit = std::move(hits.node);
   const AllToAllTraffic local = expert_all_to_all(stage_, a2a_, pairs_);

@@ -129,22 +129,10 @@ void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
   for (std::size_t i = first; i < g.tasks.size(); ++i) {
     const Task& task = g.tasks[i];
     if (!task.is_collective()) continue;
-    const TrafficMatrix& m = *task.traffic;
-    const auto n = std::min(static_cast<std::size_t>(m.n), ports);
-    if (m.is_final()) {
-      const double* ms = m.sent().data();
-      const double* mr = m.received().data();
-      for (std::size_t p = 0; p < n; ++p) {
-        sent[p] += ms[p];
-        larger[p] += std::max(ms[p], mr[p]);
-      }
-      continue;
-    }
-    for (std::size_t p = 0; p < n; ++p) {
-      const double s = m.sent_by(static_cast<int>(p));
-      sent[p] += s;
-      larger[p] += std::max(s, m.received_by(static_cast<int>(p)));
-    }
+    task.traffic->for_each_port(ports, [&](std::size_t p, double out, double in) {
+      sent[p] += out;
+      larger[p] += std::max(out, in);
+    });
   }
   double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
   int ports_up = 0, ports_out = 0;
