@@ -189,17 +189,21 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
   return packed_even ? packed : extended;
 }
 
-ExpertPlacement PlacementMemo::place(int experts, int redundant, int devices, int devices_per_node,
-                                     PlacementStrategy strategy, const std::vector<double>& expected_load) {
-  Key key{experts, redundant, devices, devices_per_node, strategy, expected_load};
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    if (auto it = made_.find(key); it != made_.end()) return it->second;
-  }
-  ExpertPlacement p = place_experts(experts, redundant, devices, devices_per_node, strategy, expected_load);
-  const std::lock_guard<std::mutex> lock(mutex_);
-  if (made_.size() < kMost) made_.emplace(std::move(key), p);
-  return p;
+std::shared_ptr<PlacementMemo> PlacementMemo::process() {
+  static const auto memo = std::make_shared<PlacementMemo>();
+  return memo;
+}
+
+std::shared_ptr<const ExpertPlacement> PlacementMemo::place(int experts, int redundant, int devices,
+                                                            int devices_per_node, PlacementStrategy strategy,
+                                                            const std::vector<double>& expected_load) {
+  // What an entry holds: its key's loads, each device's slots, the replica counts.
+  const std::size_t bytes = 256 + expected_load.size() * sizeof(double) +
+                            static_cast<std::size_t>(devices) * sizeof(std::vector<int>) +
+                            static_cast<std::size_t>(experts + redundant + experts) * sizeof(int);
+  return made_.get(Key{experts, redundant, devices, devices_per_node, strategy, expected_load}, bytes, [&] {
+    return place_experts(experts, redundant, devices, devices_per_node, strategy, expected_load);
+  });
 }
 
 std::vector<double> device_loads(const ExpertPlacement& p, const std::vector<double>& counts) {

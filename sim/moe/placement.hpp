@@ -4,13 +4,13 @@
 // from the expected load and packs them hierarchically: onto nodes first, then onto the GPUs of
 // each node (see docs/routing.md).
 
-#include <map>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "input/input.hpp"
+#include "moe/memo.hpp"
 
 namespace moesim::sim {
 
@@ -35,18 +35,22 @@ ExpertPlacement place_experts(int experts, int redundant, int devices, int devic
 /// place_experts remembered: the placements already made, by their arguments (a pure function,
 /// so a remembered one is the one it would make again). A serving run builds a step for each
 /// batch shape, and each of its MoE layers places the same way whatever the batch: the
-/// placement follows the layer's load shares, not its token count. Safe to share between
-/// threads; it stops remembering past kMost placements.
+/// placement follows the layer's load shares, not its token count; a plan's candidates on other
+/// hardware or with other kernels place the same way too. Safe to share between threads; it
+/// holds at most kMostBytes (memo.hpp).
 class PlacementMemo {
  public:
-  static constexpr std::size_t kMost = 4096;
-  ExpertPlacement place(int experts, int redundant, int devices, int devices_per_node, PlacementStrategy strategy,
-                        const std::vector<double>& expected_load);
+  static constexpr std::size_t kMostBytes = std::size_t{32} << 20;
+  /// The memo every deployment of this process shares unless given another.
+  static std::shared_ptr<PlacementMemo> process();
+
+  std::shared_ptr<const ExpertPlacement> place(int experts, int redundant, int devices, int devices_per_node,
+                                               PlacementStrategy strategy, const std::vector<double>& expected_load);
+  void clear() { made_.clear(); }
 
  private:
   using Key = std::tuple<int, int, int, int, PlacementStrategy, std::vector<double>>;
-  std::mutex mutex_;
-  std::map<Key, ExpertPlacement> made_;
+  Memo<Key, ExpertPlacement> made_{kMostBytes};
 };
 
 /// Assignments each device receives when expert e receives counts[e] (spread evenly over its

@@ -1,8 +1,13 @@
 #include "moe/routing.hpp"
 
+#include <tuple>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+
+#include "moe/memo.hpp"
+#include "moe/placement.hpp"
 
 namespace moesim::sim {
 
@@ -231,6 +236,62 @@ LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& 
     }
   }
   return d;
+}
+
+namespace {
+
+// What draw_layer_routing reads: borrowed for a lookup (DrawArgs), owned by an entry (DrawKey).
+template <class Probabilities>
+struct DrawKeyOf {
+  std::uint64_t seed;
+  int moe_layer;
+  double tokens;
+  int top_k;
+  int experts;
+  double skip_fraction;
+  std::optional<double> capacity_factor;
+  Probabilities pi, group_prob;
+  auto tie() const {
+    return std::tie(seed, moe_layer, tokens, top_k, experts, skip_fraction, capacity_factor, pi, group_prob);
+  }
+};
+using DrawArgs = DrawKeyOf<const std::vector<double>&>;
+struct DrawKey : DrawKeyOf<std::vector<double>> {
+  explicit DrawKey(const DrawArgs& a)
+      : DrawKeyOf<std::vector<double>>{a.seed,          a.moe_layer,       a.tokens, a.top_k,     a.experts,
+                                       a.skip_fraction, a.capacity_factor, a.pi,     a.group_prob} {}
+};
+
+struct ByArguments {
+  using is_transparent = void;
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return a.tie() < b.tie();
+  }
+};
+
+Memo<DrawKey, LayerRoutingDraw, ByArguments>& routing_memo() {
+  static Memo<DrawKey, LayerRoutingDraw, ByArguments> memo(kRoutingMemoBytes);
+  return memo;
+}
+
+}  // namespace
+
+std::shared_ptr<const LayerRoutingDraw> remembered_layer_routing(const RoutingSpec& spec, const RouterShape& router,
+                                                                 int moe_layer, double tokens,
+                                                                 const LayerRoutingProbabilities& probabilities) {
+  const std::vector<double>& pi = probabilities.pi;
+  const std::vector<double>& groups = probabilities.group_prob;
+  // The key's probabilities and the draw's expected and drawn counts and group probabilities.
+  const std::size_t bytes = 512 + (3 * pi.size() + 2 * groups.size()) * sizeof(double);
+  return routing_memo().get(DrawArgs{spec.seed, moe_layer, tokens, router.top_k, router.experts, spec.skip_fraction,
+                                    spec.capacity_factor, pi, groups},
+                            bytes, [&] { return draw_layer_routing(spec, router, moe_layer, tokens, probabilities); });
+}
+
+void forget_remembered_routing() {
+  routing_memo().clear();
+  PlacementMemo::process()->clear();
 }
 
 }  // namespace moesim::sim

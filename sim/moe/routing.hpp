@@ -111,4 +111,17 @@ LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& 
 LayerRoutingDraw draw_layer_routing(const RoutingSpec& spec, const RouterShape& router, int moe_layer,
                                     double tokens, const LayerRoutingProbabilities& probabilities);
 
+/// draw_layer_routing with the probabilities, remembered by every argument it reads (the seed,
+/// layer, tokens, top-k, experts, skip fraction, capacity factor, probabilities) for the whole
+/// process, at most kRoutingMemoBytes (memo.hpp): a plan's candidates on other hardware or with
+/// other all-to-all kernels, and the samples of a plan's intervals, draw the same routing.
+std::shared_ptr<const LayerRoutingDraw> remembered_layer_routing(const RoutingSpec& spec, const RouterShape& router,
+                                                                 int moe_layer, double tokens,
+                                                                 const LayerRoutingProbabilities& probabilities);
+inline constexpr std::size_t kRoutingMemoBytes = std::size_t{64} << 20;
+
+/// Forgets the routing draws and placements this process remembers (a benchmark of first
+/// evaluations; tests).
+void forget_remembered_routing();
+
 }  // namespace moesim::sim

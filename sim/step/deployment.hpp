@@ -96,9 +96,9 @@ struct Deployment {
   double straggler_slowdown = 1;
   /// Speculative decoding (workload.speculative): decode steps verify its drafts.
   std::optional<SpeculativeSpec> speculative;
-  /// The expert placements its steps have made (shared by its copies and parts: a placement is
-  /// a pure function of the arguments it is remembered by).
-  std::shared_ptr<PlacementMemo> placements = std::make_shared<PlacementMemo>();
+  /// The expert placements its steps have made (a placement is a pure function of the
+  /// arguments it is remembered by): the process's, shared by every deployment.
+  std::shared_ptr<PlacementMemo> placements = PlacementMemo::process();
 
   const hw::Device& dev() const { return *device; }
 };

@@ -53,8 +53,8 @@ const LayerRoutingDraw& ExpertLayerBuilder::route(int moe_layer, double tokens) 
   if (probabilities_.pi.empty() || !same_popularity_in_every_layer(d_.routing)) {
     probabilities_ = layer_routing_probabilities(d_.routing, d_.router, moe_layer);
   }
-  draw_ = draw_layer_routing(d_.routing, d_.router, moe_layer, tokens, probabilities_);
-  return draw_;
+  draw_ = remembered_layer_routing(d_.routing, d_.router, moe_layer, tokens, probabilities_);
+  return *draw_;
 }
 
 // Placement depends on the layer's load shares (its routing probabilities) only, not on the
@@ -62,13 +62,13 @@ const LayerRoutingDraw& ExpertLayerBuilder::route(int moe_layer, double tokens) 
 // shares (uniform routing: all of them) share it and the groups of its slots; the deployment
 // remembers it for its other steps (a serving run's batch shapes).
 const ExpertPlacement& ExpertLayerBuilder::place() {
-  if (placement_.held.empty() || probabilities_.pi != placed_for_) {
+  if (!placement_ || probabilities_.pi != placed_for_) {
     placement_ = d_.placements->place(d_.router.experts, d_.par.redundant_experts, ep_, stage_.spec.devices_per_node,
                                       d_.par.placement, probabilities_.pi);
     placed_for_ = probabilities_.pi;
     groups_.slot_group.clear();
   }
-  return placement_;
+  return *placement_;
 }
 
 // The assignments each device of the expert-parallel group receives, and the balance figures
@@ -102,7 +102,7 @@ const std::vector<double>& ExpertLayerBuilder::record_loads(const LayerRoutingDr
 // weights of the experts its tokens touch.
 void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std::vector<double>& loads,
                                         const LayerParams& lp, LayerExperts& lx) const {
-  const ExpertPlacement& placement = placement_;
+  const ExpertPlacement& placement = *placement_;
   const double params = lp.routed_expert / d_.par.expert_tp;
   const double wbytes = hw::dtype_bytes(d_.weights_dtype);
   // Gate and up reduce over the hidden size (2/3 of the FLOPs; up alone, 1/2, without a gate),
@@ -145,7 +145,7 @@ void ExpertLayerBuilder::straggler_gemm(const LayerRoutingDraw& draw, const std:
 // nodes under node-limited routing (a token picks its nodes by their expected load, then experts
 // there), DeepSeek's expert groups under group-limited routing, else one group.
 const RoutingGroups& ExpertLayerBuilder::routing_groups(const LayerRoutingDraw& draw) {
-  const ExpertPlacement& placement = placement_;
+  const ExpertPlacement& placement = *placement_;
   RoutingGroups& groups = groups_;
   const RouterShape& router = d_.router;
   const bool regroup = groups.slot_group.empty();
@@ -188,7 +188,7 @@ const RoutingGroups& ExpertLayerBuilder::routing_groups(const LayerRoutingDraw& 
 // cluster's ports.
 void ExpertLayerBuilder::all_to_all(const LayerRoutingDraw& draw, double tokens, int stage, LayerExperts& lx) {
   const RoutingGroups& groups = routing_groups(draw);
-  TokenHits hits = token_hits(placement_, draw.counts, tokens, groups,
+  TokenHits hits = token_hits(*placement_, draw.counts, tokens, groups,
                               a2a_.algorithm == AllToAllAlgorithm::deepep_low_latency,
                               a2a_.algorithm == AllToAllAlgorithm::deepep_normal);
   a2a_.device_hit = std::move(hits.device);

@@ -57,8 +57,8 @@ class ExpertLayerBuilder {
   double assignments_ = 0, dropped_ = 0, skipped_ = 0;
   std::vector<std::vector<double>> per_layer_device_;
   std::vector<double> loads_, contiguous_loads_;  // this layer's device loads (buffers reused)
-  LayerRoutingDraw draw_;           // the current layer's draw
-  ExpertPlacement placement_;       // the last placement and the expected load it was made for
+  std::shared_ptr<const LayerRoutingDraw> draw_;      // the current layer's draw
+  std::shared_ptr<const ExpertPlacement> placement_;  // the last placement and the shares it was made for
   std::vector<double> placed_for_;
   RoutingGroups groups_;            // slot groups of placement_ (empty: not built yet)
   ExpertPlacement contiguous_;      // contiguous placement without replicas, for the comparison

@@ -334,7 +334,7 @@ class StepBuilder {
     cs.held = d_.placements
                   ->place(cs.router.experts, par.redundant_experts, par.expert_ep,
                           std::min(par.expert_ep, par.devices_per_node), par.placement, shares)
-                  .held;
+                  ->held;
     OffloadStats o;
     o.flash_bytes = mem.routed_expert_bytes;
     o.cache_experts = mem.cache_experts;

@@ -9,6 +9,7 @@
 #include <set>
 #include <unistd.h>
 
+#include "moe/memo.hpp"
 #include "moe/moe.hpp"
 
 using namespace moesim::sim;
@@ -193,9 +194,9 @@ TEST(Placement, EplbPlacesByLoadSharesWhateverTheBatchAndTheMemoGivesTheSamePlac
         EXPECT_EQ(by_count.replicas, by_share.replicas);
       }
       for (int twice = 0; twice < 2; ++twice) {
-        const ExpertPlacement remembered = memo.place(256, redundant, 32, 8, PlacementStrategy::eplb, pi);
-        EXPECT_EQ(remembered.held, by_share.held);
-        EXPECT_EQ(remembered.replicas, by_share.replicas);
+        const auto remembered = memo.place(256, redundant, 32, 8, PlacementStrategy::eplb, pi);
+        EXPECT_EQ(remembered->held, by_share.held);
+        EXPECT_EQ(remembered->replicas, by_share.replicas);
       }
     }
   }
@@ -213,8 +214,8 @@ TEST(Placement, EplbPlacesByLoadSharesWhateverTheBatchAndTheMemoGivesTheSamePlac
   EXPECT_LE(most, 9u);
   // Other arguments are other placements.
   const std::vector<double> flat(256, 1.0 / 32);
-  EXPECT_NE(memo.place(256, 0, 32, 8, PlacementStrategy::contiguous, flat).held,
-            memo.place(256, 0, 32, 8, PlacementStrategy::round_robin, flat).held);
+  EXPECT_NE(memo.place(256, 0, 32, 8, PlacementStrategy::contiguous, flat)->held,
+            memo.place(256, 0, 32, 8, PlacementStrategy::round_robin, flat)->held);
 }
 
 TEST(Placement, UniformHitsMatchTheExactHypergeometricFigure) {
@@ -263,4 +264,70 @@ TEST(Routing, BinomialDrawsHaveTheBinomialMeanAndVariance) {
     EXPECT_NEAR(mean, np, 5 * std::sqrt(npq / draws)) << n << " " << p;
     EXPECT_NEAR(var, npq, 0.05 * npq) << n << " " << p;
   }
+}
+
+// The process's routing memo gives back exactly what draw_layer_routing draws, for every argument
+// it reads, and another value of any of them is another draw.
+TEST(Routing, RememberedDrawsAreTheDrawsAndEveryArgumentTellsThemApart) {
+  forget_remembered_routing();
+  RoutingSpec r = zipf(1.2, 7);
+  r.skip_fraction = 0.1;
+  r.capacity_factor = 1.5;
+  const LayerRoutingProbabilities p = layer_routing_probabilities(r, kDeepSeekV3, 3);
+  const LayerRoutingDraw drawn = draw_layer_routing(r, kDeepSeekV3, 3, 4096, p);
+  const auto first = remembered_layer_routing(r, kDeepSeekV3, 3, 4096, p);
+  const auto again = remembered_layer_routing(r, kDeepSeekV3, 3, 4096, p);
+  EXPECT_EQ(first.get(), again.get());  // remembered, not drawn again
+  for (const auto& d : {first, again}) {
+    EXPECT_EQ(d->counts, drawn.counts);
+    EXPECT_EQ(d->expected, drawn.expected);
+    EXPECT_EQ(d->group_prob, drawn.group_prob);
+    EXPECT_EQ(d->dropped, drawn.dropped);
+    EXPECT_EQ(d->skipped, drawn.skipped);
+  }
+  auto differs = [&](const RoutingSpec& spec, const RouterShape& router, int layer, double tokens,
+                     const LayerRoutingProbabilities& probs) {
+    const auto d = remembered_layer_routing(spec, router, layer, tokens, probs);
+    EXPECT_NE(d.get(), first.get());
+    const LayerRoutingDraw direct = draw_layer_routing(spec, router, layer, tokens, probs);
+    EXPECT_EQ(d->counts, direct.counts);
+    EXPECT_EQ(d->dropped, direct.dropped);
+  };
+  RoutingSpec other = r;
+  other.seed = 8;
+  differs(other, kDeepSeekV3, 3, 4096, p);
+  differs(r, kDeepSeekV3, 4, 4096, p);
+  differs(r, kDeepSeekV3, 3, 4097, p);
+  RouterShape router = kDeepSeekV3;
+  router.top_k = 6;
+  differs(r, router, 3, 4096, p);
+  other = r;
+  other.skip_fraction = 0.2;
+  differs(other, kDeepSeekV3, 3, 4096, p);
+  other = r;
+  other.capacity_factor.reset();
+  differs(other, kDeepSeekV3, 3, 4096, p);
+  differs(r, kDeepSeekV3, 3, 4096, layer_routing_probabilities(r, kDeepSeekV3, 4));
+  forget_remembered_routing();
+  EXPECT_NE(remembered_layer_routing(r, kDeepSeekV3, 3, 4096, p).get(), first.get());  // forgotten: drawn anew
+}
+
+// A memo holds at most its byte budget: the entry that would not fit makes it forget what it
+// holds and start again; an entry larger than the budget is made but not remembered.
+TEST(Memo, ForgetsEverythingWhenTheNextEntryWouldNotFit) {
+  Memo<int, int> memo(100);
+  int made = 0;
+  auto make = [&] { return ++made; };
+  EXPECT_EQ(*memo.get(1, 40, make), 1);
+  EXPECT_EQ(*memo.get(2, 40, make), 2);
+  EXPECT_EQ(*memo.get(1, 40, make), 1);  // remembered
+  EXPECT_EQ(memo.size(), 2u);
+  EXPECT_EQ(*memo.get(3, 40, make), 3);  // 120 > 100: starts again with 3 alone
+  EXPECT_EQ(memo.size(), 1u);
+  EXPECT_EQ(*memo.get(1, 40, make), 4);  // made again
+  EXPECT_EQ(*memo.get(9, 101, make), 5);
+  EXPECT_EQ(*memo.get(9, 101, make), 6);  // too large to remember
+  EXPECT_EQ(memo.size(), 2u);
+  memo.clear();
+  EXPECT_EQ(memo.size(), 0u);
 }
