@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 
+#include "allocator.hpp"
 #include "engine/engine.hpp"
 #include "json_reader.hpp"
 #include "moe/routing.hpp"
@@ -22,6 +23,9 @@ Scenario load_file(const std::string& path) {
   if (!s) throw std::runtime_error(diag.to_string());
   return *s;
 }
+
+// Which malloc served the run, in the benchmark's context lines (cli/allocator.hpp).
+const bool kAllocatorNamed = (benchmark::AddCustomContext("allocator", moesim::tools::allocator_name()), true);
 
 const std::string kEp144 = std::string(MOESIM_SOURCE_DIR) + "/scenarios/deepseek-v3-decode-ep144.json";
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <ranges>
 
+#include "allocator.hpp"
 #include "file_io.hpp"
 #include "catalog.hpp"
 #include "compare_trace.hpp"
@@ -576,7 +577,7 @@ int cmd_topology(const std::string& file, bool as_json, const std::string& pair_
 int main(int argc, char** argv) {
   CLI::App app{"moesim: performance simulator and capacity planner for Mixture-of-Experts models"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "moesim 0.1.0");
+  app.set_version_flag("--version", "moesim 0.1.0 (allocator: " + moesim::tools::allocator_name() + ")");
 
   std::string run_file, format = "table", out_path, fidelity, trace_path;
   bool as_json = false, as_csv = false;

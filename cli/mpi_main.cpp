@@ -18,6 +18,7 @@
 #include <iostream>
 #include <thread>
 
+#include "allocator.hpp"
 #include "process_pool.hpp"
 #include "run_point.hpp"
 #include "sweep.hpp"
@@ -102,7 +103,7 @@ int run(int argc, char** argv) {
   MpiGroup group;
   CLI::App app{"moesim-mpi: a moesim sweep spread over MPI ranks (mpirun -n K moesim-mpi sweep SPEC.json)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "moesim-mpi 0.1.0");
+  app.set_version_flag("--version", "moesim-mpi 0.1.0 (allocator: " + moesim::tools::allocator_name() + ")");
   SweepOptions options;
   auto* sweep = app.add_subcommand("sweep", "Run a sweep's points over the ranks; rank 0 writes the results");
   add_sweep_options(*sweep, options);

@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev                  # JSON
   libcli11-dev                        # command-line parsing
   libboost-graph-dev                  # topology analysis
+  libmimalloc-dev                     # the programs' allocator (not under the sanitizers)
   libgtest-dev libgmock-dev           # tests
   libbenchmark-dev                    # bench/
   gnuplot-nox                         # moesim plan: the Pareto-front PNG

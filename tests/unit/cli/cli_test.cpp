@@ -74,6 +74,19 @@ TEST(Cli, RunWithoutAFileRunsTheEmbeddedDefault) {
   EXPECT_NE(r.out.find("experts"), std::string::npos);
 }
 
+// The version names the allocator that serves malloc, checked on a live allocation: mimalloc where
+// the build links it (MOESIM_MIMALLOC; not under the sanitizers), the C library's otherwise.
+TEST(Cli, VersionNamesTheAllocatorThatServesMalloc) {
+  const Result r = run("--version");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("moesim 0.1.0 (allocator: ", 0), 0u) << r.out;
+#ifdef MOESIM_MIMALLOC
+  EXPECT_NE(r.out.find("allocator: mimalloc 2."), std::string::npos) << r.out;
+#else
+  EXPECT_NE(r.out.find("allocator: the C library's malloc"), std::string::npos) << r.out;
+#endif
+}
+
 TEST(Cli, JsonReportHasTheV1Keys) {
   const Result r = run("run --json");
   ASSERT_EQ(r.code, 0) << r.err;
