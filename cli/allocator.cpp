@@ -19,7 +19,7 @@ std::string allocator_name() {
     return "mimalloc " + std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." + std::to_string(v % 10);
   }
 #endif
-  return "the C library's malloc";
+  return "the default malloc";
 }
 
 }  // namespace moesim::tools

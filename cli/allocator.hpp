@@ -9,7 +9,7 @@
 namespace moesim::tools {
 
 /// "mimalloc 2.0.9" when mimalloc serves malloc (checked on a live allocation, not assumed from
-/// the build), "the C library's malloc" otherwise.
+/// the build), "the default malloc" otherwise.
 std::string allocator_name();
 
 }  // namespace moesim::tools
