@@ -368,7 +368,36 @@ std::vector<double> critical_path_phases(const StepGraph& graph, const Timeline&
 
 namespace moesim::sim {
 
+PortTotals port_totals(const StepGraph& g, std::size_t first) {
+  const Fabric& f = g.fabric;
+  const auto ports = static_cast<std::size_t>(f.num_ports());
+  PortTotals t;
+  for (auto* v : {&t.sent[0], &t.sent[1], &t.received[0], &t.received[1], &t.sent_any, &t.larger}) v->assign(ports, 0.0);
+  for (std::size_t i = first; i < g.tasks.size(); ++i) {
+    const Task& task = g.tasks[i];
+    if (!task.is_collective()) continue;
+    const TrafficMatrix& m = *task.traffic;
+    const bool tm = m.token_messages;
+    std::vector<double>& s = t.sent[tm ? 1 : 0];
+    std::vector<double>& r = t.received[tm ? 1 : 0];
+    const bool by_class = !f.wireless();
+    m.for_each_port(ports, [&](std::size_t p, double out, double in) {
+      if (by_class) {
+        s[p] += out;
+        r[p] += in;
+      }
+      t.sent_any[p] += out;
+      t.larger[p] += std::max(out, in);
+    });
+  }
+  return t;
+}
+
 std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size_t most) {
+  return link_busy(g, port_totals(g, first), first, most);
+}
+
+std::vector<LinkBusy> link_busy(const StepGraph& g, const PortTotals& totals, std::size_t first, std::size_t most) {
   const Fabric& f = g.fabric;
   const hw::FabricSpec& spec = f.spec;
   const int groups = f.num_nics() > 0 && !spec.multi_plane ? spec.switch_groups() : 0;
@@ -383,22 +412,16 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, std::size_t first, std::size
     return static_cast<std::size_t>(2 * f.num_ports() + (group * uplinks + k) * 2 + (down ? 1 : 0));
   };
   // Each port's bytes per rate class (plain, per-token messages), summed over the collectives
-  // and divided by the class's bandwidth once at the end.
+  // (port_totals) and divided by the class's bandwidth once at the end.
   const auto ports = static_cast<std::size_t>(f.num_ports());
-  std::vector<double> sent[2] = {std::vector<double>(ports, 0.0), std::vector<double>(ports, 0.0)};
-  std::vector<double> received[2] = {sent[0], sent[0]};
-  for (std::size_t i = first; i < g.tasks.size(); ++i) {
+  const std::vector<double>* sent = totals.sent;
+  const std::vector<double>* received = totals.received;
+  for (std::size_t i = first; i < g.tasks.size() && groups >= 2; ++i) {
     const Task& t = g.tasks[i];
     if (!t.is_collective() || f.wireless()) continue;
     const TrafficMatrix& m = *t.traffic;
     const bool tm = m.token_messages;
-    std::vector<double>& s = sent[tm ? 1 : 0];
-    std::vector<double>& r = received[tm ? 1 : 0];
-    m.for_each_port(ports, [&](std::size_t p, double out, double in) {
-      s[p] += out;
-      r[p] += in;
-    });
-    if (groups < 2 || !m.has_pairs()) continue;
+    if (!m.has_pairs()) continue;
     const double slower = tm ? spec.scale_out.effective_bandwidth() / spec.scale_out.message_bandwidth() : 1.0;
     for (const TrafficMatrix::Entry& e : m.entries()) {
       if (e.bytes <= 0 || !f.is_nic(e.src) || !f.is_nic(e.dst)) continue;

@@ -242,6 +242,16 @@ struct LinkBusy {
   double busy_s = 0;  ///< bytes / capacity
 };
 
+/// Each port's bytes over the collectives from task `first` on, summed once for the reports that
+/// need them (link_busy; the link classes' utilisation): sent and received per rate class
+/// ([token_messages]; none on Wi-Fi, whose stations share the air instead), and over every
+/// collective the bytes each port sends and those of its larger direction.
+struct PortTotals {
+  std::vector<double> sent[2], received[2];
+  std::vector<double> sent_any, larger;
+};
+PortTotals port_totals(const StepGraph& graph, std::size_t first);
+
 /// Every link direction the collectives from task `first` on load, busiest first: each device's
 /// and NIC's port (sent bytes up, received bytes down) and, on a fabric whose leaves or rails meet
 /// at a spine, each one's uplink bundle (ECMP: each uplink) for the bytes between groups, at the
@@ -250,6 +260,9 @@ struct LinkBusy {
 /// The `most` busiest only (ties in the order above).
 std::vector<LinkBusy> link_busy(const StepGraph& graph, std::size_t first,
                                 std::size_t most = std::numeric_limits<std::size_t>::max());
+/// The same with the ports' totals already summed (port_totals(graph, first)).
+std::vector<LinkBusy> link_busy(const StepGraph& graph, const PortTotals& totals, std::size_t first,
+                                std::size_t most);
 
 /// Energy of the graph's devices over [t0, t1] of `timeline`: every device at idle power, plus,
 /// for each compute task, its power above idle on its devices for the part of it inside the

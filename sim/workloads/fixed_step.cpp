@@ -121,19 +121,12 @@ EnergyStats energy(const Deployment& d, const DeploymentStep& step, const Timeli
 // How busy each network's ports are over the step: each collective keeps a port busy for its
 // bytes (the larger direction) over the port's bandwidth; the sum over the step's ports and
 // collectives, divided by ports x step time, is the average utilisation of that link class.
-void link_utilization(const StepGraph& g, std::size_t first, Report& r) {
-  // Per step port over the step's collectives: the bytes it sends, and those of its larger
-  // direction (what keeps it busy); divided by its bandwidth once at the end.
+void link_utilization(const StepGraph& g, const PortTotals& totals, Report& r) {
+  // Per step port over the step's collectives (port_totals): the bytes it sends, and those of
+  // its larger direction (what keeps it busy); divided by its bandwidth once here.
   const auto ports = static_cast<std::size_t>(g.fabric.num_ports());
-  std::vector<double> sent(ports, 0.0), larger(ports, 0.0);
-  for (std::size_t i = first; i < g.tasks.size(); ++i) {
-    const Task& task = g.tasks[i];
-    if (!task.is_collective()) continue;
-    task.traffic->for_each_port(ports, [&](std::size_t p, double out, double in) {
-      sent[p] += out;
-      larger[p] += std::max(out, in);
-    });
-  }
+  const std::vector<double>& sent = totals.sent_any;
+  const std::vector<double>& larger = totals.larger;
   double busy_up = 0, busy_out = 0, bytes_up = 0, bytes_out = 0;
   int ports_up = 0, ports_out = 0;
   for (std::size_t p = 0; p < ports; ++p) {
@@ -324,8 +317,9 @@ std::expected<Report, std::string> run_fixed_step(const std::string& scenario_na
   r.price_per_device_hour = d.price_per_device_hour;
   r.price_electricity_per_j = d.price_electricity_per_j;
   price_report(r);
-  link_utilization(step.graph, first, r);
-  r.busiest_links = link_busy(step.graph, first, 5);
+  const PortTotals totals = port_totals(step.graph, first);
+  link_utilization(step.graph, totals, r);
+  r.busiest_links = link_busy(step.graph, totals, first, 5);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (detail != nullptr) {
     detail->graph = std::move(step.graph);
