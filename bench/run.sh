@@ -47,7 +47,7 @@ echo
 echo "1,024-GPU platform (128 x 8 H800, DeepSeek-V3 decode, EP256 x PP4, flow):"
 flow_run "$tmp/ep1024.json"
 echo
-echo "4,096-GPU platform (512 x 8 H800, DeepSeek-V3 decode, EP256 x PP16, flow; SimGrid takes about 6 minutes and 3.7 GiB):"
+echo "4,096-GPU platform (512 x 8 H800, DeepSeek-V3 decode, EP256 x PP16, flow; SimGrid takes about a minute and 3.5 GiB):"
 flow_run bench/scenarios/scale-deepseek-v3-decode-4096.json
 
 # The DeepSeek-V3 plan (15,680 candidates) with 64-sample intervals on 2 threads (target <= 5 min).

@@ -92,6 +92,8 @@ void set_point_runner(PointRunner runner);
 
 /// Keeps memory freed by this process (and by processes forked from it later) for reuse instead
 /// of handing it back to the kernel after every evaluation (glibc's mmap and trim thresholds).
+/// Where mimalloc serves malloc (the programs; cli/allocator.hpp) it changes nothing, mimalloc
+/// keeps freed pages itself; it matters where glibc's does (the tests, the sanitizer builds).
 void keep_freed_memory();
 /// Parallel slots for `requested` (0 or less: every core this process may use).
 int parallel_slots(int requested);
