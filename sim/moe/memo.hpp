@@ -4,13 +4,24 @@
 // draw the same routing; the samples of a plan's intervals vary hardware figures only; a serving
 // run places the same layers for every batch shape.
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace moesim::sim {
+
+/// Whether a key holding these numbers can be ordered (a NaN compares false with everything, which
+/// would break the memo's order): callers make a value with a NaN among its arguments instead of
+/// remembering it.
+inline bool orderable(double x) { return !std::isnan(x); }
+inline bool orderable(const std::vector<double>& v) {
+  return std::none_of(v.begin(), v.end(), [](double x) { return std::isnan(x); });
+}
 
 /// Safe to share between threads. Holds at most `most_bytes` (by the caller's estimate of each
 /// entry's size): when the next entry would not fit, it forgets everything it holds and starts

@@ -1,10 +1,9 @@
 #include "moe/routing.hpp"
 
-#include <tuple>
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "moe/memo.hpp"
 #include "moe/placement.hpp"
@@ -282,6 +281,11 @@ std::shared_ptr<const LayerRoutingDraw> remembered_layer_routing(const RoutingSp
                                                                  const LayerRoutingProbabilities& probabilities) {
   const std::vector<double>& pi = probabilities.pi;
   const std::vector<double>& groups = probabilities.group_prob;
+  // A NaN has no place in the memo's order: such a draw is made, not remembered.
+  if (!orderable(tokens) || !orderable(spec.skip_fraction) || !orderable(spec.capacity_factor.value_or(0)) ||
+      !orderable(pi) || !orderable(groups)) {
+    return std::make_shared<const LayerRoutingDraw>(draw_layer_routing(spec, router, moe_layer, tokens, probabilities));
+  }
   // The key's probabilities and the draw's expected and drawn counts and group probabilities.
   const std::size_t bytes = 512 + (3 * pi.size() + 2 * groups.size()) * sizeof(double);
   return routing_memo().get(DrawArgs{spec.seed, moe_layer, tokens, router.top_k, router.experts, spec.skip_fraction,

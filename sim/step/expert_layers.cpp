@@ -59,8 +59,8 @@ const LayerRoutingDraw& ExpertLayerBuilder::route(int moe_layer, double tokens) 
 
 // Placement depends on the layer's load shares (its routing probabilities) only, not on the
 // batch: as EPLB places from load statistics gathered over many batches. Layers with the same
-// shares (uniform routing: all of them) share it and the groups of its slots; the deployment
-// remembers it for its other steps (a serving run's batch shapes).
+// shares (uniform routing: all of them) share it and the groups of its slots; the process
+// remembers it for its other steps (a serving run's batch shapes) and deployments (a plan's).
 const ExpertPlacement& ExpertLayerBuilder::place() {
   if (!placement_ || probabilities_.pi != placed_for_) {
     placement_ = d_.placements->place(d_.router.experts, d_.par.redundant_experts, ep_, stage_.spec.devices_per_node,

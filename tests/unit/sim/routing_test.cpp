@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <unistd.h>
@@ -310,6 +311,17 @@ TEST(Routing, RememberedDrawsAreTheDrawsAndEveryArgumentTellsThemApart) {
   differs(r, kDeepSeekV3, 3, 4096, layer_routing_probabilities(r, kDeepSeekV3, 4));
   forget_remembered_routing();
   EXPECT_NE(remembered_layer_routing(r, kDeepSeekV3, 3, 4096, p).get(), first.get());  // forgotten: drawn anew
+  // A NaN among the arguments cannot be ordered: the draw is made each time, never remembered.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_NE(remembered_layer_routing(r, kDeepSeekV3, 3, nan, p).get(),
+            remembered_layer_routing(r, kDeepSeekV3, 3, nan, p).get());
+  PlacementMemo memo;
+  std::vector<double> odd = p.pi;
+  odd[5] = nan;
+  EXPECT_NE(memo.place(256, 0, 32, 8, PlacementStrategy::contiguous, odd).get(),
+            memo.place(256, 0, 32, 8, PlacementStrategy::contiguous, odd).get());
+  EXPECT_EQ(memo.place(256, 0, 32, 8, PlacementStrategy::eplb, p.pi).get(),
+            memo.place(256, 0, 32, 8, PlacementStrategy::eplb, p.pi).get());
 }
 
 // A memo holds at most its byte budget: the entry that would not fit makes it forget what it
