@@ -373,6 +373,7 @@ PortTotals port_totals(const StepGraph& g, std::size_t first) {
   const auto ports = static_cast<std::size_t>(f.num_ports());
   PortTotals t;
   for (auto* v : {&t.sent[0], &t.sent[1], &t.received[0], &t.received[1], &t.sent_any, &t.larger}) v->assign(ports, 0.0);
+  const bool by_class = !f.wireless();
   for (std::size_t i = first; i < g.tasks.size(); ++i) {
     const Task& task = g.tasks[i];
     if (!task.is_collective()) continue;
@@ -380,7 +381,6 @@ PortTotals port_totals(const StepGraph& g, std::size_t first) {
     const bool tm = m.token_messages;
     std::vector<double>& s = t.sent[tm ? 1 : 0];
     std::vector<double>& r = t.received[tm ? 1 : 0];
-    const bool by_class = !f.wireless();
     m.for_each_port(ports, [&](std::size_t p, double out, double in) {
       if (by_class) {
         s[p] += out;
@@ -416,13 +416,14 @@ std::vector<LinkBusy> link_busy(const StepGraph& g, const PortTotals& totals, st
   const auto ports = static_cast<std::size_t>(f.num_ports());
   const std::vector<double>* sent = totals.sent;
   const std::vector<double>* received = totals.received;
-  for (std::size_t i = first; i < g.tasks.size() && groups >= 2; ++i) {
+  // The bytes between leaves or rails, on their uplinks: only a fabric with two or more of them
+  // has any, and only matrices that keep their pairs say which.
+  for (std::size_t i = first; groups >= 2 && !f.wireless() && i < g.tasks.size(); ++i) {
     const Task& t = g.tasks[i];
-    if (!t.is_collective() || f.wireless()) continue;
+    if (!t.is_collective() || !t.traffic->has_pairs()) continue;
     const TrafficMatrix& m = *t.traffic;
-    const bool tm = m.token_messages;
-    if (!m.has_pairs()) continue;
-    const double slower = tm ? spec.scale_out.effective_bandwidth() / spec.scale_out.message_bandwidth() : 1.0;
+    const double slower =
+        m.token_messages ? spec.scale_out.effective_bandwidth() / spec.scale_out.message_bandwidth() : 1.0;
     for (const TrafficMatrix::Entry& e : m.entries()) {
       if (e.bytes <= 0 || !f.is_nic(e.src) || !f.is_nic(e.dst)) continue;
       const int a = e.src - f.num_devices(), b = e.dst - f.num_devices();

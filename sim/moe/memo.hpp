@@ -16,8 +16,8 @@
 namespace moesim::sim {
 
 /// Whether a key holding these numbers can be ordered (a NaN compares false with everything, which
-/// would break the memo's order): callers make a value with a NaN among its arguments instead of
-/// remembering it.
+/// would break the memo's order): a value with a NaN among its arguments is made, not remembered
+/// (Memo::get's `rememberable`).
 inline bool orderable(double x) { return !std::isnan(x); }
 inline bool orderable(const std::vector<double>& v) {
   return std::none_of(v.begin(), v.end(), [](double x) { return std::isnan(x); });
@@ -37,9 +37,11 @@ class Memo {
 
   /// The value remembered for `probe`, else `make()`, remembered at `bytes` under Key(probe).
   /// `make` runs outside the lock: two threads may both make a missing value (the same one; the
-  /// first is kept).
+  /// first is kept). Not `rememberable` (a probe that cannot be ordered): made, neither looked up
+  /// nor remembered.
   template <class Probe, class Make>
-  std::shared_ptr<const Value> get(const Probe& probe, std::size_t bytes, Make&& make) {
+  std::shared_ptr<const Value> get(const Probe& probe, std::size_t bytes, Make&& make, bool rememberable = true) {
+    if (!rememberable) return std::make_shared<const Value>(make());
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       if (auto it = made_.find(probe); it != made_.end()) return it->second;

@@ -197,17 +197,14 @@ std::shared_ptr<PlacementMemo> PlacementMemo::process() {
 std::shared_ptr<const ExpertPlacement> PlacementMemo::place(int experts, int redundant, int devices,
                                                             int devices_per_node, PlacementStrategy strategy,
                                                             const std::vector<double>& expected_load) {
-  if (!orderable(expected_load)) {  // a NaN has no place in the memo's order: made, not remembered
-    return std::make_shared<const ExpertPlacement>(
-        place_experts(experts, redundant, devices, devices_per_node, strategy, expected_load));
-  }
   // What an entry holds: its key's loads, each device's slots, the replica counts.
   const std::size_t bytes = 256 + expected_load.size() * sizeof(double) +
                             static_cast<std::size_t>(devices) * sizeof(std::vector<int>) +
                             static_cast<std::size_t>(experts + redundant + experts) * sizeof(int);
-  return made_.get(Key{experts, redundant, devices, devices_per_node, strategy, expected_load}, bytes, [&] {
-    return place_experts(experts, redundant, devices, devices_per_node, strategy, expected_load);
-  });
+  return made_.get(
+      Key{experts, redundant, devices, devices_per_node, strategy, expected_load}, bytes,
+      [&] { return place_experts(experts, redundant, devices, devices_per_node, strategy, expected_load); },
+      orderable(expected_load));
 }
 
 std::vector<double> device_loads(const ExpertPlacement& p, const std::vector<double>& counts) {

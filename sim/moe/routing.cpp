@@ -253,6 +253,10 @@ struct DrawKeyOf {
   auto tie() const {
     return std::tie(seed, moe_layer, tokens, top_k, experts, skip_fraction, capacity_factor, pi, group_prob);
   }
+  bool orderable() const {
+    return sim::orderable(tokens) && sim::orderable(skip_fraction) && sim::orderable(capacity_factor.value_or(0)) &&
+           sim::orderable(pi) && sim::orderable(group_prob);
+  }
 };
 using DrawArgs = DrawKeyOf<const std::vector<double>&>;
 struct DrawKey : DrawKeyOf<std::vector<double>> {
@@ -281,16 +285,13 @@ std::shared_ptr<const LayerRoutingDraw> remembered_layer_routing(const RoutingSp
                                                                  const LayerRoutingProbabilities& probabilities) {
   const std::vector<double>& pi = probabilities.pi;
   const std::vector<double>& groups = probabilities.group_prob;
-  // A NaN has no place in the memo's order: such a draw is made, not remembered.
-  if (!orderable(tokens) || !orderable(spec.skip_fraction) || !orderable(spec.capacity_factor.value_or(0)) ||
-      !orderable(pi) || !orderable(groups)) {
-    return std::make_shared<const LayerRoutingDraw>(draw_layer_routing(spec, router, moe_layer, tokens, probabilities));
-  }
+  const DrawArgs args{spec.seed, moe_layer, tokens, router.top_k, router.experts, spec.skip_fraction,
+                      spec.capacity_factor, pi, groups};
   // The key's probabilities and the draw's expected and drawn counts and group probabilities.
   const std::size_t bytes = 512 + (3 * pi.size() + 2 * groups.size()) * sizeof(double);
-  return routing_memo().get(DrawArgs{spec.seed, moe_layer, tokens, router.top_k, router.experts, spec.skip_fraction,
-                                    spec.capacity_factor, pi, groups},
-                            bytes, [&] { return draw_layer_routing(spec, router, moe_layer, tokens, probabilities); });
+  return routing_memo().get(
+      args, bytes, [&] { return draw_layer_routing(spec, router, moe_layer, tokens, probabilities); },
+      args.orderable());
 }
 
 void forget_remembered_routing() {
